@@ -1,0 +1,3 @@
+from anagnorisisd.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,254 @@
+"""The ``anagnorisisd`` command line.
+
+Every subcommand takes ``--config PATH`` after its own name. Expected failures
+(bad config, missing library, a store from the future) end in one line on
+stderr and a non-zero exit code; a traceback means a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+from anagnorisisd import __version__
+from anagnorisisd.config import Config, ConfigError, load_config
+from anagnorisisd.daemon import Library, LibraryPathError
+from anagnorisisd.progress import ProgressBar, format_duration
+from anagnorisisd.registry import assemble
+from anagnorisisd.scanner import normalise_root
+from anagnorisisd.status import build_status
+from anagnorisisd.store import Store, StoreError
+
+log = logging.getLogger("anagnorisisd")
+EXIT_USAGE = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not args.verbose:
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    handler: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return handler(args)
+    except ConfigError as exc:
+        print(f"anagnorisisd: config error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except LibraryPathError as exc:
+        print(f"anagnorisisd: library path error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except StoreError as exc:
+        print(f"anagnorisisd: store error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH", help="config file (default: ./config.toml, "
+                        "then $XDG_CONFIG_HOME/anagnorisisd/config.toml, then built-in defaults)")
+    common.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser = argparse.ArgumentParser(
+        prog="anagnorisisd", description="A local, private image-library assistant.")
+    parser.add_argument("--version", action="version", version=f"anagnorisisd {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", parents=[common], help="run the daemon (watch, index, serve)")
+    serve.set_defaults(func=cmd_serve)
+
+    index = sub.add_parser("index", parents=[common], help="process everything pending, then exit")
+    index.add_argument("paths", nargs="*", metavar="PATH",
+                       help="folders to index (default: the configured library)")
+    index.set_defaults(func=cmd_index)
+
+    status = sub.add_parser("status", parents=[common], help="show progress and problems")
+    status.add_argument("--json", action="store_true", help="print the /api/status document")
+    status.set_defaults(func=cmd_status)
+    return parser
+
+
+# --------------------------------------------------------------------- serve
+def cmd_serve(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    library = Library(config)
+    return asyncio.run(serve(library))
+
+
+async def serve(library: Library) -> int:
+    from aiohttp import web
+
+    from anagnorisisd.server import create_app
+    from anagnorisisd.systemd_notify import SystemdNotifier
+
+    notifier = SystemdNotifier()
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await loop.run_in_executor(None, library.start)
+    runner = web.AppRunner(create_app(library), access_log=None)
+    await runner.setup()
+    server = library.config.server
+    try:
+        await web.TCPSite(runner, server.host, server.port).start()
+    except OSError as exc:
+        print(f"anagnorisisd: cannot listen on {server.host}:{server.port}: {exc.strerror}",
+              file=sys.stderr)
+        await runner.cleanup()
+        await loop.run_in_executor(None, library.stop)
+        return 1
+    url = f"http://{server.host}:{server.port}/"
+    log.info("serving %s (library: %s)", url, ", ".join(library.roots) or "not set yet")
+    for problem in library.assembly.problems.items():
+        log.warning("stage %s unavailable: %s", *problem)
+    notifier.ready(f"serving {url}")
+    keepalive = None
+    if notifier.watchdog_interval_s:
+        keepalive = asyncio.create_task(_keep_alive(notifier, notifier.watchdog_interval_s))
+    await stop.wait()
+    log.info("shutting down")
+    notifier.stopping()
+    if keepalive is not None:
+        keepalive.cancel()
+    await runner.cleanup()
+    await loop.run_in_executor(None, library.stop)
+    return 0
+
+
+async def _keep_alive(notifier: Any, interval_s: float) -> None:
+    """Pinging from the event loop means a wedged loop stops the pings, as it should."""
+    while True:
+        notifier.watchdog()
+        await asyncio.sleep(interval_s)
+
+
+# --------------------------------------------------------------------- index
+def cmd_index(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    library = Library(config, watch=False)
+    roots = [normalise_root(p) for p in args.paths] or library.roots
+    try:
+        if not roots:
+            raise ConfigError("no library configured: give PATH arguments or set [library] paths")
+        for root in roots:
+            if not os.path.isdir(root):
+                raise ConfigError(f"[library] paths: {root} does not exist or is not a directory")
+        stopping = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stopping.set())
+        started = time.monotonic()
+        library.pipeline.start()
+        print(f"scanning {', '.join(roots)} ...", file=sys.stderr)
+        report = library.rescan(roots)
+        if report is not None:
+            print(f"found {report.seen} files ({report.queued} new or changed, "
+                  f"{report.removed} gone) in {report.seconds:.2f}s", file=sys.stderr)
+        bar = ProgressBar("index")
+        while not stopping.is_set() and not library.pipeline.is_idle():
+            files = library.store.census_snapshot().files
+            bar.update(files["done"] + files["failed"], sum(files.values()))
+            time.sleep(0.2)
+        files = library.store.census_snapshot().files
+        bar.close(files["done"] + files["failed"], sum(files.values()))
+        if stopping.is_set():
+            print("interrupted; the rest stays queued for the next run", file=sys.stderr)
+        else:
+            print(f"indexed {sum(files.values())} files: {files['done']} done, "
+                  f"{files['failed']} failed, in {format_duration(time.monotonic() - started)}",
+                  file=sys.stderr)
+            for rec in list(library.store.failures())[:10]:
+                print(f"  failed: {rec.path}: [{rec.fail_stage}] {rec.fail_reason}",
+                      file=sys.stderr)
+    finally:
+        library.stop()
+    return 0
+
+
+# -------------------------------------------------------------------- status
+def cmd_status(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    doc = fetch_daemon_status(config)
+    if doc is None:
+        doc = offline_status(config)
+    if args.json:
+        print(json.dumps(doc, indent=2, sort_keys=True))
+    else:
+        print(render_status(doc))
+    return 0
+
+
+def fetch_daemon_status(config: Config) -> dict[str, Any] | None:
+    """Ask a running daemon; None if none answers."""
+    server = config.server
+    host = "127.0.0.1" if server.host in ("0.0.0.0", "") else server.host
+    request = urllib.request.Request(f"http://{host}:{server.port}/api/status")
+    if server.token:
+        request.add_header("Authorization", f"Bearer {server.token}")
+    try:
+        with urllib.request.urlopen(request, timeout=3) as response:
+            doc: dict[str, Any] = json.load(response)
+    except (OSError, urllib.error.URLError, ValueError):
+        return None
+    doc["daemon"] = "running"
+    return doc
+
+
+def offline_status(config: Config) -> dict[str, Any]:
+    """The same document, computed from the store when no daemon is running."""
+    store = Store(config.data_dir, config.storage.map_size_gb)
+    try:
+        assembly = assemble(config)
+        store.set_stage_versions({s.name: s.version for s in assembly.stages})
+        stored = store.get_setting("library.paths")
+        roots = [normalise_root(p) for p in (stored or config.library.paths)]
+        doc = build_status(
+            store, assembly, None,
+            library={"paths": roots, "source": "api" if stored is not None else "config",
+                     "missing": [r for r in roots if not os.path.isdir(r)], "watching": [],
+                     "extensions": list(config.library.extensions)},
+            extra={"version": __version__, "uptime_s": 0.0, "config": config.source,
+                   "data_dir": str(config.data_dir), "scan": {}},
+        )
+    finally:
+        store.close()
+    doc["daemon"] = "not running"
+    return doc
+
+
+def render_status(doc: dict[str, Any]) -> str:
+    lib = doc["library"]
+    files = doc["files"]
+    lines = [
+        f"anagnorisisd {doc['version']}: daemon {doc.get('daemon', 'unknown')}"
+        + (f", up {format_duration(doc['uptime_s'])}" if doc.get("uptime_s") else ""),
+        f"library: {', '.join(lib['paths']) or '(not set)'}",
+    ]
+    if lib.get("missing"):
+        lines.append(f"  missing (watched for): {', '.join(lib['missing'])}")
+    lines.append(f"files: {files['total']} total, {files['done']} done, {files['failed']} failed, "
+                 f"{files['pending']} pending")
+    lines.append(f"{'stage':<12}{'done':>9}{'pending':>9}{'failed':>8}{'rate/s':>9}  eta")
+    for name, st in doc["stages"].items():
+        rate = st.get("rate_per_s")
+        lines.append(f"{name:<12}{st['done']:>9}{st['pending']:>9}{st['failed']:>8}"
+                     f"{rate if rate is not None else '-':>9}  {format_duration(st.get('eta_s'))}")
+    for name, problem in doc["plugins"]["problems"].items():
+        lines.append(f"problem: {name}: {problem}")
+    return "\n".join(lines)

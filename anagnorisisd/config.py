@@ -1,0 +1,228 @@
+"""Configuration: one typed schema, one loader, one-line errors.
+
+The schema is a set of frozen dataclasses so that every key has a type, a
+default and a docstring-visible home. The loader is strict on purpose: a typo
+in a config key silently falling back to a default is the kind of bug a user
+only discovers weeks later, so unknown keys and wrong types are fatal, with a
+message that names the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "ANAGNORISISD_"
+DEFAULT_EXTENSIONS = [".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"]
+
+
+class ConfigError(Exception):
+    """A problem with the user's configuration, phrased as one line for a human."""
+
+
+@dataclass(frozen=True)
+class LibraryConfig:
+    paths: list[str] = field(default_factory=list)
+    extensions: list[str] = field(default_factory=lambda: list(DEFAULT_EXTENSIONS))
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    data_dir: str = ""
+    map_size_gb: int = 256
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8765
+    token: str = ""
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    stages: list[str] = field(default_factory=lambda: ["hash", "meta", "thumbnail"])
+    queue_size: int = 64
+    batch_size: int = 16
+
+
+@dataclass(frozen=True)
+class WatcherConfig:
+    enabled: bool = True
+    debounce_s: float = 0.4
+    settle_s: float = 0.3
+
+
+@dataclass(frozen=True)
+class SchedulerConfig:
+    rescan_interval_s: int = 3600
+    missing_root_check_s: int = 30
+
+
+@dataclass(frozen=True)
+class Config:
+    library: LibraryConfig = field(default_factory=LibraryConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    watcher: WatcherConfig = field(default_factory=WatcherConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    # Per-stage sections, validated against each stage's own defaults at assembly.
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    source: str = "built-in defaults"
+
+    @property
+    def data_dir(self) -> Path:
+        if self.storage.data_dir:
+            return Path(self.storage.data_dir).expanduser()
+        base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+        return Path(base) / "anagnorisisd"
+
+    def stage_section(self, name: str) -> dict[str, Any]:
+        return dict(self.stages.get(name, {}))
+
+
+SECTIONS: dict[str, type] = {
+    f.name: typing.get_type_hints(Config)[f.name]
+    for f in dataclasses.fields(Config)
+    if f.name not in ("stages", "source")
+}
+
+
+def candidate_paths() -> list[Path]:
+    """Where a config is looked for when --config is not given, in order."""
+    xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return [Path("config.toml"), Path(xdg) / "anagnorisisd" / "config.toml"]
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Load config from an explicit path, the search path, or defaults; then apply env."""
+    raw: dict[str, Any] = {}
+    source = "built-in defaults"
+    chosen = Path(path) if path else os.environ.get(ENV_PREFIX + "CONFIG")
+    if chosen:
+        file = Path(chosen)
+        if not file.is_file():
+            raise ConfigError(f"{file}: config file not found")
+    else:
+        file = next((p for p in candidate_paths() if p.is_file()), None)  # type: ignore[assignment]
+    if file is not None:
+        try:
+            raw = tomllib.loads(file.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+        except OSError as exc:
+            raise ConfigError(f"{file}: cannot read: {exc.strerror}") from None
+        source = str(file)
+    apply_env_overrides(raw, os.environ)
+    return build_config(raw, source)
+
+
+def apply_env_overrides(raw: dict[str, Any], env: typing.Mapping[str, str]) -> None:
+    """ANAGNORISISD_SECTION__KEY=value sets [section] key; the value is read as TOML."""
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        section_key = name[len(ENV_PREFIX) :].lower().split("__")
+        if len(section_key) != 2:
+            raise ConfigError(f"{name}: expected {ENV_PREFIX}SECTION__KEY")
+        section, key = section_key
+        raw.setdefault(section, {})[key] = _parse_env_value(value)
+
+
+def _parse_env_value(value: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        return value
+
+
+def build_config(raw: dict[str, Any], source: str = "built-in defaults") -> Config:
+    kwargs: dict[str, Any] = {"source": source}
+    for section, value in raw.items():
+        if section == "stages":
+            kwargs["stages"] = _stage_sections(value)
+            continue
+        schema = SECTIONS.get(section)
+        if schema is None:
+            raise ConfigError(f"{source}: unknown section [{section}]")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: [{section}] must be a table")
+        kwargs[section] = _build_section(schema, section, value, source)
+    return Config(**kwargs)
+
+
+def _stage_sections(value: Any) -> dict[str, dict[str, Any]]:
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise ConfigError("[stages] must hold one table per stage, e.g. [stages.thumbnail]")
+    return {name: dict(section) for name, section in value.items()}
+
+
+def _build_section(schema: type, section: str, values: dict[str, Any], source: str) -> Any:
+    hints = typing.get_type_hints(schema)
+    known = {f.name for f in dataclasses.fields(schema)}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"{source}: unknown key [{section}] {key}")
+        check_type(f"[{section}] {key}", value, hints[key], source)
+    return schema(**values)
+
+
+def check_type(label: str, value: Any, expected: Any, source: str = "config") -> None:
+    """Raise ConfigError unless value fits the annotation (str/int/float/bool/list[...])."""
+    origin = typing.get_origin(expected)
+    if origin in (typing.Union, types.UnionType):
+        if any(_fits(value, arm) for arm in typing.get_args(expected)):
+            return
+    elif _fits(value, expected):
+        return
+    raise ConfigError(
+        f"{source}: {label} must be {_describe(expected)}, got {type(value).__name__} {value!r}"
+    )
+
+
+def _fits(value: Any, expected: Any) -> bool:
+    origin = typing.get_origin(expected)
+    if origin is list:
+        (item,) = typing.get_args(expected)
+        return isinstance(value, list) and all(_fits(v, item) for v in value)
+    if expected is bool:
+        return isinstance(value, bool)
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if expected is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if expected is type(None):
+        return value is None
+    return isinstance(value, expected)
+
+
+def _describe(expected: Any) -> str:
+    origin = typing.get_origin(expected)
+    if origin is list:
+        return f"a list of {_describe(typing.get_args(expected)[0])}"
+    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+    return names.get(expected, getattr(expected, "__name__", str(expected)))
+
+
+def validate_stage_section(
+    stage: str, values: dict[str, Any], defaults: dict[str, Any]
+) -> dict[str, Any]:
+    """Merge a [stages.NAME] section over a stage's defaults, strictly typed by them."""
+    merged = {"enabled": True, **defaults}
+    for key, value in values.items():
+        if key not in merged:
+            raise ConfigError(f"unknown key [stages.{stage}] {key}")
+        default = merged[key]
+        expected: Any = float if isinstance(default, float) else type(default)
+        if isinstance(default, list):
+            expected = list
+        check_type(f"[stages.{stage}] {key}", value, expected)
+        merged[key] = value
+    return merged

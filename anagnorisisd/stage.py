@@ -1,0 +1,93 @@
+"""The Stage contract: the one interface a pipeline plugin implements.
+
+A stage is a class registered under the ``anagnorisisd.stages`` entry-point
+group. The daemon instantiates it with its validated ``[stages.NAME]`` section
+and then calls ``process`` with batches. Every public member below is a hook a
+plugin author may rely on, and each is documented in docs/plugins.md (a test
+keeps the two in step).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass
+class StageInput:
+    """One unit of work handed to ``Stage.process``.
+
+    ``inputs`` holds the outputs of the stages named in ``requires``, so a stage
+    never has to read the store itself.
+    """
+
+    path: str
+    content_hash: bytes | None
+    inputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class StageOutput:
+    """What a stage says about one input: an output mapping, or a failure reason."""
+
+    output: dict[str, Any] | None = None
+    error: str | None = None
+
+    @classmethod
+    def ok(cls, output: dict[str, Any]) -> StageOutput:
+        return cls(output=output)
+
+    @classmethod
+    def fail(cls, reason: str) -> StageOutput:
+        return cls(error=reason)
+
+
+class StageSkip(Exception):
+    """Raised for an input that cannot be processed *yet* (e.g. the file is mid-write).
+
+    The file stays queued and is not marked failed.
+    """
+
+
+class Stage:
+    """Base class for pipeline stages. Subclass it and set the class attributes."""
+
+    name: ClassVar[str] = ""
+    """Unique stage name; also the name of its config section ``[stages.NAME]``."""
+
+    version: str = "1"
+    """Bump to re-run the stage on all content. May depend on config (see ``__init__``)."""
+
+    requires: ClassVar[tuple[str, ...]] = ()
+    """Names of stages whose outputs this stage reads from ``StageInput.inputs``."""
+
+    keys_content: ClassVar[bool] = False
+    """True for the single stage that turns a path into a content hash."""
+
+    default_config: ClassVar[dict[str, Any]] = {}
+    """The stage's config keys and their defaults; unknown keys in its section are errors."""
+
+    batch_size: int = 16
+    """How many inputs ``process`` wants at once; batch-friendly stages raise it."""
+
+    workers: int = 1
+    """How many threads run ``process`` concurrently for this stage."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        """Receive the validated config section (defaults merged, ``enabled`` included)."""
+        self.config = config
+
+    def process(self, batch: list[StageInput]) -> list[StageOutput]:
+        """Return one StageOutput per input, in order.
+
+        Raising fails the whole batch; the runner then retries each input alone
+        so that one bad file cannot take its neighbours down with it.
+        """
+        raise NotImplementedError
+
+    def status(self) -> dict[str, Any]:
+        """Extra facts for ``/api/status`` under ``stages.NAME`` (model in use, errors...)."""
+        return {}
+
+    def close(self) -> None:
+        """Release resources (sessions, pools) when the daemon stops."""

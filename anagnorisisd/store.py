@@ -1,0 +1,489 @@
+"""The content-addressed store: LMDB with msgpack values.
+
+Layout (named databases):
+
+- ``meta``:    schema version and small settings (the library paths set through the API).
+- ``files``:   path -> FileRecord. The only thing keyed by path.
+- ``refs``:    content hash -> path, one duplicate per path (dupsort). Tells which
+               content is live and where it lives.
+- ``dirty``:   path -> b"". The durable work queue: a path stays here until the
+               pipeline has finished with the exact version of the file it saw.
+- ``marks``:   hash + stage name -> Mark (version, error). Cheap to scan.
+- ``results``: hash + stage name -> the stage's output (may hold blobs).
+- ``user``:    hash + key -> user data such as ratings; never garbage-collected.
+
+Everything derived from content hangs off the hash, so a move or rename only
+rewrites ``files``/``refs``. Every mutation happens inside one LMDB write
+transaction, so a ``kill -9`` leaves either the old or the new state and the
+``dirty`` queue says what to resume.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lmdb
+
+from anagnorisisd.records import DONE, FAILED, PENDING, FileRecord, Mark, pack, unpack
+
+SCHEMA_VERSION = 1
+HASH_STAGE_COUNTS = "hash"
+
+# Forward migrations, keyed by the version they upgrade *from*. Each runs inside
+# the single write transaction that also bumps the stored version.
+MIGRATIONS: dict[int, Callable[[lmdb.Transaction, Store], None]] = {}
+
+
+class StoreError(Exception):
+    """The store cannot be used as it is; the message says why in one line."""
+
+
+def stage_key(content_hash: bytes, stage: str) -> bytes:
+    return content_hash + stage.encode()
+
+
+@dataclass
+class Census:
+    """Live counters for status, kept exact by applying each commit's deltas.
+
+    Recounting a million records on every status request would burn a core;
+    instead a full count runs once at open and every write transaction adds its
+    own deltas after it commits.
+    """
+
+    files: Counter[str] = field(default_factory=Counter)
+    live_content: int = 0
+    hashed: int = 0
+    stage_done: Counter[str] = field(default_factory=Counter)
+    stage_failed: Counter[str] = field(default_factory=Counter)
+    file_failed_at: Counter[str] = field(default_factory=Counter)
+
+    def apply(self, delta: Census) -> None:
+        self.files.update(delta.files)
+        self.live_content += delta.live_content
+        self.hashed += delta.hashed
+        self.stage_done.update(delta.stage_done)
+        self.stage_failed.update(delta.stage_failed)
+        self.file_failed_at.update(delta.file_failed_at)
+
+    def copy(self) -> Census:
+        fresh = Census()
+        fresh.apply(self)
+        return fresh
+
+
+class Store:
+    """One LMDB environment per data dir; safe to share between threads."""
+
+    def __init__(self, data_dir: Path, map_size_gb: int = 256, readonly: bool = False) -> None:
+        self.path = Path(data_dir) / "store.lmdb"
+        if not readonly:
+            self.path.mkdir(parents=True, exist_ok=True)
+        elif not (self.path / "data.mdb").exists():
+            raise StoreError(f"no store at {self.path}; run 'anagnorisisd index' or 'serve' first")
+        try:
+            self.env = lmdb.open(
+                str(self.path),
+                map_size=map_size_gb << 30,
+                max_dbs=16,
+                readonly=readonly,
+                lock=True,
+                max_readers=256,
+            )
+        except lmdb.Error as exc:
+            raise StoreError(f"cannot open store at {self.path}: {exc}") from None
+        create = not readonly
+        self.meta = self.env.open_db(b"meta", create=create)
+        self.files = self.env.open_db(b"files", create=create)
+        self.refs = self.env.open_db(b"refs", dupsort=True, create=create)
+        self.dirty = self.env.open_db(b"dirty", create=create)
+        self.marks = self.env.open_db(b"marks", create=create)
+        self.results = self.env.open_db(b"results", create=create)
+        self.user = self.env.open_db(b"user", create=create)
+        self.max_key_size = self.env.max_key_size()
+        self._census_lock = threading.Lock()
+        self.stage_versions: dict[str, str] = {}
+        self.census = Census()
+        self._check_schema(readonly)
+        self.recount()
+
+    # ----------------------------------------------------------------- schema
+    def _check_schema(self, readonly: bool) -> None:
+        with self.env.begin(write=not readonly) as txn:
+            raw = txn.get(b"schema_version", db=self.meta)
+            stored = unpack(raw) if raw is not None else None
+            if stored is None:
+                if not readonly:
+                    txn.put(b"schema_version", pack(SCHEMA_VERSION), db=self.meta)
+                return
+            if stored > SCHEMA_VERSION:
+                raise StoreError(
+                    f"store at {self.path} has schema {stored}, newer than this anagnorisisd "
+                    f"understands ({SCHEMA_VERSION}); upgrade anagnorisisd or use another data_dir"
+                )
+            if stored < SCHEMA_VERSION and readonly:
+                raise StoreError(f"store at {self.path} needs migrating; run 'anagnorisisd index'")
+            for version in range(stored, SCHEMA_VERSION):
+                MIGRATIONS[version](txn, self)
+            txn.put(b"schema_version", pack(SCHEMA_VERSION), db=self.meta)
+
+    def schema_version(self) -> int:
+        with self.env.begin() as txn:
+            raw = txn.get(b"schema_version", db=self.meta)
+            return int(unpack(raw)) if raw is not None else SCHEMA_VERSION
+
+    def close(self) -> None:
+        self.env.sync(True)
+        self.env.close()
+
+    # ------------------------------------------------------------------ census
+    def set_stage_versions(self, versions: dict[str, str]) -> None:
+        """Tell the store which stage versions are current, and recount against them."""
+        self.stage_versions = dict(versions)
+        self.recount()
+
+    def recount(self) -> None:
+        census = Census()
+        with self.env.begin() as txn:
+            for _, raw in txn.cursor(db=self.files):
+                rec = unpack(raw)
+                census.files[rec["st"]] += 1
+                census.hashed += rec["h"] is not None
+                if rec.get("fs"):
+                    census.file_failed_at[rec["fs"]] += 1
+            live: set[bytes] = set()
+            cur = txn.cursor(db=self.refs)
+            for key in cur.iternext_nodup(keys=True, values=False):
+                live.add(bytes(key))
+            census.live_content = len(live)
+            for key, raw in txn.cursor(db=self.marks):
+                content, stage = bytes(key[:32]), bytes(key[32:]).decode()
+                if content in live:
+                    self._count_mark(census.stage_done, census.stage_failed, stage, raw, +1)
+        with self._census_lock:
+            self.census = census
+
+    def _count_mark(
+        self, done: Counter[str], failed: Counter[str], stage: str, raw: bytes, sign: int
+    ) -> None:
+        mark = Mark.decode(raw)
+        if self.stage_versions.get(stage) != mark.version:
+            return
+        (failed if mark.error else done)[stage] += sign
+
+    def census_snapshot(self) -> Census:
+        with self._census_lock:
+            return self.census.copy()
+
+    # ------------------------------------------------------------------ writes
+    @contextmanager
+    def write(self) -> Iterator[Writer]:
+        """One write transaction; census deltas land only if it commits."""
+        writer = Writer(self)
+        with self.env.begin(write=True) as txn:
+            writer.txn = txn
+            yield writer
+        with self._census_lock:
+            self.census.apply(writer.delta)
+
+    # ------------------------------------------------------------------- reads
+    def get_file(self, path: str) -> FileRecord | None:
+        with self.env.begin() as txn:
+            raw = txn.get(path.encode(), db=self.files)
+            return FileRecord.decode(path, raw) if raw is not None else None
+
+    def iter_files(self, prefix: str = "") -> Iterator[FileRecord]:
+        """All file records (under a path prefix), read in one snapshot."""
+        with self.env.begin() as txn:
+            cur = txn.cursor(db=self.files)
+            start = prefix.encode()
+            if not cur.set_range(start):
+                return
+            for key, raw in cur:
+                if not key.startswith(start):
+                    break
+                yield FileRecord.decode(bytes(key).decode(), raw)
+
+    def stat_index(self) -> dict[str, tuple[int, int]]:
+        """path -> (size, mtime_ns) for every record: what a rescan compares against."""
+        with self.env.begin() as txn:
+            out: dict[str, tuple[int, int]] = {}
+            for key, raw in txn.cursor(db=self.files):
+                rec = unpack(raw)
+                out[bytes(key).decode()] = (rec["s"], rec["m"])
+            return out
+
+    def dirty_paths(self, after: bytes = b"", limit: int = 256) -> list[str]:
+        """Up to `limit` queued paths, starting after the given key (for round-robin feeding)."""
+        with self.env.begin() as txn:
+            cur = txn.cursor(db=self.dirty)
+            found = cur.set_range(after)
+            if found and after and bytes(cur.key()) == after:
+                found = cur.next()
+            out: list[str] = []
+            while found and len(out) < limit:
+                out.append(bytes(cur.key()).decode())
+                found = cur.next()
+            return out
+
+    def dirty_count(self) -> int:
+        with self.env.begin() as txn:
+            return int(txn.stat(self.dirty)["entries"])
+
+    def get_mark(self, content_hash: bytes, stage: str) -> Mark | None:
+        with self.env.begin() as txn:
+            raw = txn.get(stage_key(content_hash, stage), db=self.marks)
+            return Mark.decode(raw) if raw is not None else None
+
+    def get_result(self, content_hash: bytes, stage: str) -> dict[str, Any] | None:
+        with self.env.begin() as txn:
+            raw = txn.get(stage_key(content_hash, stage), db=self.results)
+            return unpack(raw) if raw is not None else None
+
+    def content_record(self, content_hash: bytes) -> dict[str, dict[str, Any]]:
+        """Every stage's mark and output for one piece of content."""
+        out: dict[str, dict[str, Any]] = {}
+        with self.env.begin() as txn:
+            for db, field_name in ((self.marks, "mark"), (self.results, "output")):
+                cur = txn.cursor(db=db)
+                if not cur.set_range(content_hash):
+                    continue
+                for key, raw in cur:
+                    if not key.startswith(content_hash):
+                        break
+                    stage = bytes(key[32:]).decode()
+                    value = Mark.decode(raw).__dict__ if db is self.marks else unpack(raw)
+                    out.setdefault(stage, {})[field_name] = value
+        return out
+
+    def paths_for(self, content_hash: bytes) -> list[str]:
+        with self.env.begin() as txn:
+            cur = txn.cursor(db=self.refs)
+            if not cur.set_key(content_hash):
+                return []
+            return [bytes(v).decode() for v in cur.iternext_dup()]
+
+    def live_hashes(self) -> Iterator[bytes]:
+        with self.env.begin() as txn:
+            cur = txn.cursor(db=self.refs)
+            for key in cur.iternext_nodup(keys=True, values=False):
+                yield bytes(key)
+
+    def failures(self) -> Iterator[FileRecord]:
+        for rec in self.iter_files():
+            if rec.state == FAILED:
+                yield rec
+
+    def get_setting(self, name: str) -> Any:
+        with self.env.begin() as txn:
+            raw = txn.get(b"setting:" + name.encode(), db=self.meta)
+            return unpack(raw) if raw is not None else None
+
+    def requeue_outdated(self, stage_names: Iterable[str]) -> int:
+        """Queue every file whose content lacks a current mark for some stage.
+
+        This is what makes a stage version bump (or a newly enabled stage) re-run
+        on all content without anyone having to ask.
+        """
+        names = list(stage_names)
+        stale: list[bytes] = []
+        with self.env.begin() as txn:
+            for content in self.live_hashes():
+                for stage in names:
+                    raw = txn.get(stage_key(content, stage), db=self.marks)
+                    if raw is None or Mark.decode(raw).version != self.stage_versions.get(stage):
+                        stale.append(content)
+                        break
+        queued = 0
+        for start in range(0, len(stale), 1000):
+            with self.write() as w:
+                for content in stale[start : start + 1000]:
+                    for path in w.paths_for(content):
+                        queued += w.requeue(path)
+        return queued
+
+
+class Writer:
+    """The mutations, each correct on its own inside the caller's transaction."""
+
+    txn: lmdb.Transaction
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.delta = Census()
+
+    # -- files
+    def file(self, path: str) -> FileRecord | None:
+        raw = self.txn.get(path.encode(), db=self.store.files)
+        return FileRecord.decode(path, raw) if raw is not None else None
+
+    def _put_file(self, old: FileRecord | None, new: FileRecord) -> None:
+        if old is not None:
+            self._count_file(old, -1)
+            if old.hash != new.hash and old.hash is not None:
+                self._unref(old.hash, old.path)
+        self._count_file(new, +1)
+        if new.hash is not None and (old is None or old.hash != new.hash):
+            self._ref(new.hash, new.path)
+        self.txn.put(new.path.encode(), new.encode(), db=self.store.files)
+
+    def _count_file(self, rec: FileRecord, sign: int) -> None:
+        self.delta.files[rec.state] += sign
+        self.delta.hashed += sign * (rec.hash is not None)
+        if rec.fail_stage:
+            self.delta.file_failed_at[rec.fail_stage] += sign
+
+    def _drop_file(self, rec: FileRecord) -> None:
+        self._count_file(rec, -1)
+        if rec.hash is not None:
+            self._unref(rec.hash, rec.path)
+        self.txn.delete(rec.path.encode(), db=self.store.files)
+        self.txn.delete(rec.path.encode(), db=self.store.dirty)
+
+    def seen(self, path: str, size: int, mtime_ns: int) -> bool:
+        """Record a stat observation; queue the file if it is new or changed."""
+        if len(path.encode()) > self.store.max_key_size:
+            return False
+        old = self.file(path)
+        if old is not None and (old.size, old.mtime_ns) == (size, mtime_ns):
+            return False
+        gen = old.gen + 1 if old else 1
+        self._put_file(old, FileRecord(path, size, mtime_ns, None, PENDING, gen))
+        self.txn.put(path.encode(), b"", db=self.store.dirty)
+        return True
+
+    def requeue(self, path: str) -> int:
+        old = self.file(path)
+        if old is None:
+            return 0
+        new = FileRecord(path, old.size, old.mtime_ns, old.hash, PENDING, old.gen + 1)
+        self._put_file(old, new)
+        self.txn.put(path.encode(), b"", db=self.store.dirty)
+        return 1
+
+    def remove(self, path: str) -> bool:
+        old = self.file(path)
+        if old is None:
+            return False
+        self._drop_file(old)
+        return True
+
+    def remove_tree(self, prefix: str) -> int:
+        """Remove every record under a directory (prefix ends with the separator)."""
+        doomed = [rec for rec in self._records_under(prefix)]
+        for rec in doomed:
+            self._drop_file(rec)
+        return len(doomed)
+
+    def move(self, src: str, dst: str) -> bool:
+        """Re-key a file record; content, results and user data stay where they are."""
+        old = self.file(src)
+        if old is None or len(dst.encode()) > self.store.max_key_size:
+            return False
+        existing = self.file(dst)
+        if existing is not None:
+            self._drop_file(existing)
+        was_dirty = self.txn.get(src.encode(), db=self.store.dirty) is not None
+        self._drop_file(old)
+        moved = FileRecord(dst, old.size, old.mtime_ns, old.hash, old.state, old.gen + 1,
+                           old.fail_stage, old.fail_reason)
+        self._put_file(None, moved)
+        if was_dirty:
+            self.txn.put(dst.encode(), b"", db=self.store.dirty)
+        return True
+
+    def move_tree(self, src_prefix: str, dst_prefix: str) -> int:
+        moved = 0
+        for rec in list(self._records_under(src_prefix)):
+            moved += self.move(rec.path, dst_prefix + rec.path[len(src_prefix) :])
+        return moved
+
+    def _records_under(self, prefix: str) -> Iterator[FileRecord]:
+        cur = self.txn.cursor(db=self.store.files)
+        start = prefix.encode()
+        if not cur.set_range(start):
+            return
+        for key, raw in cur:
+            if not key.startswith(start):
+                break
+            yield FileRecord.decode(bytes(key).decode(), raw)
+
+    def set_hash(self, path: str, gen: int, content_hash: bytes, size: int, mtime_ns: int) -> bool:
+        """Attach content to a path, unless the file changed since the work began."""
+        old = self.file(path)
+        if old is None or old.gen != gen:
+            return False
+        new = FileRecord(path, size, mtime_ns, content_hash, PENDING, gen)
+        self._put_file(old, new)
+        return True
+
+    def finish(self, path: str, gen: int, failure: tuple[str, str] | None) -> bool:
+        """Close a file's trip through the pipeline and take it off the queue."""
+        old = self.file(path)
+        if old is None or old.gen != gen:
+            return False
+        stage, reason = failure if failure else (None, None)
+        new = FileRecord(path, old.size, old.mtime_ns, old.hash, FAILED if failure else DONE,
+                         gen, stage, reason)
+        self._put_file(old, new)
+        self.txn.delete(path.encode(), db=self.store.dirty)
+        return True
+
+    # -- content
+    def paths_for(self, content_hash: bytes) -> list[str]:
+        cur = self.txn.cursor(db=self.store.refs)
+        if not cur.set_key(content_hash):
+            return []
+        return [bytes(v).decode() for v in cur.iternext_dup()]
+
+    def _ref(self, content_hash: bytes, path: str) -> None:
+        first = self.txn.get(content_hash, db=self.store.refs) is None
+        self.txn.put(content_hash, path.encode(), db=self.store.refs, dupdata=True)
+        if first:
+            self.delta.live_content += 1
+            self._count_marks(content_hash, +1)
+
+    def _unref(self, content_hash: bytes, path: str) -> None:
+        self.txn.delete(content_hash, path.encode(), db=self.store.refs)
+        if self.txn.get(content_hash, db=self.store.refs) is None:
+            self.delta.live_content -= 1
+            self._count_marks(content_hash, -1)
+
+    def _count_marks(self, content_hash: bytes, sign: int) -> None:
+        cur = self.txn.cursor(db=self.store.marks)
+        if not cur.set_range(content_hash):
+            return
+        for key, raw in cur:
+            if not key.startswith(content_hash):
+                break
+            stage = bytes(key[32:]).decode()
+            self.store._count_mark(self.delta.stage_done, self.delta.stage_failed, stage, raw, sign)
+
+    def put_result(
+        self, content_hash: bytes, stage: str, version: str, output: dict[str, Any] | None,
+        error: str | None = None,
+    ) -> None:
+        """Store a stage's outcome for content: its output, or the reason it failed."""
+        key = stage_key(content_hash, stage)
+        live = self.txn.get(content_hash, db=self.store.refs) is not None
+        old = self.txn.get(key, db=self.store.marks)
+        new = Mark(version, error).encode()
+        if live:
+            if old is not None:
+                self.store._count_mark(self.delta.stage_done, self.delta.stage_failed, stage,
+                                       old, -1)
+            self.store._count_mark(self.delta.stage_done, self.delta.stage_failed, stage, new, +1)
+        self.txn.put(key, new, db=self.store.marks)
+        if output is None:
+            self.txn.delete(key, db=self.store.results)
+        else:
+            self.txn.put(key, pack(output), db=self.store.results)
+
+    def set_setting(self, name: str, value: Any) -> None:
+        self.txn.put(b"setting:" + name.encode(), pack(value), db=self.store.meta)

@@ -1,0 +1,1 @@
+"""Built-in pipeline stages, registered through the anagnorisisd.stages entry points."""

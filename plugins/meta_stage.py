@@ -1,0 +1,49 @@
+"""The metadata stage: what the sort and filter modes need, read from headers only."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, ClassVar
+
+from PIL import Image, UnidentifiedImageError
+
+from anagnorisisd.stage import Stage, StageInput, StageOutput
+from plugins.imaging import capture_time, displayed_size
+
+
+def read_meta(path: str) -> dict[str, Any]:
+    """Format, displayed size, file size and capture time, without decoding pixels.
+
+    Pillow's ``open`` parses only the header; pixels are decoded on ``load``,
+    which this never calls.
+    """
+    with Image.open(path) as img:
+        width, height = displayed_size(img)
+        return {
+            "format": (img.format or "").lower(),
+            "width": width,
+            "height": height,
+            "file_size": os.path.getsize(path),
+            "taken_at": capture_time(img),
+            "frames": int(getattr(img, "n_frames", 1)),
+        }
+
+
+class MetaStage(Stage):
+    name: ClassVar[str] = "meta"
+    version = "1"
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config)
+        self.batch_size = 64
+
+    def process(self, batch: list[StageInput]) -> list[StageOutput]:
+        out = []
+        for item in batch:
+            try:
+                out.append(StageOutput.ok(read_meta(item.path)))
+            except UnidentifiedImageError:
+                out.append(StageOutput.fail("not an image Pillow can read"))
+            except (OSError, ValueError, SyntaxError) as exc:
+                out.append(StageOutput.fail(f"unreadable header: {exc}"))
+        return out
