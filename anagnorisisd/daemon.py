@@ -137,6 +137,13 @@ class Library:
         self.scheduler.add_job(self.rescan, id="rescan-now", replace_existing=True)
         return roots
 
+    def failures(self) -> list[dict[str, Any]]:
+        return [
+            {"path": r.path, "stage": r.fail_stage, "reason": r.fail_reason,
+             "id": r.hash.hex() if r.hash else None}
+            for r in self.store.failures()
+        ]
+
     # ---------------------------------------------------------------- status
     def status(self) -> dict[str, Any]:
         return build_status(

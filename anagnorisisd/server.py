@@ -8,6 +8,8 @@ that touches LMDB writes, the filesystem tree or the observer goes through
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import functools
 import hmac
 import json
@@ -74,6 +76,20 @@ async def get_library(request: web.Request) -> web.Response:
     return web.json_response({"paths": library.roots, "source": library.roots_source})
 
 
+async def get_failures(request: web.Request) -> web.Response:
+    """Every failed file with the stage that failed and why; ?format=csv to download."""
+    library = request.app[LIBRARY_KEY]
+    items = await run_blocking(library.failures)
+    if request.query.get("format") == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(["path", "stage", "reason"])
+        writer.writerows([i["path"], i["stage"], i["reason"]] for i in items)
+        return web.Response(text=buf.getvalue(), content_type="text/csv", headers={
+            "Content-Disposition": 'attachment; filename="anagnorisisd-failures.csv"'})
+    return web.json_response({"total": len(items), "items": items})
+
+
 async def index_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(WEB_ROOT / "index.html")
 
@@ -84,6 +100,7 @@ def create_app(library: Library) -> web.Application:
     app.router.add_get("/api/status", get_status)
     app.router.add_get("/api/library", get_library)
     app.router.add_put("/api/library", put_library)
+    app.router.add_get("/api/failures", get_failures)
     app.router.add_get("/", index_page)
     if WEB_ROOT.is_dir():
         app.router.add_static("/ui/", WEB_ROOT)

@@ -47,6 +47,7 @@ def build_status(
         entry: dict[str, Any] = {**counts, "version": stage.version}
         if pipeline is not None:
             rate = pipeline.meters[stage.name].rate()
+            entry["processed"] = pipeline.meters[stage.name].total
             entry["rate_per_s"] = round(rate, 2)
             entry["eta_s"] = round(counts["pending"] / rate, 1) if rate > 0 else None
         try:

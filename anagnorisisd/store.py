@@ -129,6 +129,8 @@ class Store:
                 )
             if stored < SCHEMA_VERSION and readonly:
                 raise StoreError(f"store at {self.path} needs migrating; run 'anagnorisisd index'")
+            if stored == SCHEMA_VERSION:
+                return
             for version in range(stored, SCHEMA_VERSION):
                 MIGRATIONS[version](txn, self)
             txn.put(b"schema_version", pack(SCHEMA_VERSION), db=self.meta)

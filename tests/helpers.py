@@ -1,0 +1,142 @@
+"""Test helpers: real images, real configs, a real daemon process on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    raise TypeError(value)
+
+
+def write_config(path: Path, sections: dict[str, dict[str, Any]]) -> Path:
+    lines = []
+    for section, values in sections.items():
+        lines.append(f"[{section}]")
+        lines.extend(f"{k} = {toml_value(v)}" for k, v in values.items())
+        lines.append("")
+    path.write_text("\n".join(lines))
+    return path
+
+
+def make_photo(path: Path, width: int = 640, height: int = 480, seed: int = 0,
+               quality: int = 85, exif: Image.Exif | None = None) -> Path:
+    """A JPEG with real texture (smooth gradients plus noise), not flat colour."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    base = rng.uniform(0, 255, 3)
+    freq = rng.uniform(0.005, 0.03, 3)
+    channels = [
+        base[c] / 2 + 60 * np.sin(x * freq[c] + y * freq[(c + 1) % 3]) for c in range(3)
+    ]
+    img = np.stack(channels, axis=-1) + rng.normal(0, 18, (height, width, 3))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pil = Image.fromarray(np.clip(img + 64, 0, 255).astype(np.uint8))
+    pil.save(path, "JPEG", quality=quality, **({"exif": exif} if exif is not None else {}))
+    return path
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
+            cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "anagnorisisd", *args], capture_output=True, text=True,
+        timeout=timeout, env={**os.environ, **(env or {})}, cwd=cwd or REPO,
+    )
+
+
+class Daemon:
+    """`anagnorisisd serve` in a child process, talked to over HTTP on 127.0.0.1."""
+
+    def __init__(self, config: Path, port: int, env: dict[str, str] | None = None,
+                 token: str = "") -> None:
+        self.config, self.port, self.token = config, port, token
+        self.log = config.parent / "daemon.log"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "anagnorisisd", "serve", "--config", str(config)],
+            stdout=self.log.open("wb"), stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})}, cwd=REPO,
+        )
+        try:
+            wait_until(self._answers, timeout=30, interval=0.1)
+        except AssertionError:
+            self.kill()
+            raise AssertionError("daemon did not come up:\n" + self.log.read_text()) from None
+
+    def _answers(self) -> bool:
+        if self.proc.poll() is not None:
+            raise AssertionError("daemon exited:\n" + self.log.read_text())
+        try:
+            self.request("GET", "/api/status")
+            return True
+        except (urllib.error.URLError, ConnectionError):
+            return False
+
+    def request(self, method: str, path: str, body: Any = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data,
+                                     method=method)
+        if self.token:
+            req.add_header("Authorization", f"Bearer {self.token}")
+        with urllib.request.urlopen(req, timeout=10) as response:
+            return json.load(response)
+
+    def status(self) -> dict[str, Any]:
+        return dict(self.request("GET", "/api/status"))
+
+    def stop(self, timeout: float = 30) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def http_error(daemon: Daemon, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    """Status code and JSON body of a request expected to fail."""
+    try:
+        return 200, daemon.request(method, path, body)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
