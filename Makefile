@@ -4,31 +4,49 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+PIP    := $(BIN)/python -m pip -q --disable-pip-version-check
+HASH   := $(shell cat pyproject.toml Makefile | cksum | cut -d' ' -f1)
+RUNTIME_STAMP := $(VENV)/.runtime-$(HASH)
+TEST_STAMP    := $(VENV)/.test-$(HASH)
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup setup-test run demo test lint bench bench-clip clean
 
-setup: $(STAMP)
+setup: $(RUNTIME_STAMP)
 
-$(STAMP): pyproject.toml
+$(RUNTIME_STAMP):
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
-	rm -f $(VENV)/.installed-*
+	$(PIP) install --upgrade pip
+	$(PIP) install -e .
+	touch $@
+
+setup-test: $(TEST_STAMP)
+
+# torch first and pinned, so pip takes the CPU wheel on disk instead of a CUDA build.
+$(TEST_STAMP): $(RUNTIME_STAMP)
+	$(PIP) install torch==2.13.0
+	$(PIP) install -e '.[test]'
+	$(PIP) install --no-deps open-clip-torch
 	touch $@
 
 run: setup
 	$(BIN)/anagnorisisd serve --config config.toml
 
-lint: setup
+demo: setup
+	$(BIN)/anagnorisisd demo demo
+	$(BIN)/anagnorisisd serve --config demo/config.toml
+
+lint: setup-test
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: setup
+bench: setup-test
 	$(BIN)/python bench/bench_pipeline.py
+
+bench-clip: setup-test
+	$(BIN)/python bench/bench_clip.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench/.cache

@@ -19,14 +19,19 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from anagnorisisd import __version__
 from anagnorisisd.config import Config, ConfigError, load_config
 from anagnorisisd.daemon import Library, LibraryPathError
+from anagnorisisd.models import manager
+from anagnorisisd.models.layout import ModelError
+from anagnorisisd.models.service import ModelService
 from anagnorisisd.progress import ProgressBar, format_duration
 from anagnorisisd.registry import assemble
 from anagnorisisd.scanner import normalise_root
+from anagnorisisd.stage import StageContext
 from anagnorisisd.status import build_status
 from anagnorisisd.store import Store, StoreError
 
@@ -44,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.verbose:
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
         logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+        logging.getLogger("httpx2").setLevel(logging.WARNING)
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     handler: Callable[[argparse.Namespace], int] = args.func
     try:
         return handler(args)
@@ -81,6 +88,26 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", parents=[common], help="show progress and problems")
     status.add_argument("--json", action="store_true", help="print the /api/status document")
     status.set_defaults(func=cmd_status)
+
+    model = sub.add_parser("model", help="install and list CLIP models")
+    model_sub = model.add_subparsers(dest="model_command", required=True, metavar="ACTION")
+    pull = model_sub.add_parser("pull", parents=[common],
+                                help="download NAME from the Hugging Face hub (immich-app/NAME)")
+    pull.add_argument("name", metavar="NAME", help="e.g. ViT-B-32__openai, or ORG/REPO")
+    pull.set_defaults(func=cmd_model_pull)
+    imp = model_sub.add_parser("import", parents=[common], help="install a model from a folder")
+    imp.add_argument("directory", metavar="DIR", type=Path)
+    imp.set_defaults(func=cmd_model_import)
+    listing = model_sub.add_parser("list", parents=[common], help="installed models")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=cmd_model_list)
+
+    demo = sub.add_parser("demo", parents=[common],
+                          help="create a demo library and config that work offline")
+    demo.add_argument("directory", metavar="DIR", type=Path)
+    demo.add_argument("--count", type=int, default=400, help="pictures to draw (default 400)")
+    demo.add_argument("--port", type=int, default=8765)
+    demo.set_defaults(func=cmd_demo)
     return parser
 
 
@@ -139,6 +166,57 @@ async def _keep_alive(notifier: Any, interval_s: float) -> None:
         await asyncio.sleep(interval_s)
 
 
+# --------------------------------------------------------------------- model
+def cmd_model_pull(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    try:
+        files = manager.pull(config, args.name)
+    except ModelError as exc:
+        print(f"anagnorisisd: {exc}", file=sys.stderr)
+        return 1
+    print(f"installed {files.name} in {files.root}")
+    return 0
+
+
+def cmd_model_import(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    try:
+        files = manager.import_model(config, args.directory)
+    except ModelError as exc:
+        print(f"anagnorisisd: cannot import {args.directory}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"installed {files.name} in {files.root}")
+    return 0
+
+
+def cmd_model_list(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    rows = [{"name": f.name, "path": str(f.root), "embed_dim": f.embed_dim,
+             "active": f.name == config.model.name} for f in manager.installed(config)]
+    if args.json:
+        print(json.dumps({"active": config.model.name, "models": rows}, indent=2))
+        return 0
+    if not rows:
+        print(f"no models installed in {config.models_dir}")
+    for row in rows:
+        print(f"{'*' if row['active'] else ' '} {row['name']:<32} {row['embed_dim']:>5}-d  "
+              f"{row['path']}")
+    if config.model.name not in [r["name"] for r in rows]:
+        print(f"active model '{config.model.name}' is not installed: run "
+              f"'anagnorisisd model pull {config.model.name}'")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from anagnorisisd.demo import create_demo
+
+    config_path = create_demo(args.directory, args.count, args.port)
+    print(f"demo library and config written; start it with:\n"
+          f"  anagnorisisd serve --config {config_path}\n"
+          f"then open http://127.0.0.1:{args.port}/")
+    return 0
+
+
 # --------------------------------------------------------------------- index
 def cmd_index(args: argparse.Namespace) -> int:
     config = load_config(args.config)
@@ -154,6 +232,9 @@ def cmd_index(args: argparse.Namespace) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stopping.set())
         started = time.monotonic()
+        if library.uses_model and not library.models.load():
+            print(f"anagnorisisd: semantic search unavailable: {library.models.problem}",
+                  file=sys.stderr)
         library.pipeline.start()
         print(f"scanning {', '.join(roots)} ...", file=sys.stderr)
         report = library.rescan(roots)
@@ -214,7 +295,10 @@ def offline_status(config: Config) -> dict[str, Any]:
     """The same document, computed from the store when no daemon is running."""
     store = Store(config.data_dir, config.storage.map_size_gb)
     try:
-        assembly = assemble(config)
+        models = ModelService(config, auto_pull=False, eager_session=False)
+        assembly = assemble(config, StageContext(config, models))
+        if any(s.name == "clip" for s in assembly.stages):
+            models.load()
         store.set_stage_versions({s.name: s.version for s in assembly.stages})
         stored = store.get_setting("library.paths")
         roots = [normalise_root(p) for p in (stored or config.library.paths)]
@@ -224,7 +308,7 @@ def offline_status(config: Config) -> dict[str, Any]:
                      "missing": [r for r in roots if not os.path.isdir(r)], "watching": [],
                      "extensions": list(config.library.extensions)},
             extra={"version": __version__, "uptime_s": 0.0, "config": config.source,
-                   "data_dir": str(config.data_dir), "scan": {}},
+                   "data_dir": str(config.data_dir), "scan": {}, "model": models.status()},
         )
     finally:
         store.close()

@@ -47,7 +47,7 @@ class ServerConfig:
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    stages: list[str] = field(default_factory=lambda: ["hash", "meta", "thumbnail"])
+    stages: list[str] = field(default_factory=lambda: ["hash", "meta", "thumbnail", "clip"])
     queue_size: int = 64
     batch_size: int = 16
 
@@ -66,6 +66,20 @@ class SchedulerConfig:
 
 
 @dataclass(frozen=True)
+class ModelConfig:
+    name: str = "ViT-B-32__openai"
+    auto_pull: bool = True
+    hub_org: str = "immich-app"
+    providers: list[str] = field(
+        default_factory=lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    )
+    intra_op_threads: int = 0
+    inter_op_threads: int = 0
+    text_idle_unload_s: int = 300
+    text_cache_size: int = 256
+
+
+@dataclass(frozen=True)
 class Config:
     library: LibraryConfig = field(default_factory=LibraryConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
@@ -73,6 +87,7 @@ class Config:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     watcher: WatcherConfig = field(default_factory=WatcherConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
     # Per-stage sections, validated against each stage's own defaults at assembly.
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
     source: str = "built-in defaults"
@@ -83,6 +98,10 @@ class Config:
             return Path(self.storage.data_dir).expanduser()
         base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
         return Path(base) / "anagnorisisd"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
 
     def stage_section(self, name: str) -> dict[str, Any]:
         return dict(self.stages.get(name, {}))

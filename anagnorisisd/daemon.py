@@ -17,9 +17,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from anagnorisisd import __version__
 from anagnorisisd.config import Config
+from anagnorisisd.models.service import ModelService
 from anagnorisisd.pipeline import Pipeline
 from anagnorisisd.registry import Assembly, assemble
 from anagnorisisd.scanner import ScanReport, normalise_root, scan
+from anagnorisisd.stage import StageContext
 from anagnorisisd.status import build_status
 from anagnorisisd.store import Store
 from anagnorisisd.watcher import Debouncer, LibraryWatcher
@@ -56,8 +58,10 @@ class Library:
         self.config = config
         self.started_at = time.time()
         self.store = Store(config.data_dir, config.storage.map_size_gb)
-        self.assembly: Assembly = assemble(config)
+        self.models = ModelService(config, auto_pull=None if watch else False)
+        self.assembly: Assembly = assemble(config, StageContext(config, self.models))
         self.pipeline = Pipeline(self.store, self.assembly, config.pipeline.queue_size)
+        self.models.on_ready(self.pipeline.refresh_versions)
         stored = self.store.get_setting(LIBRARY_SETTING)
         self.roots_source = "api" if stored is not None else "config"
         self.roots: list[str] = [normalise_root(p) for p in (stored or config.library.paths)]
@@ -74,6 +78,8 @@ class Library:
     # --------------------------------------------------------------- lifecycle
     def start(self) -> None:
         self.pipeline.start()
+        if self.uses_model:
+            self.models.load_in_background()
         if self.watch:
             self.debouncer.start()
             self.watcher.set_roots(self.roots)
@@ -85,7 +91,13 @@ class Library:
             self.scheduler.add_job(self.watch_new_roots, "interval",
                                    seconds=sched.missing_root_check_s, id="missing-roots",
                                    max_instances=1, coalesce=True)
+        self.scheduler.add_job(self.models.unload_idle, "interval", seconds=30, id="model-idle",
+                               max_instances=1, coalesce=True)
         self.scheduler.start()
+
+    @property
+    def uses_model(self) -> bool:
+        return any(s.name == "clip" for s in self.assembly.stages)
 
     def stop(self) -> None:
         if self.scheduler.running:
@@ -163,6 +175,7 @@ class Library:
                 "config": self.config.source,
                 "data_dir": str(self.config.data_dir),
                 "scan": dict(self.scan_state),
+                "model": self.models.status(),
             },
         )
 

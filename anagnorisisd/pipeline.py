@@ -10,6 +10,7 @@ shutdown) and will simply be fed again on the next start.
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -111,20 +112,29 @@ class Pipeline:
     def start(self) -> None:
         if not self.stages:
             return
-        self.store.set_stage_versions(
-            {s.name: s.version for s in self.stages if not s.keys_content}
-        )
-        self.store.requeue_outdated([s.name for s in self.stages if not s.keys_content])
+        self.refresh_versions()
         self._spawn(self._feed, "feeder")
         for index, stage in enumerate(self.stages):
             for n in range(max(1, stage.workers)):
-                self._spawn(lambda i=index: self._work(i), f"stage-{stage.name}-{n}")
+                self._spawn(functools.partial(self._work, index), f"stage-{stage.name}-{n}")
         self._spawn(self._sink, "sink")
 
     def _spawn(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
+
+    def refresh_versions(self) -> int:
+        """Adopt the stages' current versions and queue whatever content lacks them.
+
+        Runs at start and whenever a stage's version changes at run time (a
+        model finished downloading); returns how many files were queued.
+        """
+        content_stages = [s for s in self.stages if not s.keys_content]
+        self.store.set_stage_versions({s.name: s.version for s in content_stages})
+        queued = self.store.requeue_outdated([s.name for s in content_stages if s.ready()])
+        self.wake()
+        return queued
 
     def wake(self) -> None:
         """Say that new work may be queued in the store."""
@@ -234,6 +244,8 @@ class Pipeline:
     def _needs(self, stage: Stage, item: Item) -> bool:
         if stage.keys_content:
             return True
+        if not stage.ready():
+            return False  # passes by unmarked; refresh_versions() re-queues it later
         if item.content_hash is None or any(r in item.failed_stages for r in stage.requires):
             return False
         mark = self.store.get_mark(item.content_hash, stage.name)

@@ -13,7 +13,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from anagnorisisd.config import Config, ConfigError, validate_stage_section
-from anagnorisisd.stage import Stage
+from anagnorisisd.stage import Stage, StageContext
 
 ENTRY_POINT_GROUP = "anagnorisisd.stages"
 log = logging.getLogger(__name__)
@@ -42,9 +42,10 @@ def available_stage_classes() -> dict[str, Any]:
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
-def assemble(config: Config) -> Assembly:
+def assemble(config: Config, context: StageContext | None = None) -> Assembly:
     """Build the ordered stages. Config errors raise; plugin failures are recorded."""
     assembly = Assembly()
+    context = context or StageContext(config)
     found = available_stage_classes()
     for name in config.stages:
         if name not in config.pipeline.stages and name not in found:
@@ -72,7 +73,7 @@ def assemble(config: Config) -> Assembly:
             assembly.problems[name] = f"needs stage(s) {', '.join(missing)} earlier in the pipeline"
             continue
         try:
-            stage = cls(section)
+            stage = cls(section, context)
         except ConfigError:
             raise
         except Exception as exc:

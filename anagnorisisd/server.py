@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import io
 import functools
 import hmac
+import io
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path

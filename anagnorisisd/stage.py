@@ -10,7 +10,11 @@ keeps the two in step).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from anagnorisisd.config import Config
+    from anagnorisisd.models.service import ModelService
 
 
 @dataclass
@@ -40,6 +44,18 @@ class StageOutput:
     @classmethod
     def fail(cls, reason: str) -> StageOutput:
         return cls(error=reason)
+
+
+@dataclass
+class StageContext:
+    """What the daemon shares with stages beyond their own section.
+
+    ``models`` is the one model service of the daemon, so a stage that embeds
+    images and the search that embeds queries use the same loaded model.
+    """
+
+    config: Config
+    models: ModelService | None = None
 
 
 class StageSkip(Exception):
@@ -73,9 +89,19 @@ class Stage:
     workers: int = 1
     """How many threads run ``process`` concurrently for this stage."""
 
-    def __init__(self, config: dict[str, Any]) -> None:
-        """Receive the validated config section (defaults merged, ``enabled`` included)."""
+    def __init__(self, config: dict[str, Any], context: StageContext | None = None) -> None:
+        """Receive the validated config section (defaults merged, ``enabled`` included)
+        and the daemon's shared context."""
         self.config = config
+        self.context = context
+
+    def ready(self) -> bool:
+        """False while the stage cannot work yet (say, its model is still downloading).
+
+        Files then pass the stage by without being marked failed; when it
+        becomes ready the daemon re-queues the content that lacks its output.
+        """
+        return True
 
     def process(self, batch: list[StageInput]) -> list[StageOutput]:
         """Return one StageOutput per input, in order.

@@ -172,7 +172,8 @@ class Store:
             self.census = census
 
     def _count_mark(
-        self, done: Counter[str], failed: Counter[str], stage: str, raw: bytes, sign: int
+        self, done: Counter[str], failed: Counter[str], stage: str, raw: bytes | memoryview,
+        sign: int,
     ) -> None:
         mark = Mark.decode(raw)
         if self.stage_versions.get(stage) != mark.version:
@@ -208,7 +209,7 @@ class Store:
             if not cur.set_range(start):
                 return
             for key, raw in cur:
-                if not key.startswith(start):
+                if not bytes(key).startswith(start):
                     break
                 yield FileRecord.decode(bytes(key).decode(), raw)
 
@@ -257,7 +258,7 @@ class Store:
                 if not cur.set_range(content_hash):
                     continue
                 for key, raw in cur:
-                    if not key.startswith(content_hash):
+                    if not bytes(key).startswith(content_hash):
                         break
                     stage = bytes(key[32:]).decode()
                     value = Mark.decode(raw).__dict__ if db is self.marks else unpack(raw)
@@ -412,7 +413,7 @@ class Writer:
         if not cur.set_range(start):
             return
         for key, raw in cur:
-            if not key.startswith(start):
+            if not bytes(key).startswith(start):
                 break
             yield FileRecord.decode(bytes(key).decode(), raw)
 
@@ -462,7 +463,7 @@ class Writer:
         if not cur.set_range(content_hash):
             return
         for key, raw in cur:
-            if not key.startswith(content_hash):
+            if not bytes(key).startswith(content_hash):
                 break
             stage = bytes(key[32:]).decode()
             self.store._count_mark(self.delta.stage_done, self.delta.stage_failed, stage, raw, sign)

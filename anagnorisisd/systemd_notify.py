@@ -1,4 +1,4 @@
-"""sd_notify without libsystemd: a datagram to $NOTIFY_SOCKET, and nothing at all outside systemd."""
+"""sd_notify without libsystemd: a datagram to $NOTIFY_SOCKET; nothing at all outside systemd."""
 
 from __future__ import annotations
 

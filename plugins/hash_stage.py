@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from blake3 import blake3
 
-from anagnorisisd.stage import Stage, StageInput, StageOutput, StageSkip
+from anagnorisisd.stage import Stage, StageContext, StageInput, StageOutput, StageSkip
 
 CHUNK = 1 << 20
 
@@ -45,8 +45,8 @@ class HashStage(Stage):
     keys_content: ClassVar[bool] = True
     default_config: ClassVar[dict[str, Any]] = {"workers": 2}
 
-    def __init__(self, config: dict[str, Any]) -> None:
-        super().__init__(config)
+    def __init__(self, config: dict[str, Any], context: StageContext | None = None) -> None:
+        super().__init__(config, context)
         self.workers = int(config["workers"])
         self.batch_size = 32
 

@@ -7,8 +7,8 @@ from typing import Any, ClassVar
 
 from PIL import Image, UnidentifiedImageError
 
-from anagnorisisd.stage import Stage, StageInput, StageOutput
-from plugins.imaging import capture_time, displayed_size
+from anagnorisisd.imaging import capture_time, displayed_size
+from anagnorisisd.stage import Stage, StageContext, StageInput, StageOutput
 
 
 def read_meta(path: str) -> dict[str, Any]:
@@ -33,8 +33,8 @@ class MetaStage(Stage):
     name: ClassVar[str] = "meta"
     version = "1"
 
-    def __init__(self, config: dict[str, Any]) -> None:
-        super().__init__(config)
+    def __init__(self, config: dict[str, Any], context: StageContext | None = None) -> None:
+        super().__init__(config, context)
         self.batch_size = 64
 
     def process(self, batch: list[StageInput]) -> list[StageOutput]:

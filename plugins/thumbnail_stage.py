@@ -8,8 +8,8 @@ from typing import Any, ClassVar
 from PIL import Image, UnidentifiedImageError
 
 from anagnorisisd.config import ConfigError
-from anagnorisisd.stage import Stage, StageInput, StageOutput
-from plugins.imaging import open_reduced, to_rgb
+from anagnorisisd.imaging import open_reduced, to_rgb
+from anagnorisisd.stage import Stage, StageContext, StageInput, StageOutput
 
 FORMATS = {"webp": ("WEBP", "image/webp"), "jpeg": ("JPEG", "image/jpeg")}
 
@@ -29,11 +29,11 @@ def make_thumbnail(path: str, size: int, fmt: str, quality: int) -> dict[str, An
 class ThumbnailStage(Stage):
     name: ClassVar[str] = "thumbnail"
     default_config: ClassVar[dict[str, Any]] = {
-        "size": 320, "format": "webp", "quality": 80, "workers": 2,
+        "size": 320, "format": "jpeg", "quality": 85, "workers": 2,
     }
 
-    def __init__(self, config: dict[str, Any]) -> None:
-        super().__init__(config)
+    def __init__(self, config: dict[str, Any], context: StageContext | None = None) -> None:
+        super().__init__(config, context)
         if config["format"] not in FORMATS:
             raise ConfigError(f"[stages.thumbnail] format must be one of {', '.join(FORMATS)}")
         if not 16 <= config["size"] <= 2048:

@@ -23,6 +23,8 @@ def make_config(tmp_path: Path):
             "storage": {"data_dir": str(tmp_path / "data")},
             "server": {"port": free_port()},
             "watcher": {"debounce_s": 0.2, "settle_s": 0.2},
+            "pipeline": {"stages": ["hash", "meta", "thumbnail"]},
+            "model": {"auto_pull": False},
         }
         for name, values in sections.items():
             merged.setdefault(name, {}).update(values)

@@ -61,7 +61,8 @@ operation = st.tuples(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(operation, max_size=40))
 def test_incremental_census_equals_a_full_recount(tmp_path_factory: pytest.TempPathFactory,
                                                   ops: list[tuple[str, int, int, int]]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 from PIL import Image, ImageOps
 
 ORIENTATION = 0x0112
@@ -41,8 +42,11 @@ def to_rgb(img: Image.Image) -> Image.Image:
         canvas = Image.new("RGB", rgba.size, (255, 255, 255))
         canvas.paste(rgba, mask=rgba.getchannel("A"))
         return canvas
-    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        return img.point(lambda v: v / 256).convert("L").convert("RGB")
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        wide = np.asarray(img, dtype=np.float32)
+        unit_floats = img.mode == "F" and wide.max(initial=0) <= 1.0
+        wide = wide * (255 if unit_floats else 1 / 256)
+        return Image.fromarray(np.clip(wide, 0, 255).astype(np.uint8)).convert("RGB")
     return img.convert("RGB")
 
 
@@ -54,7 +58,14 @@ def open_reduced(path: str, target: int) -> Image.Image:
     and animated images keep their first frame.
     """
     img = Image.open(path)
+    if getattr(img, "n_frames", 1) > 1:
+        img.seek(0)
     if img.format == "JPEG":
         img.draft("RGB", (target, target))
     img.load()
     return ImageOps.exif_transpose(img)
+
+
+def load_rgb(path: str, target: int) -> Image.Image:
+    """An RGB image, EXIF-upright, decoded at no less than `target` on each side."""
+    return to_rgb(open_reduced(path, target))

@@ -1,0 +1,1 @@
+"""CLIP models in the immich-app layout: files on disk, preprocessing, tokenizer, sessions."""

@@ -1,0 +1,102 @@
+"""The CLIP embedding stage: one float16 vector per image, from the daemon's shared model.
+
+Decoding runs in a small thread pool with a bounded look-ahead (rclip's
+trick): while the model embeds one chunk, the next chunks are being decoded,
+so the model does not wait for JPEG decoding and memory stays bounded by the
+look-ahead. The model's identity is the stage version, so switching models
+re-embeds everything, and each stored vector names the model that made it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import UnidentifiedImageError
+
+from anagnorisisd.models.clip import ClipModel
+from anagnorisisd.models.layout import ModelError
+from anagnorisisd.stage import Stage, StageContext, StageInput, StageOutput
+
+
+def decode_error(exc: BaseException) -> str:
+    if isinstance(exc, UnidentifiedImageError):
+        return "not an image Pillow can read"
+    return f"cannot decode: {exc}"
+
+
+class ClipStage(Stage):
+    name: ClassVar[str] = "clip"
+    default_config: ClassVar[dict[str, Any]] = {
+        "model_batch": 16, "decode_threads": 2, "lookahead": 48,
+    }
+
+    def __init__(self, config: dict[str, Any], context: StageContext | None = None) -> None:
+        super().__init__(config, context)
+        if context is None or context.models is None:
+            raise ModelError("the clip stage needs the daemon's model service")
+        self.models = context.models
+        self.model_batch = max(1, int(config["model_batch"]))
+        self.lookahead = max(self.model_batch, int(config["lookahead"]))
+        self.batch_size = 64
+        self._pool = ThreadPoolExecutor(max(1, int(config["decode_threads"])),
+                                        thread_name_prefix="clip-decode")
+        self._lock = threading.Lock()
+        self._adopt_model()
+        self.models.on_ready(self._adopt_model)
+
+    def _adopt_model(self) -> None:
+        """Called when the model (re)loads, before the pipeline re-queues for the new version."""
+        model = self.models.maybe_model()
+        self.version = f"2:{model.identity}" if model else "unavailable"
+
+    def ready(self) -> bool:
+        return self.models.ready
+
+    def status(self) -> dict[str, Any]:
+        return {"model": self.models.status()}
+
+    def process(self, batch: list[StageInput]) -> list[StageOutput]:
+        model = self.models.model()
+        with self._lock:  # one batch at a time owns the decoders and the session
+            return self._embed(model, batch)
+
+    def _embed(self, model: ClipModel, batch: list[StageInput]) -> list[StageOutput]:
+        outputs: list[StageOutput | None] = [None] * len(batch)
+        pending: deque[tuple[int, Future[NDArray[np.float32]]]] = deque()
+        next_index = 0
+
+        def top_up() -> None:
+            nonlocal next_index
+            while next_index < len(batch) and len(pending) < self.lookahead:
+                future = self._pool.submit(model.preprocess.load, batch[next_index].path)
+                pending.append((next_index, future))
+                next_index += 1
+
+        top_up()
+        while pending:
+            chunk: list[tuple[int, NDArray[np.float32]]] = []
+            while pending and len(chunk) < self.model_batch:
+                index, future = pending.popleft()
+                try:
+                    chunk.append((index, future.result()))
+                except Exception as exc:  # a bad file fails alone
+                    outputs[index] = StageOutput.fail(decode_error(exc))
+            top_up()  # keep the decoders busy while the model runs
+            if not chunk:
+                continue
+            vectors = model.embed_images(np.stack([arr for _, arr in chunk]))
+            for (index, _), vector in zip(chunk, vectors, strict=True):
+                outputs[index] = StageOutput.ok({
+                    "model": model.identity,
+                    "dim": int(vector.shape[0]),
+                    "embedding": vector.astype(np.float16).tobytes(),
+                })
+        return [o if o is not None else StageOutput.fail("not processed") for o in outputs]
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,65 @@
+"""The pipeline with third-party stages: version bumps, crashing and broken plugins."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from tests.helpers import make_photo, run_cli, write_config
+
+PLUGINS = Path(__file__).resolve().parent / "fixtures" / "plugins"
+ENV = {"PYTHONPATH": f"{PLUGINS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+
+
+def config_with(tmp_path: Path, library: Path, stages: list[str], **sections: dict) -> Path:
+    return write_config(tmp_path / "config.toml", {
+        "library": {"paths": [str(library)]},
+        "storage": {"data_dir": str(tmp_path / "data")},
+        "server": {"port": 1},
+        "pipeline": {"stages": stages},
+        **{f"stages.{k}": v for k, v in sections.items()},
+    })
+
+
+def test_version_bump_reruns_the_stage_on_all_content(tmp_path: Path, library_dir: Path) -> None:
+    for i in range(5):
+        make_photo(library_dir / f"{i}.jpg", 200, 150, seed=i)
+    log = tmp_path / "counter.log"
+    config = config_with(tmp_path, library_dir, ["hash", "meta", "counter"],
+                         counter={"version": "1", "log": str(log)})
+    assert run_cli("index", "--config", str(config), env=ENV).returncode == 0
+    assert len(log.read_text().splitlines()) == 5
+    assert run_cli("index", "--config", str(config), env=ENV).returncode == 0
+    assert len(log.read_text().splitlines()) == 5, "an unchanged library re-ran the stage"
+
+    config = config_with(tmp_path, library_dir, ["hash", "meta", "counter"],
+                         counter={"version": "2", "log": str(log)})
+    result = run_cli("index", "--config", str(config), env=ENV)
+    assert result.returncode == 0, result.stderr
+    assert len(log.read_text().splitlines()) == 10
+    status = json.loads(run_cli("status", "--json", "--config", str(config), env=ENV).stdout)
+    assert status["stages"]["counter"] == {**status["stages"]["counter"], "done": 5,
+                                           "pending": 0, "version": "2"}
+
+
+def test_broken_and_crashing_plugins_cost_only_themselves(tmp_path: Path,
+                                                         library_dir: Path) -> None:
+    for i in range(6):
+        make_photo(library_dir / f"ok-{i}.jpg", 200, 150, seed=i)
+    make_photo(library_dir / "boom.jpg", 200, 150, seed=99)
+    config = config_with(tmp_path, library_dir, ["hash", "meta", "broken", "explode"])
+    result = run_cli("index", "--config", str(config), env=ENV)
+    assert result.returncode == 0, result.stderr
+    status = json.loads(run_cli("status", "--json", "--config", str(config), env=ENV).stdout)
+    assert "failed to load" in status["plugins"]["problems"]["broken"]
+    assert status["files"] == {"total": 7, "done": 6, "failed": 1, "pending": 0}
+    assert status["stages"]["explode"]["failed"] == 1
+    assert "[explode] RuntimeError: kaboom" in result.stderr
+
+
+def test_stage_missing_its_requirement_is_reported(tmp_path: Path, library_dir: Path) -> None:
+    config = config_with(tmp_path, library_dir, ["meta", "hash"])
+    status = json.loads(run_cli("status", "--json", "--config", str(config), env=ENV).stdout)
+    assert "must start with exactly one content-hashing stage" in status["plugins"]["problems"][
+        "pipeline"]
