@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -101,6 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
     listing = model_sub.add_parser("list", parents=[common], help="installed models")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=cmd_model_list)
+
+    search = sub.add_parser("search", parents=[common],
+                            help="search the library (asks the daemon, or reads the store)")
+    search.add_argument("query", metavar="QUERY", help="free text, keywords and filters")
+    search.add_argument("--limit", type=int, default=20, help="how many results (default 20)")
+    search.add_argument("--json", action="store_true", help="print the /api/images document")
+    search.set_defaults(func=cmd_search)
 
     demo = sub.add_parser("demo", parents=[common],
                           help="create a demo library and config that work offline")
@@ -215,6 +223,80 @@ def cmd_demo(args: argparse.Namespace) -> int:
           f"  anagnorisisd serve --config {config_path}\n"
           f"then open http://127.0.0.1:{args.port}/")
     return 0
+
+
+# -------------------------------------------------------------------- search
+def cmd_search(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    limit = max(1, min(args.limit, 500))
+    try:
+        doc = daemon_get(config, "/api/images?" + urllib.parse.urlencode(
+            {"q": args.query, "per_page": limit}))
+        if doc is None:
+            doc = offline_search(config, args.query, limit)
+    except SearchFailed as exc:
+        print(f"anagnorisisd: {exc}", file=sys.stderr)
+        return exc.code
+    if args.json:
+        print(json.dumps(doc, indent=2))
+        return 0
+    print(f"{doc['total']} results" + (f", showing {len(doc['items'])}"
+                                        if doc["total"] > len(doc["items"]) else ""))
+    for item in doc["items"]:
+        score = f"{item['score']:.3f}" if item.get("score") is not None else "     "
+        dims = f"{item['width']}x{item['height']}" if item.get("width") else "?"
+        print(f"{score}  {dims:>11}  {item.get('file_size') or 0:>10}  {item['path']}")
+    return 0
+
+
+class SearchFailed(Exception):
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def daemon_get(config: Config, path: str) -> dict[str, Any] | None:
+    """GET from a running daemon; None if none answers; SearchFailed for its 4xx/5xx."""
+    server = config.server
+    host = "127.0.0.1" if server.host in ("0.0.0.0", "") else server.host
+    request = urllib.request.Request(f"http://{host}:{server.port}{path}")
+    if server.token:
+        request.add_header("Authorization", f"Bearer {server.token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            doc: dict[str, Any] = json.load(response)
+            return doc
+    except urllib.error.HTTPError as exc:
+        try:
+            message = json.load(exc).get("error", str(exc))
+        except ValueError:
+            message = str(exc)
+        raise SearchFailed(message, EXIT_USAGE if exc.code == 400 else 1) from None
+    except (OSError, urllib.error.URLError, ValueError):
+        return None
+
+
+def offline_search(config: Config, text: str, limit: int) -> dict[str, Any]:
+    """The same search without a daemon: load the model, the catalog and the last index."""
+    from anagnorisisd.api_images import run_query
+    from anagnorisisd.search.query import QueryError, parse
+    from anagnorisisd.search.service import SearchUnavailable
+
+    library = Library(config, watch=False)
+    try:
+        try:
+            query = parse(text)
+        except QueryError as exc:
+            raise SearchFailed(f"bad query at '{exc.token}': {exc}", EXIT_USAGE) from None
+        if library.uses_model:
+            library.models.load()
+        library.search.start()
+        try:
+            return run_query(library, query, 1, limit, None)
+        except SearchUnavailable as exc:
+            raise SearchFailed(str(exc), 1) from None
+    finally:
+        library.stop()
 
 
 # --------------------------------------------------------------------- index

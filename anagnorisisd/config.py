@@ -80,6 +80,15 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class IndexConfig:
+    check_interval_s: int = 10
+    min_rebuild_interval_s: int = 60
+    n_trees: int = 24
+    text_limit: int = 500
+    duplicate_threshold: float = 0.95
+
+
+@dataclass(frozen=True)
 class Config:
     library: LibraryConfig = field(default_factory=LibraryConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
@@ -88,6 +97,7 @@ class Config:
     watcher: WatcherConfig = field(default_factory=WatcherConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+    index: IndexConfig = field(default_factory=IndexConfig)
     # Per-stage sections, validated against each stage's own defaults at assembly.
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
     source: str = "built-in defaults"

@@ -21,6 +21,7 @@ from anagnorisisd.models.service import ModelService
 from anagnorisisd.pipeline import Pipeline
 from anagnorisisd.registry import Assembly, assemble
 from anagnorisisd.scanner import ScanReport, normalise_root, scan
+from anagnorisisd.search.service import SearchService
 from anagnorisisd.stage import StageContext
 from anagnorisisd.status import build_status
 from anagnorisisd.store import Store
@@ -62,6 +63,12 @@ class Library:
         self.assembly: Assembly = assemble(config, StageContext(config, self.models))
         self.pipeline = Pipeline(self.store, self.assembly, config.pipeline.queue_size)
         self.models.on_ready(self.pipeline.refresh_versions)
+        self.search = SearchService(self.store, self.models, config.data_dir / "index",
+                                    config.index.text_limit,
+                                    float(config.index.min_rebuild_interval_s))
+        self.search.index.n_trees = config.index.n_trees
+        self.pipeline.result_listeners.append(self.search.on_result)
+        self.models.on_ready(self.search.on_model_ready)
         stored = self.store.get_setting(LIBRARY_SETTING)
         self.roots_source = "api" if stored is not None else "config"
         self.roots: list[str] = [normalise_root(p) for p in (stored or config.library.paths)]
@@ -77,6 +84,7 @@ class Library:
 
     # --------------------------------------------------------------- lifecycle
     def start(self) -> None:
+        threading.Thread(target=self.search.start, name="search-load", daemon=True).start()
         self.pipeline.start()
         if self.uses_model:
             self.models.load_in_background()
@@ -92,6 +100,9 @@ class Library:
                                    seconds=sched.missing_root_check_s, id="missing-roots",
                                    max_instances=1, coalesce=True)
         self.scheduler.add_job(self.models.unload_idle, "interval", seconds=30, id="model-idle",
+                               max_instances=1, coalesce=True)
+        self.scheduler.add_job(self.search.rebuild_if_needed, "interval",
+                               seconds=self.config.index.check_interval_s, id="index-rebuild",
                                max_instances=1, coalesce=True)
         self.scheduler.start()
 
@@ -176,6 +187,7 @@ class Library:
                 "data_dir": str(self.config.data_dir),
                 "scan": dict(self.scan_state),
                 "model": self.models.status(),
+                "index": self.search.status(),
             },
         )
 

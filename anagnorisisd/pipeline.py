@@ -107,6 +107,7 @@ class Pipeline:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.on_finish: Callable[[int], None] | None = None
+        self.result_listeners: list[Callable[[str, bytes, dict[str, Any]], None]] = []
 
     # --------------------------------------------------------------- control
     def start(self) -> None:
@@ -299,6 +300,11 @@ class Pipeline:
                         item.outputs[stage.name] = out.output
                 forward.append(item)
         self.meters[stage.name].add(len(todo))
+        if self.result_listeners and not stage.keys_content:
+            for item, out in zip(todo, outputs, strict=True):
+                if out is not None and out.output is not None and item.content_hash:
+                    for listener in self.result_listeners:
+                        listener(stage.name, item.content_hash, out.output)
         return forward
 
     # ------------------------------------------------------------------ sink

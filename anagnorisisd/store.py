@@ -110,6 +110,7 @@ class Store:
         self._census_lock = threading.Lock()
         self.stage_versions: dict[str, str] = {}
         self.census = Census()
+        self.listeners: list[Callable[[list[bytes], list[bytes]], None]] = []
         self._check_schema(readonly)
         self.recount()
 
@@ -187,13 +188,17 @@ class Store:
     # ------------------------------------------------------------------ writes
     @contextmanager
     def write(self) -> Iterator[Writer]:
-        """One write transaction; census deltas land only if it commits."""
+        """One write transaction; census deltas land, and listeners hear of content that came
+        to life or died, only if it commits."""
         writer = Writer(self)
         with self.env.begin(write=True) as txn:
             writer.txn = txn
             yield writer
         with self._census_lock:
             self.census.apply(writer.delta)
+        if writer.born or writer.died:
+            for listener in self.listeners:
+                listener(writer.born, writer.died)
 
     # ------------------------------------------------------------------- reads
     def get_file(self, path: str) -> FileRecord | None:
@@ -283,6 +288,25 @@ class Store:
             if rec.state == FAILED:
                 yield rec
 
+    def contents_with_copies(self) -> list[bytes]:
+        """Content found at more than one path: exact duplicates."""
+        out = []
+        with self.env.begin() as txn:
+            cur = txn.cursor(db=self.refs)
+            for key in cur.iternext_nodup(keys=True, values=False):
+                if cur.count() > 1:
+                    out.append(bytes(key))
+        return out
+
+    def is_live(self, content_hash: bytes) -> bool:
+        with self.env.begin() as txn:
+            return txn.get(content_hash, db=self.refs) is not None
+
+    def get_user(self, content_hash: bytes, key: str) -> Any:
+        with self.env.begin() as txn:
+            raw = txn.get(content_hash + key.encode(), db=self.user)
+            return unpack(raw) if raw is not None else None
+
     def get_setting(self, name: str) -> Any:
         with self.env.begin() as txn:
             raw = txn.get(b"setting:" + name.encode(), db=self.meta)
@@ -320,6 +344,8 @@ class Writer:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.delta = Census()
+        self.born: list[bytes] = []
+        self.died: list[bytes] = []
 
     # -- files
     def file(self, path: str) -> FileRecord | None:
@@ -451,12 +477,14 @@ class Writer:
         if first:
             self.delta.live_content += 1
             self._count_marks(content_hash, +1)
+            self.born.append(content_hash)
 
     def _unref(self, content_hash: bytes, path: str) -> None:
         self.txn.delete(content_hash, path.encode(), db=self.store.refs)
         if self.txn.get(content_hash, db=self.store.refs) is None:
             self.delta.live_content -= 1
             self._count_marks(content_hash, -1)
+            self.died.append(content_hash)
 
     def _count_marks(self, content_hash: bytes, sign: int) -> None:
         cur = self.txn.cursor(db=self.store.marks)

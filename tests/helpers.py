@@ -113,7 +113,8 @@ class Daemon:
             return False
 
     def request(self, method: str, path: str, body: Any = None) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
+        data = (body if isinstance(body, bytes) else
+                json.dumps(body).encode() if body is not None else None)
         req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data,
                                      method=method)
         if self.token:
@@ -139,4 +140,8 @@ def http_error(daemon: Daemon, method: str, path: str, body: Any = None) -> tupl
     try:
         return 200, daemon.request(method, path, body)
     except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
+        body = exc.read()
+        try:
+            return exc.code, json.loads(body or b"null")
+        except ValueError:
+            return exc.code, body.decode(errors="replace")

@@ -7,6 +7,7 @@ import shutil
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.helpers import Daemon, make_photo, run_cli, wait_until, write_config
@@ -36,9 +37,11 @@ def installed_files(root: Path) -> set[str]:
 def test_pull_fetches_only_the_layout_resumably_from_hf_endpoint(tmp_path: Path,
                                                                  hub_repo: Path) -> None:
     env = {"ANAGNORISISD_STORAGE__DATA_DIR": str(tmp_path / "data")}
+    # A graph big enough that huggingface_hub has flushed 10 MB chunks before the break.
+    (hub_repo / "textual" / "model.onnx").write_bytes(np.random.default_rng(0).bytes(24 << 20))
     with FakeHub({"immich-app/shapes-clip-mini": hub_repo}) as hub:
         env["HF_ENDPOINT"] = hub.url
-        hub.fail_after_bytes = 100_000  # the first download of a big file breaks off
+        hub.fail_after_bytes = 16 << 20  # the first download of the big file breaks off
         last = run_cli("model", "pull", "shapes-clip-mini", env=env)
         if last.returncode != 0:  # the library gave up: the next pull must resume
             assert last.stderr.strip().splitlines()[-1].startswith(
@@ -53,7 +56,7 @@ def test_pull_fetches_only_the_layout_resumably_from_hf_endpoint(tmp_path: Path,
     assert not any("README" in p or "weights.bin" in p for p in fetched)
     assert "100%" in last.stderr  # huggingface_hub's progress bar
     for name in LAYOUT:
-        assert (target / name).read_bytes() == (MINI / name).read_bytes()
+        assert (target / name).read_bytes() == (hub_repo / name).read_bytes()
 
     listing = json.loads(run_cli("model", "list", "--json", env={
         **env, "ANAGNORISISD_MODEL__NAME": "shapes-clip-mini"}).stdout)

@@ -105,14 +105,16 @@ def progress_tqdm(progress: PullProgress) -> type:
 
     class Reporting(tqdm):  # type: ignore[misc, valid-type]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
+            self.counts_bytes = kwargs.get("unit") == "B"
+            total = kwargs.get("total")
             kwargs["disable"] = True
             super().__init__(*args, **kwargs)
-            if kwargs.get("unit") == "B" and self.total:
+            if self.counts_bytes and total:
                 with progress._lock:
-                    progress.bytes_total += int(self.total)
+                    progress.bytes_total += int(total)
 
         def update(self, n: float | None = 1) -> bool | None:
-            if self.unit == "B" and n:
+            if self.counts_bytes and n:
                 with progress._lock:
                     progress.bytes_done += int(n)
             return None
@@ -127,8 +129,9 @@ def pull_in_background(config: Config, name: str,
     def run() -> None:
         try:
             files = pull(config, name, tqdm_class=progress_tqdm(progress))
-        except ModelError as exc:
-            progress.state, progress.error = "failed", str(exc)
+        except Exception as exc:  # a failed download must never take the daemon down
+            message = str(exc) if isinstance(exc, ModelError) else f"{type(exc).__name__}: {exc}"
+            progress.state, progress.error = "failed", message
             log.error("%s; fix: connect and run 'anagnorisisd model pull %s', or "
                       "'anagnorisisd model import DIR'", exc, name)
             return

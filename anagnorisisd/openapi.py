@@ -1,0 +1,128 @@
+"""The OpenAPI document of /api, kept next to nothing but itself so it is easy to read.
+
+A schemathesis test drives the real server from this document and checks every
+answer against it, so the two cannot drift apart silently.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from anagnorisisd import __version__
+
+ID = {"name": "id", "in": "path", "required": True,
+      "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+      "description": "the image id: the hex BLAKE3 hash of its content"}
+PAGING = [
+    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1,
+                                                "maximum": 1_000_000}},
+    {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1,
+                                                    "maximum": 500}},
+]
+ERROR = {"type": "object", "required": ["error"], "properties": {
+    "error": {"type": "string"}, "token": {"type": "string"}, "position": {"type": "integer"}}}
+NULLABLE_INT = {"type": "integer", "nullable": True}
+NULLABLE_NUM = {"type": "number", "nullable": True}
+IMAGE = {
+    "type": "object",
+    "required": ["id", "path", "width", "height", "file_size", "format", "user_rating",
+                 "model_rating", "score"],
+    "properties": {
+        "id": {"type": "string"}, "path": {"type": "string", "nullable": True},
+        "paths": {"type": "array", "items": {"type": "string"}},
+        "width": NULLABLE_INT, "height": NULLABLE_INT, "file_size": NULLABLE_INT,
+        "format": {"type": "string", "nullable": True},
+        "user_rating": NULLABLE_NUM, "model_rating": NULLABLE_NUM, "score": NULLABLE_NUM,
+    },
+}
+PAGE = {"type": "object", "required": ["total", "page", "per_page", "items"], "properties": {
+    "total": {"type": "integer"}, "page": {"type": "integer"}, "per_page": {"type": "integer"},
+    "items": {"type": "array", "items": IMAGE}}}
+
+
+def json_response(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def errors(*codes: int) -> dict[str, Any]:
+    text = {400: "malformed request", 401: "missing or wrong token", 404: "no such image",
+            503: "semantic search unavailable (no model yet)"}
+    return {str(c): json_response(ERROR, text[c]) for c in codes}
+
+
+SPEC: dict[str, Any] = {
+    "openapi": "3.0.3",
+    "info": {"title": "anagnorisisd", "version": __version__,
+             "description": "Local image-library assistant. Ids are content hashes."},
+    "paths": {
+        "/api/status": {"get": {"summary": "Progress, stages, model and index",
+                                "responses": {"200": json_response({"type": "object"}, "status")}}},
+        "/api/library": {
+            "get": {"summary": "The library paths",
+                    "responses": {"200": json_response({"type": "object"}, "paths")}},
+            "put": {"summary": "Set the library paths (validated, persisted, watched)",
+                    "requestBody": {"required": True, "content": {"application/json": {
+                        "schema": {"type": "object", "required": ["paths"], "properties": {
+                            "paths": {"type": "array", "items": {"type": "string"}}}}}}},
+                    "responses": {"200": json_response({"type": "object"}, "the new paths"),
+                                  **errors(400)}},
+        },
+        "/api/failures": {"get": {"summary": "Failed files with stage and reason",
+                                  "parameters": [{"name": "format", "in": "query",
+                                                  "schema": {"type": "string",
+                                                             "enum": ["json", "csv"]}}],
+                                  "responses": {"200": {"description": "failures", "content": {
+                                      "application/json": {"schema": {"type": "object"}},
+                                      "text/csv": {"schema": {"type": "string"}}}}}}},
+        "/api/images": {"get": {
+            "summary": "Search, sort and filter with the query language",
+            "parameters": [
+                {"name": "q", "in": "query", "schema": {"type": "string"},
+                 "description": "free text, keywords and filters; see docs/query.md"},
+                *PAGING,
+                {"name": "seed", "in": "query", "schema": {"type": "integer", "minimum": 0,
+                                                           "maximum": 2**31}},
+                {"name": "order", "in": "query", "schema": {"type": "string",
+                                                            "enum": ["asc", "desc"]}},
+            ],
+            "responses": {"200": json_response(PAGE, "a page of images"), **errors(400, 503)}}},
+        "/api/images/{id}": {"get": {
+            "summary": "One image", "parameters": [ID],
+            "responses": {"200": json_response(IMAGE, "the image"), **errors(404)}}},
+        "/api/images/{id}/file": {"get": {
+            "summary": "The original file (Range requests supported)", "parameters": [ID],
+            "responses": {"200": {"description": "the file", "content": {
+                "image/*": {"schema": {"type": "string", "format": "binary"}}}},
+                "206": {"description": "part of the file"}, **errors(404)}}},
+        "/api/images/{id}/thumbnail": {"get": {
+            "summary": "A small JPEG or WebP", "parameters": [ID],
+            "responses": {"200": {"description": "the thumbnail", "content": {
+                "image/*": {"schema": {"type": "string", "format": "binary"}}}},
+                "304": {"description": "not modified"}, **errors(404)}}},
+        "/api/images/{id}/similar": {"get": {
+            "summary": "Images like this one", "parameters": [ID, *PAGING],
+            "responses": {"200": json_response(PAGE, "similar images"),
+                          **errors(400, 404, 503)}}},
+        "/api/search/by-image": {"post": {
+            "summary": "Images like the posted one (raw bytes or multipart)",
+            "parameters": PAGING,
+            "requestBody": {"required": True, "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                "image/jpeg": {"schema": {"type": "string", "format": "binary"}}}},
+            "responses": {"200": json_response(PAGE, "similar images"), **errors(400, 503)}}},
+        "/api/duplicates": {"get": {
+            "summary": "Exact copies and near-duplicates, with a suggested keeper",
+            "parameters": [{"name": "threshold", "in": "query",
+                            "schema": {"type": "number", "exclusiveMinimum": True, "minimum": 0,
+                                       "maximum": 1}}],
+            "responses": {"200": json_response({"type": "object", "required": ["groups"],
+                                                "properties": {"groups": {"type": "array"}}},
+                                               "groups"), **errors(400)}}},
+    },
+}
+
+
+async def handler(request: web.Request) -> web.Response:
+    return web.json_response(SPEC)

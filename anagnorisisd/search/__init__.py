@@ -1,0 +1,1 @@
+"""Search: the query language, the vector index and the search modes."""

@@ -1,0 +1,196 @@
+"""The Annoy index of the active model's embeddings, swapped atomically, plus exact fresh items.
+
+An index is three files written under a build number: ``N.ann`` (Annoy,
+angular), ``N.ids`` (the content hash of each item, 32 bytes each) and
+``current.json`` naming N and the model identity, written last with an atomic
+rename. Readers keep using the index they hold while a new one is built, so a
+search never waits for a rebuild, and a restart loads the last index instead of
+rebuilding. Embeddings that arrived after the build are held in memory and
+searched exactly; items deleted since are filtered out by the caller.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from annoy import AnnoyIndex
+from numpy.typing import NDArray
+
+log = logging.getLogger(__name__)
+HASH_BYTES = 32
+
+
+def angular_to_cosine(distance: float) -> float:
+    """Annoy's angular distance is sqrt(2 - 2 cos) between unit vectors."""
+    return 1.0 - distance * distance / 2.0
+
+
+@dataclass
+class BuiltIndex:
+    """One immutable, memory-mapped index generation."""
+
+    annoy: AnnoyIndex
+    ids: NDArray[np.uint8]  # N x 32
+    identity: str
+    built_at: float
+    number: int
+    dim: int
+
+    def __post_init__(self) -> None:
+        self.position = {bytes(row): i for i, row in enumerate(self.ids)}
+
+    @property
+    def size(self) -> int:
+        return len(self.ids)
+
+    def content(self, item: int) -> bytes:
+        return bytes(self.ids[item])
+
+
+class VectorIndex:
+    """Owns the index files of one data dir; thread-safe for one builder and many readers."""
+
+    def __init__(self, directory: Path, n_trees: int = 24, search_k_factor: int = 40) -> None:
+        self.directory = directory
+        self.n_trees = n_trees
+        self.search_k_factor = search_k_factor
+        self.current: BuiltIndex | None = None
+        self.fresh: dict[bytes, NDArray[np.float32]] = {}
+        self._fresh_matrix: tuple[list[bytes], NDArray[np.float32]] | None = None
+        self._lock = threading.Lock()
+        self.building = False
+        self.last_build_s: float | None = None
+
+    # ------------------------------------------------------------ lifecycle
+    def load(self, identity: str) -> bool:
+        """Load the last index built for this model identity, if there is one."""
+        meta_path = self.directory / "current.json"
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError):
+            return False
+        if meta.get("identity") != identity:
+            return False
+        number, dim = int(meta["number"]), int(meta["dim"])
+        annoy = AnnoyIndex(dim, "angular")
+        try:
+            annoy.load(str(self.directory / f"{number}.ann"), prefault=False)
+            ids = np.fromfile(self.directory / f"{number}.ids", dtype=np.uint8).reshape(
+                -1, HASH_BYTES)
+        except (OSError, ValueError) as exc:
+            log.warning("index %s unusable (%s); it will be rebuilt", number, exc)
+            return False
+        with self._lock:
+            self.current = BuiltIndex(annoy, ids, identity, float(meta["built_at"]), number, dim)
+            self.fresh = {k: v for k, v in self.fresh.items() if k not in self.current.position}
+            self._fresh_matrix = None
+        return True
+
+    def build(self, identity: str, ids: list[bytes], vectors: NDArray[np.float32]) -> BuiltIndex:
+        """Build a new generation from scratch and swap it in; old files are removed."""
+        started = time.monotonic()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        previous = self.current
+        number = (previous.number + 1) if previous else int(time.time())
+        dim = int(vectors.shape[1]) if len(vectors) else 1
+        annoy = AnnoyIndex(dim, "angular")
+        annoy.set_seed(42)
+        ann_path = self.directory / f"{number}.ann"
+        annoy.on_disk_build(str(ann_path))  # build into the file: no second copy in memory
+        for i, vector in enumerate(vectors):
+            annoy.add_item(i, vector)
+        annoy.build(self.n_trees, n_jobs=-1)
+        annoy.unload()
+        id_array = np.frombuffer(b"".join(ids), dtype=np.uint8).reshape(-1, HASH_BYTES)
+        id_array.tofile(self.directory / f"{number}.ids")
+        meta = {"number": number, "identity": identity, "dim": dim, "built_at": time.time(),
+                "count": len(ids)}
+        tmp = self.directory / "current.json.tmp"
+        tmp.write_text(json.dumps(meta))
+        os.replace(tmp, self.directory / "current.json")
+        if not self.load(identity):  # what arrived during the build stays fresh
+            raise RuntimeError("the index just built could not be loaded")
+        for old in self.directory.glob("*.ann"):
+            if old != ann_path:
+                old.unlink(missing_ok=True)
+                old.with_suffix(".ids").unlink(missing_ok=True)
+        self.last_build_s = time.monotonic() - started
+        assert self.current is not None
+        return self.current
+
+    # ----------------------------------------------------------------- fresh
+    def add_fresh(self, content: bytes, vector: NDArray[np.float32]) -> None:
+        with self._lock:
+            if self.current is None or content not in self.current.position:
+                self.fresh[content] = vector
+                self._fresh_matrix = None
+
+    def discard(self, content: bytes) -> None:
+        """Forget a fresh item whose content left the library (indexed ones are filtered by
+        the caller until the next build drops them)."""
+        with self._lock:
+            if self.fresh.pop(content, None) is not None:
+                self._fresh_matrix = None
+
+    def fresh_matrix(self) -> tuple[list[bytes], NDArray[np.float32]]:
+        with self._lock:
+            if self._fresh_matrix is None:
+                keys = list(self.fresh)
+                matrix = (np.stack([self.fresh[k] for k in keys]) if keys
+                          else np.zeros((0, 1), np.float32))
+                self._fresh_matrix = (keys, matrix)
+            return self._fresh_matrix
+
+    # ---------------------------------------------------------------- search
+    def search(self, vector: NDArray[np.float32], k: int) -> list[tuple[bytes, float]]:
+        """Up to k (content, cosine) pairs, best first: Annoy's neighbours merged with an exact
+        scan of the fresh items."""
+        out: list[tuple[bytes, float]] = []
+        current = self.current
+        if current is not None and current.size and k > 0:
+            items, distances = current.annoy.get_nns_by_vector(
+                vector.tolist(), k, search_k=k * self.n_trees * self.search_k_factor // 10,
+                include_distances=True)
+            out.extend((current.content(i), angular_to_cosine(d))
+                       for i, d in zip(items, distances, strict=True))
+        keys, matrix = self.fresh_matrix()
+        if keys:
+            sims = matrix @ vector
+            top = np.argsort(-sims)[:k]
+            out.extend((keys[i], float(sims[i])) for i in top)
+        out.sort(key=lambda pair: -pair[1])
+        seen: set[bytes] = set()
+        unique = []
+        for content, score in out:
+            if content not in seen:
+                seen.add(content)
+                unique.append((content, score))
+        return unique[:k]
+
+    def vector_of(self, content: bytes) -> NDArray[np.float32] | None:
+        fresh = self.fresh.get(content)
+        if fresh is not None:
+            return fresh
+        current = self.current
+        if current is not None and content in current.position:
+            return np.asarray(current.annoy.get_item_vector(current.position[content]),
+                              dtype=np.float32)
+        return None
+
+    def status(self) -> dict[str, object]:
+        current = self.current
+        return {
+            "items": current.size if current else 0,
+            "fresh": len(self.fresh),
+            "built_at": current.built_at if current else None,
+            "age_s": round(time.time() - current.built_at, 1) if current else None,
+            "last_build_s": round(self.last_build_s, 2) if self.last_build_s else None,
+            "building": self.building,
+        }

@@ -1,0 +1,184 @@
+"""The query language: free text, sort keywords, filters and negative terms in one string.
+
+    sunset rating>=7 width>=1920 ratio<1 size<5MB -people
+
+Grammar (tokens are separated by white space; "double quotes" make one token):
+
+    query    = { term }
+    term     = filter | keyword | negative | text
+    filter   = FIELD OP VALUE                     rating>=7, size<5MB, ratio<1, format=png
+    FIELD    = rating | width | height | size | ratio | pixels | format
+    OP       = ">=" | "<=" | ">" | "<" | "=" | "!="
+    VALUE    = NUMBER [UNIT]    size: B KB MB GB (powers of 1000), KiB MiB GiB;
+                                pixels: MP (millions); format: a word (jpeg, png, ...)
+    keyword  = rating | random | file-size | proportion | resolution | similarity
+             | similar:ID | order:asc | order:desc | seed:N
+    negative = "-" WORD           pushes results away from that concept
+    text     = any other token    joined into the semantic query
+
+A token that looks like a filter (a field name followed by an operator) but
+does not parse is an error naming that token; it is never silently searched
+as text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+FIELDS = ("rating", "width", "height", "size", "ratio", "pixels", "format")
+SORT_KEYWORDS = ("rating", "random", "file-size", "proportion", "resolution", "similarity")
+OPERATORS = (">=", "<=", "!=", ">", "<", "=")
+SIZE_UNITS = {"b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "kib": 1024, "mib": 1024**2,
+              "gib": 1024**3}
+FILTER_RE = re.compile(r"^(?P<field>[a-z_]+)(?P<op>>=|<=|!=|>|<|=)(?P<value>.*)$", re.I)
+NUMBER_RE = re.compile(r"^(?P<num>[0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)(?P<unit>[a-z]*)$", re.I)
+ID_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+class QueryError(ValueError):
+    """A malformed query; `token` is the piece at fault, for the message and the UI."""
+
+    def __init__(self, message: str, token: str, position: int) -> None:
+        super().__init__(message)
+        self.token = token
+        self.position = position
+
+
+@dataclass(frozen=True)
+class Filter:
+    field: str
+    op: str
+    value: float | str
+
+    def accepts(self, actual: float | str | None) -> bool:
+        if actual is None:
+            return False
+        if self.op == "=":
+            return actual == self.value
+        if self.op == "!=":
+            return actual != self.value
+        if isinstance(actual, str) or isinstance(self.value, str):
+            return False
+        return {
+            ">=": actual >= self.value, "<=": actual <= self.value,
+            ">": actual > self.value, "<": actual < self.value,
+        }[self.op]
+
+
+@dataclass
+class Query:
+    text: str = ""
+    negative: list[str] = field(default_factory=list)
+    filters: list[Filter] = field(default_factory=list)
+    sort: str | None = None  # one of SORT_KEYWORDS, or "similar"
+    similar_to: str | None = None
+    order: str | None = None  # "asc" / "desc"; None means the mode's default (descending)
+    seed: int | None = None
+
+    @property
+    def mode(self) -> str:
+        if self.sort is not None:
+            return self.sort
+        return "text" if self.text or self.negative else "all"
+
+
+def tokenize(raw: str) -> list[tuple[str, int]]:
+    """Tokens with their character offsets. Double quotes group words (and are dropped);
+    an unbalanced quote is an error."""
+    tokens: list[tuple[str, int]] = []
+    i, n = 0, len(raw)
+    while i < n:
+        if raw[i].isspace():
+            i += 1
+            continue
+        start, parts = i, []
+        while i < n and not raw[i].isspace():
+            if raw[i] == '"':
+                end = raw.find('"', i + 1)
+                if end < 0:
+                    raise QueryError("unbalanced quote", raw[i:], i)
+                parts.append(raw[i + 1 : end])
+                i = end + 1
+            else:
+                parts.append(raw[i])
+                i += 1
+        token = "".join(parts)
+        if token:
+            tokens.append((token, start))
+    return tokens
+
+
+def parse_value(field_name: str, text: str, token: str, position: int) -> float | str:
+    if field_name == "format":
+        if not re.fullmatch(r"[a-z0-9]+", text, re.I):
+            raise QueryError(f"'{token}': format needs a word like jpeg or png", token, position)
+        value = text.lower()
+        return "jpeg" if value == "jpg" else value
+    match = NUMBER_RE.match(text)
+    if not match:
+        raise QueryError(f"'{token}': {field_name} needs a number", token, position)
+    number, unit = float(match["num"]), match["unit"].lower()
+    if field_name == "size":
+        if unit and unit not in SIZE_UNITS:
+            raise QueryError(f"'{token}': unknown size unit '{match['unit']}' "
+                             "(use B, KB, MB, GB, KiB, MiB or GiB)", token, position)
+        return number * SIZE_UNITS.get(unit, 1)
+    if field_name == "pixels" and unit in ("mp", "m"):
+        return number * 1e6
+    if unit:
+        raise QueryError(f"'{token}': {field_name} takes no unit '{match['unit']}'", token,
+                         position)
+    if field_name == "rating" and not 0 <= number <= 10:
+        raise QueryError(f"'{token}': ratings go from 0 to 10", token, position)
+    return number
+
+
+def parse(raw: str) -> Query:
+    query = Query()
+    words: list[str] = []
+    for token, position in tokenize(raw):
+        lower = token.lower()
+        filter_match = FILTER_RE.match(token)
+        if filter_match and filter_match["field"].lower() in FIELDS:
+            name = filter_match["field"].lower()
+            value = parse_value(name, filter_match["value"], token, position)
+            if name == "format" and filter_match["op"] not in ("=", "!="):
+                raise QueryError(f"'{token}': format takes = or !=", token, position)
+            query.filters.append(Filter(name, filter_match["op"], value))
+        elif filter_match and filter_match["field"].lower() not in FIELDS and any(
+                op in token for op in (">", "<")):
+            raise QueryError(f"'{token}': unknown filter '{filter_match['field']}' "
+                             f"(filters: {', '.join(FIELDS)})", token, position)
+        elif lower in SORT_KEYWORDS:
+            set_sort(query, lower, token, position)
+        elif lower.startswith("similar:"):
+            target = lower.split(":", 1)[1]
+            if not ID_RE.match(target):
+                raise QueryError(f"'{token}': similar: needs an image id (64 hex digits)", token,
+                                 position)
+            set_sort(query, "similar", token, position)
+            query.similar_to = target
+        elif lower.startswith("order:"):
+            order = lower.split(":", 1)[1]
+            if order not in ("asc", "desc"):
+                raise QueryError(f"'{token}': order is asc or desc", token, position)
+            query.order = order
+        elif lower.startswith("seed:"):
+            seed = lower.split(":", 1)[1]
+            if not seed.isdigit():
+                raise QueryError(f"'{token}': seed needs a whole number", token, position)
+            query.seed = int(seed)
+        elif token.startswith("-") and len(token) > 1 and not NUMBER_RE.match(token[1:]):
+            query.negative.append(token[1:])
+        else:
+            words.append(token)
+    query.text = " ".join(words)
+    return query
+
+
+def set_sort(query: Query, mode: str, token: str, position: int) -> None:
+    if query.sort is not None and query.sort != mode:
+        raise QueryError(f"'{token}': only one sort keyword per query (already "
+                         f"'{query.sort}')", token, position)
+    query.sort = mode

@@ -1,0 +1,374 @@
+"""Every search mode over the catalog and the vector index, behind one `search` call.
+
+Ordering rules, written down once:
+
+- Every mode sorts descending by default and ascending with ``order:asc``.
+- ``rating``: the user's own rating where there is one, else the model's
+  prediction. At equal values a user rating comes before a prediction, then
+  larger files first, then the content id (so pages are stable). Images with
+  neither rating come last in both directions.
+- ``random``: a permutation fixed by the seed, so page 2 continues page 1.
+- ``file-size``, ``proportion`` (width / height), ``resolution`` (pixels):
+  ties broken by content id.
+- Free text: by cosine similarity to the query (minus the ``-terms``). With a
+  sort keyword too, the text first selects its best matches (``text_limit``),
+  which the keyword then orders.
+- ``similarity``: the whole library in an order where each image is followed
+  by its nearest unvisited neighbour (from the index), so near-duplicates sit
+  side by side.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from anagnorisisd.models.service import ModelService
+from anagnorisisd.search.catalog import Catalog, Columns
+from anagnorisisd.search.index import VectorIndex
+from anagnorisisd.search.query import Query
+from anagnorisisd.store import Store
+
+log = logging.getLogger(__name__)
+EMBEDDING_STAGE = "clip"
+NEGATIVE_WEIGHT = 0.5
+DEFAULT_DUPLICATE_THRESHOLD = 0.95
+
+
+class SearchUnavailable(Exception):
+    """The query needs embeddings and there is no model or index yet; said in one line."""
+
+
+@dataclass
+class Hit:
+    content: bytes
+    score: float | None = None
+
+
+@dataclass
+class Page:
+    total: int
+    hits: list[Hit]
+
+
+def decode_embedding(output: dict[str, Any]) -> NDArray[np.float32]:
+    return np.frombuffer(output["embedding"], dtype=np.float16).astype(np.float32)
+
+
+class SearchService:
+    def __init__(self, store: Store, models: ModelService, index_dir: Path,
+                 text_limit: int = 500, min_rebuild_interval_s: float = 60.0) -> None:
+        self.store = store
+        self.models = models
+        self.catalog = Catalog(store)
+        self.index = VectorIndex(index_dir)
+        self.text_limit = text_limit
+        self.min_rebuild_interval_s = min_rebuild_interval_s
+        self.changed = True
+        self._build_lock = threading.Lock()
+        self._last_build = 0.0
+        self._similarity_cache: tuple[int, list[bytes]] | None = None
+        store.listeners.append(self._on_content)
+
+    # ------------------------------------------------------------- lifecycle
+    def start(self) -> None:
+        """Load the catalog and the last index (no rebuild); safe to call from a thread."""
+        self.catalog.load()
+        model = self.models.maybe_model()
+        if model is not None:
+            self._load_index(model.identity)
+
+    def on_model_ready(self) -> None:
+        model = self.models.maybe_model()
+        if model is not None:
+            self._load_index(model.identity)
+            self.changed = True
+
+    def _load_index(self, identity: str) -> None:
+        loaded = self.index.load(identity)
+        log.info("index: %s", "loaded" if loaded else "none yet for this model")
+        # Whatever was embedded after that index was built is searched exactly until the next.
+        position = self.index.current.position if self.index.current else {}
+        for content in self.store.live_hashes():
+            if content in position:
+                continue
+            output = self.store.get_result(content, EMBEDDING_STAGE)
+            if output and output.get("model") == identity:
+                self.index.add_fresh(content, decode_embedding(output))
+
+    def _on_content(self, born: list[bytes], died: list[bytes]) -> None:
+        self.catalog.on_content(born, died)
+        self.changed = True
+        for content in died:
+            self.index.discard(content)
+        model = self.models.maybe_model()
+        if model is None:
+            return
+        for content in born:  # moved back into the library: its vector is still stored
+            output = self.store.get_result(content, EMBEDDING_STAGE)
+            if output and output.get("model") == model.identity:
+                self.index.add_fresh(content, decode_embedding(output))
+
+    def on_result(self, stage: str, content: bytes, output: dict[str, Any]) -> None:
+        self.catalog.on_result(stage, content, output)
+        if stage == EMBEDDING_STAGE:
+            model = self.models.maybe_model()
+            if model is not None and output.get("model") == model.identity:
+                self.index.add_fresh(content, decode_embedding(output))
+                self.changed = True
+
+    def rebuild_if_needed(self, force: bool = False) -> bool:
+        """The scheduler's job: rebuild when items came or went, at most every so often."""
+        model = self.models.maybe_model()
+        if model is None:
+            return False
+        due = time.monotonic() - self._last_build >= self.min_rebuild_interval_s
+        if not force and not (self.changed and due):
+            return False
+        if not self._build_lock.acquire(blocking=False):
+            return False
+        try:
+            self.index.building = True
+            self.changed = False
+            ids, vectors = self.collect_vectors(model.identity)
+            self.index.build(model.identity, ids, vectors)
+            self._last_build = time.monotonic()
+            log.info("index rebuilt: %d items in %.2fs", len(ids), self.index.last_build_s or 0)
+            return True
+        finally:
+            self.index.building = False
+            self._build_lock.release()
+
+    def collect_vectors(self, identity: str) -> tuple[list[bytes], NDArray[np.float32]]:
+        ids: list[bytes] = []
+        rows: list[NDArray[np.float32]] = []
+        for content in self.store.live_hashes():
+            output = self.store.get_result(content, EMBEDDING_STAGE)
+            if output and output.get("model") == identity:
+                ids.append(content)
+                rows.append(decode_embedding(output))
+        return ids, (np.stack(rows) if rows else np.zeros((0, 1), np.float32))
+
+    # ---------------------------------------------------------------- vectors
+    def text_vector(self, query: Query) -> NDArray[np.float32]:
+        model = self.require_model()
+        vector = np.zeros(model.embed_dim, np.float32)
+        if query.text:
+            vector += model.embed_text(query.text)
+        for term in query.negative:
+            vector -= NEGATIVE_WEIGHT * model.embed_text(term)
+        norm = float(np.linalg.norm(vector))
+        out: NDArray[np.float32] = (vector / norm if norm > 0 else vector).astype(np.float32)
+        return out
+
+    def require_model(self) -> Any:
+        model = self.models.maybe_model()
+        if model is None:
+            raise SearchUnavailable(f"semantic search is unavailable: {self.models.problem}")
+        return model
+
+    def image_vector(self, content: bytes) -> NDArray[np.float32]:
+        vector = self.index.vector_of(content)
+        if vector is None:
+            output = self.store.get_result(content, EMBEDDING_STAGE)
+            if not output:
+                raise SearchUnavailable("that image has no embedding yet")
+            vector = decode_embedding(output)
+        return vector
+
+    def nearest(self, vector: NDArray[np.float32], k: int) -> list[Hit]:
+        hits = self.index.search(vector, k)
+        return [Hit(c, s) for c, s in hits if c in self.catalog]
+
+    # ----------------------------------------------------------------- search
+    def search(self, query: Query, page: int = 1, per_page: int = 50,
+               seed: int | None = None) -> Page:
+        columns = self.catalog.columns()
+        mask = self.filter_mask(query, columns)
+        descending = query.order != "asc"
+        scored: dict[bytes, float] | None = None
+        if query.text or query.negative or query.sort == "similar":
+            if query.sort == "similar":
+                assert query.similar_to is not None
+                vector = self.image_vector(bytes.fromhex(query.similar_to))
+            else:
+                vector = self.text_vector(query)
+            limit = max(self.text_limit, page * per_page)
+            hits = self.nearest(vector, limit + 1)
+            if query.sort == "similar":
+                hits = [h for h in hits if h.content.hex() != query.similar_to]
+            scored = {h.content: float(h.score or 0.0) for h in hits}
+            allowed = np.zeros(len(columns.ids), dtype=bool)
+            for content in scored:
+                index = columns.position.get(content)
+                if index is not None:
+                    allowed[index] = True
+            mask &= allowed
+        order = self.order(query, columns, mask, scored, descending, seed)
+        start = (page - 1) * per_page
+        chosen = order[start : start + per_page]
+        hits = [Hit(columns.ids[i], scored.get(columns.ids[i]) if scored else None)
+                for i in chosen]
+        return Page(len(order), hits)
+
+    @staticmethod
+    def filter_mask(query: Query, columns: Columns) -> NDArray[np.bool_]:
+        mask = np.ones(len(columns.ids), dtype=bool)
+        for f in query.filters:
+            if f.field == "format":
+                values = columns.format == f.value
+                mask &= values if f.op == "=" else ~values
+                continue
+            data = {"rating": columns.rating, "width": columns.width, "height": columns.height,
+                    "size": columns.size, "ratio": columns.ratio,
+                    "pixels": columns.pixels}[f.field]
+            ops: dict[str, Callable[[Any, Any], Any]] = {
+                ">=": np.greater_equal, "<=": np.less_equal, ">": np.greater, "<": np.less,
+                "=": np.equal, "!=": np.not_equal}
+            with np.errstate(invalid="ignore"):
+                mask &= ops[f.op](data, f.value) & ~np.isnan(data)
+        return mask
+
+    def order(self, query: Query, columns: Columns, mask: NDArray[np.bool_],
+              scored: dict[bytes, float] | None, descending: bool,
+              seed: int | None) -> NDArray[np.intp]:
+        idx = np.flatnonzero(mask)
+        mode = query.sort if query.sort != "similar" else None
+        tiebreak = np.asarray([columns.ids[i] for i in idx], dtype="S32")
+        if mode is None:
+            if scored is not None:
+                key = np.asarray([scored[columns.ids[i]] for i in idx])
+                return idx[self._lexsort(key, tiebreak, descending)]
+            return idx[np.argsort(tiebreak, kind="stable")]
+        if mode == "random":
+            salt = str(query.seed if query.seed is not None else (seed or 0)).encode()
+            keys = np.asarray([hashlib.blake2b(columns.ids[i], key=salt[:64],
+                                               digest_size=8).digest() for i in idx], dtype="S8")
+            order = np.argsort(keys, kind="stable")
+            return idx[order[::-1] if not descending else order]
+        if mode == "similarity":
+            return self.similarity_positions(columns, idx, descending)
+        if mode == "rating":
+            rating = columns.rating[idx]
+            rated = ~np.isnan(rating)
+            value = np.where(rated, rating, 0.0)
+            user = columns.user_rated[idx].astype(float)
+            size = columns.size[idx]
+            sign = -1.0 if descending else 1.0
+            # lexsort: last key is primary. Unrated last; then value; user before model; size.
+            order = np.lexsort((tiebreak, -size, -user, sign * value, ~rated))
+            return idx[order]
+        key = {"file-size": columns.size, "proportion": columns.ratio,
+               "resolution": columns.pixels}[mode][idx]
+        return idx[self._lexsort(np.nan_to_num(key, nan=-1.0), tiebreak, descending)]
+
+    @staticmethod
+    def _lexsort(key: NDArray[Any], tiebreak: NDArray[Any], descending: bool) -> NDArray[np.intp]:
+        return np.lexsort((tiebreak, -key if descending else key))
+
+    # ------------------------------------------------------------- similarity
+    def similarity_order(self, neighbours: int = 8) -> list[bytes]:
+        """Each image followed by its nearest unvisited neighbour; sub-quadratic (k-NN from the
+        index, not an N x N matrix). Cached per index generation."""
+        current = self.index.current
+        generation = (current.number if current else 0) * 1_000_003 + len(self.index.fresh)
+        if self._similarity_cache and self._similarity_cache[0] == generation:
+            return self._similarity_cache[1]
+        ids = list(current.ids) if current is not None else []
+        keys = [bytes(i) for i in ids] + list(self.index.fresh)
+        order = greedy_chain(keys, lambda i: self._neighbour_positions(i, keys, neighbours))
+        result = [keys[i] for i in order]
+        self._similarity_cache = (generation, result)
+        return result
+
+    def _neighbour_positions(self, i: int, keys: list[bytes], k: int) -> list[int]:
+        current = self.index.current
+        if current is not None and i < current.size:
+            return list(current.annoy.get_nns_by_item(i, k + 1, search_k=k * 40))
+        vector = self.index.vector_of(keys[i])
+        if vector is None:
+            return []
+        lookup = {c: n for n, c in enumerate(keys)}
+        return [lookup[c] for c, _ in self.index.search(vector, k + 1) if c in lookup]
+
+    def similarity_positions(self, columns: Columns, idx: NDArray[np.intp],
+                             descending: bool) -> NDArray[np.intp]:
+        wanted = set(int(i) for i in idx)
+        ordered = [columns.position[c] for c in self.similarity_order()
+                   if c in columns.position and columns.position[c] in wanted]
+        seen = set(ordered)
+        ordered += [int(i) for i in idx if int(i) not in seen]  # not embedded yet: at the end
+        out = np.asarray(ordered, dtype=np.intp)
+        return out if descending else out[::-1]
+
+    # ------------------------------------------------------------- duplicates
+    def duplicate_groups(self, threshold: float = DEFAULT_DUPLICATE_THRESHOLD,
+                         neighbours: int = 10) -> list[list[bytes]]:
+        """Sets of contents: near-duplicates (cosine >= threshold, joined transitively) and,
+        as single-content groups, exact copies (one content at several paths)."""
+        keys = [c for c in self.similarity_keys() if c in self.catalog]
+        position = {c: i for i, c in enumerate(keys)}
+        sets = DisjointSet(len(keys))
+        for i, content in enumerate(keys):
+            vector = self.index.vector_of(content)
+            if vector is None:
+                continue
+            for other, score in self.index.search(vector, neighbours + 1):
+                j = position.get(other)
+                if j is not None and j != i and score >= threshold:
+                    sets.union(i, j)
+        members: dict[int, list[bytes]] = {}
+        for i, content in enumerate(keys):
+            members.setdefault(sets.find(i), []).append(content)
+        groups = [m for m in members.values() if len(m) > 1]
+        grouped = {c for m in groups for c in m}
+        groups += [[c] for c in self.store.contents_with_copies() if c not in grouped and
+                   c in self.catalog]
+        return groups
+
+    def similarity_keys(self) -> list[bytes]:
+        current = self.index.current
+        return ([bytes(i) for i in current.ids] if current else []) + list(self.index.fresh)
+
+    def status(self) -> dict[str, Any]:
+        return {**self.index.status(), "catalog": len(self.catalog)}
+
+
+def greedy_chain(keys: list[bytes], neighbours: Callable[[int], list[int]]) -> list[int]:
+    """Walk from each unvisited item to its nearest unvisited neighbour; jump when stuck."""
+    visited = np.zeros(len(keys), dtype=bool)
+    order: list[int] = []
+    for start in range(len(keys)):
+        current = start
+        while not visited[current]:
+            visited[current] = True
+            order.append(current)
+            nxt = next((n for n in neighbours(current) if 0 <= n < len(keys) and
+                        not visited[n]), None)
+            if nxt is None:
+                break
+            current = nxt
+    return order
+
+
+class DisjointSet:
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, a: int, b: int) -> None:
+        self.parent[self.find(a)] = self.find(b)
