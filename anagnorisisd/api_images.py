@@ -40,9 +40,16 @@ def content_id(request: web.Request) -> bytes:
     return bytes.fromhex(raw)
 
 
+def one_param(request: web.Request, name: str) -> str | None:
+    values = request.query.getall(name, [])
+    if len(values) > 1:
+        raise BadRequest(f"give {name} once")
+    return values[0] if values else None
+
+
 def int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
+    raw = one_param(request, name)
+    if raw is None:
         return default
     try:
         value = int(raw)
@@ -56,8 +63,8 @@ def int_param(request: web.Request, name: str, default: int, low: int, high: int
 def paging(request: web.Request) -> tuple[int, int, int | None, str | None]:
     page = int_param(request, "page", 1, 1, 1_000_000)
     per_page = int_param(request, "per_page", 50, 1, MAX_PER_PAGE)
-    seed = int_param(request, "seed", 0, 0, 2**31) if request.query.get("seed") else None
-    order = request.query.get("order") or None
+    seed = int_param(request, "seed", 0, 0, 2**31) if "seed" in request.query else None
+    order = one_param(request, "order")
     if order not in (None, "asc", "desc"):
         raise BadRequest("order must be asc or desc")
     return page, per_page, seed, order
@@ -108,7 +115,7 @@ async def list_images(request: web.Request) -> web.Response:
 
     async def work() -> dict[str, Any]:
         page, per_page, seed, order = paging(request)
-        query = parse(request.query.get("q", ""))
+        query = parse(one_param(request, "q") or "")
         if order:
             query.order = order
         return await run_blocking(run_query, library, query, page, per_page, seed)
@@ -191,9 +198,12 @@ async def by_image(request: web.Request) -> web.Response:
     async def work() -> dict[str, Any]:
         page, per_page, _, _ = paging(request)
         if request.content_type.startswith("multipart/"):
-            reader = await request.multipart()
-            part = await reader.next()
-            data = await part.read() if part is not None else b""  # type: ignore[union-attr]
+            try:
+                reader = await request.multipart()
+                part = await reader.next()
+                data = await part.read() if part is not None else b""  # type: ignore[union-attr]
+            except (ValueError, AssertionError, RuntimeError) as exc:
+                raise BadRequest(f"unreadable multipart body: {exc}") from None
         else:
             data = await request.read()
         if not data:
@@ -231,9 +241,9 @@ async def duplicates(request: web.Request) -> web.Response:
     library = request.app[LIBRARY_KEY]
 
     async def work() -> dict[str, Any]:
-        raw = request.query.get("threshold")
+        raw = one_param(request, "threshold")
         threshold = library.config.index.duplicate_threshold
-        if raw:
+        if raw is not None:
             try:
                 threshold = float(raw)
             except ValueError:

@@ -75,7 +75,8 @@ SPEC: dict[str, Any] = {
                                                              "enum": ["json", "csv"]}}],
                                   "responses": {"200": {"description": "failures", "content": {
                                       "application/json": {"schema": {"type": "object"}},
-                                      "text/csv": {"schema": {"type": "string"}}}}}}},
+                                      "text/csv": {"schema": {"type": "string"}}}},
+                                      **errors(400)}}},
         "/api/images": {"get": {
             "summary": "Search, sort and filter with the query language",
             "parameters": [

@@ -79,8 +79,11 @@ async def get_library(request: web.Request) -> web.Response:
 async def get_failures(request: web.Request) -> web.Response:
     """Every failed file with the stage that failed and why; ?format=csv to download."""
     library = request.app[LIBRARY_KEY]
+    wanted = request.query.get("format", "json")
+    if wanted not in ("json", "csv"):
+        return json_error(400, "format must be json or csv")
     items = await run_blocking(library.failures)
-    if request.query.get("format") == "csv":
+    if wanted == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf)
         writer.writerow(["path", "stage", "reason"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import shutil
 import threading
@@ -113,7 +114,7 @@ def test_similar_and_similarity_order(served) -> None:  # type: ignore[no-untype
     assert [i["id"] for i in via_query] == [i["id"] for i in similar]
     order = [label_of(labels, i) for i in images(daemon, "similarity", per_page=500)["items"]]
     assert len(order) == N
-    adjacent = np.mean([a == b for a, b in zip(order, order[1:], strict=False)])
+    adjacent = np.mean([a == b for a, b in itertools.pairwise(order)])
     assert adjacent >= 0.5, adjacent  # random order would give about 1/32
 
 
@@ -146,7 +147,7 @@ def test_malformed_filter_is_a_400_pointing_at_the_token(served) -> None:  # typ
 
 
 def test_files_and_thumbnails_are_served_by_id_only(served) -> None:  # type: ignore[no-untyped-def]
-    daemon, library, _ = served
+    daemon, _library, _ = served
     item = images(daemon, "", per_page=1)["items"][0]
     import urllib.request
 

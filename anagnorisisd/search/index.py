@@ -154,6 +154,7 @@ class VectorIndex:
         scan of the fresh items."""
         out: list[tuple[bytes, float]] = []
         current = self.current
+        k = min(k, (current.size if current else 0) + len(self.fresh))
         if current is not None and current.size and k > 0:
             items, distances = current.annoy.get_nns_by_vector(
                 vector.tolist(), k, search_k=k * self.n_trees * self.search_k_factor // 10,

@@ -193,6 +193,8 @@ class SearchService:
     def search(self, query: Query, page: int = 1, per_page: int = 50,
                seed: int | None = None) -> Page:
         columns = self.catalog.columns()
+        if (page - 1) * per_page >= len(columns.ids):
+            return Page(self.search(query, 1, 1, seed).total if columns.ids else 0, [])
         mask = self.filter_mask(query, columns)
         descending = query.order != "asc"
         scored: dict[bytes, float] | None = None
@@ -202,7 +204,7 @@ class SearchService:
                 vector = self.image_vector(bytes.fromhex(query.similar_to))
             else:
                 vector = self.text_vector(query)
-            limit = max(self.text_limit, page * per_page)
+            limit = min(max(self.text_limit, page * per_page), len(columns.ids))
             hits = self.nearest(vector, limit + 1)
             if query.sort == "similar":
                 hits = [h for h in hits if h.content.hex() != query.similar_to]
