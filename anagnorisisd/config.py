@@ -83,7 +83,8 @@ class ModelConfig:
 class IndexConfig:
     check_interval_s: int = 10
     min_rebuild_interval_s: int = 60
-    n_trees: int = 24
+    n_trees: int = 64
+    search_k: int = 10_000
     text_limit: int = 500
     duplicate_threshold: float = 0.95
 

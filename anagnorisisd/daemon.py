@@ -67,6 +67,7 @@ class Library:
                                     config.index.text_limit,
                                     float(config.index.min_rebuild_interval_s))
         self.search.index.n_trees = config.index.n_trees
+        self.search.index.search_k = config.index.search_k
         self.pipeline.result_listeners.append(self.search.on_result)
         self.models.on_ready(self.search.on_model_ready)
         stored = self.store.get_setting(LIBRARY_SETTING)

@@ -16,6 +16,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,16 +58,19 @@ class BuiltIndex:
 class VectorIndex:
     """Owns the index files of one data dir; thread-safe for one builder and many readers."""
 
-    def __init__(self, directory: Path, n_trees: int = 24, search_k_factor: int = 40) -> None:
+    def __init__(self, directory: Path, n_trees: int = 64, search_k: int = 10_000) -> None:
         self.directory = directory
         self.n_trees = n_trees
-        self.search_k_factor = search_k_factor
+        # Annoy leaves hold hundreds of 512-d items, so search_k (items examined) must be in
+        # the thousands: 10,000 gives recall@10 of about 0.95 at 100k items (bench_index).
+        self.search_k = search_k
         self.current: BuiltIndex | None = None
         self.fresh: dict[bytes, NDArray[np.float32]] = {}
         self._fresh_matrix: tuple[list[bytes], NDArray[np.float32]] | None = None
         self._lock = threading.Lock()
         self.building = False
         self.last_build_s: float | None = None
+        self._similarity_cache: tuple[tuple[int, int], list[bytes]] | None = None
 
     # ------------------------------------------------------------ lifecycle
     def load(self, identity: str) -> bool:
@@ -103,11 +107,13 @@ class VectorIndex:
         annoy = AnnoyIndex(dim, "angular")
         annoy.set_seed(42)
         ann_path = self.directory / f"{number}.ann"
-        annoy.on_disk_build(str(ann_path))  # build into the file: no second copy in memory
         for i, vector in enumerate(vectors):
             annoy.add_item(i, vector)
+        # In memory, then saved: ten times faster than Annoy's on-disk build here.
         annoy.build(self.n_trees, n_jobs=-1)
+        annoy.save(str(ann_path) + ".tmp")
         annoy.unload()
+        os.replace(str(ann_path) + ".tmp", ann_path)
         id_array = np.frombuffer(b"".join(ids), dtype=np.uint8).reshape(-1, HASH_BYTES)
         id_array.tofile(self.directory / f"{number}.ids")
         meta = {"number": number, "identity": identity, "dim": dim, "built_at": time.time(),
@@ -157,8 +163,7 @@ class VectorIndex:
         k = min(k, (current.size if current else 0) + len(self.fresh))
         if current is not None and current.size and k > 0:
             items, distances = current.annoy.get_nns_by_vector(
-                vector.tolist(), k, search_k=k * self.n_trees * self.search_k_factor // 10,
-                include_distances=True)
+                vector.tolist(), k, search_k=max(self.search_k, 40 * k), include_distances=True)
             out.extend((current.content(i), angular_to_cosine(d))
                        for i, d in zip(items, distances, strict=True))
         keys, matrix = self.fresh_matrix()
@@ -174,6 +179,52 @@ class VectorIndex:
                 seen.add(content)
                 unique.append((content, score))
         return unique[:k]
+
+    # ------------------------------------------------------------- similarity
+    def similarity_order(self, neighbours: int = 8) -> list[bytes]:
+        """Every item, each followed by its nearest unvisited neighbour (jumping on when
+        stuck). Sub-quadratic: k-NN lists from the index, never an N x N matrix. Cached per
+        index generation and fresh count."""
+        current = self.current
+        generation = ((current.number if current else 0), len(self.fresh))
+        cached = self._similarity_cache
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        indexed = current.size if current else 0
+        fresh_keys, _ = self.fresh_matrix()
+        keys = ([current.content(i) for i in range(indexed)] if current else []) + fresh_keys
+        lookup: dict[bytes, int] | None = None
+
+        knn = self._knn_lists(current, neighbours) if current is not None else []
+
+        def near(i: int) -> list[int]:
+            nonlocal lookup
+            if i < indexed:
+                return knn[i]
+            if lookup is None:
+                lookup = {c: n for n, c in enumerate(keys)}
+            vector = self.fresh.get(keys[i])
+            if vector is None:
+                return []
+            return [lookup[c] for c, _ in self.search(vector, neighbours + 1) if c in lookup]
+
+        order = [keys[i] for i in greedy_chain(len(keys), near)]
+        self._similarity_cache = (generation, order)
+        return order
+
+    @staticmethod
+    def _knn_lists(current: BuiltIndex, neighbours: int) -> list[list[int]]:
+        """Each indexed item's nearest neighbours, from Annoy, on all cores (it drops the GIL)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        def chunk(start: int) -> list[list[int]]:
+            end = min(start + 2048, current.size)
+            return [current.annoy.get_nns_by_item(i, neighbours + 1, search_k=neighbours * 25)
+                    for i in range(start, end)]
+
+        with ThreadPoolExecutor(os.cpu_count() or 2) as pool:
+            parts = pool.map(chunk, range(0, current.size, 2048))
+            return [row for part in parts for row in part]
 
     def vector_of(self, content: bytes) -> NDArray[np.float32] | None:
         fresh = self.fresh.get(content)
@@ -195,3 +246,19 @@ class VectorIndex:
             "last_build_s": round(self.last_build_s, 2) if self.last_build_s else None,
             "building": self.building,
         }
+
+
+def greedy_chain(n: int, neighbours: Callable[[int], list[int]]) -> list[int]:
+    """Walk from each unvisited item to its nearest unvisited neighbour; jump when stuck."""
+    visited = bytearray(n)
+    order: list[int] = []
+    for start in range(n):
+        current = start
+        while not visited[current]:
+            visited[current] = 1
+            order.append(current)
+            nxt = next((j for j in neighbours(current) if 0 <= j < n and not visited[j]), None)
+            if nxt is None:
+                break
+            current = nxt
+    return order

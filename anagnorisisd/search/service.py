@@ -76,7 +76,6 @@ class SearchService:
         self.changed = True
         self._build_lock = threading.Lock()
         self._last_build = 0.0
-        self._similarity_cache: tuple[int, list[bytes]] | None = None
         store.listeners.append(self._on_content)
 
     # ------------------------------------------------------------- lifecycle
@@ -278,29 +277,8 @@ class SearchService:
         return np.lexsort((tiebreak, -key if descending else key))
 
     # ------------------------------------------------------------- similarity
-    def similarity_order(self, neighbours: int = 8) -> list[bytes]:
-        """Each image followed by its nearest unvisited neighbour; sub-quadratic (k-NN from the
-        index, not an N x N matrix). Cached per index generation."""
-        current = self.index.current
-        generation = (current.number if current else 0) * 1_000_003 + len(self.index.fresh)
-        if self._similarity_cache and self._similarity_cache[0] == generation:
-            return self._similarity_cache[1]
-        ids = list(current.ids) if current is not None else []
-        keys = [bytes(i) for i in ids] + list(self.index.fresh)
-        order = greedy_chain(keys, lambda i: self._neighbour_positions(i, keys, neighbours))
-        result = [keys[i] for i in order]
-        self._similarity_cache = (generation, result)
-        return result
-
-    def _neighbour_positions(self, i: int, keys: list[bytes], k: int) -> list[int]:
-        current = self.index.current
-        if current is not None and i < current.size:
-            return list(current.annoy.get_nns_by_item(i, k + 1, search_k=k * 40))
-        vector = self.index.vector_of(keys[i])
-        if vector is None:
-            return []
-        lookup = {c: n for n, c in enumerate(keys)}
-        return [lookup[c] for c, _ in self.index.search(vector, k + 1) if c in lookup]
+    def similarity_order(self) -> list[bytes]:
+        return self.index.similarity_order()
 
     def similarity_positions(self, columns: Columns, idx: NDArray[np.intp],
                              descending: bool) -> NDArray[np.intp]:
@@ -343,23 +321,6 @@ class SearchService:
 
     def status(self) -> dict[str, Any]:
         return {**self.index.status(), "catalog": len(self.catalog)}
-
-
-def greedy_chain(keys: list[bytes], neighbours: Callable[[int], list[int]]) -> list[int]:
-    """Walk from each unvisited item to its nearest unvisited neighbour; jump when stuck."""
-    visited = np.zeros(len(keys), dtype=bool)
-    order: list[int] = []
-    for start in range(len(keys)):
-        current = start
-        while not visited[current]:
-            visited[current] = True
-            order.append(current)
-            nxt = next((n for n in neighbours(current) if 0 <= n < len(keys) and
-                        not visited[n]), None)
-            if nxt is None:
-                break
-            current = nxt
-    return order
 
 
 class DisjointSet:

@@ -1,0 +1,175 @@
+"""The vector index at 100k and 1M items against exact brute-force search.
+
+Run: make bench-index   (or: .venv/bin/python bench/bench_index.py [--sizes 100000 1000000])
+
+Vectors are synthetic 512-d unit vectors drawn around 2,000 cluster centres
+(uniform random vectors in 512-d have no meaningful neighbours; photo
+embeddings are clustered). Each size is built and queried in its own child
+process so that peak and resident memory are the index's alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from anagnorisisd.search.index import VectorIndex
+
+CACHE = Path(__file__).resolve().parent / ".cache"
+DIM = 512
+QUERIES = 200
+
+
+def vectors(n: int, seed: int = 0) -> np.ndarray:
+    """n clustered unit vectors, float16 on disk, cached."""
+    path = CACHE / f"vectors-{n}.npy"
+    if path.exists():
+        return np.load(path, mmap_mode="r")
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(2000, DIM)).astype(np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    out = np.empty((n, DIM), np.float16)
+    for start in range(0, n, 50_000):
+        m = min(50_000, n - start)
+        v = centres[rng.integers(0, len(centres), m)] + rng.normal(0, 0.045, (m, DIM))
+        out[start : start + m] = v / np.linalg.norm(v, axis=1, keepdims=True)
+    CACHE.mkdir(exist_ok=True)
+    np.save(path, out)
+    return out
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def child_build(n: int, directory: str) -> None:
+    data = vectors(n)
+    ids = [i.to_bytes(32, "big") for i in range(n)]
+    index = VectorIndex(Path(directory))
+    start = time.perf_counter()
+    index.build("bench", ids, data)
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"build_s": seconds, "peak_rss_mb": peak}))
+
+
+def child_query(n: int, directory: str, queries_path: str) -> None:
+    index = VectorIndex(Path(directory))
+    assert index.load("bench")
+    queries = np.load(queries_path)
+    latencies, results = [], []
+    for q in queries:
+        start = time.perf_counter()
+        hits = index.search(q, 10)
+        latencies.append(time.perf_counter() - start)
+        results.append([int.from_bytes(c, "big") for c, _ in hits])
+    out = {"p50_ms": float(np.percentile(latencies, 50) * 1000),
+           "p95_ms": float(np.percentile(latencies, 95) * 1000),
+           "results": results, "rss_mb": rss_mb()}
+    if n <= 200_000:
+        start = time.perf_counter()
+        order = index.similarity_order()
+        out["similarity_s"] = time.perf_counter() - start
+        assert len(order) == n
+    print(json.dumps(out))
+
+
+def brute_force(data: np.ndarray, queries: np.ndarray) -> tuple[list[list[int]], float]:
+    """Exact top 10 by cosine, in float32, chunked; returns the answers and ms per query."""
+    best = np.full((len(queries), 10), -1, dtype=np.int64)
+    best_scores = np.full((len(queries), 10), -np.inf, dtype=np.float32)
+    start = time.perf_counter()
+    for lo in range(0, len(data), 100_000):
+        chunk = np.asarray(data[lo : lo + 100_000], dtype=np.float32)
+        scores = queries @ chunk.T
+        scores = np.concatenate([best_scores, scores], axis=1)
+        ids = np.concatenate([best, np.arange(lo, lo + len(chunk))[None].repeat(len(queries),
+                                                                              0)], axis=1)
+        top = np.argpartition(-scores, 10, axis=1)[:, :10]
+        best_scores = np.take_along_axis(scores, top, 1)
+        best = np.take_along_axis(ids, top, 1)
+    ms = (time.perf_counter() - start) * 1000 / len(queries)
+    return [list(map(int, row)) for row in best], ms
+
+
+def text_encoding_ms() -> float | None:
+    """p50 of encoding a new text query with a ViT-B/32 text tower (if bench_clip built one)."""
+    model_dir = CACHE / "models" / "vit-b-32-random"
+    if not (model_dir / "textual" / "model.onnx").exists():
+        return None
+    from anagnorisisd.models.clip import ClipModel
+    from anagnorisisd.models.layout import ModelFiles
+    from anagnorisisd.models.session import SessionSettings
+
+    model = ClipModel(ModelFiles(model_dir.name, model_dir),
+                      SessionSettings(("CPUExecutionProvider",)))
+    model.embed_text("warm up")
+    times = []
+    for i in range(30):
+        start = time.perf_counter()
+        model.embed_text(f"a photo of sunset number {i} over the sea")
+        times.append(time.perf_counter() - start)
+    return float(np.percentile(times, 50) * 1000)
+
+
+def run_child(*args: str) -> dict:
+    result = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
+                            check=True)
+    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--child", nargs="+")
+    args = parser.parse_args()
+    if args.child:
+        kind, n, *rest = args.child
+        (child_build if kind == "build" else child_query)(int(n), *rest)  # type: ignore[operator]
+        return
+    text_ms = text_encoding_ms()
+    print(f"\n{os.cpu_count()} cores; 512-d clustered unit vectors; Annoy angular, 24 trees; "
+          f"{QUERIES} queries, k=10\n")
+    print("| items | build s | build peak RSS MB | p50 ms | p95 ms | p95 + text ms | "
+          "recall@10 | brute force ms/query | serving RSS MB | similarity order s |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for n in args.sizes:
+        data = vectors(n)
+        rng = np.random.default_rng(1)
+        picks = rng.integers(0, n, QUERIES)
+        queries = np.asarray(data[picks], dtype=np.float32) + rng.normal(0, 0.03, (QUERIES, DIM))
+        queries = (queries / np.linalg.norm(queries, axis=1, keepdims=True)).astype(np.float32)
+        exact, brute_ms = brute_force(data, queries)
+        with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+            built = run_child("--child", "build", str(n), tmp)
+            qpath = str(Path(tmp) / "queries.npy")
+            np.save(qpath, queries)
+            served = run_child("--child", "query", str(n), tmp, qpath)
+        recall = np.mean([len(set(a) & set(e)) / 10 for a, e in
+                          zip(served["results"], exact, strict=True)])
+        with_text = f"{served['p95_ms'] + text_ms:.1f}" if text_ms else "n/a"
+        sim = f"{served['similarity_s']:.1f}" if "similarity_s" in served else "-"
+        print(f"| {n:,} | {built['build_s']:.1f} | {built['peak_rss_mb']:,.0f} | "
+              f"{served['p50_ms']:.2f} | {served['p95_ms']:.2f} | {with_text} | {recall:.3f} | "
+              f"{brute_ms:.1f} | {served['rss_mb']:,.0f} | {sim} |", flush=True)
+    if text_ms:
+        print(f"\ntext encoding (ViT-B/32 text tower, new query, p50): {text_ms:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
