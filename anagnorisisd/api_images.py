@@ -73,6 +73,8 @@ def paging(request: web.Request) -> tuple[int, int, int | None, str | None]:
 def describe(library: Library, content: bytes, score: float | None = None) -> dict[str, Any]:
     entry = library.search.catalog.get(content)
     paths = sorted(library.store.paths_for(content))
+    current = library.trainer.current.version if library.trainer.current else None
+    model_version = entry.model_version if entry else None
     return {
         "id": content.hex(),
         "path": paths[0] if paths else None,
@@ -83,6 +85,8 @@ def describe(library: Library, content: bytes, score: float | None = None) -> di
         "format": entry.format if entry else None,
         "user_rating": entry.user_rating if entry else None,
         "model_rating": entry.model_rating if entry else None,
+        "model_version": model_version,
+        "model_rating_stale": bool(model_version and model_version != current),
         "score": score,
     }
 

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from anagnorisisd import __version__
+from anagnorisisd import __version__, cli_ratings
 from anagnorisisd.config import Config, ConfigError, load_config
 from anagnorisisd.daemon import Library, LibraryPathError
 from anagnorisisd.models import manager
@@ -109,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--limit", type=int, default=20, help="how many results (default 20)")
     search.add_argument("--json", action="store_true", help="print the /api/images document")
     search.set_defaults(func=cmd_search)
+
+    cli_ratings.add_commands(sub, common)
 
     demo = sub.add_parser("demo", parents=[common],
                           help="create a demo library and config that work offline")

@@ -25,6 +25,7 @@ from anagnorisisd.search.service import SearchService
 from anagnorisisd.stage import StageContext
 from anagnorisisd.status import build_status
 from anagnorisisd.store import Store
+from anagnorisisd.training import Trainer
 from anagnorisisd.watcher import Debouncer, LibraryWatcher
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,8 @@ class Library:
         self.search.index.search_k = config.index.search_k
         self.pipeline.result_listeners.append(self.search.on_result)
         self.models.on_ready(self.search.on_model_ready)
+        self.trainer = Trainer(self.store, self.search, config.data_dir / "evaluator")
+        self.pipeline.result_listeners.append(self.trainer.on_result)
         stored = self.store.get_setting(LIBRARY_SETTING)
         self.roots_source = "api" if stored is not None else "config"
         self.roots: list[str] = [normalise_root(p) for p in (stored or config.library.paths)]
@@ -189,6 +192,9 @@ class Library:
                 "scan": dict(self.scan_state),
                 "model": self.models.status(),
                 "index": self.search.status(),
+                "evaluator": {"version": self.trainer.current.version
+                              if self.trainer.current else None,
+                              "training": self.trainer.status.get("state")},
             },
         )
 

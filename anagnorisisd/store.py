@@ -307,6 +307,13 @@ class Store:
             raw = txn.get(content_hash + key.encode(), db=self.user)
             return unpack(raw) if raw is not None else None
 
+    def ratings(self) -> Iterator[tuple[bytes, dict[str, Any]]]:
+        """Every rating in the store, live content or not: (content hash, {value, at})."""
+        with self.env.begin() as txn:
+            for key, raw in txn.cursor(db=self.user):
+                if len(key) == 38 and bytes(key[32:]) == b"rating":
+                    yield bytes(key[:32]), unpack(raw)
+
     def get_setting(self, name: str) -> Any:
         with self.env.begin() as txn:
             raw = txn.get(b"setting:" + name.encode(), db=self.meta)
@@ -515,6 +522,24 @@ class Writer:
             self.txn.delete(key, db=self.store.results)
         else:
             self.txn.put(key, pack(output), db=self.store.results)
+
+    # -- user data (never garbage-collected: it is the person's work)
+    def set_rating(self, content_hash: bytes, value: float | None, at: float) -> None:
+        """Set (or clear, with None) a rating; every change is kept in the history."""
+        key = content_hash + b"rating"
+        if value is None:
+            self.txn.delete(key, db=self.store.user)
+        else:
+            self.txn.put(key, pack({"value": value, "at": at}), db=self.store.user)
+        history_key = content_hash + b"rating-history"
+        raw = self.txn.get(history_key, db=self.store.user)
+        history = unpack(raw) if raw is not None else []
+        history.append({"value": value, "at": at})
+        self.txn.put(history_key, pack(history), db=self.store.user)
+
+    def set_prediction(self, content_hash: bytes, value: float, model: str) -> None:
+        self.txn.put(content_hash + b"prediction", pack({"value": value, "model": model}),
+                     db=self.store.user)
 
     def set_setting(self, name: str, value: Any) -> None:
         self.txn.put(b"setting:" + name.encode(), pack(value), db=self.store.meta)

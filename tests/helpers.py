@@ -113,14 +113,17 @@ class Daemon:
             return False
 
     def request(self, method: str, path: str, body: Any = None) -> Any:
+        return self.call(method, path, body)[1]
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         data = (body if isinstance(body, bytes) else
                 json.dumps(body).encode() if body is not None else None)
         req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data,
                                      method=method)
         if self.token:
             req.add_header("Authorization", f"Bearer {self.token}")
-        with urllib.request.urlopen(req, timeout=10) as response:
-            return json.load(response)
+        with urllib.request.urlopen(req, timeout=30) as response:
+            return response.status, json.load(response)
 
     def status(self) -> dict[str, Any]:
         return dict(self.request("GET", "/api/status"))
@@ -138,7 +141,7 @@ class Daemon:
 def http_error(daemon: Daemon, method: str, path: str, body: Any = None) -> tuple[int, Any]:
     """Status code and JSON body of a request expected to fail."""
     try:
-        return 200, daemon.request(method, path, body)
+        return daemon.call(method, path, body)
     except urllib.error.HTTPError as exc:
         body = exc.read()
         try:
