@@ -140,7 +140,8 @@ async def serve(library: Library) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await loop.run_in_executor(None, library.start)
-    runner = web.AppRunner(create_app(library), access_log=None)
+    # Live progress streams never end by themselves: give them a short grace at shutdown.
+    runner = web.AppRunner(create_app(library), access_log=None, shutdown_timeout=2.0)
     await runner.setup()
     server = library.config.server
     try:

@@ -104,12 +104,15 @@ def create_app(library: Library) -> web.Application:
     app.router.add_get("/api/library", get_library)
     app.router.add_put("/api/library", put_library)
     app.router.add_get("/api/failures", get_failures)
-    from anagnorisisd import api_images, api_ratings, openapi
+    from anagnorisisd import api_files, api_images, api_ratings, openapi
 
     api_images.register(app)
     api_ratings.register(app)
+    api_files.register(app)
     app.router.add_get("/api/openapi.json", openapi.handler)
     app.router.add_get("/", index_page)
+    app.router.add_get("/train", index_page)
+    app.router.add_get("/status", index_page)
     if WEB_ROOT.is_dir():
         app.router.add_static("/ui/", WEB_ROOT)
     return app

@@ -1,0 +1,168 @@
+"""Cleaning up: trash (never delete), move within the library, reveal; and live progress.
+
+A file is named by its image id *and* path, and acted on only if the store
+holds that path for that id, so a request can never reach a file outside
+the library. Trash goes through send2trash (the desktop's trash, restorable);
+nothing here deletes a file outright.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from anagnorisisd.api_images import BadRequest, content_id, handle_errors
+from anagnorisisd.daemon import Library
+from anagnorisisd.scanner import normalise_root, under
+from anagnorisisd.server import LIBRARY_KEY, json_error, run_blocking
+
+MAX_FILES = 10_000
+
+
+def trash_location() -> str:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return str(Path(base) / "Trash" / "files")
+
+
+def checked_files(library: Library, body: Any) -> list[str]:
+    """The paths named in {"files": [{"id", "path"}]}, each verified against the store."""
+    if not isinstance(body, dict) or not isinstance(body.get("files"), list):
+        raise BadRequest('send JSON like {"files": [{"id": "...", "path": "..."}]}')
+    files = body["files"]
+    if not files or len(files) > MAX_FILES:
+        raise BadRequest(f"name between 1 and {MAX_FILES} files")
+    paths = []
+    for item in files:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not isinstance(
+                item.get("path"), str):
+            raise BadRequest("each file needs an id and a path")
+        try:
+            content = bytes.fromhex(item["id"])
+        except ValueError:
+            raise BadRequest(f"{item['id']!r} is not an image id") from None
+        if item["path"] not in library.store.paths_for(content):
+            raise BadRequest(f"{item['path']} is not a file of image {item['id']}")
+        paths.append(item["path"])
+    return paths
+
+
+def trash(library: Library, paths: list[str]) -> dict[str, Any]:
+    from send2trash import send2trash
+
+    done, failed = [], []
+    for path in paths:
+        try:
+            send2trash(path)
+            done.append(path)
+        except (OSError, Exception) as exc:  # send2trash raises its own TrashPermissionError
+            failed.append({"path": path, "error": str(exc)})
+    return {"trashed": done, "failed": failed, "trash": trash_location()}
+
+
+def move(library: Library, paths: list[str], destination: str) -> dict[str, Any]:
+    if not isinstance(destination, str) or not destination:
+        raise BadRequest("destination must be a folder inside the library")
+    roots = library.roots
+    target = normalise_root(destination if os.path.isabs(destination)
+                            else os.path.join(roots[0] if roots else "/", destination))
+    if not any(target == r or under(target, r) for r in roots):
+        raise BadRequest(f"{destination} is not inside the library")
+    os.makedirs(target, exist_ok=True)
+    moved, failed = [], []
+    for path in paths:
+        dest = os.path.join(target, os.path.basename(path))
+        if os.path.exists(dest):
+            failed.append({"path": path, "error": f"{dest} already exists"})
+            continue
+        try:
+            shutil.move(path, dest)
+            moved.append({"from": path, "to": dest})
+        except OSError as exc:
+            failed.append({"path": path, "error": str(exc)})
+    return {"moved": moved, "failed": failed}
+
+
+async def post_trash(request: web.Request) -> web.Response:
+    library = request.app[LIBRARY_KEY]
+
+    async def work() -> dict[str, Any]:
+        paths = await run_blocking(checked_files, library, await json_body(request))
+        return await run_blocking(trash, library, paths)
+
+    return await handle_errors(request, work())
+
+
+async def post_move(request: web.Request) -> web.Response:
+    library = request.app[LIBRARY_KEY]
+
+    async def work() -> dict[str, Any]:
+        body = await json_body(request)
+        paths = await run_blocking(checked_files, library, body)
+        return await run_blocking(move, library, paths, body.get("destination"))
+
+    return await handle_errors(request, work())
+
+
+async def json_body(request: web.Request) -> Any:
+    try:
+        return await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise BadRequest("the body must be JSON") from None
+
+
+def reveal_command(path: str) -> list[str] | None:
+    """How this desktop shows a file in its folder, if it has a way."""
+    if shutil.which("dbus-send") and os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+        return ["dbus-send", "--session", "--dest=org.freedesktop.FileManager1",
+                "--type=method_call", "/org/freedesktop/FileManager1",
+                "org.freedesktop.FileManager1.ShowItems", f"array:string:file://{path}",
+                "string:"]
+    if shutil.which("xdg-open") and os.environ.get("DISPLAY", os.environ.get("WAYLAND_DISPLAY")):
+        return ["xdg-open", os.path.dirname(path)]
+    return None
+
+
+async def post_reveal(request: web.Request) -> web.Response:
+    library = request.app[LIBRARY_KEY]
+    content = content_id(request)
+    paths = sorted(await run_blocking(library.store.paths_for, content))
+    if not paths:
+        return json_error(404, "no such image")
+    command = reveal_command(paths[0])
+    if command is None:
+        return web.json_response({"opened": False, "path": paths[0], "message":
+                                  "no desktop file manager reachable from the daemon"})
+    await run_blocking(lambda: subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                                                stderr=subprocess.DEVNULL))
+    return web.json_response({"opened": True, "path": paths[0]})
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    """Server-sent events: the status document once a second, only while someone listens."""
+    library = request.app[LIBRARY_KEY]
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
+                                           "Cache-Control": "no-cache"})
+    await response.prepare(request)
+    try:
+        while True:
+            status = await run_blocking(library.status)
+            status["training"] = library.trainer.public_status()
+            await response.write(f"event: status\ndata: {json.dumps(status)}\n\n".encode())
+            await asyncio.sleep(1.0)
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    return response
+
+
+def register(app: web.Application) -> None:
+    app.router.add_post("/api/files/trash", post_trash)
+    app.router.add_post("/api/files/move", post_move)
+    app.router.add_post("/api/images/{id}/reveal", post_reveal)
+    app.router.add_get("/api/events", events)

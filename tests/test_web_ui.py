@@ -1,0 +1,190 @@
+"""The web panel in a real browser: Debian's Chromium driven by playwright, against the daemon
+serving a generated library with the small trained model. Screenshots go to docs/screenshots/."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from anagnorisisd.shapes import make_library
+from tests.helpers import Daemon, free_port, wait_until, write_config
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                                reason="Debian's chromium is not installed (make setup-test)")
+sync_api = pytest.importorskip("playwright.sync_api")
+
+MINI = Path(__file__).resolve().parent / "fixtures" / "models" / "shapes-clip-mini"
+SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+N = 64
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    root = tmp_path_factory.mktemp("ui")
+    scenes = make_library(root / "library", N, seed=4242, every_class=True)
+    original = scenes[0][0]
+    shutil.copy(original, root / "library" / "copy-of-first.jpg")  # an exact duplicate
+    shutil.copytree(MINI, root / "data" / "models" / "shapes-clip-mini")
+    config = write_config(root / "config.toml", {
+        "storage": {"data_dir": str(root / "data")}, "server": {"port": free_port()},
+        "watcher": {"debounce_s": 0.2, "settle_s": 0.2},
+        "model": {"name": "shapes-clip-mini", "auto_pull": False},
+        # The small model sees little but colour and shape: only near-identical is a duplicate.
+        "index": {"check_interval_s": 1, "min_rebuild_interval_s": 0,
+                  "duplicate_threshold": 0.995},
+    })
+    env = {"XDG_DATA_HOME": str(root / "xdg")}  # the trash lands here, not in ~
+    daemon = Daemon(config, tomllib.loads(config.read_text())["server"]["port"], env=env)
+    labels = {str(p): s.label for p, s in scenes}
+    labels[str(root / "library" / "copy-of-first.jpg")] = scenes[0][1].label
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.on("dialog", lambda dialog: dialog.accept())
+        yield {"daemon": daemon, "page": page, "root": root, "labels": labels,
+               "base": f"http://127.0.0.1:{daemon.port}", "original": original}
+        browser.close()
+    daemon.kill()
+
+
+def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
+
+
+def tiles(page):  # type: ignore[no-untyped-def]
+    return page.get_by_test_id("result-tile")
+
+
+def test_1_set_the_library_and_watch_progress_reach_done(world) -> None:  # type: ignore[no-untyped-def]
+    page, root = world["page"], world["root"]
+    page.goto(world["base"] + "/")
+    page.get_by_test_id("library-path").fill(str(root / "library"))
+    page.get_by_test_id("library-save").click()
+    summary = page.get_by_test_id("progress-summary")
+    summary.filter(has_text=f"All {N + 1} files processed").wait_for(timeout=90_000)
+    wait_until(lambda: world["daemon"].status()["index"]["items"] == N, timeout=60)
+    page.reload()
+    tiles(page).first.wait_for()
+    assert tiles(page).count() == N + 1 - 0 or tiles(page).count() == 60  # one page of results
+    shot(page, "images")
+
+
+def test_2_search_by_text(world) -> None:  # type: ignore[no-untyped-def]
+    page, labels = world["page"], world["labels"]
+    page.get_by_test_id("search-input").fill("a photo of a blue square")
+    page.get_by_test_id("search-input").press("Enter")
+    page.wait_for_url(re.compile(r"q=a\+photo"))
+    page.get_by_text("for “a photo of a blue square”").wait_for()
+    first = [tiles(page).nth(i).get_attribute("title") for i in range(2)]
+    assert [labels[p] for p in first] == ["blue square", "blue square"]
+    shot(page, "search")
+
+
+def test_3_view_full_size_rate_with_keyboard_and_it_survives_reload(world) -> None:  # type: ignore[no-untyped-def]
+    page = world["page"]
+    image_id = tiles(page).first.get_attribute("data-id")
+    tiles(page).first.click()
+    viewer = page.get_by_test_id("viewer")
+    viewer.wait_for()
+    page.keyboard.press("7")
+    page.get_by_test_id("rate-7").and_(page.locator(".on")).wait_for()
+    shot(page, "viewer")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("+")  # the second image gets a 10
+    page.get_by_test_id("rate-10").and_(page.locator(".on")).wait_for()
+    page.keyboard.press("Escape")
+    page.reload()
+    tile = page.locator(f'[data-testid="result-tile"][data-id="{image_id}"]')
+    tile.get_by_text("you: 7").wait_for()
+    tile.click()
+    page.get_by_test_id("rate-7").and_(page.locator(".on")).wait_for()
+    page.keyboard.press("Escape")
+    assert world["daemon"].request("GET", f"/api/images/{image_id}")["user_rating"] == 7
+
+
+@pytest.mark.parametrize("keyword", ["rating", "random", "file-size", "proportion",
+                                     "resolution", "similarity", "rate-next", "duplicates"])
+def test_4_every_keyword_button(world, keyword: str) -> None:  # type: ignore[no-untyped-def]
+    page = world["page"]
+    page.goto(world["base"] + "/")
+    page.get_by_test_id(f"keyword-{keyword}").click()
+    page.wait_for_url(re.compile(rf"q=[^&]*{keyword}"))
+    if keyword == "duplicates":
+        page.get_by_test_id("duplicate-group").first.wait_for()
+    else:
+        tiles(page).first.wait_for()
+    assert page.get_by_test_id("search-error").inner_text() == ""
+    assert keyword in page.get_by_test_id("search-input").input_value()
+    if keyword == "file-size":
+        page.get_by_test_id("order-toggle").click()
+        page.wait_for_url(re.compile(r"order=asc"))
+        shot(page, "keywords")
+
+
+def test_5_malformed_query_is_explained(world) -> None:  # type: ignore[no-untyped-def]
+    page = world["page"]
+    page.get_by_test_id("search-input").fill("sunset rating>=eleven")
+    page.get_by_test_id("search-input").press("Enter")
+    error = page.get_by_test_id("search-error")
+    error.filter(has_text="rating>=eleven").wait_for()
+    assert "needs a number" in error.inner_text()
+
+
+def test_6_trash_a_duplicate_from_the_duplicates_view(world) -> None:  # type: ignore[no-untyped-def]
+    page, root = world["page"], world["root"]
+    page.goto(world["base"] + "/?q=duplicates")
+    group = page.get_by_test_id("duplicate-group").filter(has_text="Exact copies").first
+    group.wait_for()
+    shot(page, "duplicates")
+    group.get_by_test_id("dup-keep").click()
+    copy, original = root / "library" / "copy-of-first.jpg", world["original"]
+    wait_until(lambda: not copy.exists() or not original.exists(), timeout=10)
+    assert copy.exists() != original.exists(), "exactly one of the two copies goes"
+    trashed = list((root / "xdg" / "Trash" / "files").iterdir())
+    assert len(trashed) == 1  # in the trash, not deleted
+    page.get_by_text("to " + str(root / "xdg" / "Trash" / "files")).wait_for()
+
+
+def test_7_train_and_see_the_chart(world) -> None:  # type: ignore[no-untyped-def]
+    page, daemon, labels = world["page"], world["daemon"], world["labels"]
+    items = daemon.request("GET", "/api/images?per_page=100")["items"]
+    for item in items[:30]:
+        colour = labels[item["path"]].split()[0]
+        daemon.request("PUT", f"/api/images/{item['id']}/rating",
+                       {"rating": {"red": 9, "blue": 1}.get(colour, 5)})
+    page.get_by_test_id("nav-train").click()
+    page.wait_for_url(re.compile(r"/train$"))
+    button = page.get_by_test_id("train-button")
+    button.click()
+    page.locator('[data-testid="train-chart"] polyline[data-series="val"]').wait_for(
+        timeout=60_000)
+    page.get_by_test_id("train-reading").filter(has_text="baseline").wait_for(timeout=60_000)
+    wait_until(lambda: button.is_enabled(), timeout=60)
+    assert page.locator('[data-testid="train-chart"] [data-series="baseline"]').count() == 1
+    shot(page, "train")
+    page.reload()  # a finished run is still shown after a reload
+    page.locator('[data-testid="train-chart"] polyline[data-series="train"]').wait_for()
+
+
+def test_8_status_page_and_phone_width(world) -> None:  # type: ignore[no-untyped-def]
+    page = world["page"]
+    page.get_by_test_id("nav-status").click()
+    page.get_by_test_id("status-model").filter(has_text="shapes-clip-mini").wait_for()
+    assert page.get_by_test_id("failures-download").get_attribute("href").startswith(
+        "/api/failures?format=csv")
+    shot(page, "status")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.get_by_test_id("nav-images").click()
+    tiles(page).first.wait_for()
+    shot(page, "phone")
+    page.set_viewport_size({"width": 1280, "height": 900})

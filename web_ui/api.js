@@ -1,0 +1,78 @@
+// One fetch wrapper: JSON in and out, the token (asked for once) on every call.
+const TOKEN_KEY = "anagnorisisd-token";
+
+export function token() {
+  return localStorage.getItem(TOKEN_KEY) || "";
+}
+
+export function withToken(url) {
+  const t = token();
+  if (!t) return url;
+  return url + (url.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(t);
+}
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    super((body && body.error) || `HTTP ${status}`);
+    this.status = status;
+    this.body = body || {};
+  }
+}
+
+export async function api(path, { method = "GET", body, raw } = {}) {
+  const headers = {};
+  if (token()) headers.Authorization = "Bearer " + token();
+  let payload;
+  if (raw !== undefined) {
+    payload = raw;
+    headers["Content-Type"] = raw.type || "application/octet-stream";
+  } else if (body !== undefined) {
+    payload = JSON.stringify(body);
+    headers["Content-Type"] = "application/json";
+  }
+  const response = await fetch(path, { method, headers, body: payload });
+  if (response.status === 401) {
+    const given = prompt("This anagnorisisd asks for its access token:");
+    if (given) {
+      localStorage.setItem(TOKEN_KEY, given.trim());
+      return api(path, { method, body, raw });
+    }
+  }
+  const type = response.headers.get("Content-Type") || "";
+  const data = type.includes("json") ? await response.json() : await response.text();
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}
+
+export function thumb(id) { return withToken(`/api/images/${id}/thumbnail`); }
+export function file(id) { return withToken(`/api/images/${id}/file`); }
+
+export function formatBytes(n) {
+  if (n == null) return "?";
+  const units = ["B", "KB", "MB", "GB"];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) { n /= 1000; i++; }
+  return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
+}
+
+export function formatDuration(s) {
+  if (s == null || !isFinite(s)) return "–";
+  s = Math.round(s);
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+  return h ? `${h}h ${m}m` : m ? `${m}m ${r}s` : `${r}s`;
+}
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") node.className = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else if (v !== undefined && v !== null && v !== false) node.setAttribute(k, v);
+  }
+  for (const child of children.flat()) {
+    if (child !== null && child !== undefined) {
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+  }
+  return node;
+}

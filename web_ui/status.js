@@ -1,0 +1,37 @@
+// The Status page: stages, failures (downloadable), the model, the index, the version.
+import { api, el, formatDuration, withToken } from "./api.js";
+
+export class StatusPage {
+  constructor() { this.failures = null; }
+
+  enter() {
+    api("/api/failures").then((f) => { this.failures = f; });
+    api("/api/status").then((s) => this.onStatus(s));
+  }
+
+  onStatus(s) {
+    if (document.getElementById("page-status").hidden) return;
+    const stages = Object.entries(s.stages).map(([name, st]) => el("tr", {},
+      el("td", {}, name), el("td", {}, st.done), el("td", {}, st.pending), el("td", {}, st.failed),
+      el("td", {}, st.version)));
+    const failures = this.failures ? this.failures.items.slice(0, 50).map((f) => el("tr", {},
+      el("td", {}, f.path), el("td", {}, f.stage), el("td", {}, f.reason))) : [];
+    const model = s.model || {};
+    const index = s.index || {};
+    document.getElementById("status-body").replaceChildren(
+      el("p", {}, `anagnorisisd ${s.version} · up ${formatDuration(s.uptime_s)} · config ${s.config}`),
+      el("p", {}, `Library: ${s.library.paths.join(", ") || "not set"} · ${s.files.total} files, ${s.files.done} done, ${s.files.failed} failed, ${s.files.pending} pending`),
+      el("p", { "data-testid": "status-model" }, `Model: ${model.identity || model.name} (${model.state})` +
+        (model.providers && model.providers.length ? ` on ${model.providers[0]}` : "") +
+        (model.problem ? ` — ${model.problem}` : "")),
+      el("p", {}, `Index: ${index.items ?? 0} items + ${index.fresh ?? 0} new` +
+        (index.age_s != null ? `, built ${formatDuration(index.age_s)} ago` : ", not built yet")),
+      el("table", { class: "table" }, el("tr", {}, ...["stage", "done", "pending", "failed", "version"]
+        .map((h) => el("th", {}, h))), ...stages),
+      el("h3", {}, `Failures (${this.failures ? this.failures.total : "…"}) `,
+        el("a", { href: withToken("/api/failures?format=csv"), download: "failures.csv",
+          "data-testid": "failures-download" }, "download CSV")),
+      el("table", { class: "table", "data-testid": "failures" }, ...failures),
+    );
+  }
+}

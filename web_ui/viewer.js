@@ -1,0 +1,109 @@
+// The full-size view: arrows move, digits rate (+ for 10), Esc closes; ratings save at once.
+import { api, el, file, thumb } from "./api.js";
+
+export class Viewer {
+  constructor(page) {
+    this.page = page;
+    this.index = 0;
+    this.dialog = document.getElementById("viewer");
+    const bar = document.getElementById("rating-bar");
+    for (let v = 0; v <= 10; v++) {
+      bar.append(el("button", { type: "button", "data-testid": `rate-${v}`,
+        onclick: () => this.rate(v) }, String(v)));
+    }
+    document.getElementById("viewer-close").onclick = () => this.close();
+    document.getElementById("viewer-prev").onclick = () => this.move(-1);
+    document.getElementById("viewer-next").onclick = () => this.move(1);
+    document.getElementById("viewer-similar").onclick = () => {
+      const id = this.item.id;
+      this.close();
+      page.navigate({ q: `similar:${id}`, page: 1 });
+    };
+    document.getElementById("viewer-explain").onclick = () => this.explain();
+    document.getElementById("viewer-open").onclick = async () => {
+      const result = await api(`/api/images/${this.item.id}/reveal`, { method: "POST" });
+      document.getElementById("viewer-title").textContent = result.opened
+        ? `Opened the folder of ${result.path}` : `${result.path} (${result.message})`;
+    };
+    document.getElementById("viewer-delete").onclick = () => this.trash();
+    this.dialog.addEventListener("keydown", (e) => this.key(e));
+    this.dialog.addEventListener("close", () => page.load());
+  }
+
+  get item() { return this.page.items[this.index]; }
+
+  open(index) {
+    this.index = index;
+    this.show();
+    if (!this.dialog.open) this.dialog.showModal();
+  }
+
+  close() { this.dialog.close(); }
+
+  move(step) {
+    const next = this.index + step;
+    if (next >= 0 && next < this.page.items.length) {
+      this.index = next;
+      this.show();
+    }
+  }
+
+  show() {
+    const item = this.item;
+    document.getElementById("viewer-image").src = file(item.id);
+    document.getElementById("viewer-title").textContent =
+      `${item.path} · ${item.width}×${item.height}` +
+      (item.model_rating != null ? ` · model rates it ${item.model_rating.toFixed(1)}` : "");
+    document.getElementById("viewer-explanation").hidden = true;
+    this.markRating(item.user_rating);
+  }
+
+  markRating(value) {
+    document.querySelectorAll("#rating-bar button").forEach((b, v) => {
+      b.classList.toggle("on", value !== null && value !== undefined && Math.round(value) === v);
+    });
+  }
+
+  async rate(value) {
+    const item = this.item;
+    const updated = value === null
+      ? await api(`/api/images/${item.id}/rating`, { method: "DELETE" })
+      : await api(`/api/images/${item.id}/rating`, { method: "PUT", body: { rating: value } });
+    item.user_rating = updated.user_rating;
+    this.markRating(item.user_rating);
+  }
+
+  key(e) {
+    if (e.key === "ArrowRight") this.move(1);
+    else if (e.key === "ArrowLeft") this.move(-1);
+    else if (/^[0-9]$/.test(e.key)) this.rate(Number(e.key));
+    else if (e.key === "+" || e.key === "=") this.rate(10);
+    else if (e.key === "Delete" || e.key === "Backspace") this.rate(null);
+    else return;
+    e.preventDefault();
+  }
+
+  async explain() {
+    const box = document.getElementById("viewer-explanation");
+    const why = await api(`/api/images/${this.item.id}/explain`);
+    box.hidden = false;
+    box.replaceChildren(
+      el("p", {}, why.model_rating == null ? "No model rating yet: rate some images and train."
+        : `The model rates it ${why.model_rating.toFixed(1)} because it looks like these, which you rated:`),
+      ...why.neighbours.map((n) => el("figure", {},
+        el("img", { src: thumb(n.id), alt: n.path }),
+        el("figcaption", {}, `you: ${n.user_rating} · ${(n.similarity * 100).toFixed(0)}% alike`))));
+  }
+
+  async trash() {
+    const item = this.item;
+    const files = (item.paths || [item.path]).map((path) => ({ id: item.id, path }));
+    if (!confirm(`Move ${files.map((f) => f.path).join(", ")} to the trash?`)) return;
+    const result = await api("/api/files/trash", { method: "POST", body: { files } });
+    this.page.flash(`Moved ${result.trashed.join(", ")} to ${result.trash}`);
+    this.page.items.splice(this.index, 1);
+    if (!this.page.items.length) return this.close();
+    this.index = Math.min(this.index, this.page.items.length - 1);
+    this.show();
+  }
+}
