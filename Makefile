@@ -9,7 +9,7 @@ HASH   := $(shell cat pyproject.toml Makefile | cksum | cut -d' ' -f1)
 RUNTIME_STAMP := $(VENV)/.runtime-$(HASH)
 TEST_STAMP    := $(VENV)/.test-$(HASH)
 
-.PHONY: setup setup-test run demo test lint bench bench-clip clean
+.PHONY: setup setup-test run demo test lint bench bench-clip bench-index clean
 
 setup: $(RUNTIME_STAMP)
 
@@ -26,6 +26,7 @@ $(TEST_STAMP): $(RUNTIME_STAMP)
 	$(PIP) install torch==2.13.0
 	$(PIP) install -e '.[test]'
 	$(PIP) install --no-deps open-clip-torch
+	tools/ensure_chromium.sh
 	touch $@
 
 run: setup
@@ -47,6 +48,9 @@ bench: setup-test
 
 bench-clip: setup-test
 	$(BIN)/python bench/bench_clip.py
+
+bench-index: setup-test
+	$(BIN)/python bench/bench_index.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench/.cache

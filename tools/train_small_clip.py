@@ -173,7 +173,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--samples", type=int, default=16000)
-    parser.add_argument("--epochs", type=int, default=14)
+    parser.add_argument("--epochs", type=int, default=18)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     torch.manual_seed(args.seed)
