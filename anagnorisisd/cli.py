@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from anagnorisisd import __version__, cli_ratings
+from anagnorisisd import __version__, cli_ratings, client
 from anagnorisisd.config import Config, ConfigError, load_config
 from anagnorisisd.daemon import Library, LibraryPathError
 from anagnorisisd.models import manager
@@ -260,23 +260,11 @@ class SearchFailed(Exception):
 
 def daemon_get(config: Config, path: str) -> dict[str, Any] | None:
     """GET from a running daemon; None if none answers; SearchFailed for its 4xx/5xx."""
-    server = config.server
-    host = "127.0.0.1" if server.host in ("0.0.0.0", "") else server.host
-    request = urllib.request.Request(f"http://{host}:{server.port}{path}")
-    if server.token:
-        request.add_header("Authorization", f"Bearer {server.token}")
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            doc: dict[str, Any] = json.load(response)
-            return doc
-    except urllib.error.HTTPError as exc:
-        try:
-            message = json.load(exc).get("error", str(exc))
-        except ValueError:
-            message = str(exc)
-        raise SearchFailed(message, EXIT_USAGE if exc.code == 400 else 1) from None
-    except (OSError, urllib.error.URLError, ValueError):
-        return None
+        doc: dict[str, Any] | None = client.call(config, "GET", path)
+    except client.DaemonError as exc:
+        raise SearchFailed(str(exc), EXIT_USAGE if exc.status == 400 else 1) from None
+    return doc
 
 
 def offline_search(config: Config, text: str, limit: int) -> dict[str, Any]:
@@ -362,17 +350,12 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def fetch_daemon_status(config: Config) -> dict[str, Any] | None:
     """Ask a running daemon; None if none answers."""
-    server = config.server
-    host = "127.0.0.1" if server.host in ("0.0.0.0", "") else server.host
-    request = urllib.request.Request(f"http://{host}:{server.port}/api/status")
-    if server.token:
-        request.add_header("Authorization", f"Bearer {server.token}")
     try:
-        with urllib.request.urlopen(request, timeout=3) as response:
-            doc: dict[str, Any] = json.load(response)
-    except (OSError, urllib.error.URLError, ValueError):
+        doc: dict[str, Any] | None = client.call(config, "GET", "/api/status", timeout=3)
+    except client.DaemonError:
         return None
-    doc["daemon"] = "running"
+    if doc is not None:
+        doc["daemon"] = "running"
     return doc
 
 

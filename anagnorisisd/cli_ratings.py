@@ -12,11 +12,10 @@ import datetime as dt
 import json
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
+from anagnorisisd import client
 from anagnorisisd.config import Config, load_config
 from anagnorisisd.progress import ProgressBar
 from anagnorisisd.scanner import normalise_root
@@ -48,25 +47,11 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
 
 # ------------------------------------------------------------------ helpers
 def api(config: Config, method: str, path: str, body: Any = None) -> Any:
-    """Call the running daemon; None when none answers."""
-    server = config.server
-    host = "127.0.0.1" if server.host in ("0.0.0.0", "") else server.host
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"http://{host}:{server.port}{path}", data=data,
-                                     method=method)
-    if server.token:
-        request.add_header("Authorization", f"Bearer {server.token}")
+    """Call the running daemon; None when none answers; its error ends the command."""
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.load(response)
-    except urllib.error.HTTPError as exc:
-        try:
-            message = json.load(exc).get("error", str(exc))
-        except ValueError:
-            message = str(exc)
-        raise SystemExit(f"anagnorisisd: {message}") from None
-    except (OSError, urllib.error.URLError):
-        return None
+        return client.call(config, method, path, body)
+    except client.DaemonError as exc:
+        raise SystemExit(f"anagnorisisd: {exc}") from None
 
 
 def rating_value(raw: Any) -> float | None:

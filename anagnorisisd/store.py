@@ -44,6 +44,18 @@ class StoreError(Exception):
     """The store cannot be used as it is; the message says why in one line."""
 
 
+def records_under(txn: lmdb.Transaction, files: Any, prefix: str) -> Iterator[FileRecord]:
+    """File records whose path starts with `prefix`, in key order, from one transaction."""
+    cur = txn.cursor(db=files)
+    start = prefix.encode()
+    if not cur.set_range(start):
+        return
+    for key, raw in cur:
+        if not bytes(key).startswith(start):
+            break
+        yield FileRecord.decode(bytes(key).decode(), raw)
+
+
 def stage_key(content_hash: bytes, stage: str) -> bytes:
     return content_hash + stage.encode()
 
@@ -209,14 +221,7 @@ class Store:
     def iter_files(self, prefix: str = "") -> Iterator[FileRecord]:
         """All file records (under a path prefix), read in one snapshot."""
         with self.env.begin() as txn:
-            cur = txn.cursor(db=self.files)
-            start = prefix.encode()
-            if not cur.set_range(start):
-                return
-            for key, raw in cur:
-                if not bytes(key).startswith(start):
-                    break
-                yield FileRecord.decode(bytes(key).decode(), raw)
+            yield from records_under(txn, self.files, prefix)
 
     def stat_index(self) -> dict[str, tuple[int, int]]:
         """path -> (size, mtime_ns) for every record: what a rescan compares against."""
@@ -441,14 +446,7 @@ class Writer:
         return moved
 
     def _records_under(self, prefix: str) -> Iterator[FileRecord]:
-        cur = self.txn.cursor(db=self.store.files)
-        start = prefix.encode()
-        if not cur.set_range(start):
-            return
-        for key, raw in cur:
-            if not bytes(key).startswith(start):
-                break
-            yield FileRecord.decode(bytes(key).decode(), raw)
+        return records_under(self.txn, self.store.files, prefix)
 
     def set_hash(self, path: str, gen: int, content_hash: bytes, size: int, mtime_ns: int) -> bool:
         """Attach content to a path, unless the file changed since the work began."""
