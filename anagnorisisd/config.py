@@ -75,6 +75,7 @@ class ModelConfig:
     )
     intra_op_threads: int = 0
     inter_op_threads: int = 0
+    quantized: bool = False
     text_idle_unload_s: int = 300
     text_cache_size: int = 256
 

@@ -48,7 +48,7 @@ class HashStage(Stage):
     def __init__(self, config: dict[str, Any], context: StageContext | None = None) -> None:
         super().__init__(config, context)
         self.workers = int(config["workers"])
-        self.batch_size = 32
+        self.batch_size = 64
 
     def process(self, batch: list[StageInput]) -> list[StageOutput]:
         out = []

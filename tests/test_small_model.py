@@ -61,3 +61,24 @@ def test_short_captions_work_too(held_out) -> None:  # type: ignore[no-untyped-d
     hits = [np.mean(labels[np.argsort(-(vectors @ model.embed_text(f"{c} {s}")))[:10]]
                     == f"{c} {s}") for c in COLOURS for s in SHAPES]
     assert np.mean(hits) >= 0.9
+
+
+def test_the_opt_in_int8_encoder_agrees_with_fp32(held_out, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    from anagnorisisd.config import build_config
+    from anagnorisisd.models.service import ModelService
+
+    model, vectors, _ = held_out
+    shutil.copytree(MINI, tmp_path / "models" / "shapes-clip-mini")
+    config = build_config({"storage": {"data_dir": str(tmp_path)}, "model": {
+        "name": "shapes-clip-mini", "quantized": True, "providers": ["CPUExecutionProvider"]}})
+    service = ModelService(config, auto_pull=False)
+    assert service.load(), service.problem
+    int8 = service.model()
+    assert int8.visual_graph.name == "model.int8.onnx"
+    assert int8.identity != model.identity  # switching re-embeds
+    pictures = make_library(tmp_path / "pictures", 64, seed=5, every_class=True)
+    tensors = np.stack([model.preprocess.load(str(p)) for p, _ in pictures])
+    cosine = (model.embed_images(tensors) * int8.embed_images(tensors)).sum(axis=1)
+    assert cosine.min() >= 0.99, cosine.min()

@@ -6,12 +6,13 @@ import logging
 import threading
 from collections import OrderedDict
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 from blake3 import blake3
 from numpy.typing import NDArray
 
-from anagnorisisd.models.layout import ModelFiles
+from anagnorisisd.models.layout import ModelError, ModelFiles
 from anagnorisisd.models.preprocess import Preprocessor
 from anagnorisisd.models.session import OnnxEncoder, SessionSettings
 from anagnorisisd.models.tokenizer import ClipTokenizer
@@ -33,13 +34,15 @@ class ClipModel:
     """
 
     def __init__(self, files: ModelFiles, settings: SessionSettings,
-                 text_settings: SessionSettings | None = None, text_cache_size: int = 256) -> None:
+                 text_settings: SessionSettings | None = None, text_cache_size: int = 256,
+                 visual_graph: Path | None = None) -> None:
         files.validate()
         self.files = files
         self.name = files.name
         self.embed_dim = files.embed_dim
         self.preprocess = Preprocessor.from_config(files.preprocess_cfg)
-        self.visual = OnnxEncoder(files.visual, "image", settings)
+        self.visual_graph = visual_graph or files.visual
+        self.visual = OnnxEncoder(self.visual_graph, "image", settings)
         self.textual = OnnxEncoder(files.textual, "text", text_settings or settings)
         self._tokenizer: ClipTokenizer | None = None
         self._text_cache: OrderedDict[str, NDArray[np.float32]] = OrderedDict()
@@ -54,7 +57,7 @@ class ClipModel:
         weights under the same name still re-embeds everything.
         """
         hasher = blake3(max_threads=blake3.AUTO)
-        hasher.update_mmap(str(self.files.visual))
+        hasher.update_mmap(str(self.visual_graph))
         hasher.update((self.files.root / "visual" / "preprocess_cfg.json").read_bytes())
         return f"{self.name}@{hasher.hexdigest()[:12]}"
 
@@ -84,4 +87,22 @@ class ClipModel:
         return vector
 
     def unload_idle(self) -> None:
+        """Give back the text session's memory when no query came for a while."""
         self.textual.unload_if_idle()
+
+
+def quantized_visual(files: ModelFiles) -> Path:
+    """The int8 dynamically quantised copy of the image encoder, made once next to it."""
+    target = files.root / "visual" / "model.int8.onnx"
+    if not target.exists():
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        tmp = target.with_suffix(".tmp.onnx")
+        try:
+            quantize_dynamic(str(files.visual), str(tmp), weight_type=QuantType.QInt8)
+        except Exception as exc:
+            raise ModelError(f"model '{files.name}': cannot quantise its image encoder: "
+                             f"{exc}") from None
+        tmp.replace(target)
+        log.info("made the int8 image encoder %s", target)
+    return target

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from anagnorisisd.config import Config
-from anagnorisisd.models.clip import ClipModel
+from anagnorisisd.models.clip import ClipModel, quantized_visual
 from anagnorisisd.models.layout import ModelError
 from anagnorisisd.models.manager import PullProgress, model_files, pull_in_background
 from anagnorisisd.models.session import SessionSettings
@@ -47,7 +47,10 @@ class ModelService:
         files = model_files(self.config, self.name)
         visual, text = self.settings()
         try:
-            model = ClipModel(files, visual, text, self.config.model.text_cache_size)
+            graph = None
+            if self.config.model.quantized and files.visual.exists():
+                graph = quantized_visual(files)
+            model = ClipModel(files, visual, text, self.config.model.text_cache_size, graph)
             _ = model.identity
             if self.eager_session:
                 model.visual.session()  # a corrupt graph shows up now, not mid-pipeline

@@ -62,7 +62,8 @@ class VectorIndex:
         self.directory = directory
         self.n_trees = n_trees
         # Annoy leaves hold hundreds of 512-d items, so search_k (items examined) must be in
-        # the thousands: 10,000 gives recall@10 of about 0.95 at 100k items (bench_index).
+        # the thousands: 10,000 gives recall@10 of about 0.95 at 100k items, and it has to
+        # grow with the index (one item in 25 examined keeps it there at 1M; bench_index).
         self.search_k = search_k
         self.current: BuiltIndex | None = None
         self.fresh: dict[bytes, NDArray[np.float32]] = {}
@@ -163,7 +164,8 @@ class VectorIndex:
         k = min(k, (current.size if current else 0) + len(self.fresh))
         if current is not None and current.size and k > 0:
             items, distances = current.annoy.get_nns_by_vector(
-                vector.tolist(), k, search_k=max(self.search_k, 40 * k), include_distances=True)
+                vector.tolist(), k, search_k=max(self.search_k, 40 * k, current.size // 25),
+                include_distances=True)
             out.extend((current.content(i), angular_to_cosine(d))
                        for i, d in zip(items, distances, strict=True))
         keys, matrix = self.fresh_matrix()
