@@ -69,7 +69,7 @@ def test_the_opt_in_int8_encoder_agrees_with_fp32(held_out, tmp_path: Path) -> N
     from anagnorisisd.config import build_config
     from anagnorisisd.models.service import ModelService
 
-    model, vectors, _ = held_out
+    model, _, _ = held_out
     shutil.copytree(MINI, tmp_path / "models" / "shapes-clip-mini")
     config = build_config({"storage": {"data_dir": str(tmp_path)}, "model": {
         "name": "shapes-clip-mini", "quantized": True, "providers": ["CPUExecutionProvider"]}})

@@ -188,3 +188,27 @@ def test_8_status_page_and_phone_width(world) -> None:  # type: ignore[no-untype
     tiles(page).first.wait_for()
     shot(page, "phone")
     page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def test_9_drop_an_image_on_the_search_bar_and_select_a_range(world) -> None:  # type: ignore[no-untyped-def]
+    page, labels = world["page"], world["labels"]
+    page.goto(world["base"] + "/?q=" + "a photo of a green star")
+    tiles(page).first.wait_for()
+    target = tiles(page).first.get_attribute("data-id")
+    page.evaluate("""async (id) => {
+        const blob = await (await fetch(`/api/images/${id}/file`)).blob();
+        const data = new DataTransfer();
+        data.items.add(new File([blob], "dropped.jpg", {type: "image/jpeg"}));
+        document.getElementById("search-bar").dispatchEvent(
+            new DragEvent("drop", {dataTransfer: data, bubbles: true, cancelable: true}));
+    }""", target)
+    page.get_by_text("Images like dropped.jpg").wait_for()
+    assert tiles(page).first.get_attribute("data-id") == target
+    assert labels[tiles(page).nth(1).get_attribute("title")] == "green star"
+    # Click one, shift-click another: the whole range is selected.
+    tiles(page).nth(1).locator(".select").click()
+    tiles(page).nth(4).locator(".select").click(modifiers=["Shift"])
+    page.get_by_text("4 selected").wait_for()
+    assert page.locator(".tile.selected").count() == 4
+    page.locator("#bulk-clear").click()
+    assert page.locator(".tile.selected").count() == 0
