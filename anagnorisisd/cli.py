@@ -32,6 +32,7 @@ from anagnorisisd.models.service import ModelService
 from anagnorisisd.progress import ProgressBar, format_duration
 from anagnorisisd.registry import assemble
 from anagnorisisd.scanner import normalise_root
+from anagnorisisd.search.index import saved_index_status
 from anagnorisisd.stage import StageContext
 from anagnorisisd.status import build_status
 from anagnorisisd.store import Store, StoreError
@@ -330,6 +331,11 @@ def cmd_index(args: argparse.Namespace) -> int:
             for rec in list(library.store.failures())[:10]:
                 print(f"  failed: {rec.path}: [{rec.fail_stage}] {rec.fail_reason}",
                       file=sys.stderr)
+            if library.models.ready:
+                library.search.start()
+                if library.search.rebuild_if_needed(force=True):
+                    print(f"vector index built: {library.search.index.status()['items']} "
+                          "images", file=sys.stderr)
     finally:
         library.stop()
     return 0
@@ -376,7 +382,8 @@ def offline_status(config: Config) -> dict[str, Any]:
                      "missing": [r for r in roots if not os.path.isdir(r)], "watching": [],
                      "extensions": list(config.library.extensions)},
             extra={"version": __version__, "uptime_s": 0.0, "config": config.source,
-                   "data_dir": str(config.data_dir), "scan": {}, "model": models.status()},
+                   "data_dir": str(config.data_dir), "scan": {}, "model": models.status(),
+                   "index": saved_index_status(config.data_dir / "index") or {}},
         )
     finally:
         store.close()
@@ -401,6 +408,15 @@ def render_status(doc: dict[str, Any]) -> str:
         rate = st.get("rate_per_s")
         lines.append(f"{name:<12}{st['done']:>9}{st['pending']:>9}{st['failed']:>8}"
                      f"{rate if rate is not None else '-':>9}  {format_duration(st.get('eta_s'))}")
+    model = doc.get("model") or {}
+    if model:
+        lines.append(f"model: {model.get('identity') or model.get('name')} ({model.get('state')})"
+                     + (f": {model['problem']}" if model.get("problem") else ""))
+    index = doc.get("index") or {}
+    if index:
+        lines.append(f"index: {index.get('items', 0)} images + {index.get('fresh', 0)} new"
+                     + (f", built {format_duration(index['age_s'])} ago"
+                        if index.get("age_s") is not None else ""))
     for name, problem in doc["plugins"]["problems"].items():
         lines.append(f"problem: {name}: {problem}")
     return "\n".join(lines)

@@ -20,6 +20,7 @@ transaction, so a ``kill -9`` leaves either the old or the new state and the
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -32,6 +33,7 @@ import lmdb
 
 from anagnorisisd.records import DONE, FAILED, PENDING, FileRecord, Mark, pack, unpack
 
+log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 HASH_STAGE_COUNTS = "hash"
 
@@ -394,6 +396,8 @@ class Writer:
     def seen(self, path: str, size: int, mtime_ns: int) -> bool:
         """Record a stat observation; queue the file if it is new or changed."""
         if len(path.encode()) > self.store.max_key_size:
+            log.warning("skipped %s: its path is longer than the store's %d-byte key limit",
+                        path, self.store.max_key_size)
             return False
         old = self.file(path)
         if old is not None and (old.size, old.mtime_ns) == (size, mtime_ns):

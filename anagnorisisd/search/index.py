@@ -55,6 +55,17 @@ class BuiltIndex:
         return bytes(self.ids[item])
 
 
+def saved_index_status(directory: Path) -> dict[str, object] | None:
+    """What the last saved index holds, read without loading it (for an offline status)."""
+    try:
+        meta = json.loads((directory / "current.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return {"items": meta.get("count", 0), "built_at": meta.get("built_at"),
+            "age_s": round(time.time() - float(meta.get("built_at", time.time())), 1),
+            "identity": meta.get("identity")}
+
+
 class VectorIndex:
     """Owns the index files of one data dir; thread-safe for one builder and many readers."""
 
