@@ -63,6 +63,7 @@ class WatcherConfig:
 class SchedulerConfig:
     rescan_interval_s: int = 3600
     missing_root_check_s: int = 30
+    model_check_s: int = 30
 
 
 @dataclass(frozen=True)

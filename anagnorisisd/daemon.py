@@ -105,6 +105,9 @@ class Library:
                                    max_instances=1, coalesce=True)
         self.scheduler.add_job(self.models.unload_idle, "interval", seconds=30, id="model-idle",
                                max_instances=1, coalesce=True)
+        if self.uses_model:
+            self.scheduler.add_job(self.models.recheck, "interval", seconds=sched.model_check_s,
+                                   id="model-check", max_instances=1, coalesce=True)
         self.scheduler.add_job(self.search.rebuild_if_needed, "interval",
                                seconds=self.config.index.check_interval_s, id="index-rebuild",
                                max_instances=1, coalesce=True)

@@ -119,6 +119,23 @@ def test_missing_model_is_one_line_and_everything_else_works(make_config,
     assert "semantic search unavailable: model 'absent-model' is not installed" in cli.stderr
 
 
+def test_a_model_installed_while_the_daemon_runs_is_picked_up(make_config, library_dir: Path,
+                                                             tmp_path: Path) -> None:
+    make_photo(library_dir / "a.jpg")
+    d = start_daemon(make_config, library={"paths": [str(library_dir)]},
+                     model={"name": "shapes-clip-mini", "auto_pull": False},
+                     scheduler={"model_check_s": 1}, **ALL_STAGES)
+    try:
+        wait_until(lambda: d.status()["files"]["done"] == 1)
+        assert d.status()["model"]["state"] == "unavailable"
+        result = run_cli("model", "import", str(MINI), "--config", str(d.config))
+        assert result.returncode == 0, result.stderr
+        wait_until(lambda: d.status()["stages"]["clip"]["done"] == 1, timeout=20)
+        assert d.status()["model"]["state"] == "ready"
+    finally:
+        d.kill()
+
+
 def test_corrupt_model_is_reported_and_the_rest_keeps_working(make_config, library_dir: Path,
                                                              tmp_path: Path) -> None:
     models = tmp_path / "data" / "models"

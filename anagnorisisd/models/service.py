@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from anagnorisisd.config import Config
@@ -32,6 +33,7 @@ class ModelService:
         self.problem: str | None = "not loaded yet"
         self.pull: PullProgress | None = None
         self._listeners: list[Callable[[], object]] = []
+        self._failed_stamp: tuple[int, ...] | None = None
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ loading
@@ -56,6 +58,7 @@ class ModelService:
                 model.visual.session()  # a corrupt graph shows up now, not mid-pipeline
         except ModelError as exc:
             missing = not files.root.exists()
+            self._failed_stamp = self._stamp(files.root)
             self._fail(exc, missing)
             return False
         with self._lock:
@@ -68,6 +71,23 @@ class ModelService:
 
     def reload(self) -> None:
         self.load()
+
+    def recheck(self) -> None:
+        """The scheduler's job: load the model if it has appeared or been fixed meanwhile."""
+        if self._model is not None or (self.pull is not None and self.pull.state == "running"):
+            return
+        files = model_files(self.config, self.name)
+        stamp = self._stamp(files.root)
+        if stamp is not None and stamp != self._failed_stamp:
+            self.load()
+
+    @staticmethod
+    def _stamp(root: Path) -> tuple[int, ...] | None:
+        """Changes when any file of the model folder does: a broken model is retried only
+        after someone touched it, not every half minute."""
+        if not root.is_dir():
+            return None
+        return tuple(sorted(p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()))
 
     def load_in_background(self) -> None:
         threading.Thread(target=self.load, name="model-load", daemon=True).start()
