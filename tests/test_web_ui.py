@@ -212,3 +212,24 @@ def test_9_drop_an_image_on_the_search_bar_and_select_a_range(world) -> None:  #
     assert page.locator(".tile.selected").count() == 4
     page.locator("#bulk-clear").click()
     assert page.locator(".tile.selected").count() == 0
+
+
+def test_10_pages_live_in_the_url_so_reload_and_back_work(world) -> None:  # type: ignore[no-untyped-def]
+    page = world["page"]
+    page.goto(world["base"] + "/?q=random&seed=11")
+    tiles(page).first.wait_for()
+    first_page = tiles(page).first.get_attribute("data-id")
+    page.get_by_test_id("page-next").click()
+    page.wait_for_url(re.compile(r"page=2"))
+    tiles(page).first.wait_for()
+    second_page = tiles(page).first.get_attribute("data-id")
+    assert second_page != first_page
+    page.reload()
+    tiles(page).first.wait_for()
+    assert tiles(page).first.get_attribute("data-id") == second_page  # same seed, same page
+    page.go_back()
+    page.wait_for_url(re.compile(r"seed=11$"))
+    page.wait_for_function(
+        "id => document.querySelector('[data-testid=result-tile]')?.dataset.id === id",
+        arg=first_page)
+    assert page.get_by_test_id("search-input").input_value() == "random"
