@@ -26,6 +26,9 @@ def create_demo(directory: Path, count: int = 400, port: int = 8765) -> Path:
         f'[library]\npaths = ["{library}"]\n\n'
         f'[storage]\ndata_dir = "{data}"\n\n'
         f"[server]\nport = {port}\n\n"
-        f'[model]\nname = "{DEMO_MODEL}"\nauto_pull = false\n'
+        f'[model]\nname = "{DEMO_MODEL}"\nauto_pull = false\n\n'
+        "# The small model sees little but colour and shape: only near-identical pictures\n"
+        "# count as duplicates. Real CLIP models do well with the default of 0.95.\n"
+        "[index]\nduplicate_threshold = 0.995\n"
     )
     return config
