@@ -47,6 +47,18 @@ def one_param(request: web.Request, name: str) -> str | None:
     return values[0] if values else None
 
 
+def require_image(library: Library, content: bytes) -> bytes:
+    """404 unless the content is an image of the library now."""
+    if content not in library.search.catalog:
+        raise web.HTTPNotFound(text='{"error": "no such image"}', content_type="application/json")
+    return content
+
+
+def image_id(request: web.Request) -> bytes:
+    """The id in the URL, checked for shape and for being in the library."""
+    return require_image(request.app[LIBRARY_KEY], content_id(request))
+
+
 def int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
     raw = one_param(request, name)
     if raw is None:
@@ -129,9 +141,7 @@ async def list_images(request: web.Request) -> web.Response:
 
 async def get_image(request: web.Request) -> web.Response:
     library = request.app[LIBRARY_KEY]
-    content = content_id(request)
-    if content not in library.search.catalog:
-        return json_error(404, "no such image")
+    content = image_id(request)
     details = await run_blocking(describe, library, content)
     record = await run_blocking(library.store.content_record, content)
     meta = record.get("meta", {}).get("output", {})
@@ -168,12 +178,9 @@ async def get_thumbnail(request: web.Request) -> web.Response:
 
 async def similar_images(request: web.Request) -> web.Response:
     library = request.app[LIBRARY_KEY]
-    content = content_id(request)
+    content = image_id(request)
 
     async def work() -> dict[str, Any]:
-        if content not in library.search.catalog:
-            raise web.HTTPNotFound(text='{"error": "no such image"}',
-                                   content_type="application/json")
         page, per_page, seed, order = paging(request)
         query = Query(sort="similar", similar_to=content.hex(), order=order)
         return await run_blocking(run_query, library, query, page, per_page, seed)

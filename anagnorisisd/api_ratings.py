@@ -9,7 +9,15 @@ from typing import Any
 
 from aiohttp import web
 
-from anagnorisisd.api_images import BadRequest, content_id, describe, handle_errors, int_param
+from anagnorisisd.api_images import (
+    BadRequest,
+    content_id,
+    describe,
+    handle_errors,
+    image_id,
+    int_param,
+    require_image,
+)
 from anagnorisisd.daemon import Library
 from anagnorisisd.server import LIBRARY_KEY, json_error, run_blocking
 from anagnorisisd.training import TrainingBusy
@@ -44,9 +52,7 @@ async def put_rating(request: web.Request) -> web.Response:
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise BadRequest('send JSON like {"rating": 7}') from None
         value = parse_rating(body)
-        if content not in library.search.catalog:
-            raise web.HTTPNotFound(text='{"error": "no such image"}',
-                                   content_type="application/json")
+        require_image(library, content)
         return await run_blocking(set_rating, library, content, value)
 
     return await handle_errors(request, work())
@@ -54,9 +60,7 @@ async def put_rating(request: web.Request) -> web.Response:
 
 async def delete_rating(request: web.Request) -> web.Response:
     library = request.app[LIBRARY_KEY]
-    content = content_id(request)
-    if content not in library.search.catalog:
-        return json_error(404, "no such image")
+    content = image_id(request)
     return web.json_response(await run_blocking(set_rating, library, content, None))
 
 
@@ -93,9 +97,7 @@ async def rate_next(request: web.Request) -> web.Response:
 
 async def explain(request: web.Request) -> web.Response:
     library = request.app[LIBRARY_KEY]
-    content = content_id(request)
-    if content not in library.search.catalog:
-        return json_error(404, "no such image")
+    content = image_id(request)
     return web.json_response(await run_blocking(library.trainer.explain, content))
 
 

@@ -106,7 +106,6 @@ class Pipeline:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self.on_finish: Callable[[int], None] | None = None
         self.result_listeners: list[Callable[[str, bytes, dict[str, Any]], None]] = []
 
     # --------------------------------------------------------------- control
@@ -323,5 +322,3 @@ class Pipeline:
             for item in batch:
                 self._release(item.path)
             self.finished.add(len(batch))
-            if self.on_finish is not None:
-                self.on_finish(len(batch))

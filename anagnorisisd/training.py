@@ -116,12 +116,9 @@ class Trainer:
         for content, rating in self.store.ratings():
             if content not in self.search.catalog:
                 continue
-            vector = self.search.index.vector_of(content)
+            vector = self.search.vector(content)
             if vector is None:
-                output = self.store.get_result(content, EMBEDDING_STAGE)
-                if not output:
-                    continue
-                vector = decode_embedding(output)
+                continue
             ids.append(content)
             rows.append(vector)
             ratings.append(float(rating["value"]))
@@ -192,19 +189,19 @@ class Trainer:
 
     # -------------------------------------------------------------- predicting
     def predict_all(self, ev: Evaluator) -> int:
-        contents = [c for c in self.search.catalog.entries]
+        model = self.search.models.maybe_model()
+        if model is None or model.identity != ev.identity:
+            return 0  # embeddings of another model: its predictions would be meaningless
+        contents = list(self.search.catalog.entries)
         done = 0
         for start in range(0, len(contents), 512):
             if self._cancel.is_set():
                 raise Cancelled
             chunk, rows = [], []
             for content in contents[start : start + 512]:
-                vector = self.search.index.vector_of(content)
+                vector = self.search.vector(content)
                 if vector is None:
-                    output = self.store.get_result(content, EMBEDDING_STAGE)
-                    if not output or output.get("model") != ev.identity:
-                        continue
-                    vector = decode_embedding(output)
+                    continue
                 chunk.append(content)
                 rows.append(vector)
             if chunk:
@@ -250,7 +247,7 @@ class Trainer:
             candidates = [candidates[i] for i in rng.choice(len(candidates), pool, replace=False)]
         vectors, keep = [], []
         for content in candidates:
-            vector = self.search.index.vector_of(content)
+            vector = self.search.vector(content)
             if vector is not None:
                 vectors.append(vector)
                 keep.append(content)
@@ -263,7 +260,7 @@ class Trainer:
     def explain(self, content: bytes, k: int = 5) -> dict[str, Any]:
         """The model's rating and the nearest images the person rated, with their ratings."""
         ids, x, y = self.training_data()
-        vector = self.search.index.vector_of(content)
+        vector = self.search.vector(content)
         entry = self.search.catalog.get(content)
         out: dict[str, Any] = {
             "id": content.hex(),

@@ -100,9 +100,9 @@ class SearchService:
         for content in self.store.live_hashes():
             if content in position:
                 continue
-            output = self.store.get_result(content, EMBEDDING_STAGE)
-            if output and output.get("model") == identity:
-                self.index.add_fresh(content, decode_embedding(output))
+            vector = self.stored_vector(content, identity)
+            if vector is not None:
+                self.index.add_fresh(content, vector)
 
     def _on_content(self, born: list[bytes], died: list[bytes]) -> None:
         self.catalog.on_content(born, died)
@@ -113,9 +113,9 @@ class SearchService:
         if model is None:
             return
         for content in born:  # moved back into the library: its vector is still stored
-            output = self.store.get_result(content, EMBEDDING_STAGE)
-            if output and output.get("model") == model.identity:
-                self.index.add_fresh(content, decode_embedding(output))
+            vector = self.stored_vector(content, model.identity)
+            if vector is not None:
+                self.index.add_fresh(content, vector)
 
     def on_result(self, stage: str, content: bytes, output: dict[str, Any]) -> None:
         self.catalog.on_result(stage, content, output)
@@ -151,10 +151,10 @@ class SearchService:
         ids: list[bytes] = []
         rows: list[NDArray[np.float32]] = []
         for content in self.store.live_hashes():
-            output = self.store.get_result(content, EMBEDDING_STAGE)
-            if output and output.get("model") == identity:
+            vector = self.stored_vector(content, identity)
+            if vector is not None:
                 ids.append(content)
-                rows.append(decode_embedding(output))
+                rows.append(vector)
         return ids, (np.stack(rows) if rows else np.zeros((0, 1), np.float32))
 
     # ---------------------------------------------------------------- vectors
@@ -175,13 +175,28 @@ class SearchService:
             raise SearchUnavailable(f"semantic search is unavailable: {self.models.problem}")
         return model
 
-    def image_vector(self, content: bytes) -> NDArray[np.float32]:
+    def stored_vector(self, content: bytes, identity: str) -> NDArray[np.float32] | None:
+        """The stored embedding of content, if the model `identity` made it."""
+        output = self.store.get_result(content, EMBEDDING_STAGE)
+        if output and output.get("model") == identity:
+            return decode_embedding(output)
+        return None
+
+    def vector(self, content: bytes) -> NDArray[np.float32] | None:
+        """The current model's embedding of content: from the index, else from the store.
+
+        Vectors of another model are never returned, so nothing mixes two models."""
+        model = self.models.maybe_model()
+        if model is None:
+            return None
         vector = self.index.vector_of(content)
+        return vector if vector is not None else self.stored_vector(content, model.identity)
+
+    def image_vector(self, content: bytes) -> NDArray[np.float32]:
+        self.require_model()
+        vector = self.vector(content)
         if vector is None:
-            output = self.store.get_result(content, EMBEDDING_STAGE)
-            if not output:
-                raise SearchUnavailable("that image has no embedding yet")
-            vector = decode_embedding(output)
+            raise SearchUnavailable("that image has no embedding yet")
         return vector
 
     def nearest(self, vector: NDArray[np.float32], k: int) -> list[Hit]:
