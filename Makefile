@@ -9,7 +9,7 @@ HASH   := $(shell cat pyproject.toml Makefile | cksum | cut -d' ' -f1)
 RUNTIME_STAMP := $(VENV)/.runtime-$(HASH)
 TEST_STAMP    := $(VENV)/.test-$(HASH)
 
-.PHONY: setup setup-test run demo test lint bench bench-clip bench-index clean
+.PHONY: setup setup-test run demo test lint bench bench-clip bench-index clean screenshots
 
 setup: $(RUNTIME_STAMP)
 
@@ -54,3 +54,7 @@ bench-index: setup-test
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench/.cache
+
+# Re-take the README's screenshots (the browser tests write them only when asked).
+screenshots: setup-test
+	ANAGNORISISD_SCREENSHOTS=1 $(BIN)/python -m pytest tests/test_web_ui.py
