@@ -26,6 +26,12 @@ class ConfigError(Exception):
     """A problem with the user's configuration, phrased as one line for a human."""
 
 
+def bounded(default: Any, low: float | None = None, high: float | None = None) -> Any:
+    """A field whose value must lie in [low, high]: a 0 where 1 was meant should be an
+    error that names the key, not a silently tiny store or a busy loop."""
+    return field(default=default, metadata={"low": low, "high": high})
+
+
 @dataclass(frozen=True)
 class LibraryConfig:
     paths: list[str] = field(default_factory=list)
@@ -35,35 +41,43 @@ class LibraryConfig:
 @dataclass(frozen=True)
 class StorageConfig:
     data_dir: str = ""
-    map_size_gb: int = 256
+    map_size_gb: float = bounded(256.0, 0.001, 65536)
 
 
 @dataclass(frozen=True)
 class ServerConfig:
     host: str = "127.0.0.1"
-    port: int = 8765
+    port: int = bounded(8765, 1, 65535)
     token: str = ""
+    allowed_hosts: list[str] = field(default_factory=list)
+    max_body_mb: int = bounded(64, 1, 4096)
 
 
 @dataclass(frozen=True)
 class PipelineConfig:
     stages: list[str] = field(default_factory=lambda: ["hash", "meta", "thumbnail", "clip"])
-    queue_size: int = 64
-    batch_size: int = 16
+    queue_size: int = bounded(64, 1, 100_000)
 
 
 @dataclass(frozen=True)
 class WatcherConfig:
     enabled: bool = True
-    debounce_s: float = 0.4
-    settle_s: float = 0.3
+    debounce_s: float = bounded(0.4, 0, 3600)
+    settle_s: float = bounded(0.3, 0, 3600)
 
 
 @dataclass(frozen=True)
 class SchedulerConfig:
-    rescan_interval_s: int = 3600
-    missing_root_check_s: int = 30
-    model_check_s: int = 30
+    rescan_interval_s: int = bounded(3600, 1)
+    missing_root_check_s: int = bounded(30, 1)
+    model_check_s: int = bounded(30, 1)
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    max_pixels: int = bounded(120_000_000, 1_000_000, 2_000_000_000)
+    decode_budget_pixels: int = bounded(256_000_000, 1_000_000, 8_000_000_000)
+    max_file_mb: int = bounded(2048, 1, 1_000_000)
 
 
 @dataclass(frozen=True)
@@ -74,21 +88,21 @@ class ModelConfig:
     providers: list[str] = field(
         default_factory=lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"]
     )
-    intra_op_threads: int = 0
-    inter_op_threads: int = 0
+    intra_op_threads: int = bounded(0, 0, 1024)
+    inter_op_threads: int = bounded(0, 0, 1024)
     quantized: bool = False
-    text_idle_unload_s: int = 300
-    text_cache_size: int = 256
+    text_idle_unload_s: int = bounded(300, 0)
+    text_cache_size: int = bounded(256, 0, 1_000_000)
 
 
 @dataclass(frozen=True)
 class IndexConfig:
-    check_interval_s: int = 10
-    min_rebuild_interval_s: int = 60
-    n_trees: int = 64
-    search_k: int = 10_000
-    text_limit: int = 500
-    duplicate_threshold: float = 0.95
+    check_interval_s: int = bounded(10, 1)
+    min_rebuild_interval_s: int = bounded(60, 0)
+    n_trees: int = bounded(64, 1, 1024)
+    search_k: int = bounded(10_000, 1)
+    text_limit: int = bounded(500, 1, 1_000_000)
+    duplicate_threshold: float = bounded(0.95, 0.5, 1.0)
 
 
 @dataclass(frozen=True)
@@ -101,6 +115,7 @@ class Config:
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     index: IndexConfig = field(default_factory=IndexConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
     # Per-stage sections, validated against each stage's own defaults at assembly.
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
     source: str = "built-in defaults"
@@ -198,12 +213,22 @@ def _stage_sections(value: Any) -> dict[str, dict[str, Any]]:
 
 def _build_section(schema: type, section: str, values: dict[str, Any], source: str) -> Any:
     hints = typing.get_type_hints(schema)
-    known = {f.name for f in dataclasses.fields(schema)}
+    fields = {f.name: f for f in dataclasses.fields(schema)}
     for key, value in values.items():
-        if key not in known:
+        if key not in fields:
             raise ConfigError(f"{source}: unknown key [{section}] {key}")
         check_type(f"[{section}] {key}", value, hints[key], source)
+        check_bounds(f"[{section}] {key}", value, fields[key].metadata, source)
     return schema(**values)
+
+
+def check_bounds(label: str, value: Any, metadata: typing.Mapping[str, Any],
+                 source: str = "config") -> None:
+    low, high = metadata.get("low"), metadata.get("high")
+    if low is not None and value < low:
+        raise ConfigError(f"{source}: {label} must be at least {low:g}, got {value!r}")
+    if high is not None and value > high:
+        raise ConfigError(f"{source}: {label} must be at most {high:g}, got {value!r}")
 
 
 def check_type(label: str, value: Any, expected: Any, source: str = "config") -> None:

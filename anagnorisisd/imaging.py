@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 ORIENTATION = 0x0112
 DATETIME = 0x0132
@@ -50,22 +50,11 @@ def to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def open_reduced(path: str, target: int) -> Image.Image:
-    """Open an image decoded no larger than needed for a `target`-pixel long side.
-
-    JPEG draft mode lets libjpeg decode at 1/2, 1/4 or 1/8 scale, which is most
-    of the speed of making thumbnails; then the EXIF orientation is applied
-    and animated images keep their first frame.
-    """
-    img = Image.open(path)
-    if getattr(img, "n_frames", 1) > 1:
-        img.seek(0)
-    if img.format == "JPEG":
-        img.draft("RGB", (target, target))
-    img.load()
-    return ImageOps.exif_transpose(img)
-
-
 def load_rgb(path: str, target: int) -> Image.Image:
-    """An RGB image, EXIF-upright, decoded at no less than `target` on each side."""
-    return to_rgb(open_reduced(path, target))
+    """An RGB image, EXIF-upright, decoded at no less than `target` on each side (through the
+    one bounded decode path, ``decoding.decoded``)."""
+    from anagnorisisd.decoding import decoded
+
+    with decoded(path, target) as img:
+        rgb = to_rgb(img)
+        return rgb if rgb is not img else img.copy()

@@ -6,12 +6,23 @@ so a slow stage pushes back on the ones before it and memory stays flat no
 matter how large the library is. The durable queue is the store's ``dirty``
 table; what is in these in-memory queues can be lost at any time (crash,
 shutdown) and will simply be fed again on the next start.
+
+Two rules keep failures honest, for built-in and third-party stages alike:
+
+- After a stage has run, the file is looked at again (one ``stat``). If it
+  vanished, its record is forgotten; if it changed, it is queued again under
+  its current state. Either way nothing is recorded against the content, since
+  what the stage read may not have been that content. A failure is recorded
+  only for a file that stood still while it was read.
+- Once the daemon is stopping, no failure is recorded: a decode cut short by
+  the shutdown says nothing about the file.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import os
 import queue
 import threading
 import time
@@ -22,10 +33,11 @@ from typing import Any
 
 from anagnorisisd.registry import Assembly
 from anagnorisisd.stage import Stage, StageInput, StageOutput, StageSkip
-from anagnorisisd.store import Store
+from anagnorisisd.store import Store, StoreFull
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_S = 1.0
+FULL_RECHECK_S = 5.0
 
 
 @dataclass(eq=False)
@@ -35,6 +47,7 @@ class Item:
     path: str
     gen: int
     content_hash: bytes | None
+    stat: tuple[int, int] | None = None  # (size, mtime_ns) of the version being processed
     failure: tuple[str, str] | None = None
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     failed_stages: set[str] = field(default_factory=set)
@@ -107,6 +120,7 @@ class Pipeline:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.result_listeners: list[Callable[[str, bytes, dict[str, Any]], None]] = []
+        self.requeued_mid_stage = 0  # files that changed or vanished while a stage read them
 
     # --------------------------------------------------------------- control
     def start(self) -> None:
@@ -165,6 +179,9 @@ class Pipeline:
         cursor = b""
         fed_this_pass = 0
         while not self._stop.is_set():
+            if self.store.full is not None and not self.store.room_for_bulk():
+                self._stop.wait(FULL_RECHECK_S)  # paused; status says why
+                continue
             paths = self.store.dirty_paths(after=cursor, limit=128)
             if not paths:
                 if fed_this_pass == 0:
@@ -172,7 +189,7 @@ class Pipeline:
                     self._wake.clear()
                 cursor, fed_this_pass = b"", 0
                 continue
-            cursor = paths[-1].encode()
+            cursor = os.fsencode(paths[-1])
             for path in paths:
                 if self._stop.is_set():
                     return
@@ -181,7 +198,8 @@ class Pipeline:
                     if record is None:
                         self._release(path)
                         continue
-                    self._put(0, Item(path, record.gen, record.hash))
+                    self._put(0, Item(path, record.gen, record.hash,
+                                      (record.size, record.mtime_ns)))
                     fed_this_pass += 1
 
     def _claim(self, path: str) -> bool:
@@ -233,10 +251,17 @@ class Pipeline:
                 continue
             try:
                 forward = self._run_stage(stage, batch)
+            except StoreFull as exc:  # paused until there is room; the files stay queued
+                log.warning("indexing paused: %s", exc)
+                for item in batch:
+                    self._release(item.path)
+                self._stop.wait(FULL_RECHECK_S)
+                continue
             except Exception:  # a bug in the runner or store: keep the files queued, carry on
                 log.exception("stage %s: batch could not be recorded", stage.name)
                 for item in batch:
                     self._release(item.path, defer=True)
+                self._stop.wait(RETRY_AFTER_S)
                 continue
             for item in forward:
                 self._put(index + 1, item)
@@ -270,21 +295,43 @@ class Pipeline:
         if item.failure is None:
             item.failure = (stage, reason)
 
+    @staticmethod
+    def _still(item: Item, out: StageOutput, keys_content: bool) -> tuple[int, int] | None:
+        """The file's stat now, if it is still the version the stage was given; else None.
+
+        For the hashing stage the version is the one it hashed (its output says)."""
+        expected = item.stat
+        if keys_content and out.output is not None:
+            expected = (int(out.output["size"]), int(out.output["mtime_ns"]))
+        try:
+            st = os.stat(item.path)
+        except OSError:
+            return None
+        now = (st.st_size, st.st_mtime_ns)
+        return now if expected is None or now == expected else None
+
     def _run_stage(self, stage: Stage, batch: list[Item]) -> list[Item]:
         todo = [item for item in batch if self._needs(stage, item)]
         outputs = run_isolated(stage, [self._inputs_for(stage, i) for i in todo]) if todo else []
         chosen = {id(item) for item in todo}
         forward = [item for item in batch if id(item) not in chosen]
+        if todo and not self.store.room_for_bulk():
+            raise StoreFull(self.store.full or "the store is full")
+        stopping = self._stop.is_set()
         with self.store.write() as w:
             for item, out in zip(todo, outputs, strict=True):
-                if out is None:
-                    self._release(item.path, defer=True)
+                if out is None or (stopping and out.error is not None):
+                    self._release(item.path, defer=not stopping)
+                    continue
+                if self._still(item, out, stage.keys_content) is None:
+                    self._requeue_moved(w, item)
                     continue
                 if stage.keys_content:
                     if out.error is not None or out.output is None:
                         self._note_failure(item, stage.name, out.error or "no output")
                     else:
                         item.content_hash = bytes(out.output["hash"])
+                        item.stat = (int(out.output["size"]), int(out.output["mtime_ns"]))
                         if not w.set_hash(item.path, item.gen, item.content_hash,
                                           out.output["size"], out.output["mtime_ns"]):
                             self._release(item.path)  # the file changed or went meanwhile
@@ -306,6 +353,21 @@ class Pipeline:
                         listener(stage.name, item.content_hash, out.output)
         return forward
 
+    def _requeue_moved(self, w: Any, item: Item) -> None:
+        """The file changed or vanished while the stage read it: nothing is recorded against
+        the content. A changed file is queued again as it is now; a vanished one is forgotten
+        (a rename's new path arrives by the watcher or the next scan)."""
+        try:
+            st = os.stat(item.path)
+        except OSError:
+            w.remove(item.path, gen=item.gen)
+        else:
+            record = w.file(item.path)
+            if record is not None and record.gen == item.gen:
+                w.seen(item.path, st.st_size, st.st_mtime_ns)
+        self.requeued_mid_stage += 1
+        self._release(item.path)
+
     # ------------------------------------------------------------------ sink
     def _sink(self) -> None:
         index = len(self.stages)
@@ -317,6 +379,9 @@ class Pipeline:
                 with self.store.write() as w:
                     for item in batch:
                         w.finish(item.path, item.gen, item.failure)
+            except StoreFull as exc:  # the files stay queued, and pass quickly next time
+                log.warning("indexing paused: %s", exc)
+                self._stop.wait(FULL_RECHECK_S)
             except Exception:
                 log.exception("could not record finished files")
             for item in batch:

@@ -7,6 +7,7 @@ these records.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,11 +20,28 @@ FILE_STATES = (PENDING, DONE, FAILED)
 
 
 def pack(value: Any) -> bytes:
-    return msgpack.packb(value, use_bin_type=True)  # type: ignore[no-any-return]
+    """msgpack, with file names that are not valid UTF-8 kept byte for byte.
+
+    Python spells such names with lone surrogates (PEP 383); ``surrogateescape``
+    turns them back into the original bytes, so no name the filesystem allows
+    is lost or refused.
+    """
+    return msgpack.packb(  # type: ignore[no-any-return]
+        value, use_bin_type=True, unicode_errors="surrogateescape")
 
 
 def unpack(data: bytes | memoryview) -> Any:
-    return msgpack.unpackb(data, raw=False)
+    return msgpack.unpackb(data, raw=False, unicode_errors="surrogateescape")
+
+
+def path_key(path: str) -> bytes:
+    """The store key of a path: its bytes on disk. For a valid UTF-8 name this is exactly
+    ``path.encode()``, so stores written before non-UTF-8 names were supported read the same."""
+    return os.fsencode(path)
+
+
+def key_path(key: bytes | memoryview) -> str:
+    return os.fsdecode(bytes(key))
 
 
 @dataclass(frozen=True)

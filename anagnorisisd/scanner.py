@@ -4,6 +4,11 @@ The watcher is fast but forgetful (nothing is watched while the daemon is
 down, and the kernel drops events when its queue overflows), so a scan at
 start-up and on a schedule makes the store agree with the disk again. It only
 reads directory entries and stats; unchanged files cost a dict lookup.
+
+Entries that are not indexed for a reason the person may want to know (a FIFO
+named like an image, a symlink out of the library, a folder that cannot be
+read) are recorded as skipped, with the reason, and listed in /api/failures.
+The rules are in ``safe_io``.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from anagnorisisd.safe_io import Verdict, judge, real_roots
 from anagnorisisd.store import Store
 
 WRITE_CHUNK = 2000
@@ -33,24 +39,41 @@ def is_wanted(name: str, extensions: frozenset[str]) -> bool:
     return os.path.splitext(name)[1].lower() in extensions
 
 
-def walk_files(root: str, extensions: frozenset[str]) -> Iterator[os.DirEntry[str]]:
-    """Every wanted regular file under root; hidden entries and symlinked dirs are skipped."""
+def walk(root: str, extensions: frozenset[str], library_real_roots: list[str]
+         ) -> Iterator[Verdict]:
+    """A verdict for every wanted entry under root, and for every folder that could not be
+    read or was not followed. Hidden entries are passed over without a word."""
     stack = [root]
     while stack:
         directory = stack.pop()
         try:
             with os.scandir(directory) as entries:
                 for entry in entries:
+                    if entry.name.startswith("."):
+                        continue
                     try:
                         if entry.is_dir(follow_symlinks=False):
-                            if not entry.name.startswith("."):
-                                stack.append(entry.path)
-                        elif entry.is_file() and is_wanted(entry.name, extensions):
-                            yield entry
+                            stack.append(entry.path)
+                            continue
+                        wanted = is_wanted(entry.name, extensions)
+                        if not wanted and not entry.is_symlink():
+                            continue
                     except OSError:
                         continue
-        except OSError:
-            continue
+                    verdict = judge(entry.path, library_real_roots, entry)
+                    if verdict is None:
+                        continue
+                    if wanted or (verdict.skip and "to a folder" in verdict.skip):
+                        yield verdict
+        except OSError as exc:
+            yield Verdict(directory, skip=f"cannot list this folder: {exc.strerror or exc}")
+
+
+def walk_files(root: str, extensions: frozenset[str],
+               library_roots: Iterable[str] | None = None) -> Iterator[Verdict]:
+    """The files under root that can be indexed (verdicts without a skip)."""
+    reals = real_roots(library_roots or [root])
+    return (v for v in walk(root, extensions, reals) if v.ok)
 
 
 def under(path: str, root: str) -> bool:
@@ -62,6 +85,7 @@ class ScanReport:
     seen: int = 0
     queued: int = 0
     removed: int = 0
+    skipped: int = 0
     seconds: float = 0.0
 
     @property
@@ -88,9 +112,11 @@ def scan(
     walk_roots = [normalise_root(r) for r in roots]
     all_roots = [normalise_root(r) for r in (library_roots or walk_roots)] + walk_roots
     present = [r for r in walk_roots if os.path.isdir(r)]
+    reals = real_roots(all_roots)
     known = store.stat_index()
     seen: set[str] = set()
     changed: list[tuple[str, int, int]] = []
+    skipped: list[Verdict] = []
 
     def flush() -> None:
         with store.write() as w:
@@ -99,22 +125,28 @@ def scan(
         changed.clear()
 
     for root in present:
-        for entry in walk_files(root, exts):
-            try:
-                st = entry.stat()
-            except OSError:
+        for verdict in walk(root, exts, reals):
+            if verdict.skip is not None:
+                skipped.append(verdict)
                 continue
-            path = entry.path
+            path = verdict.path
             seen.add(path)
             report.seen += 1
-            if known.get(path) != (st.st_size, st.st_mtime_ns):
-                changed.append((path, st.st_size, st.st_mtime_ns))
+            if known.get(path) != (verdict.size, verdict.mtime_ns):
+                changed.append((path, verdict.size, verdict.mtime_ns))
                 if len(changed) >= WRITE_CHUNK:
                     flush()
             if on_progress is not None and report.seen % 1000 == 0:
                 on_progress(report.seen)
     if changed:
         flush()
+    with store.write() as w:  # this scan's skip notes replace the last ones under its roots
+        for root in present:
+            w.forget_skipped_under(root)
+        for verdict in skipped:
+            assert verdict.skip is not None
+            w.skip(verdict.path, verdict.skip)
+    report.skipped = len(skipped)
 
     def forgettable(path: str) -> bool:
         if path in seen:

@@ -11,6 +11,12 @@ Layout (named databases):
 - ``marks``:   hash + stage name -> Mark (version, error). Cheap to scan.
 - ``results``: hash + stage name -> the stage's output (may hold blobs).
 - ``user``:    hash + key -> user data such as ratings; never garbage-collected.
+- ``skipped``: path -> why the scan or the watcher left an entry alone (a FIFO, a
+               symlink out of the library, an unreadable folder...), so that every
+               file the daemon does not index is listed with its reason.
+
+Paths are keyed by their bytes on disk (``records.path_key``), so names that are
+not valid UTF-8 are stored and shown like any other.
 
 Everything derived from content hangs off the hash, so a move or rename only
 rewrites ``files``/``refs``. Every mutation happens inside one LMDB write
@@ -20,8 +26,13 @@ transaction, so a ``kill -9`` leaves either the old or the new state and the
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import logging
+import os
+import shutil
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -31,31 +42,91 @@ from typing import Any
 
 import lmdb
 
-from anagnorisisd.records import DONE, FAILED, PENDING, FileRecord, Mark, pack, unpack
+from anagnorisisd.records import (
+    DONE,
+    FAILED,
+    PENDING,
+    FileRecord,
+    Mark,
+    key_path,
+    pack,
+    path_key,
+    unpack,
+)
 
 log = logging.getLogger(__name__)
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 HASH_STAGE_COUNTS = "hash"
-
-# Forward migrations, keyed by the version they upgrade *from*. Each runs inside
-# the single write transaction that also bumps the stored version.
-MIGRATIONS: dict[int, Callable[[lmdb.Transaction, Store], None]] = {}
+RATING_HISTORY_LIMIT = 100
+"""Rating changes kept per image. The history is for undo and for seeing how a taste
+moved, not an audit log; unbounded, 20,000 changes to one image made each change 8x
+slower."""
+MIN_RESERVE_BYTES = 16 << 20
+"""Room kept free in the map and on the disk for the person's own writes (ratings,
+settings): bulk pipeline writes stop short of it."""
 
 
 class StoreError(Exception):
     """The store cannot be used as it is; the message says why in one line."""
 
 
+class StoreFull(StoreError):
+    """A write did not fit: the map or the disk is full. Nothing was written."""
+
+
 def records_under(txn: lmdb.Transaction, files: Any, prefix: str) -> Iterator[FileRecord]:
     """File records whose path starts with `prefix`, in key order, from one transaction."""
     cur = txn.cursor(db=files)
-    start = prefix.encode()
+    start = path_key(prefix)
     if not cur.set_range(start):
         return
     for key, raw in cur:
         if not bytes(key).startswith(start):
             break
-        yield FileRecord.decode(bytes(key).decode(), raw)
+        yield FileRecord.decode(key_path(key), raw)
+
+
+def _trim_rating_histories(txn: lmdb.Transaction, store: Store) -> None:
+    """Schema 1 -> 2: bound every rating history, keeping the latest changes."""
+    suffix = b"rating-history"
+    for key, raw in list(txn.cursor(db=store.user)):
+        if bytes(key).endswith(suffix) and len(key) == 32 + len(suffix):
+            history = unpack(raw)
+            if len(history) > RATING_HISTORY_LIMIT:
+                txn.put(bytes(key), pack(history[-RATING_HISTORY_LIMIT:]), db=store.user)
+
+
+def _forget_vanished_file_failures(txn: lmdb.Transaction, store: Store) -> None:
+    """Schema 1 -> 2: a file renamed while a stage read it was marked as failed content for
+    good. Such marks describe the path, not the content: drop them so the content is tried
+    again (the runner now re-queues a file that changes mid-stage instead)."""
+    for key, raw in list(txn.cursor(db=store.marks)):
+        mark = Mark.decode(raw)
+        if mark.error and ("No such file or directory" in mark.error or "vanished" in mark.error):
+            txn.delete(bytes(key), db=store.marks)
+
+
+def _migrate_1_to_2(txn: lmdb.Transaction, store: Store) -> None:
+    _trim_rating_histories(txn, store)
+    _forget_vanished_file_failures(txn, store)
+
+
+# Forward migrations, keyed by the version they upgrade *from*. Each runs inside
+# the single write transaction that also bumps the stored version, and each has a
+# test that opens a store written by the release before it (tests/fixtures/stores).
+MIGRATIONS: dict[int, Callable[[lmdb.Transaction, Store], None]] = {1: _migrate_1_to_2}
+
+
+def skipped_key(path: str, max_key_size: int) -> bytes:
+    """Paths too long to be keys (the reason some are skipped) are keyed by a digest."""
+    key = path_key(path)
+    if len(key) <= max_key_size:
+        return key
+    return b"\xff#" + hashlib.blake2b(key, digest_size=32).digest()
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    return getattr(exc, "errno", None) == errno.ENOSPC or "No space left" in str(exc)
 
 
 def stage_key(content_hash: bytes, stage: str) -> bytes:
@@ -95,16 +166,23 @@ class Census:
 class Store:
     """One LMDB environment per data dir; safe to share between threads."""
 
-    def __init__(self, data_dir: Path, map_size_gb: int = 256, readonly: bool = False) -> None:
+    def __init__(self, data_dir: Path, map_size_gb: float = 256, readonly: bool = False) -> None:
         self.path = Path(data_dir) / "store.lmdb"
+        if not map_size_gb > 0:
+            raise StoreError(f"[storage] map_size_gb must be above 0, got {map_size_gb}")
         if not readonly:
-            self.path.mkdir(parents=True, exist_ok=True)
+            try:
+                self.path.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the store at {self.path}: "
+                                 f"{exc.strerror or exc}") from None
         elif not (self.path / "data.mdb").exists():
             raise StoreError(f"no store at {self.path}; run 'anagnorisisd index' or 'serve' first")
+        map_size = self._map_size_for(int(map_size_gb * (1 << 30)), readonly)
         try:
             self.env = lmdb.open(
                 str(self.path),
-                map_size=map_size_gb << 30,
+                map_size=map_size,
                 max_dbs=16,
                 readonly=readonly,
                 lock=True,
@@ -114,8 +192,9 @@ class Store:
                 # queue redoes whatever was undone. Half the fsyncs of the default.
                 metasync=False,
             )
-        except lmdb.Error as exc:
-            raise StoreError(f"cannot open store at {self.path}: {exc}") from None
+        except (lmdb.Error, OSError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc).split(":")[-1].strip()
+            raise StoreError(f"cannot open the store at {self.path}: {reason}") from None
         create = not readonly
         self.meta = self.env.open_db(b"meta", create=create)
         self.files = self.env.open_db(b"files", create=create)
@@ -124,8 +203,14 @@ class Store:
         self.marks = self.env.open_db(b"marks", create=create)
         self.results = self.env.open_db(b"results", create=create)
         self.user = self.env.open_db(b"user", create=create)
+        self.skipped = self.env.open_db(b"skipped", create=create)
         self.max_key_size = self.env.max_key_size()
         self._census_lock = threading.Lock()
+        # Held across every write transaction *and* the census update after it, and by
+        # recount: so a recount never misses, or counts twice, a commit that raced it.
+        # LMDB serialises writers anyway, so this costs no concurrency.
+        self._write_lock = threading.Lock()
+        self.full: str | None = None  # why bulk writes are paused, while they are
         self.stage_versions: dict[str, str] = {}
         self.census = Census()
         self.listeners: list[Callable[[list[bytes], list[bytes]], None]] = []
@@ -133,7 +218,72 @@ class Store:
         self.recount()
 
     # ----------------------------------------------------------------- schema
+    def _map_size_for(self, configured: int, readonly: bool) -> int:
+        """The configured map, or more if the store already fills most of it.
+
+        Growing is only safe with no transaction open, so it happens here, at open: a
+        daemon stopped by a full map always starts again, with room, while the disk has it.
+        """
+        data = self.path / "data.mdb"
+        try:
+            used = data.stat().st_size
+        except OSError:
+            return configured
+        if readonly or used + self._reserve(configured) < configured:
+            return max(configured, used + (1 << 20))
+        wanted = max(configured, used * 2, used + (1 << 30))
+        free = shutil.disk_usage(self.path).free
+        grown = max(configured, min(wanted, used + free))
+        if grown > configured:
+            log.warning("the store fills %.0f%% of its %d MiB map; opening it with %d MiB",
+                        100 * used / configured, configured >> 20, grown >> 20)
+        return grown
+
+    @staticmethod
+    def _reserve(map_size: int) -> int:
+        return max(MIN_RESERVE_BYTES, map_size // 50)
+
+    def room_for_bulk(self) -> bool:
+        """Whether bulk (pipeline) writes may go on: the map and the disk both keep a reserve
+        for the person's own writes. Sets ``full`` to the reason when they may not."""
+        info = self.env.info()
+        page = self.env.stat()["psize"]
+        map_size = int(info["map_size"])
+        used = (int(info["last_pgno"]) + 1) * page
+        if used + self._reserve(map_size) > map_size:
+            self.full = (f"the store is full ({used >> 20} of {map_size >> 20} MiB); indexing is "
+                         "paused and ratings still save; restart the daemon to grow it, or "
+                         "raise [storage] map_size_gb")
+            return False
+        free = shutil.disk_usage(self.path).free
+        if free < MIN_RESERVE_BYTES:
+            self.full = (f"the disk holding {self.path} is full ({free >> 20} MiB free); "
+                         "indexing is paused until there is room again")
+            return False
+        self.full = None
+        return True
+
     def _check_schema(self, readonly: bool) -> None:
+        stored = self._stored_schema()
+        if stored == SCHEMA_VERSION or (stored is None and readonly):
+            return
+        try:
+            self._upgrade_schema(readonly)
+        except lmdb.MapFullError:
+            raise StoreError(f"the store at {self.path} is full and could not be upgraded; "
+                             "raise [storage] map_size_gb") from None
+        except lmdb.Error as exc:
+            if _is_disk_full(exc):
+                raise StoreError(f"the disk holding {self.path} is full; free some space "
+                                 "and start again") from None
+            raise
+
+    def _stored_schema(self) -> int | None:
+        with self.env.begin() as txn:
+            raw = txn.get(b"schema_version", db=self.meta)
+            return int(unpack(raw)) if raw is not None else None
+
+    def _upgrade_schema(self, readonly: bool) -> None:
         with self.env.begin(write=not readonly) as txn:
             raw = txn.get(b"schema_version", db=self.meta)
             stored = unpack(raw) if raw is not None else None
@@ -170,6 +320,14 @@ class Store:
         self.recount()
 
     def recount(self) -> None:
+        """Count everything again. Holding the write lock means no commit lands between the
+        snapshot and the swap, so the live counters stay exact."""
+        with self._write_lock:
+            census = self._count()
+            with self._census_lock:
+                self.census = census
+
+    def _count(self) -> Census:
         census = Census()
         with self.env.begin() as txn:
             for _, raw in txn.cursor(db=self.files):
@@ -187,8 +345,7 @@ class Store:
                 content, stage = bytes(key[:32]), bytes(key[32:]).decode()
                 if content in live:
                     self._count_mark(census.stage_done, census.stage_failed, stage, raw, +1)
-        with self._census_lock:
-            self.census = census
+        return census
 
     def _count_mark(
         self, done: Counter[str], failed: Counter[str], stage: str, raw: bytes | memoryview,
@@ -209,11 +366,22 @@ class Store:
         """One write transaction; census deltas land, and listeners hear of content that came
         to life or died, only if it commits."""
         writer = Writer(self)
-        with self.env.begin(write=True) as txn:
-            writer.txn = txn
-            yield writer
-        with self._census_lock:
-            self.census.apply(writer.delta)
+        with self._write_lock:
+            try:
+                with self.env.begin(write=True) as txn:
+                    writer.txn = txn
+                    yield writer
+            except lmdb.MapFullError:
+                self.full = ("the store is full; indexing is paused; restart the daemon to grow "
+                             "it, or raise [storage] map_size_gb")
+                raise StoreFull(self.full) from None
+            except lmdb.Error as exc:
+                if not _is_disk_full(exc):
+                    raise
+                self.full = f"the disk holding {self.path} is full; indexing is paused"
+                raise StoreFull(self.full) from None
+            with self._census_lock:
+                self.census.apply(writer.delta)
         if writer.born or writer.died:
             for listener in self.listeners:
                 listener(writer.born, writer.died)
@@ -221,7 +389,7 @@ class Store:
     # ------------------------------------------------------------------- reads
     def get_file(self, path: str) -> FileRecord | None:
         with self.env.begin() as txn:
-            raw = txn.get(path.encode(), db=self.files)
+            raw = txn.get(path_key(path), db=self.files)
             return FileRecord.decode(path, raw) if raw is not None else None
 
     def iter_files(self, prefix: str = "") -> Iterator[FileRecord]:
@@ -235,7 +403,7 @@ class Store:
             out: dict[str, tuple[int, int]] = {}
             for key, raw in txn.cursor(db=self.files):
                 rec = unpack(raw)
-                out[bytes(key).decode()] = (rec["s"], rec["m"])
+                out[key_path(key)] = (rec["s"], rec["m"])
             return out
 
     def dirty_paths(self, after: bytes = b"", limit: int = 256) -> list[str]:
@@ -247,7 +415,7 @@ class Store:
                 found = cur.next()
             out: list[str] = []
             while found and len(out) < limit:
-                out.append(bytes(cur.key()).decode())
+                out.append(key_path(cur.key()))
                 found = cur.next()
             return out
 
@@ -286,7 +454,7 @@ class Store:
             cur = txn.cursor(db=self.refs)
             if not cur.set_key(content_hash):
                 return []
-            return [bytes(v).decode() for v in cur.iternext_dup()]
+            return [key_path(v) for v in cur.iternext_dup()]
 
     def live_hashes(self) -> Iterator[bytes]:
         with self.env.begin() as txn:
@@ -298,6 +466,12 @@ class Store:
         for rec in self.iter_files():
             if rec.state == FAILED:
                 yield rec
+
+    def skipped_entries(self) -> list[tuple[str, str]]:
+        """(path, reason) of every entry the scan or the watcher chose not to index."""
+        with self.env.begin() as txn:
+            return [(str(v["p"]), str(v["r"])) for _, v in
+                    ((k, unpack(raw)) for k, raw in txn.cursor(db=self.skipped))]
 
     def contents_with_copies(self) -> list[bytes]:
         """Content found at more than one path: exact duplicates."""
@@ -312,6 +486,10 @@ class Store:
     def is_live(self, content_hash: bytes) -> bool:
         with self.env.begin() as txn:
             return txn.get(content_hash, db=self.refs) is not None
+
+    def rating_history(self, content_hash: bytes) -> list[dict[str, Any]]:
+        history = self.get_user(content_hash, "rating-history")
+        return list(history) if history else []
 
     def get_user(self, content_hash: bytes, key: str) -> Any:
         with self.env.begin() as txn:
@@ -367,7 +545,7 @@ class Writer:
 
     # -- files
     def file(self, path: str) -> FileRecord | None:
-        raw = self.txn.get(path.encode(), db=self.store.files)
+        raw = self.txn.get(path_key(path), db=self.store.files)
         return FileRecord.decode(path, raw) if raw is not None else None
 
     def _put_file(self, old: FileRecord | None, new: FileRecord) -> None:
@@ -378,7 +556,7 @@ class Writer:
         self._count_file(new, +1)
         if new.hash is not None and (old is None or old.hash != new.hash):
             self._ref(new.hash, new.path)
-        self.txn.put(new.path.encode(), new.encode(), db=self.store.files)
+        self.txn.put(path_key(new.path), new.encode(), db=self.store.files)
 
     def _count_file(self, rec: FileRecord, sign: int) -> None:
         self.delta.files[rec.state] += sign
@@ -390,22 +568,43 @@ class Writer:
         self._count_file(rec, -1)
         if rec.hash is not None:
             self._unref(rec.hash, rec.path)
-        self.txn.delete(rec.path.encode(), db=self.store.files)
-        self.txn.delete(rec.path.encode(), db=self.store.dirty)
+        self.txn.delete(path_key(rec.path), db=self.store.files)
+        self.txn.delete(path_key(rec.path), db=self.store.dirty)
 
     def seen(self, path: str, size: int, mtime_ns: int) -> bool:
         """Record a stat observation; queue the file if it is new or changed."""
-        if len(path.encode()) > self.store.max_key_size:
-            log.warning("skipped %s: its path is longer than the store's %d-byte key limit",
-                        path, self.store.max_key_size)
+        if len(path_key(path)) > self.store.max_key_size:
+            self.skip(path, f"its path is longer than the store's {self.store.max_key_size}-byte "
+                      "key limit")
             return False
+        self.unskip(path)
         old = self.file(path)
         if old is not None and (old.size, old.mtime_ns) == (size, mtime_ns):
             return False
         gen = old.gen + 1 if old else 1
         self._put_file(old, FileRecord(path, size, mtime_ns, None, PENDING, gen))
-        self.txn.put(path.encode(), b"", db=self.store.dirty)
+        self.txn.put(path_key(path), b"", db=self.store.dirty)
         return True
+
+    def skip(self, path: str, reason: str) -> None:
+        """Record why an entry is not indexed (and forget any record it had)."""
+        self.remove(path)
+        key = skipped_key(path, self.store.max_key_size)
+        self.txn.put(key, pack({"p": path, "r": reason, "at": time.time()}),
+                     db=self.store.skipped)
+
+    def unskip(self, path: str) -> None:
+        self.txn.delete(skipped_key(path, self.store.max_key_size), db=self.store.skipped)
+
+    def forget_skipped_under(self, folder: str) -> int:
+        """Drop the skip notes for a folder and everything in it (a scan about to record
+        them afresh)."""
+        prefix = folder.rstrip(os.sep) + os.sep
+        doomed = [bytes(k) for k, raw in self.txn.cursor(db=self.store.skipped)
+                  if (p := str(unpack(raw)["p"])) == folder or p.startswith(prefix)]
+        for key in doomed:
+            self.txn.delete(key, db=self.store.skipped)
+        return len(doomed)
 
     def requeue(self, path: str) -> int:
         old = self.file(path)
@@ -413,12 +612,14 @@ class Writer:
             return 0
         new = FileRecord(path, old.size, old.mtime_ns, old.hash, PENDING, old.gen + 1)
         self._put_file(old, new)
-        self.txn.put(path.encode(), b"", db=self.store.dirty)
+        self.txn.put(path_key(path), b"", db=self.store.dirty)
         return 1
 
-    def remove(self, path: str) -> bool:
+    def remove(self, path: str, gen: int | None = None) -> bool:
+        """Forget a path (only at generation `gen`, when given: a file that vanished mid-stage
+        is forgotten unless it has been seen again since)."""
         old = self.file(path)
-        if old is None:
+        if old is None or (gen is not None and old.gen != gen):
             return False
         self._drop_file(old)
         return True
@@ -433,18 +634,18 @@ class Writer:
     def move(self, src: str, dst: str) -> bool:
         """Re-key a file record; content, results and user data stay where they are."""
         old = self.file(src)
-        if old is None or len(dst.encode()) > self.store.max_key_size:
+        if old is None or src == dst or len(path_key(dst)) > self.store.max_key_size:
             return False
         existing = self.file(dst)
         if existing is not None:
             self._drop_file(existing)
-        was_dirty = self.txn.get(src.encode(), db=self.store.dirty) is not None
+        was_dirty = self.txn.get(path_key(src), db=self.store.dirty) is not None
         self._drop_file(old)
         moved = FileRecord(dst, old.size, old.mtime_ns, old.hash, old.state, old.gen + 1,
                            old.fail_stage, old.fail_reason)
         self._put_file(None, moved)
         if was_dirty:
-            self.txn.put(dst.encode(), b"", db=self.store.dirty)
+            self.txn.put(path_key(dst), b"", db=self.store.dirty)
         return True
 
     def move_tree(self, src_prefix: str, dst_prefix: str) -> int:
@@ -474,7 +675,7 @@ class Writer:
         new = FileRecord(path, old.size, old.mtime_ns, old.hash, FAILED if failure else DONE,
                          gen, stage, reason)
         self._put_file(old, new)
-        self.txn.delete(path.encode(), db=self.store.dirty)
+        self.txn.delete(path_key(path), db=self.store.dirty)
         return True
 
     # -- content
@@ -482,18 +683,18 @@ class Writer:
         cur = self.txn.cursor(db=self.store.refs)
         if not cur.set_key(content_hash):
             return []
-        return [bytes(v).decode() for v in cur.iternext_dup()]
+        return [key_path(v) for v in cur.iternext_dup()]
 
     def _ref(self, content_hash: bytes, path: str) -> None:
         first = self.txn.get(content_hash, db=self.store.refs) is None
-        self.txn.put(content_hash, path.encode(), db=self.store.refs, dupdata=True)
+        self.txn.put(content_hash, path_key(path), db=self.store.refs, dupdata=True)
         if first:
             self.delta.live_content += 1
             self._count_marks(content_hash, +1)
             self.born.append(content_hash)
 
     def _unref(self, content_hash: bytes, path: str) -> None:
-        self.txn.delete(content_hash, path.encode(), db=self.store.refs)
+        self.txn.delete(content_hash, path_key(path), db=self.store.refs)
         if self.txn.get(content_hash, db=self.store.refs) is None:
             self.delta.live_content -= 1
             self._count_marks(content_hash, -1)
@@ -541,7 +742,7 @@ class Writer:
         raw = self.txn.get(history_key, db=self.store.user)
         history = unpack(raw) if raw is not None else []
         history.append({"value": value, "at": at})
-        self.txn.put(history_key, pack(history), db=self.store.user)
+        self.txn.put(history_key, pack(history[-RATING_HISTORY_LIMIT:]), db=self.store.user)
 
     def set_prediction(self, content_hash: bytes, value: float, model: str) -> None:
         self.txn.put(content_hash + b"prediction", pack({"value": value, "model": model}),

@@ -28,8 +28,9 @@ from watchdog.events import (
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
+from anagnorisisd.safe_io import judge, real_roots
 from anagnorisisd.scanner import is_wanted, normalise_extensions, normalise_root, walk_files
-from anagnorisisd.store import Store
+from anagnorisisd.store import Store, StoreFull
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +46,10 @@ class Debouncer:
 
     def __init__(
         self, store: Store, extensions: Iterable[str], quiet_s: float, settle_s: float,
-        on_change: Callable[[], None],
+        on_change: Callable[[], None], roots: Callable[[], list[str]] | None = None,
     ) -> None:
         self.store = store
+        self.roots = roots or (lambda: [])
         self.extensions = normalise_extensions(extensions)
         self.quiet_s = quiet_s
         self.settle_s = settle_s
@@ -80,8 +82,8 @@ class Debouncer:
                 entry.due = due
 
     def check_tree_later(self, directory: str) -> None:
-        for entry in walk_files(directory, self.extensions):
-            self.check_later(entry.path)
+        for verdict in walk_files(directory, self.extensions, self.roots() or [directory]):
+            self.check_later(verdict.path)
 
     def moved(self, src: str, dst: str | None, is_directory: bool) -> None:
         """Apply a move at once (dst None: a directory deleted as a whole)."""
@@ -94,8 +96,12 @@ class Debouncer:
             try:
                 self._apply_moves()
                 self._apply_due_checks()
+            except StoreFull as exc:
+                log.warning("watcher paused: %s", exc)
+                self._stop.wait(5.0)
             except Exception:
                 log.exception("watcher could not apply changes; the next scan will catch up")
+                self._stop.wait(1.0)
 
     def _apply_moves(self) -> None:
         with self._lock:
@@ -124,15 +130,14 @@ class Debouncer:
             due = [(p, c) for p, c in self._pending.items() if c.due <= now]
         if not due:
             return
-        observations: list[tuple[str, tuple[int, int] | None]] = []
+        observations: list[tuple[str, tuple[int, int] | str | None]] = []
+        reals = real_roots(self.roots())
         for path, check in due:
-            try:
-                st = os.stat(path)
-                stat: tuple[int, int] | None = (st.st_size, st.st_mtime_ns)
-            except FileNotFoundError:
-                stat = None
-            except OSError:
+            verdict = judge(path, reals)
+            if verdict is not None and verdict.skip is not None:
+                observations.append((path, verdict.skip))
                 continue
+            stat = (verdict.size, verdict.mtime_ns) if verdict is not None else None
             if stat is not None and stat != check.last_stat:
                 # Still changing (or first look): record the stat, look again once settled.
                 with self._lock:
@@ -145,11 +150,14 @@ class Debouncer:
         if not observations:
             return
         with self.store.write() as w:
-            for path, stat in observations:
-                if stat is None:
+            for path, seen in observations:
+                if seen is None:
                     w.remove(path)
+                    w.unskip(path)
+                elif isinstance(seen, str):
+                    w.skip(path, seen)
                 else:
-                    w.seen(path, *stat)
+                    w.seen(path, *seen)
         with self._lock:
             for path, _ in observations:
                 self._pending.pop(path, None)

@@ -11,22 +11,26 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 from PIL import UnidentifiedImageError
 
+from anagnorisisd.decoding import ImageTooLarge
 from anagnorisisd.models.clip import ClipModel
 from anagnorisisd.models.layout import ModelError
-from anagnorisisd.stage import Stage, StageContext, StageInput, StageOutput
+from anagnorisisd.safe_io import UnreadableFile
+from anagnorisisd.stage import Stage, StageContext, StageInput, StageOutput, StageSkip
 
 
 def decode_error(exc: BaseException) -> str:
     if isinstance(exc, UnidentifiedImageError):
         return "not an image Pillow can read"
-    return f"cannot decode: {exc}"
+    if isinstance(exc, UnreadableFile | ImageTooLarge):
+        return str(exc)
+    return f"cannot decode: {type(exc).__name__}: {exc}"
 
 
 class ClipStage(Stage):
@@ -84,6 +88,8 @@ class ClipStage(Stage):
                 index, future = pending.popleft()
                 try:
                     chunk.append((index, future.result()))
+                except CancelledError:  # the daemon is stopping: nothing to say about the file
+                    raise StageSkip("shutting down") from None
                 except Exception as exc:  # a bad file fails alone
                     outputs[index] = StageOutput.fail(decode_error(exc))
             top_up()  # keep the decoders busy while the model runs

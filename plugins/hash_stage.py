@@ -13,6 +13,8 @@ from typing import Any, ClassVar
 
 from blake3 import blake3
 
+from anagnorisisd.decoding import Limits
+from anagnorisisd.safe_io import UnreadableFile, open_regular
 from anagnorisisd.stage import Stage, StageContext, StageInput, StageOutput, StageSkip
 
 CHUNK = 1 << 20
@@ -24,7 +26,7 @@ def hash_file(path: str) -> tuple[bytes, int, int]:
     The stat is taken before and after reading so a file that changes under us
     is caught instead of being recorded with a hash of half-old, half-new bytes.
     """
-    with open(path, "rb", buffering=0) as f:
+    with open_regular(path, Limits.max_file_bytes, buffering=0) as f:
         before = os.fstat(f.fileno())
         hasher = blake3()
         buf = bytearray(CHUNK)
@@ -55,8 +57,8 @@ class HashStage(Stage):
         for item in batch:
             try:
                 digest, size, mtime_ns = hash_file(item.path)
-            except FileNotFoundError:
-                out.append(StageOutput.fail("file vanished before it could be read"))
+            except UnreadableFile as exc:
+                out.append(StageOutput.fail(str(exc)))
                 continue
             except OSError as exc:
                 out.append(StageOutput.fail(f"cannot read: {exc.strerror or exc}"))

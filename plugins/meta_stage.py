@@ -7,7 +7,9 @@ from typing import Any, ClassVar
 
 from PIL import Image, UnidentifiedImageError
 
+from anagnorisisd.decoding import Limits
 from anagnorisisd.imaging import capture_time, displayed_size
+from anagnorisisd.safe_io import UnreadableFile, open_regular
 from anagnorisisd.stage import Stage, StageContext, StageInput, StageOutput
 
 
@@ -17,13 +19,13 @@ def read_meta(path: str) -> dict[str, Any]:
     Pillow's ``open`` parses only the header; pixels are decoded on ``load``,
     which this never calls.
     """
-    with Image.open(path) as img:
+    with open_regular(path, Limits.max_file_bytes) as raw, Image.open(raw) as img:
         width, height = displayed_size(img)
         return {
             "format": (img.format or "").lower(),
             "width": width,
             "height": height,
-            "file_size": os.path.getsize(path),
+            "file_size": os.fstat(raw.fileno()).st_size,
             "taken_at": capture_time(img),
             "frames": int(getattr(img, "n_frames", 1)),
         }
@@ -44,6 +46,8 @@ class MetaStage(Stage):
                 out.append(StageOutput.ok(read_meta(item.path)))
             except UnidentifiedImageError:
                 out.append(StageOutput.fail("not an image Pillow can read"))
-            except (OSError, ValueError, SyntaxError) as exc:
-                out.append(StageOutput.fail(f"unreadable header: {exc}"))
+            except UnreadableFile as exc:
+                out.append(StageOutput.fail(str(exc)))
+            except Exception as exc:  # any parser error is this file's, said with its reason
+                out.append(StageOutput.fail(f"unreadable header: {type(exc).__name__}: {exc}"))
         return out

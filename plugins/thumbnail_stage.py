@@ -8,15 +8,18 @@ from typing import Any, ClassVar
 from PIL import Image, UnidentifiedImageError
 
 from anagnorisisd.config import ConfigError
-from anagnorisisd.imaging import open_reduced, to_rgb
+from anagnorisisd.decoding import ImageTooLarge, decoded
+from anagnorisisd.imaging import to_rgb
+from anagnorisisd.safe_io import UnreadableFile
 from anagnorisisd.stage import Stage, StageContext, StageInput, StageOutput
 
 FORMATS = {"webp": ("WEBP", "image/webp"), "jpeg": ("JPEG", "image/jpeg")}
 
 
 def make_thumbnail(path: str, size: int, fmt: str, quality: int) -> dict[str, Any]:
-    img = to_rgb(open_reduced(path, size))
-    img.thumbnail((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    with decoded(path, size) as full:
+        img = to_rgb(full)
+        img.thumbnail((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
     pil_format, mime = FORMATS[fmt]
     buf = io.BytesIO()
     options: dict[str, Any] = {"quality": quality}
@@ -54,6 +57,8 @@ class ThumbnailStage(Stage):
                                                          self.quality)))
             except UnidentifiedImageError:
                 out.append(StageOutput.fail("not an image Pillow can read"))
-            except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-                out.append(StageOutput.fail(f"cannot decode: {exc}"))
+            except (UnreadableFile, ImageTooLarge) as exc:
+                out.append(StageOutput.fail(str(exc)))
+            except Exception as exc:  # any decoder error is this file's, said with its reason
+                out.append(StageOutput.fail(f"cannot decode: {type(exc).__name__}: {exc}"))
         return out

@@ -18,7 +18,8 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from anagnorisisd.imaging import load_rgb
+from anagnorisisd.decoding import decoded
+from anagnorisisd.imaging import to_rgb
 from anagnorisisd.models.layout import ModelError
 
 INTERPOLATIONS = {
@@ -93,5 +94,7 @@ class Preprocessor:
         return self.to_array(self.resize(img if img.mode == "RGB" else img.convert("RGB")))
 
     def load(self, path: str) -> NDArray[np.float32]:
-        """Decode a file (EXIF-upright, RGB, first frame) and preprocess it."""
-        return self(load_rgb(path, self.size * DRAFT_FACTOR))
+        """Decode a file (EXIF-upright, RGB, first frame) and preprocess it, shrinking it
+        while its pixels still count against the decode budget."""
+        with decoded(path, self.size * DRAFT_FACTOR) as img:
+            return self(to_rgb(img))
