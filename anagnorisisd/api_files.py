@@ -18,9 +18,11 @@ from typing import Any
 
 from aiohttp import web
 
-from anagnorisisd.api_images import BadRequest, content_id, handle_errors
+from anagnorisisd.api_images import content_id, handle_errors
 from anagnorisisd.daemon import Library
-from anagnorisisd.scanner import normalise_root, under
+from anagnorisisd.http_errors import BadRequest, read_json
+from anagnorisisd.safe_io import inside, real_roots
+from anagnorisisd.scanner import normalise_root
 from anagnorisisd.server import LIBRARY_KEY, json_error, run_blocking
 
 MAX_FILES = 10_000
@@ -39,6 +41,7 @@ def checked_files(library: Library, body: Any) -> list[str]:
     if not files or len(files) > MAX_FILES:
         raise BadRequest(f"name between 1 and {MAX_FILES} files")
     paths = []
+    roots = real_roots(library.roots)
     for item in files:
         if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not isinstance(
                 item.get("path"), str):
@@ -47,8 +50,12 @@ def checked_files(library: Library, body: Any) -> list[str]:
             content = bytes.fromhex(item["id"])
         except ValueError:
             raise BadRequest(f"{item['id']!r} is not an image id") from None
-        if item["path"] not in library.store.paths_for(content):
-            raise BadRequest(f"{item['path']} is not a file of image {item['id']}")
+        if len(content) != 32 or item["path"] not in library.store.paths_for(content):
+            raise BadRequest(f"{item['path']!r} is not a file of image {item['id']!r}")
+        # The store knows the path; the disk must still agree that it lies in the library
+        # (a folder swapped for a symlink since indexing must not lead outside).
+        if not inside(os.path.realpath(os.path.dirname(item["path"])), roots):
+            raise BadRequest(f"{item['path']!r} is no longer inside the library")
         paths.append(item["path"])
     return paths
 
@@ -66,26 +73,45 @@ def trash(library: Library, paths: list[str]) -> dict[str, Any]:
     return {"trashed": done, "failed": failed, "trash": trash_location()}
 
 
-def move(library: Library, paths: list[str], destination: str) -> dict[str, Any]:
-    if not isinstance(destination, str) or not destination:
+def move_target(library: Library, destination: Any) -> str:
+    """The folder a move goes to: inside a library root once every link is resolved, and
+    created if it does not exist yet."""
+    if not isinstance(destination, str) or not destination.strip():
         raise BadRequest("destination must be a folder inside the library")
+    if "\x00" in destination:
+        raise BadRequest("destination cannot contain a NUL character")
     roots = library.roots
+    if not roots:
+        raise BadRequest("no library is set")
     target = normalise_root(destination if os.path.isabs(destination)
-                            else os.path.join(roots[0] if roots else "/", destination))
-    if not any(target == r or under(target, r) for r in roots):
-        raise BadRequest(f"{destination} is not inside the library")
-    os.makedirs(target, exist_ok=True)
+                            else os.path.join(roots[0], destination))
+    reals = real_roots(roots)
+    if not inside(os.path.realpath(target), reals):
+        raise BadRequest(f"{destination!r} is not inside the library")
+    if os.path.lexists(target) and not os.path.isdir(target):
+        raise BadRequest(f"{destination!r} exists and is not a folder")
+    try:
+        os.makedirs(target, exist_ok=True)
+    except OSError as exc:
+        raise BadRequest(f"cannot create {destination!r}: {exc.strerror or exc}") from None
+    if not inside(os.path.realpath(target), reals):  # a link swapped in meanwhile
+        raise BadRequest(f"{destination!r} is not inside the library")
+    return os.path.realpath(target)
+
+
+def move(library: Library, paths: list[str], destination: Any) -> dict[str, Any]:
+    target = move_target(library, destination)
     moved, failed = [], []
     for path in paths:
         dest = os.path.join(target, os.path.basename(path))
-        if os.path.exists(dest):
+        if os.path.lexists(dest):
             failed.append({"path": path, "error": f"{dest} already exists"})
             continue
         try:
             shutil.move(path, dest)
             moved.append({"from": path, "to": dest})
         except OSError as exc:
-            failed.append({"path": path, "error": str(exc)})
+            failed.append({"path": path, "error": exc.strerror or str(exc)})
     return {"moved": moved, "failed": failed}
 
 
@@ -111,10 +137,7 @@ async def post_move(request: web.Request) -> web.Response:
 
 
 async def json_body(request: web.Request) -> Any:
-    try:
-        return await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise BadRequest("the body must be JSON") from None
+    return await read_json(request, '{"files": [{"id": "...", "path": "..."}]}')
 
 
 def reveal_command(path: str) -> list[str] | None:
@@ -132,9 +155,12 @@ def reveal_command(path: str) -> list[str] | None:
 async def post_reveal(request: web.Request) -> web.Response:
     library = request.app[LIBRARY_KEY]
     content = content_id(request)
-    paths = sorted(await run_blocking(library.store.paths_for, content))
-    if not paths:
+    from anagnorisisd.api_images import servable_path
+
+    path = await run_blocking(servable_path, library, content)
+    if path is None:
         return json_error(404, "no such image")
+    paths = [path]
     command = reveal_command(paths[0])
     if command is None:
         return web.json_response({"opened": False, "path": paths[0], "message":
@@ -156,7 +182,7 @@ async def events(request: web.Request) -> web.StreamResponse:
             status["training"] = library.trainer.public_status()
             await response.write(f"event: status\ndata: {json.dumps(status)}\n\n".encode())
             await asyncio.sleep(1.0)
-    except (ConnectionResetError, asyncio.CancelledError):
+    except ConnectionResetError:  # the browser went away; cancellation is let through
         pass
     return response
 

@@ -7,30 +7,25 @@ is used as a path.
 
 from __future__ import annotations
 
-import io
 import os
 from typing import Any
 
 import numpy as np
 from aiohttp import web
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 
 from anagnorisisd.daemon import Library
+from anagnorisisd.decoding import ImageTooLarge, decoded
+from anagnorisisd.http_errors import BadRequest, TooLarge
 from anagnorisisd.imaging import to_rgb
+from anagnorisisd.safe_io import inside, real_roots
 from anagnorisisd.search.query import Query, QueryError, parse
 from anagnorisisd.search.service import Page, SearchUnavailable
 from anagnorisisd.server import LIBRARY_KEY, json_error, run_blocking
 
 MAX_PER_PAGE = 500
-MAX_UPLOAD = 64 << 20
 MIME = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif",
         "bmp": "image/bmp", "tiff": "image/tiff"}
-
-
-class BadRequest(Exception):
-    def __init__(self, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.extra = extra
 
 
 def content_id(request: web.Request) -> bytes:
@@ -115,10 +110,9 @@ def run_query(library: Library, query: Query, page: int, per_page: int,
 
 
 async def handle_errors(request: web.Request, work: Any) -> web.Response:
+    """Run a handler's work; BadRequest and friends are answered by the error middleware."""
     try:
         return web.json_response(await work)
-    except BadRequest as exc:
-        return web.json_response({"error": str(exc), **exc.extra}, status=400)
     except QueryError as exc:
         return web.json_response({"error": str(exc), "token": exc.token,
                                   "position": exc.position}, status=400)
@@ -151,16 +145,28 @@ async def get_image(request: web.Request) -> web.Response:
     return web.json_response(details)
 
 
+def servable_path(library: Library, content: bytes) -> str | None:
+    """A file of this image that really lies in the library now, links resolved: a symlink
+    or a folder swapped in since indexing cannot make the daemon serve what is outside."""
+    roots = real_roots(library.roots)
+    for path in sorted(library.store.paths_for(content)):
+        real = os.path.realpath(path)
+        if inside(real, roots) and os.path.isfile(real):
+            return real
+    return None
+
+
 async def get_file(request: web.Request) -> web.StreamResponse:
     library = request.app[LIBRARY_KEY]
     content = content_id(request)
-    for path in sorted(await run_blocking(library.store.paths_for, content)):
-        if os.path.isfile(path):
-            entry = library.search.catalog.get(content)
-            mime = MIME.get(entry.format if entry else "", "application/octet-stream")
-            return web.FileResponse(path, headers={"Content-Type": mime,
-                                                   "Cache-Control": "private, max-age=3600"})
-    return json_error(404, "no such image")
+    path = await run_blocking(servable_path, library, content)
+    if path is None:
+        return json_error(404, "no such image")
+    entry = library.search.catalog.get(content)
+    mime = MIME.get(entry.format if entry else "", "application/octet-stream")
+    return web.FileResponse(path, headers={"Content-Type": mime,
+                                           "Cache-Control": "private, max-age=3600",
+                                           "X-Content-Type-Options": "nosniff"})
 
 
 async def get_thumbnail(request: web.Request) -> web.Response:
@@ -188,15 +194,23 @@ async def similar_images(request: web.Request) -> web.Response:
     return await handle_errors(request, work())
 
 
+def embed_upload(model: Any, data: bytes) -> Any:
+    """The model's vector for uploaded image bytes, through the one bounded decode path."""
+    try:
+        with decoded(data, model.preprocess.size) as img:
+            tensor = model.preprocess(to_rgb(img))
+    except ImageTooLarge as exc:
+        raise TooLarge(f"the image is too large: {exc}") from None
+    except UnidentifiedImageError:
+        raise BadRequest("the body is not an image Pillow can read") from None
+    except Exception as exc:  # a malformed image is the sender's problem, said with its reason
+        raise BadRequest(f"the image cannot be decoded: {type(exc).__name__}: {exc}") from None
+    return model.embed_images(tensor[np.newaxis])[0]
+
+
 def search_by_image(library: Library, data: bytes, page: int, per_page: int) -> dict[str, Any]:
     model = library.search.require_model()
-    try:
-        opened = Image.open(io.BytesIO(data))
-        opened.load()
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise BadRequest(f"the body is not an image Pillow can read ({exc})") from None
-    img = to_rgb(ImageOps.exif_transpose(opened))
-    vector = model.embed_images(model.preprocess(img)[np.newaxis])[0]
+    vector = embed_upload(model, data)
     hits = library.search.nearest(vector, page * per_page)
     start = (page - 1) * per_page
     return {"total": len(hits), "page": page, "per_page": per_page,

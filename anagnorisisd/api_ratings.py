@@ -10,7 +10,6 @@ from typing import Any
 from aiohttp import web
 
 from anagnorisisd.api_images import (
-    BadRequest,
     content_id,
     describe,
     handle_errors,
@@ -19,7 +18,9 @@ from anagnorisisd.api_images import (
     require_image,
 )
 from anagnorisisd.daemon import Library
+from anagnorisisd.http_errors import BadRequest, InsufficientStorage, read_json
 from anagnorisisd.server import LIBRARY_KEY, json_error, run_blocking
+from anagnorisisd.store import StoreFull
 from anagnorisisd.training import TrainingBusy
 
 
@@ -36,8 +37,11 @@ def parse_rating(body: Any) -> float:
 
 
 def set_rating(library: Library, content: bytes, value: float | None) -> dict[str, Any]:
-    with library.store.write() as w:
-        w.set_rating(content, value, time.time())
+    try:
+        with library.store.write() as w:
+            w.set_rating(content, value, time.time())
+    except StoreFull as exc:  # said, never lost silently: the panel shows it, nothing changed
+        raise InsufficientStorage(f"the rating was not saved: {exc}") from None
     library.search.catalog.set_rating(content, user=value)
     return describe(library, content)
 
@@ -47,11 +51,7 @@ async def put_rating(request: web.Request) -> web.Response:
     content = content_id(request)
 
     async def work() -> dict[str, Any]:
-        try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise BadRequest('send JSON like {"rating": 7}') from None
-        value = parse_rating(body)
+        value = parse_rating(await read_json(request, '{"rating": 7}'))
         require_image(library, content)
         return await run_blocking(set_rating, library, content, value)
 
@@ -111,4 +111,4 @@ def register(app: web.Application) -> None:
     app.router.add_get("/api/rate-next", rate_next)
 
 
-__all__ = ["BadRequest", "register"]
+__all__ = ["register"]

@@ -26,6 +26,8 @@ from typing import Any
 from anagnorisisd import __version__, cli_ratings, client
 from anagnorisisd.config import Config, ConfigError, load_config
 from anagnorisisd.daemon import Library, LibraryPathError
+from anagnorisisd.guard import check_bind
+from anagnorisisd.instance import InstanceBusy, holder
 from anagnorisisd.models import manager
 from anagnorisisd.models.layout import ModelError
 from anagnorisisd.models.service import ModelService
@@ -64,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except StoreError as exc:
         print(f"anagnorisisd: store error: {exc}", file=sys.stderr)
+        return 1
+    except InstanceBusy as exc:
+        print(f"anagnorisisd: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -125,7 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
 # --------------------------------------------------------------------- serve
 def cmd_serve(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    library = Library(config)
+    problem = check_bind(config.server.host, config.server.token)
+    if problem:
+        raise ConfigError(problem)
+    library = Library(config, role="serve")
     return asyncio.run(serve(library))
 
 
@@ -154,6 +162,7 @@ async def serve(library: Library) -> int:
         await loop.run_in_executor(None, library.stop)
         return 1
     url = f"http://{server.host}:{server.port}/"
+    library.instance.update(host=server.host, port=server.port)
     log.info("serving %s (library: %s)", url, ", ".join(library.roots) or "not set yet")
     for problem in library.assembly.problems.items():
         log.warning("stage %s unavailable: %s", *problem)
@@ -294,7 +303,12 @@ def offline_search(config: Config, text: str, limit: int) -> dict[str, Any]:
 # --------------------------------------------------------------------- index
 def cmd_index(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    library = Library(config, watch=False)
+    running = holder(config.data_dir)
+    if running is not None and running.get("role") == "serve":
+        print(f"anagnorisisd: the daemon (PID {running.get('pid')}) is running and indexes on "
+              "its own; follow it with 'anagnorisisd status'", file=sys.stderr)
+        return 1
+    library = Library(config, watch=False, role="index")
     roots = [normalise_root(p) for p in args.paths] or library.roots
     try:
         if not roots:
@@ -317,11 +331,16 @@ def cmd_index(args: argparse.Namespace) -> int:
                   f"{report.removed} gone) in {report.seconds:.2f}s", file=sys.stderr)
         bar = ProgressBar("index")
         while not stopping.is_set() and not library.pipeline.is_idle():
+            if library.store.full is not None:
+                break
             files = library.store.census_snapshot().files
             bar.update(files["done"] + files["failed"], sum(files.values()))
             time.sleep(0.2)
         files = library.store.census_snapshot().files
         bar.close(files["done"] + files["failed"], sum(files.values()))
+        if library.store.full is not None:
+            print(f"anagnorisisd: stopped: {library.store.full}", file=sys.stderr)
+            return 1
         if stopping.is_set():
             print("interrupted; the rest stays queued for the next run", file=sys.stderr)
         else:
@@ -366,8 +385,10 @@ def fetch_daemon_status(config: Config) -> dict[str, Any] | None:
 
 
 def offline_status(config: Config) -> dict[str, Any]:
-    """The same document, computed from the store when no daemon is running."""
-    store = Store(config.data_dir, config.storage.map_size_gb)
+    """The same document, computed from the store when no daemon is running (read-only when
+    a store exists, so a status never migrates or changes anything)."""
+    exists = (config.data_dir / "store.lmdb" / "data.mdb").exists()
+    store = Store(config.data_dir, config.storage.map_size_gb, readonly=exists)
     try:
         models = ModelService(config, auto_pull=False, eager_session=False)
         assembly = assemble(config, StageContext(config, models))

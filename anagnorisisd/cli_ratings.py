@@ -17,9 +17,15 @@ from typing import Any
 
 from anagnorisisd import client
 from anagnorisisd.config import Config, load_config
+from anagnorisisd.instance import InstanceLock
 from anagnorisisd.progress import ProgressBar
 from anagnorisisd.scanner import normalise_root
 from anagnorisisd.store import Store
+
+
+def reading_store(config: Config) -> Store:
+    """The store opened read-only: reading never changes it, even beside a daemon."""
+    return Store(config.data_dir, config.storage.map_size_gb, readonly=True)
 
 EXIT_USAGE = 2
 
@@ -78,13 +84,18 @@ def write_ratings(config: Config, ratings: list[tuple[bytes, float | None]]) -> 
             else:
                 api(config, "PUT", path, {"rating": value})
         return
-    store = Store(config.data_dir, config.storage.map_size_gb)
+    lock = InstanceLock(config.data_dir)
+    lock.acquire("ratings")  # InstanceBusy names an `index` or `train` run that holds the store
     try:
-        with store.write() as w:
-            for content, value in ratings:
-                w.set_rating(content, value, time.time())
+        store = Store(config.data_dir, config.storage.map_size_gb)
+        try:
+            with store.write() as w:
+                for content, value in ratings:
+                    w.set_rating(content, value, time.time())
+        finally:
+            store.close()
     finally:
-        store.close()
+        lock.release()
 
 
 # ----------------------------------------------------------------- commands
@@ -96,7 +107,7 @@ def cmd_rate(args: argparse.Namespace) -> int:
         print(f"anagnorisisd: {exc}", file=sys.stderr)
         return EXIT_USAGE
     path = normalise_root(args.path)
-    store = Store(config.data_dir, config.storage.map_size_gb)
+    store = reading_store(config)
     try:
         record = store.get_file(path)
     finally:
@@ -118,7 +129,7 @@ def detect_format(file: Path, given: str | None) -> str:
 
 def cmd_export(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    store = Store(config.data_dir, config.storage.map_size_gb)
+    store = reading_store(config)
     try:
         rows = []
         for content, rating in store.ratings():
@@ -159,7 +170,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"anagnorisisd: cannot read {args.file}: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    store = Store(config.data_dir, config.storage.map_size_gb)
+    store = reading_store(config)
     good: list[tuple[bytes, float | None]] = []
     problems: list[str] = []
     unknown = 0
@@ -205,7 +216,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         from anagnorisisd.daemon import Library
 
-        library = Library(config, watch=False)
+        library = Library(config, watch=False, role="train")
         try:
             if not library.models.load():
                 print(f"anagnorisisd: cannot train: {library.models.problem}", file=sys.stderr)

@@ -1,4 +1,8 @@
-"""The CLI's way to talk to a running daemon: one small HTTP client, None when none answers."""
+"""The CLI's way to talk to a running daemon: one small HTTP client, None when none answers.
+
+The daemon is found through the note it leaves in its data directory (instance.py),
+never by trying the configured port: whatever else listens there is not asked.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import urllib.request
 from typing import Any
 
 from anagnorisisd.config import Config
+from anagnorisisd.instance import holder
 
 
 class DaemonError(Exception):
@@ -21,15 +26,20 @@ class DaemonError(Exception):
 def call(config: Config, method: str, path: str, body: Any = None,
          timeout: float = 30) -> Any:
     """JSON in, JSON out. None if no daemon listens; DaemonError for a 4xx/5xx answer."""
-    server = config.server
-    host = "127.0.0.1" if server.host in ("0.0.0.0", "") else server.host
+    running = holder(config.data_dir)
+    if running is None or running.get("role") != "serve" or not running.get("port"):
+        return None
+    host = str(running.get("host") or "127.0.0.1")
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    if ":" in host:
+        host = f"[{host}]"
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"http://{host}:{server.port}{path}", data=data,
+    request = urllib.request.Request(f"http://{host}:{running['port']}{path}", data=data,
                                      method=method)
     if data is not None:
         request.add_header("Content-Type", "application/json")
-    if server.token:
-        request.add_header("Authorization", f"Bearer {server.token}")
+    if config.server.token:
+        request.add_header("Authorization", f"Bearer {config.server.token}")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return json.load(response)

@@ -15,8 +15,9 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from anagnorisisd import __version__
+from anagnorisisd import __version__, decoding
 from anagnorisisd.config import Config
+from anagnorisisd.instance import InstanceLock
 from anagnorisisd.models.service import ModelService
 from anagnorisisd.pipeline import Pipeline
 from anagnorisisd.registry import Assembly, assemble
@@ -24,7 +25,7 @@ from anagnorisisd.scanner import ScanReport, normalise_root, scan
 from anagnorisisd.search.service import SearchService
 from anagnorisisd.stage import StageContext
 from anagnorisisd.status import build_status
-from anagnorisisd.store import Store
+from anagnorisisd.store import Store, StoreError, StoreFull
 from anagnorisisd.training import Trainer
 from anagnorisisd.watcher import Debouncer, LibraryWatcher
 
@@ -32,15 +33,38 @@ log = logging.getLogger(__name__)
 LIBRARY_SETTING = "library.paths"
 
 
+# Folders that hold the system, not photos: a library there would index (and let the panel
+# trash) files that are not the person's. Their subfolders are refused too.
+SYSTEM_TREES = ("/proc", "/sys", "/dev", "/etc", "/boot", "/run", "/bin", "/sbin", "/lib",
+                "/lib32", "/lib64", "/libx32", "/usr")
+SYSTEM_FOLDERS = ("/", "/var")
+MAX_ROOTS = 64
+
+
 class LibraryPathError(ValueError):
     """A library path that cannot be used, phrased for the person who typed it."""
 
 
-def validate_library_paths(paths: list[str]) -> list[str]:
+def system_folder(real: str) -> bool:
+    return real in SYSTEM_FOLDERS or any(real == t or real.startswith(t + os.sep)
+                                         for t in SYSTEM_TREES)
+
+
+def validate_library_paths(paths: Any, require_absolute: bool = False,
+                           data_dir: str | None = None) -> list[str]:
+    """Each path must be an existing folder the daemon can read, not a system folder, not
+    inside the data directory; from the API, absolute (or ~/...): a relative path would be
+    relative to wherever the daemon happened to start."""
     if not isinstance(paths, list) or not all(isinstance(p, str) and p for p in paths):
         raise LibraryPathError("paths must be a list of non-empty strings")
+    if len(paths) > MAX_ROOTS:
+        raise LibraryPathError(f"at most {MAX_ROOTS} library paths")
     out: list[str] = []
     for raw in paths:
+        if "\x00" in raw:
+            raise LibraryPathError("a path cannot contain a NUL character")
+        if require_absolute and not (raw.startswith("/") or raw.startswith("~")):
+            raise LibraryPathError(f"{raw}: give an absolute path, like /home/me/Pictures")
         root = normalise_root(raw)
         if not os.path.exists(root):
             raise LibraryPathError(f"{raw}: no such directory")
@@ -48,6 +72,11 @@ def validate_library_paths(paths: list[str]) -> list[str]:
             raise LibraryPathError(f"{raw}: not a directory")
         if not os.access(root, os.R_OK | os.X_OK):
             raise LibraryPathError(f"{raw}: not readable")
+        real = os.path.realpath(root)
+        if system_folder(real):
+            raise LibraryPathError(f"{raw}: a system folder ({real}), not a photo library")
+        if data_dir and (real == data_dir or real.startswith(data_dir.rstrip(os.sep) + os.sep)):
+            raise LibraryPathError(f"{raw}: inside the daemon's own data directory")
         if root not in out:
             out.append(root)
     return out
@@ -56,10 +85,24 @@ def validate_library_paths(paths: list[str]) -> list[str]:
 class Library:
     """Everything the daemon does to a library, independent of how it is asked."""
 
-    def __init__(self, config: Config, *, watch: bool = True) -> None:
+    def __init__(self, config: Config, *, watch: bool = True, role: str | None = None) -> None:
         self.config = config
         self.started_at = time.time()
-        self.store = Store(config.data_dir, config.storage.map_size_gb)
+        limits = config.limits
+        decoding.configure(limits.max_pixels, limits.decode_budget_pixels,
+                           limits.max_file_mb << 20)
+        self.instance = InstanceLock(config.data_dir)
+        if role is not None:
+            try:
+                self.instance.acquire(role)
+            except OSError as exc:
+                raise StoreError(f"cannot use the data directory {config.data_dir}: "
+                                 f"{exc.strerror or exc}") from None
+        try:
+            self.store = Store(config.data_dir, config.storage.map_size_gb)
+        except BaseException:
+            self.instance.release()
+            raise
         self.models = ModelService(config, auto_pull=None if watch else False)
         self.assembly: Assembly = assemble(config, StageContext(config, self.models))
         self.pipeline = Pipeline(self.store, self.assembly, config.pipeline.queue_size)
@@ -79,7 +122,7 @@ class Library:
         self.watch = watch and config.watcher.enabled
         self.debouncer = Debouncer(
             self.store, config.library.extensions, config.watcher.debounce_s,
-            config.watcher.settle_s, self.pipeline.wake,
+            config.watcher.settle_s, self.pipeline.wake, roots=lambda: self.roots,
         )
         self.watcher = LibraryWatcher(self.debouncer)
         self.scheduler = BackgroundScheduler(daemon=True)
@@ -100,8 +143,8 @@ class Library:
                                id="rescan", max_instances=1, coalesce=True,
                                next_run_time=_now())
         if self.watch:
-            self.scheduler.add_job(self.watch_new_roots, "interval",
-                                   seconds=sched.missing_root_check_s, id="missing-roots",
+            self.scheduler.add_job(self.check_roots, "interval",
+                                   seconds=sched.missing_root_check_s, id="roots",
                                    max_instances=1, coalesce=True)
         self.scheduler.add_job(self.models.unload_idle, "interval", seconds=30, id="model-idle",
                                max_instances=1, coalesce=True)
@@ -126,6 +169,7 @@ class Library:
         self.pipeline.stop()
         with self._scan_lock:  # let a running scan commit its chunk before closing
             self.store.close()
+        self.instance.release()
 
     # ------------------------------------------------------------------ work
     def rescan(self, roots: list[str] | None = None) -> ScanReport | None:
@@ -135,6 +179,9 @@ class Library:
             try:
                 report = scan(self.store, roots or self.roots, self.config.library.extensions,
                               library_roots=self.roots)
+            except StoreFull as exc:
+                log.warning("scan stopped: %s", exc)
+                return None
             except Exception:
                 log.exception("scan failed")
                 return None
@@ -142,23 +189,26 @@ class Library:
                 self.scan_state["running"] = False
             self.scan_state["last"] = {
                 "finished_at": time.time(), "files": report.seen, "queued": report.queued,
-                "removed": report.removed, "seconds": round(report.seconds, 3),
+                "removed": report.removed, "skipped": report.skipped,
+                "seconds": round(report.seconds, 3),
             }
-            log.info("scan: %d files, %d queued, %d forgotten in %.2fs", report.seen,
-                     report.queued, report.removed, report.seconds)
+            log.info("scan: %d files, %d queued, %d forgotten, %d skipped in %.2fs",
+                     report.seen, report.queued, report.removed, report.skipped, report.seconds)
         self.pipeline.wake()
         return report
 
-    def watch_new_roots(self) -> None:
-        """A root that was missing (an unmounted disk) has appeared: watch it and scan it."""
-        arrived = self.watcher.watch_new_arrivals()
+    def check_roots(self) -> None:
+        """A root that appeared (a disk mounted), or was replaced (a folder deleted and
+        restored), is watched afresh and scanned; one that went is watched for."""
+        arrived = self.watcher.refresh()
         if arrived:
             log.info("library path(s) now present: %s", ", ".join(arrived))
             self.rescan(arrived)
 
-    def set_library(self, paths: list[str]) -> list[str]:
+    def set_library(self, paths: Any) -> list[str]:
         """Validate, persist and re-target the watcher; the rescan runs in the background."""
-        roots = validate_library_paths(paths)
+        roots = validate_library_paths(paths, require_absolute=True,
+                                       data_dir=os.path.realpath(self.config.data_dir))
         with self.store.write() as w:
             w.set_setting(LIBRARY_SETTING, roots)
         self.roots, self.roots_source = roots, "api"
@@ -168,11 +218,16 @@ class Library:
         return roots
 
     def failures(self) -> list[dict[str, Any]]:
-        return [
+        """Every file that failed a stage, and every entry that was skipped, with why."""
+        failed = [
             {"path": r.path, "stage": r.fail_stage, "reason": r.fail_reason,
              "id": r.hash.hex() if r.hash else None}
             for r in self.store.failures()
         ]
+        skipped: list[dict[str, Any]] = [
+            {"path": path, "stage": "scan", "reason": reason, "id": None}
+            for path, reason in sorted(self.store.skipped_entries())]
+        return failed + skipped
 
     # ---------------------------------------------------------------- status
     def status(self) -> dict[str, Any]:
@@ -195,6 +250,8 @@ class Library:
                 "scan": dict(self.scan_state),
                 "model": self.models.status(),
                 "index": self.search.status(),
+                "store": {"full": self.store.full},
+                "requeued_mid_stage": self.pipeline.requeued_mid_stage,
                 "evaluator": {"version": self.trainer.current.version
                               if self.trainer.current else None,
                               "training": self.trainer.status.get("state")},

@@ -1,8 +1,10 @@
 """The HTTP face: an aiohttp app factory over a Library.
 
 Handlers never do disk or CPU work on the event loop themselves; anything
-that touches LMDB writes, the filesystem tree or the observer goes through
-``run_blocking`` into the default thread pool.
+that touches LMDB, the filesystem or the observer goes through
+``run_blocking`` into the default thread pool. Every request first passes the
+guard (guard.py: Host, origin, token) and every error leaves as JSON with a
+reason (http_errors.py).
 """
 
 from __future__ import annotations
@@ -10,9 +12,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import functools
-import hmac
 import io
-import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from anagnorisisd.daemon import Library, LibraryPathError
+from anagnorisisd.guard import guard_middleware
+from anagnorisisd.http_errors import BadRequest, error_middleware, read_json
 
 LIBRARY_KEY = web.AppKey("library", Library)
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web_ui"
@@ -36,21 +38,6 @@ async def run_blocking(func: Callable[..., T], *args: Any) -> T:
     return await loop.run_in_executor(None, functools.partial(func, *args))
 
 
-def token_middleware(token: str) -> Any:
-    """With a token configured, every /api call must carry it (Bearer header or ?token=)."""
-
-    @web.middleware
-    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if token and request.path.startswith("/api/"):
-            header = request.headers.get("Authorization", "")
-            given = header[7:] if header.startswith("Bearer ") else request.query.get("token", "")
-            if not hmac.compare_digest(given.encode(), token.encode()):
-                return json_error(401, "missing or wrong token")
-        return await handler(request)
-
-    return check
-
-
 async def get_status(request: web.Request) -> web.Response:
     library = request.app[LIBRARY_KEY]
     return web.json_response(await run_blocking(library.status))
@@ -58,16 +45,14 @@ async def get_status(request: web.Request) -> web.Response:
 
 async def put_library(request: web.Request) -> web.Response:
     library = request.app[LIBRARY_KEY]
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return json_error(400, "body must be JSON like {\"paths\": [\"/photos\"]}")
+    example = '{"paths": ["/home/me/Pictures"]}'
+    body = await read_json(request, example)
     if not isinstance(body, dict) or "paths" not in body:
-        return json_error(400, "body must be JSON like {\"paths\": [\"/photos\"]}")
+        raise BadRequest(f"send JSON like {example}")
     try:
         roots = await run_blocking(library.set_library, body["paths"])
     except LibraryPathError as exc:
-        return json_error(400, str(exc))
+        raise BadRequest(str(exc)) from None
     return web.json_response({"paths": roots})
 
 
@@ -88,7 +73,9 @@ async def get_failures(request: web.Request) -> web.Response:
         writer = csv.writer(buf)
         writer.writerow(["path", "stage", "reason"])
         writer.writerows([i["path"], i["stage"], i["reason"]] for i in items)
-        return web.Response(text=buf.getvalue(), content_type="text/csv", headers={
+        # Names that are not UTF-8 go out as the bytes they are on disk.
+        return web.Response(body=buf.getvalue().encode("utf-8", "surrogateescape"),
+                            content_type="text/csv", charset="utf-8", headers={
             "Content-Disposition": 'attachment; filename="anagnorisisd-failures.csv"'})
     return web.json_response({"total": len(items), "items": items})
 
@@ -98,7 +85,11 @@ async def index_page(request: web.Request) -> web.FileResponse:
 
 
 def create_app(library: Library) -> web.Application:
-    app = web.Application(middlewares=[token_middleware(library.config.server.token)])
+    server = library.config.server
+    app = web.Application(
+        middlewares=[error_middleware, guard_middleware(server.token, server.allowed_hosts)],
+        client_max_size=server.max_body_mb << 20,
+    )
     app[LIBRARY_KEY] = library
     app.router.add_get("/api/status", get_status)
     app.router.add_get("/api/library", get_library)

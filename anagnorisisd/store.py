@@ -168,6 +168,7 @@ class Store:
 
     def __init__(self, data_dir: Path, map_size_gb: float = 256, readonly: bool = False) -> None:
         self.path = Path(data_dir) / "store.lmdb"
+        self.readonly = readonly
         if not map_size_gb > 0:
             raise StoreError(f"[storage] map_size_gb must be above 0, got {map_size_gb}")
         if not readonly:
@@ -310,7 +311,8 @@ class Store:
             return int(unpack(raw)) if raw is not None else SCHEMA_VERSION
 
     def close(self) -> None:
-        self.env.sync(True)
+        if not self.readonly:
+            self.env.sync(True)
         self.env.close()
 
     # ------------------------------------------------------------------ census

@@ -198,6 +198,10 @@ class LibraryWatcher:
         self.debouncer = debouncer
         self.roots: list[str] = []
         self.watched: list[str] = []
+        # (st_dev, st_ino) of each watched root: inotify follows the folder it was given,
+        # so a root deleted and restored (a new folder at the old path) goes unwatched
+        # unless someone notices the identity changed.
+        self._identity: dict[str, tuple[int, int]] = {}
         self._observer: BaseObserver | None = None
         self._lock = threading.Lock()
 
@@ -208,21 +212,28 @@ class LibraryWatcher:
             self._stop_observer()
             return self._start_observer()
 
-    def watch_new_arrivals(self) -> list[str]:
-        """Start watching roots that have appeared (a disk mounted); return them."""
+    def refresh(self) -> list[str]:
+        """Re-watch when a root appeared, went, or was replaced; return the roots that are
+        newly there (appeared or replaced), which want a scan."""
         with self._lock:
-            missing = [r for r in self.roots if r not in self.watched and os.path.isdir(r)]
-            if not missing:
+            now = {r: ident for r in self.roots if (ident := _identity(r)) is not None}
+            if now == self._identity:
                 return []
+            fresh = [r for r, ident in now.items() if self._identity.get(r) != ident]
             self._stop_observer()
             self._start_observer()
-            return missing
+            return fresh
+
+    def watch_new_arrivals(self) -> list[str]:
+        return self.refresh()
 
     def missing(self) -> list[str]:
         return [r for r in self.roots if not os.path.isdir(r)]
 
     def _start_observer(self) -> list[str]:
-        present = [r for r in self.roots if os.path.isdir(r)]
+        identities = {r: ident for r in self.roots if (ident := _identity(r)) is not None}
+        present = list(identities)
+        self._identity = identities
         if not present:
             self.watched = []
             return []
@@ -246,3 +257,11 @@ class LibraryWatcher:
     def stop(self) -> None:
         with self._lock:
             self._stop_observer()
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if os.path.isdir(path) else None

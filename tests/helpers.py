@@ -120,6 +120,8 @@ class Daemon:
                 json.dumps(body).encode() if body is not None else None)
         req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data,
                                      method=method)
+        if data is not None and not isinstance(body, bytes):
+            req.add_header("Content-Type", "application/json")
         if self.token:
             req.add_header("Authorization", f"Bearer {self.token}")
         with urllib.request.urlopen(req, timeout=30) as response:
