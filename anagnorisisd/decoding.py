@@ -22,6 +22,7 @@ import io
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import IO
 
 from PIL import Image, ImageOps
 
@@ -71,6 +72,30 @@ class Limits:
     budget: DecodeBudget = DecodeBudget(256_000_000)
 
 
+def check_pixels(img: Image.Image) -> None:
+    width, height = img.size
+    if width * height > Limits.max_pixels:
+        raise ImageTooLarge(
+            f"{width}x{height} pixels ({width * height / 1e6:.0f} MP), above the "
+            f"{Limits.max_pixels / 1e6:.0f} MP limit ([limits] max_pixels)")
+
+
+def open_header(raw: IO[bytes]) -> Image.Image:
+    """Image.open (headers only), with the pixel limit applied, as ImageTooLarge."""
+    try:
+        img = Image.open(raw)
+    except Image.DecompressionBombError:
+        raise ImageTooLarge(f"declares more pixels than twice the "
+                            f"{Limits.max_pixels / 1e6:.0f} MP limit ([limits] max_pixels)"
+                            ) from None
+    try:
+        check_pixels(img)
+    except ImageTooLarge:
+        img.close()
+        raise
+    return img
+
+
 def configure(max_pixels: int, budget_pixels: int, max_file_bytes: int) -> None:
     Limits.max_pixels = max_pixels
     Limits.max_file_bytes = max_file_bytes
@@ -90,12 +115,7 @@ def decoded(source: str | bytes, target: int | None = None) -> Iterator[Image.Im
     """
     raw = (io.BytesIO(source) if isinstance(source, bytes)
            else open_regular(source, Limits.max_file_bytes))
-    with raw, Image.open(raw) as img:
-        width, height = img.size
-        if width * height > Limits.max_pixels:
-            raise ImageTooLarge(
-                f"{width}x{height} pixels ({width * height / 1e6:.0f} MP), above the "
-                f"{Limits.max_pixels / 1e6:.0f} MP limit ([limits] max_pixels)")
+    with raw, open_header(raw) as img:
         if getattr(img, "n_frames", 1) > 1:
             img.seek(0)
         if target and img.format == "JPEG":

@@ -88,7 +88,12 @@ async def read_json(request: web.Request, example: str = "{...}") -> Any:
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
-        return await handler(request)
+        response = await handler(request)
+        if (response.status >= 400 and type(response) is web.Response
+                and response.content_type != "application/json"):
+            # aiohttp's own answers (the static route's 404) come bare: say it in JSON too.
+            return web.json_response({"error": response.reason}, status=response.status)
+        return response
     except HttpProblem as exc:
         return problem_response(exc)
     except web.HTTPException as exc:

@@ -21,9 +21,10 @@ from aiohttp import web
 
 from anagnorisisd.daemon import Library, LibraryPathError
 from anagnorisisd.guard import guard_middleware
-from anagnorisisd.http_errors import BadRequest, error_middleware, read_json
+from anagnorisisd.http_errors import BadRequest, NotFound, error_middleware, read_json
 
 LIBRARY_KEY = web.AppKey("library", Library)
+UI_FILES_KEY = web.AppKey("ui_files", dict)
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web_ui"
 T = TypeVar("T")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -91,6 +92,7 @@ def create_app(library: Library) -> web.Application:
         client_max_size=server.max_body_mb << 20,
     )
     app[LIBRARY_KEY] = library
+    app[UI_FILES_KEY] = panel_files()
     app.router.add_get("/api/status", get_status)
     app.router.add_get("/api/library", get_library)
     app.router.add_put("/api/library", put_library)
@@ -104,6 +106,21 @@ def create_app(library: Library) -> web.Application:
     app.router.add_get("/", index_page)
     app.router.add_get("/train", index_page)
     app.router.add_get("/status", index_page)
-    if WEB_ROOT.is_dir():
-        app.router.add_static("/ui/", WEB_ROOT)
+    app.router.add_get("/ui/{name}", ui_file)
     return app
+
+
+def panel_files() -> dict[str, Path]:
+    """The panel's files by name: only these are served under /ui/, so no request path is
+    ever joined onto a folder."""
+    if not WEB_ROOT.is_dir():
+        return {}
+    return {p.name: p for p in WEB_ROOT.iterdir() if p.is_file() and not p.name.startswith(".")}
+
+
+async def ui_file(request: web.Request) -> web.StreamResponse:
+    path = request.app[UI_FILES_KEY].get(request.match_info["name"])
+    if path is None:
+        raise NotFound("no such file in the panel")
+    return web.FileResponse(path, headers={"Cache-Control": "no-cache",
+                                           "X-Content-Type-Options": "nosniff"})

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from typing import Any, ClassVar
 
-from PIL import Image, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 
-from anagnorisisd.decoding import Limits
+from anagnorisisd.decoding import ImageTooLarge, Limits, open_header
 from anagnorisisd.imaging import capture_time, displayed_size
 from anagnorisisd.safe_io import UnreadableFile, open_regular
 from anagnorisisd.stage import Stage, StageContext, StageInput, StageOutput
@@ -19,7 +19,7 @@ def read_meta(path: str) -> dict[str, Any]:
     Pillow's ``open`` parses only the header; pixels are decoded on ``load``,
     which this never calls.
     """
-    with open_regular(path, Limits.max_file_bytes) as raw, Image.open(raw) as img:
+    with open_regular(path, Limits.max_file_bytes) as raw, open_header(raw) as img:
         width, height = displayed_size(img)
         return {
             "format": (img.format or "").lower(),
@@ -46,7 +46,7 @@ class MetaStage(Stage):
                 out.append(StageOutput.ok(read_meta(item.path)))
             except UnidentifiedImageError:
                 out.append(StageOutput.fail("not an image Pillow can read"))
-            except UnreadableFile as exc:
+            except (UnreadableFile, ImageTooLarge) as exc:
                 out.append(StageOutput.fail(str(exc)))
             except Exception as exc:  # any parser error is this file's, said with its reason
                 out.append(StageOutput.fail(f"unreadable header: {type(exc).__name__}: {exc}"))
