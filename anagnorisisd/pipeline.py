@@ -320,6 +320,11 @@ class Pipeline:
         stopping = self._stop.is_set()
         with self.store.write() as w:
             for item, out in zip(todo, outputs, strict=True):
+                if out is not None and out.retry is not None:
+                    if not os.path.lexists(item.path):
+                        w.remove(item.path, gen=item.gen)
+                    self._release(item.path, defer=True)
+                    continue
                 if out is None or (stopping and out.error is not None):
                     self._release(item.path, defer=not stopping)
                     continue

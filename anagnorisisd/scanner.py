@@ -124,6 +124,10 @@ def scan(
                 report.queued += w.seen(path, size, mtime_ns)
         changed.clear()
 
+    with store.write() as w:  # this scan's skip notes replace the last ones under its roots
+        for root in present:
+            w.forget_skipped_under(root)
+
     for root in present:
         for verdict in walk(root, exts, reals):
             if verdict.skip is not None:
@@ -140,9 +144,7 @@ def scan(
                 on_progress(report.seen)
     if changed:
         flush()
-    with store.write() as w:  # this scan's skip notes replace the last ones under its roots
-        for root in present:
-            w.forget_skipped_under(root)
+    with store.write() as w:
         for verdict in skipped:
             assert verdict.skip is not None
             w.skip(verdict.path, verdict.skip)

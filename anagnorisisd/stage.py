@@ -32,10 +32,11 @@ class StageInput:
 
 @dataclass
 class StageOutput:
-    """What a stage says about one input: an output mapping, or a failure reason."""
+    """What a stage says about one input: an output mapping, a failure reason, or "not now"."""
 
     output: dict[str, Any] | None = None
     error: str | None = None
+    retry: str | None = None
 
     @classmethod
     def ok(cls, output: dict[str, Any]) -> StageOutput:
@@ -43,7 +44,16 @@ class StageOutput:
 
     @classmethod
     def fail(cls, reason: str) -> StageOutput:
+        """The content cannot be processed (say, it is not an image): recorded, not retried
+        until the content or the stage version changes."""
         return cls(error=reason)
+
+    @classmethod
+    def later(cls, reason: str) -> StageOutput:
+        """Not now, for a reason that is not the content's (the file vanished while it was
+        read, say): the file stays queued and is tried again shortly, or forgotten if it
+        has really gone."""
+        return cls(retry=reason)
 
 
 @dataclass

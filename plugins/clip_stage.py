@@ -90,6 +90,8 @@ class ClipStage(Stage):
                     chunk.append((index, future.result()))
                 except CancelledError:  # the daemon is stopping: nothing to say about the file
                     raise StageSkip("shutting down") from None
+                except FileNotFoundError:
+                    outputs[index] = StageOutput.later("the file vanished while it was read")
                 except Exception as exc:  # a bad file fails alone
                     outputs[index] = StageOutput.fail(decode_error(exc))
             top_up()  # keep the decoders busy while the model runs

@@ -60,6 +60,9 @@ class HashStage(Stage):
             except UnreadableFile as exc:
                 out.append(StageOutput.fail(str(exc)))
                 continue
+            except FileNotFoundError:
+                out.append(StageOutput.later("the file vanished while it was read"))
+                continue
             except OSError as exc:
                 out.append(StageOutput.fail(f"cannot read: {exc.strerror or exc}"))
                 continue

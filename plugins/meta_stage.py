@@ -48,6 +48,8 @@ class MetaStage(Stage):
                 out.append(StageOutput.fail("not an image Pillow can read"))
             except (UnreadableFile, ImageTooLarge) as exc:
                 out.append(StageOutput.fail(str(exc)))
+            except FileNotFoundError:
+                out.append(StageOutput.later("the file vanished while it was read"))
             except Exception as exc:  # any parser error is this file's, said with its reason
                 out.append(StageOutput.fail(f"unreadable header: {type(exc).__name__}: {exc}"))
         return out

@@ -59,6 +59,8 @@ class ThumbnailStage(Stage):
                 out.append(StageOutput.fail("not an image Pillow can read"))
             except (UnreadableFile, ImageTooLarge) as exc:
                 out.append(StageOutput.fail(str(exc)))
+            except FileNotFoundError:
+                out.append(StageOutput.later("the file vanished while it was read"))
             except Exception as exc:  # any decoder error is this file's, said with its reason
                 out.append(StageOutput.fail(f"cannot decode: {type(exc).__name__}: {exc}"))
         return out
