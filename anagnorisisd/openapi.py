@@ -47,9 +47,23 @@ def json_response(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 def errors(*codes: int) -> dict[str, Any]:
-    text = {400: "malformed request", 401: "missing or wrong token", 404: "no such image",
-            503: "semantic search unavailable (no model yet)"}
+    text = {400: "malformed request", 401: "missing or wrong token", 403: "refused (Host or "
+            "cross-site)", 404: "no such image", 409: "conflict", 413: "too large",
+            415: "not JSON", 503: "semantic search unavailable (no model yet)",
+            507: "the store is full"}
     return {str(c): json_response(ERROR, text[c]) for c in codes}
+
+
+def json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+OBJECT = {"type": "object"}
+FILES = {"type": "object", "required": ["files"], "properties": {
+    "files": {"type": "array", "minItems": 1, "items": {
+        "type": "object", "required": ["id", "path"],
+        "properties": {"id": {"type": "string"}, "path": {"type": "string"}}}},
+    "destination": {"type": "string"}}}
 
 
 SPEC: dict[str, Any] = {
@@ -121,6 +135,57 @@ SPEC: dict[str, Any] = {
             "responses": {"200": json_response({"type": "object", "required": ["groups"],
                                                 "properties": {"groups": {"type": "array"}}},
                                                "groups"), **errors(400)}}},
+        "/api/images/{id}/rating": {
+            "put": {"summary": "Rate an image 0-10", "parameters": [ID],
+                    "requestBody": json_body({"type": "object", "required": ["rating"],
+                                              "properties": {"rating": {
+                                                  "type": "number", "minimum": 0,
+                                                  "maximum": 10}}}),
+                    "responses": {"200": json_response(IMAGE, "the image, rated"),
+                                  **errors(400, 404, 415, 507)}},
+            "delete": {"summary": "Clear an image's rating", "parameters": [ID],
+                       "responses": {"200": json_response(IMAGE, "the image"),
+                                     **errors(404, 507)}},
+        },
+        "/api/images/{id}/explain": {"get": {
+            "summary": "The evaluator's rating and the rated images it resembles",
+            "parameters": [ID],
+            "responses": {"200": json_response(OBJECT, "an explanation"), **errors(404)}}},
+        "/api/images/{id}/reveal": {"post": {
+            "summary": "Show the file in the desktop's file manager, if one is reachable",
+            "parameters": [ID],
+            "responses": {"200": json_response(OBJECT, "what happened"), **errors(404)}}},
+        "/api/train": {
+            "post": {"summary": "Start training the personal evaluator",
+                     "responses": {"202": json_response(OBJECT, "started"), **errors(409)}},
+            "get": {"summary": "The training run's state, progress and metrics",
+                    "responses": {"200": json_response(OBJECT, "the run")}},
+            "delete": {"summary": "Cancel the training run",
+                       "responses": {"200": json_response(OBJECT, "cancelling"),
+                                     **errors(409)}},
+        },
+        "/api/rate-next": {"get": {
+            "summary": "The images whose ratings would teach the evaluator most",
+            "parameters": [{"name": "count", "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 200}}],
+            "responses": {"200": json_response(OBJECT, "images"), **errors(400, 503)}}},
+        "/api/files/trash": {"post": {
+            "summary": "Move files of the library to the system trash (never deletes)",
+            "requestBody": json_body(FILES),
+            "responses": {"200": json_response(OBJECT, "trashed and failed files"),
+                          **errors(400, 415)}}},
+        "/api/files/move": {"post": {
+            "summary": "Move files to a folder inside the library",
+            "requestBody": json_body(FILES),
+            "responses": {"200": json_response(OBJECT, "moved and failed files"),
+                          **errors(400, 415)}}},
+        "/api/events": {"get": {
+            "summary": "Server-sent events: the status document every second",
+            "responses": {"200": {"description": "an event stream", "content": {
+                "text/event-stream": {"schema": {"type": "string"}}}}}}},
+        "/api/openapi.json": {"get": {
+            "summary": "This document",
+            "responses": {"200": json_response(OBJECT, "the OpenAPI document")}}},
     },
 }
 
