@@ -9,7 +9,7 @@ HASH   := $(shell cat pyproject.toml Makefile | cksum | cut -d' ' -f1)
 RUNTIME_STAMP := $(VENV)/.runtime-$(HASH)
 TEST_STAMP    := $(VENV)/.test-$(HASH)
 
-.PHONY: setup setup-test run demo test lint bench bench-clip bench-index clean screenshots
+.PHONY: setup setup-test run demo test lint bench bench-clip bench-index clean screenshots bench-soak
 
 setup: $(RUNTIME_STAMP)
 
@@ -58,3 +58,6 @@ clean:
 # Re-take the README's screenshots (the browser tests write them only when asked).
 screenshots: setup-test
 	ANAGNORISISD_SCREENSHOTS=1 $(BIN)/python -m pytest tests/test_web_ui.py
+
+bench-soak: setup-test
+	$(BIN)/python bench/bench_soak.py

@@ -46,6 +46,10 @@ EXIT_USAGE = 2
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command in ("serve", "index"):
+        from anagnorisisd.memory import with_tamed_malloc
+
+        with_tamed_malloc(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -76,7 +76,7 @@ class SchedulerConfig:
 @dataclass(frozen=True)
 class LimitsConfig:
     max_pixels: int = bounded(120_000_000, 1_000_000, 2_000_000_000)
-    decode_budget_pixels: int = bounded(256_000_000, 1_000_000, 8_000_000_000)
+    decode_budget_pixels: int = bounded(128_000_000, 1_000_000, 8_000_000_000)
     max_file_mb: int = bounded(2048, 1, 1_000_000)
 
 

@@ -208,3 +208,35 @@ def test_one_daemon_per_data_directory(make_config, library_dir: Path) -> None:
     finally:
         d.kill()
     shutil.rmtree(library_dir)
+
+
+def test_stopping_mid_decode_records_no_failure(tmp_path: Path, library_dir: Path) -> None:
+    """SIGTERM while the CLIP stage decodes: the cut-short decodes say nothing about the files."""
+    from anagnorisisd.shapes import make_library
+    from tests.helpers import free_port, write_config
+
+    make_library(library_dir, 150, seed=8)
+    mini = Path(__file__).resolve().parent / "fixtures" / "models" / "shapes-clip-mini"
+    shutil.copytree(mini, tmp_path / "data" / "models" / "shapes-clip-mini")
+    config = write_config(tmp_path / "clip.toml", {
+        "library": {"paths": [str(library_dir)]}, "storage": {"data_dir": str(tmp_path / "data")},
+        "server": {"port": free_port()},
+        "model": {"name": "shapes-clip-mini", "auto_pull": False},
+        "stages.clip": {"decode_threads": 2, "lookahead": 64, "model_batch": 8},
+    })
+    port = tomllib.loads(config.read_text())["server"]["port"]
+    for _ in range(3):
+        d = Daemon(config, port)
+        try:
+            wait_until(lambda d=d: d.status()["stages"]["clip"]["done"] >= 1, timeout=60,
+                       interval=0.01)
+            assert d.stop() == 0
+        finally:
+            d.kill()
+    d = Daemon(config, port)
+    try:
+        wait_until(lambda: d.status()["stages"]["clip"]["done"] == 150, timeout=120)
+        assert d.status()["files"]["failed"] == 0
+        assert d.request("GET", "/api/failures")["total"] == 0
+    finally:
+        d.kill()

@@ -30,6 +30,8 @@ INTERPOLATIONS = {
 }
 RESIZE_MODES = ("shortest", "squash", "longest")
 DRAFT_FACTOR = 1
+MAX_STRETCH = 8
+"""Above this aspect ratio the "shortest" resize works on the crop window alone."""
 
 
 @dataclass(frozen=True)
@@ -77,10 +79,17 @@ class Preprocessor:
             new_w, new_h = s, int(s * h / w)
         else:
             new_w, new_h = int(s * w / h), s
-        if (new_w, new_h) != (w, h):
-            img = img.resize((new_w, new_h), self.interpolation)
         top = (new_h - s) // 2
         left = (new_w - s) // 2
+        if max(new_w, new_h) > MAX_STRETCH * s:
+            # A strip (1 x 60,000 pixels, say) would first become 224 x 13 million pixels:
+            # a memory bomb. Resize only the window that survives the crop instead; the
+            # filter then sees no pixels beyond it, a difference confined to the crop's edge.
+            sx, sy = new_w / w, new_h / h
+            box = (left / sx, top / sy, (left + s) / sx, (top + s) / sy)
+            return img.resize((s, s), self.interpolation, box=box)
+        if (new_w, new_h) != (w, h):
+            img = img.resize((new_w, new_h), self.interpolation)
         return img.crop((left, top, left + s, top + s))
 
     def to_array(self, img: Image.Image) -> NDArray[np.float32]:

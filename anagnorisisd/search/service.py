@@ -259,7 +259,7 @@ class SearchService:
               seed: int | None) -> NDArray[np.intp]:
         idx = np.flatnonzero(mask)
         mode = query.sort if query.sort != "similar" else None
-        tiebreak = np.asarray([columns.ids[i] for i in idx], dtype="S32")
+        tiebreak = columns.id_array[idx]
         if mode is None:
             if scored is not None:
                 key = np.asarray([scored[columns.ids[i]] for i in idx])
