@@ -302,7 +302,10 @@ class Pipeline:
         For the hashing stage the version is the one it hashed (its output says)."""
         expected = item.stat
         if keys_content and out.output is not None:
-            expected = (int(out.output["size"]), int(out.output["mtime_ns"]))
+            # The hashing stage compared the file's stat before and after reading it and
+            # records exactly what it hashed; a change after that is a new stat for the
+            # watcher or the next scan. No second look needed.
+            return (int(out.output["size"]), int(out.output["mtime_ns"]))
         try:
             st = os.stat(item.path)
         except OSError:

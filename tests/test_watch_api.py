@@ -6,6 +6,8 @@ import os
 import shutil
 from pathlib import Path
 
+from blake3 import blake3
+
 from anagnorisisd.store import Store
 from tests.helpers import Daemon, http_error, make_photo, wait_until
 
@@ -107,6 +109,10 @@ def test_file_being_written_is_processed_once_complete(daemon: Daemon,
             time.sleep(0.1)
     wait_until(lambda: files(daemon)["done"] == 1, timeout=LIVE + 1)
     assert files(daemon)["failed"] == 0
+    # Hashed once, and what was hashed is the whole file, not a prefix seen mid-write.
+    assert daemon.status()["stages"]["hash"]["processed"] == 1
+    (item,) = daemon.request("GET", "/api/images")["items"]
+    assert item["id"] == blake3(source).hexdigest()
 
 
 def test_put_library_validates_and_retargets(daemon: Daemon, tmp_path: Path) -> None:
