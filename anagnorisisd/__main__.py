@@ -1,3 +1,3 @@
-from anagnorisisd.cli import main
+from anagnorisisd.cli.main import main
 
 raise SystemExit(main())

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from anagnorisisd.config import Config
-    from anagnorisisd.models.service import ModelService
+    from anagnorisisd.ml.service import ModelService
 
 
 @dataclass

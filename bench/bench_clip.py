@@ -21,13 +21,13 @@ import onnxruntime as ort
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from anagnorisisd.builtin.clip_stage import ClipStage
 from photos import CACHE, photo_set
 
 from anagnorisisd.config import build_config
-from anagnorisisd.models.layout import ModelFiles
-from anagnorisisd.models.service import ModelService
+from anagnorisisd.ml.layout import ModelFiles
+from anagnorisisd.ml.service import ModelService
 from anagnorisisd.stage import StageContext, StageInput
-from plugins.clip_stage import ClipStage
 
 MODEL = CACHE / "models" / "vit-b-32-random"
 

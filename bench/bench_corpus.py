@@ -31,10 +31,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from anagnorisisd.ml.manager import shipped_model_dir  # noqa: E402
 from tests.helpers import Daemon, free_port, write_config  # noqa: E402
 
 CACHE = REPO / "bench" / ".cache"
-MINI = REPO / "tests" / "fixtures" / "models" / "shapes-clip-mini"
+MINI = shipped_model_dir("shapes-clip-mini")
 BARE = """
 import sys
 from PIL import Image

@@ -124,9 +124,9 @@ def text_encoding_ms() -> float | None:
     model_dir = CACHE / "models" / "vit-b-32-random"
     if not (model_dir / "textual" / "model.onnx").exists():
         return None
-    from anagnorisisd.models.clip import ClipModel
-    from anagnorisisd.models.layout import ModelFiles
-    from anagnorisisd.models.session import SessionSettings
+    from anagnorisisd.ml.clip import ClipModel
+    from anagnorisisd.ml.layout import ModelFiles
+    from anagnorisisd.ml.session import SessionSettings
 
     model = ClipModel(ModelFiles(model_dir.name, model_dir),
                       SessionSettings(("CPUExecutionProvider",)))

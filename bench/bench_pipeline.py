@@ -21,18 +21,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from anagnorisisd.builtin.hash_stage import hash_file
+from anagnorisisd.builtin.meta_stage import read_meta
+from anagnorisisd.builtin.thumbnail_stage import make_thumbnail
 from blake3 import blake3
 from photos import CACHE, photo_set
 from PIL import Image
 
 from anagnorisisd.config import build_config
-from anagnorisisd.pipeline import Pipeline
-from anagnorisisd.registry import assemble
-from anagnorisisd.scanner import scan
-from anagnorisisd.store import Store
-from plugins.hash_stage import hash_file
-from plugins.meta_stage import read_meta
-from plugins.thumbnail_stage import make_thumbnail
+from anagnorisisd.ingest.scanner import scan
+from anagnorisisd.pipeline.registry import assemble
+from anagnorisisd.pipeline.runner import Pipeline
+from anagnorisisd.store.database import Store
 
 THREADS = 2
 

@@ -27,13 +27,14 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from anagnorisisd.models.clip import ClipModel  # noqa: E402
-from anagnorisisd.models.layout import ModelFiles  # noqa: E402
-from anagnorisisd.models.session import SessionSettings  # noqa: E402
-from anagnorisisd.store import Store  # noqa: E402
+from anagnorisisd.ml.clip import ClipModel  # noqa: E402
+from anagnorisisd.ml.layout import ModelFiles  # noqa: E402
+from anagnorisisd.ml.manager import shipped_model_dir  # noqa: E402
+from anagnorisisd.ml.session import SessionSettings  # noqa: E402
+from anagnorisisd.store.database import Store  # noqa: E402
 from tests.helpers import free_port, wait_until, write_config  # noqa: E402
 
-MINI = REPO / "tests" / "fixtures" / "models" / "shapes-clip-mini"
+MINI = shipped_model_dir("shapes-clip-mini")
 
 
 def rss_mb(pid: int) -> float:

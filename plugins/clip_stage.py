@@ -18,10 +18,10 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import UnidentifiedImageError
 
-from anagnorisisd.decoding import ImageTooLarge
-from anagnorisisd.models.clip import ClipModel
-from anagnorisisd.models.layout import ModelError
-from anagnorisisd.safe_io import UnreadableFile
+from anagnorisisd.imaging.decoding import ImageTooLarge
+from anagnorisisd.ingest.safe_io import UnreadableFile
+from anagnorisisd.ml.clip import ClipModel
+from anagnorisisd.ml.layout import ModelError
 from anagnorisisd.stage import Stage, StageContext, StageInput, StageOutput, StageSkip
 
 

@@ -13,8 +13,8 @@ from typing import Any, ClassVar
 
 from blake3 import blake3
 
-from anagnorisisd.decoding import Limits
-from anagnorisisd.safe_io import UnreadableFile, open_regular
+from anagnorisisd.imaging.decoding import Limits
+from anagnorisisd.ingest.safe_io import UnreadableFile, open_regular
 from anagnorisisd.stage import Stage, StageContext, StageInput, StageOutput, StageSkip
 
 CHUNK = 1 << 20

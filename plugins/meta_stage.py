@@ -7,9 +7,9 @@ from typing import Any, ClassVar
 
 from PIL import UnidentifiedImageError
 
-from anagnorisisd.decoding import ImageTooLarge, Limits, open_header
-from anagnorisisd.imaging import capture_time, displayed_size
-from anagnorisisd.safe_io import UnreadableFile, open_regular
+from anagnorisisd.imaging.convert import capture_time, displayed_size
+from anagnorisisd.imaging.decoding import ImageTooLarge, Limits, open_header
+from anagnorisisd.ingest.safe_io import UnreadableFile, open_regular
 from anagnorisisd.stage import Stage, StageContext, StageInput, StageOutput
 
 

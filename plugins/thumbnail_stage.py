@@ -8,9 +8,9 @@ from typing import Any, ClassVar
 from PIL import Image, UnidentifiedImageError
 
 from anagnorisisd.config import ConfigError
-from anagnorisisd.decoding import ImageTooLarge, decoded
-from anagnorisisd.imaging import to_rgb
-from anagnorisisd.safe_io import UnreadableFile
+from anagnorisisd.imaging.convert import to_rgb
+from anagnorisisd.imaging.decoding import ImageTooLarge, decoded
+from anagnorisisd.ingest.safe_io import UnreadableFile
 from anagnorisisd.stage import Stage, StageContext, StageInput, StageOutput
 
 FORMATS = {"webp": ("WEBP", "image/webp"), "jpeg": ("JPEG", "image/jpeg")}

@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from anagnorisisd.models.clip import ClipModel
-from anagnorisisd.models.layout import ModelFiles
-from anagnorisisd.models.preprocess import Preprocessor
-from anagnorisisd.models.session import SessionSettings
-from anagnorisisd.models.tokenizer import ClipTokenizer
+from anagnorisisd.ml.clip import ClipModel
+from anagnorisisd.ml.layout import ModelFiles
+from anagnorisisd.ml.manager import shipped_model_dir
+from anagnorisisd.ml.preprocess import Preprocessor
+from anagnorisisd.ml.session import SessionSettings
+from anagnorisisd.ml.tokenizer import ClipTokenizer
 from tests.helpers import make_photo
 
 torch = pytest.importorskip("torch")
@@ -164,7 +165,7 @@ def test_fixed_batch_graphs_are_looped(tmp_path: Path) -> None:
     """A graph exported with batch size 2 gives the same vectors as the dynamic one."""
     import onnx
 
-    mini = Path(__file__).resolve().parent / "fixtures" / "models" / "shapes-clip-mini"
+    mini = shipped_model_dir("shapes-clip-mini")
     fixed = tmp_path / "fixed"
     shutil.copytree(mini, fixed)
     for part in ("visual", "textual"):

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from anagnorisisd.store import Store
-from anagnorisisd.systemd_notify import SystemdNotifier
+from anagnorisisd.cli.systemd_notify import SystemdNotifier
+from anagnorisisd.store.database import Store
 from tests.helpers import REPO, Daemon, make_photo, run_cli, wait_until, write_config
 
 N_FILES = 240

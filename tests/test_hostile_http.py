@@ -22,10 +22,11 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from anagnorisisd.shapes import make_library
+from anagnorisisd.app.shapes import make_library
+from anagnorisisd.ml.manager import shipped_model_dir
 from tests.helpers import REPO, Daemon, free_port, make_photo, wait_until, write_config
 
-MINI = Path(__file__).resolve().parent / "fixtures" / "models" / "shapes-clip-mini"
+MINI = shipped_model_dir("shapes-clip-mini")
 SECRET = b"secret-outside-the-library"
 
 

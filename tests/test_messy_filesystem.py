@@ -17,7 +17,8 @@ import time
 import tomllib
 from pathlib import Path
 
-from anagnorisisd.store import Store
+from anagnorisisd.ml.manager import shipped_model_dir
+from anagnorisisd.store.database import Store
 from tests.helpers import REPO, Daemon, make_photo, wait_until
 
 
@@ -212,11 +213,11 @@ def test_one_daemon_per_data_directory(make_config, library_dir: Path) -> None:
 
 def test_stopping_mid_decode_records_no_failure(tmp_path: Path, library_dir: Path) -> None:
     """SIGTERM while the CLIP stage decodes: the cut-short decodes say nothing about the files."""
-    from anagnorisisd.shapes import make_library
+    from anagnorisisd.app.shapes import make_library
     from tests.helpers import free_port, write_config
 
     make_library(library_dir, 150, seed=8)
-    mini = Path(__file__).resolve().parent / "fixtures" / "models" / "shapes-clip-mini"
+    mini = shipped_model_dir("shapes-clip-mini")
     shutil.copytree(mini, tmp_path / "data" / "models" / "shapes-clip-mini")
     config = write_config(tmp_path / "clip.toml", {
         "library": {"paths": [str(library_dir)]}, "storage": {"data_dir": str(tmp_path / "data")},

@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from anagnorisisd.ml.manager import shipped_model_dir
 from tests.helpers import Daemon, make_photo, run_cli, wait_until, write_config
 from tests.hub_server import FakeHub
 
-MINI = Path(__file__).resolve().parent / "fixtures" / "models" / "shapes-clip-mini"
+MINI = shipped_model_dir("shapes-clip-mini")
 LAYOUT = {"config.json", "visual/model.onnx", "visual/preprocess_cfg.json", "textual/model.onnx",
           "textual/tokenizer.json", "textual/tokenizer_config.json"}
 

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from anagnorisisd.shapes import make_library
+from anagnorisisd.app.shapes import make_library
+from anagnorisisd.ml.manager import shipped_model_dir
 from tests.helpers import Daemon, free_port, wait_until, write_config
 
 schemathesis = pytest.importorskip("schemathesis")
-MINI = Path(__file__).resolve().parent / "fixtures" / "models" / "shapes-clip-mini"
+MINI = shipped_model_dir("shapes-clip-mini")
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +60,7 @@ def test_api_conforms_to_its_openapi_document(daemon: Daemon, tmp_path: Path) ->
 def test_every_route_of_the_server_is_in_the_openapi_document(daemon: Daemon) -> None:
     """The router and the document list the same (method, path) pairs: a route added without
     documenting it (or documented and gone) fails here."""
-    from anagnorisisd.openapi import SPEC
+    from anagnorisisd.http.openapi import SPEC
 
     documented = {(method.upper(), path) for path, ops in SPEC["paths"].items()
                   for method in ops}

@@ -11,14 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from anagnorisisd import evaluator
-from anagnorisisd.models.clip import ClipModel
-from anagnorisisd.models.layout import ModelFiles
-from anagnorisisd.models.session import SessionSettings
-from anagnorisisd.shapes import make_library
+from anagnorisisd.app.shapes import make_library
+from anagnorisisd.ml.clip import ClipModel
+from anagnorisisd.ml.layout import ModelFiles
+from anagnorisisd.ml.manager import shipped_model_dir
+from anagnorisisd.ml.session import SessionSettings
+from anagnorisisd.rating import evaluator
 from tests.helpers import Daemon, free_port, http_error, run_cli, wait_until, write_config
 
-MINI = Path(__file__).resolve().parent / "fixtures" / "models" / "shapes-clip-mini"
+MINI = shipped_model_dir("shapes-clip-mini")
 N = 160
 
 

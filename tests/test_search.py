@@ -16,10 +16,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from anagnorisisd.shapes import draw, make_library, random_scene
+from anagnorisisd.app.shapes import draw, make_library, random_scene
+from anagnorisisd.ml.manager import shipped_model_dir
 from tests.helpers import Daemon, http_error, make_photo, run_cli, wait_until
 
-MINI = Path(__file__).resolve().parent / "fixtures" / "models" / "shapes-clip-mini"
+MINI = shipped_model_dir("shapes-clip-mini")
 N = 160  # five pictures of each of the 32 colour+shape classes
 
 

@@ -7,12 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from anagnorisisd.models.clip import ClipModel
-from anagnorisisd.models.layout import ModelFiles
-from anagnorisisd.models.session import SessionSettings
-from anagnorisisd.shapes import COLOURS, SHAPES, make_library
+from anagnorisisd.app.shapes import COLOURS, SHAPES, make_library
+from anagnorisisd.ml.clip import ClipModel
+from anagnorisisd.ml.layout import ModelFiles
+from anagnorisisd.ml.manager import shipped_model_dir
+from anagnorisisd.ml.session import SessionSettings
 
-MINI = Path(__file__).resolve().parent / "fixtures" / "models" / "shapes-clip-mini"
+MINI = shipped_model_dir("shapes-clip-mini")
 PER_CLASS = 12
 
 
@@ -67,7 +68,7 @@ def test_the_opt_in_int8_encoder_agrees_with_fp32(held_out, tmp_path: Path) -> N
     import shutil
 
     from anagnorisisd.config import build_config
-    from anagnorisisd.models.service import ModelService
+    from anagnorisisd.ml.service import ModelService
 
     model, _, _ = held_out
     shutil.copytree(MINI, tmp_path / "models" / "shapes-clip-mini")

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from anagnorisisd.records import pack
-from anagnorisisd.store import SCHEMA_VERSION, Store, StoreError
+from anagnorisisd.store.database import SCHEMA_VERSION, Store, StoreError
+from anagnorisisd.store.records import pack
 
 
 def test_refuses_a_newer_schema(tmp_path: Path) -> None:

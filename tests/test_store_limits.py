@@ -9,7 +9,8 @@ import threading
 import tomllib
 from pathlib import Path
 
-from anagnorisisd.store import RATING_HISTORY_LIMIT, SCHEMA_VERSION, Store
+from anagnorisisd.store.database import SCHEMA_VERSION, Store
+from anagnorisisd.store.migrations import RATING_HISTORY_LIMIT
 from tests.helpers import Daemon, http_error, make_photo, run_cli, wait_until, write_config
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "stores"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from blake3 import blake3
 
-from anagnorisisd.store import Store
+from anagnorisisd.store.database import Store
 from tests.helpers import Daemon, http_error, make_photo, wait_until
 
 LIVE = 2.0  # the bar: changes show in /api/status within two seconds

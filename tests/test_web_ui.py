@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from anagnorisisd.shapes import make_library
+from anagnorisisd.app.shapes import make_library
+from anagnorisisd.ml.manager import shipped_model_dir
 from tests.helpers import Daemon, free_port, wait_until, write_config
 
 CHROMIUM = "/usr/bin/chromium"
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
                                 reason="Debian's chromium is not installed (make setup-test)")
 sync_api = pytest.importorskip("playwright.sync_api")
 
-MINI = Path(__file__).resolve().parent / "fixtures" / "models" / "shapes-clip-mini"
+MINI = shipped_model_dir("shapes-clip-mini")
 # Screenshots are written only on request (`make screenshots`), so a test run leaves the tree
 # as it found it; otherwise they go to the test's temporary folder, still taken (a page that
 # cannot be drawn fails here too).

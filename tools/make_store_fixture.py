@@ -16,7 +16,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from anagnorisisd.store import SCHEMA_VERSION, Store
+from anagnorisisd.store.database import SCHEMA_VERSION, Store
 
 
 def main(target: Path) -> None:

@@ -1,8 +1,8 @@
-"""Train the small CLIP-style model shipped in tests/fixtures/models/ (CPU, a few minutes).
+"""Train the small CLIP-style model shipped in anagnorisisd/ml/shipped/ (CPU, a few minutes).
 
-    python -m tools.train_small_clip [--out tests/fixtures/models/shapes-clip-mini]
+    python -m tools.train_small_clip [--out anagnorisisd/ml/shipped/shapes-clip-mini]
 
-It learns coloured shapes on plain or noisy backgrounds (anagnorisisd.shapes)
+It learns coloured shapes on plain or noisy backgrounds (anagnorisisd.app.shapes)
 with CLIP's symmetric contrastive loss (plus the same loss between images of
 one class, so image neighbours group by content), then exports both encoders in the
 immich-app layout with the real CLIP BPE tokenizer. Small on purpose: a
@@ -24,8 +24,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from anagnorisisd.models.preprocess import Preprocessor
-from anagnorisisd.shapes import COLOURS, SHAPES, caption, draw, random_scene
+from anagnorisisd.app.shapes import COLOURS, SHAPES, caption, draw, random_scene
+from anagnorisisd.ml.preprocess import Preprocessor
 from tools.clip_tokenizer_json import build, open_clip_vocab_file
 from tools.export_layout import CLIP_MEAN, CLIP_STD, write_layout
 
@@ -34,7 +34,7 @@ CONTEXT = 24
 EMBED = 64
 WIDTH = 64
 VOCAB_IDS = 49408
-DEFAULT_OUT = Path("tests/fixtures/models/shapes-clip-mini")
+DEFAULT_OUT = Path("anagnorisisd/ml/shipped/shapes-clip-mini")
 
 
 class ImageEncoder(nn.Module):
@@ -220,7 +220,7 @@ def main() -> None:
     write_layout(args.out, visual, textual, image_size=IMAGE_SIZE, context_length=CONTEXT,
                  embed_dim=EMBED, model_cfg={
                      "model": "shapes-clip-mini",
-                     "note": "trained by tools/train_small_clip.py on anagnorisisd.shapes",
+                     "note": "trained by tools/train_small_clip.py on anagnorisisd.app.shapes",
                      "vision_cfg": {"layers": 4, "width": 160},
                      "text_cfg": {"layers": 2, "width": WIDTH, "heads": 4, "vocab_size": VOCAB_IDS},
                  })

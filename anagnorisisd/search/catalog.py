@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from anagnorisisd.store import Store
+from anagnorisisd.store.database import Store
 
 
 @dataclass

@@ -32,11 +32,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from anagnorisisd.models.service import ModelService
+from anagnorisisd.ml.service import ModelService
 from anagnorisisd.search.catalog import Catalog, Columns
 from anagnorisisd.search.index import VectorIndex
 from anagnorisisd.search.query import Query
-from anagnorisisd.store import Store
+from anagnorisisd.store.database import Store
 
 log = logging.getLogger(__name__)
 EMBEDDING_STAGE = "clip"

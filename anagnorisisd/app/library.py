@@ -1,0 +1,266 @@
+"""The library service: store, pipeline, watcher, scheduler, wired together once.
+
+Both ``serve`` and the one-shot ``index`` run this same object (``index``
+without the watcher), so there is one code path to trust. The HTTP layer and
+the CLI only ever talk to this class.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from anagnorisisd import __version__
+from anagnorisisd.app.status import build_status
+from anagnorisisd.config import Config
+from anagnorisisd.imaging import decoding
+from anagnorisisd.ingest.scanner import ScanReport, normalise_root, scan
+from anagnorisisd.ingest.watcher import Debouncer, LibraryWatcher
+from anagnorisisd.ml.service import ModelService
+from anagnorisisd.pipeline.registry import Assembly, assemble
+from anagnorisisd.pipeline.runner import Pipeline
+from anagnorisisd.rating.trainer import Trainer
+from anagnorisisd.search.service import SearchService
+from anagnorisisd.stage import StageContext
+from anagnorisisd.store.database import Store, StoreError, StoreFull
+from anagnorisisd.store.instance import InstanceLock
+
+log = logging.getLogger(__name__)
+LIBRARY_SETTING = "library.paths"
+
+
+# Folders that hold the system, not photos: a library there would index (and let the panel
+# trash) files that are not the person's. Their subfolders are refused too.
+SYSTEM_TREES = ("/proc", "/sys", "/dev", "/etc", "/boot", "/run", "/bin", "/sbin", "/lib",
+                "/lib32", "/lib64", "/libx32", "/usr")
+SYSTEM_FOLDERS = ("/", "/var")
+MAX_ROOTS = 64
+
+
+class LibraryPathError(ValueError):
+    """A library path that cannot be used, phrased for the person who typed it."""
+
+
+def system_folder(real: str) -> bool:
+    return real in SYSTEM_FOLDERS or any(real == t or real.startswith(t + os.sep)
+                                         for t in SYSTEM_TREES)
+
+
+def validate_library_paths(paths: Any, require_absolute: bool = False,
+                           data_dir: str | None = None) -> list[str]:
+    """Each path must be an existing folder the daemon can read, not a system folder, not
+    inside the data directory; from the API, absolute (or ~/...): a relative path would be
+    relative to wherever the daemon happened to start."""
+    if not isinstance(paths, list) or not all(isinstance(p, str) and p for p in paths):
+        raise LibraryPathError("paths must be a list of non-empty strings")
+    if len(paths) > MAX_ROOTS:
+        raise LibraryPathError(f"at most {MAX_ROOTS} library paths")
+    out: list[str] = []
+    for raw in paths:
+        if "\x00" in raw:
+            raise LibraryPathError("a path cannot contain a NUL character")
+        if require_absolute and not (raw.startswith("/") or raw.startswith("~")):
+            raise LibraryPathError(f"{raw}: give an absolute path, like /home/me/Pictures")
+        root = normalise_root(raw)
+        if not os.path.exists(root):
+            raise LibraryPathError(f"{raw}: no such directory")
+        if not os.path.isdir(root):
+            raise LibraryPathError(f"{raw}: not a directory")
+        if not os.access(root, os.R_OK | os.X_OK):
+            raise LibraryPathError(f"{raw}: not readable")
+        real = os.path.realpath(root)
+        if system_folder(real):
+            raise LibraryPathError(f"{raw}: a system folder ({real}), not a photo library")
+        if data_dir and (real == data_dir or real.startswith(data_dir.rstrip(os.sep) + os.sep)):
+            raise LibraryPathError(f"{raw}: inside the daemon's own data directory")
+        if root not in out:
+            out.append(root)
+    return out
+
+
+class Library:
+    """Everything the daemon does to a library, independent of how it is asked."""
+
+    def __init__(self, config: Config, *, watch: bool = True, role: str | None = None) -> None:
+        self.config = config
+        self.started_at = time.time()
+        limits = config.limits
+        decoding.configure(limits.max_pixels, limits.decode_budget_pixels,
+                           limits.max_file_mb << 20)
+        self.instance = InstanceLock(config.data_dir)
+        if role is not None:
+            try:
+                self.instance.acquire(role)
+            except OSError as exc:
+                raise StoreError(f"cannot use the data directory {config.data_dir}: "
+                                 f"{exc.strerror or exc}") from None
+        try:
+            self.store = Store(config.data_dir, config.storage.map_size_gb)
+        except BaseException:
+            self.instance.release()
+            raise
+        self.models = ModelService(config, auto_pull=None if watch else False)
+        self.assembly: Assembly = assemble(config, StageContext(config, self.models))
+        self.pipeline = Pipeline(self.store, self.assembly, config.pipeline.queue_size)
+        self.models.on_ready(self.pipeline.refresh_versions)
+        self.search = SearchService(self.store, self.models, config.data_dir / "index",
+                                    config.index.text_limit,
+                                    float(config.index.min_rebuild_interval_s))
+        self.search.index.n_trees = config.index.n_trees
+        self.search.index.search_k = config.index.search_k
+        self.pipeline.result_listeners.append(self.search.on_result)
+        self.models.on_ready(self.search.on_model_ready)
+        self.trainer = Trainer(self.store, self.search, config.data_dir / "evaluator")
+        self.pipeline.result_listeners.append(self.trainer.on_result)
+        stored = self.store.get_setting(LIBRARY_SETTING)
+        self.roots_source = "api" if stored is not None else "config"
+        self.roots: list[str] = [normalise_root(p) for p in (stored or config.library.paths)]
+        self.watch = watch and config.watcher.enabled
+        self.debouncer = Debouncer(
+            self.store, config.library.extensions, config.watcher.debounce_s,
+            config.watcher.settle_s, self.pipeline.wake, roots=lambda: self.roots,
+        )
+        self.watcher = LibraryWatcher(self.debouncer)
+        self.scheduler = BackgroundScheduler(daemon=True)
+        self._scan_lock = threading.Lock()
+        self.scan_state: dict[str, Any] = {"running": False, "last": None}
+
+    # --------------------------------------------------------------- lifecycle
+    def start(self) -> None:
+        threading.Thread(target=self.search.start, name="search-load", daemon=True).start()
+        self.pipeline.start()
+        if self.uses_model:
+            self.models.load_in_background()
+        if self.watch:
+            self.debouncer.start()
+            self.watcher.set_roots(self.roots)
+        sched = self.config.scheduler
+        self.scheduler.add_job(self.rescan, "interval", seconds=sched.rescan_interval_s,
+                               id="rescan", max_instances=1, coalesce=True,
+                               next_run_time=_now())
+        if self.watch:
+            self.scheduler.add_job(self.check_roots, "interval",
+                                   seconds=sched.missing_root_check_s, id="roots",
+                                   max_instances=1, coalesce=True)
+        self.scheduler.add_job(self.models.unload_idle, "interval", seconds=30, id="model-idle",
+                               max_instances=1, coalesce=True)
+        if self.uses_model:
+            self.scheduler.add_job(self.models.recheck, "interval", seconds=sched.model_check_s,
+                                   id="model-check", max_instances=1, coalesce=True)
+        self.scheduler.add_job(self.search.rebuild_if_needed, "interval",
+                               seconds=self.config.index.check_interval_s, id="index-rebuild",
+                               max_instances=1, coalesce=True)
+        self.scheduler.start()
+
+    @property
+    def uses_model(self) -> bool:
+        return any(s.name == "clip" for s in self.assembly.stages)
+
+    def stop(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if self.watch:
+            self.watcher.stop()
+            self.debouncer.stop()
+        self.pipeline.stop()
+        with self._scan_lock:  # let a running scan commit its chunk before closing
+            self.store.close()
+        self.instance.release()
+
+    # ------------------------------------------------------------------ work
+    def rescan(self, roots: list[str] | None = None) -> ScanReport | None:
+        """Reconcile the store with the disk; a second concurrent call waits its turn."""
+        with self._scan_lock:
+            self.scan_state["running"] = True
+            try:
+                report = scan(self.store, roots or self.roots, self.config.library.extensions,
+                              library_roots=self.roots)
+            except StoreFull as exc:
+                log.warning("scan stopped: %s", exc)
+                return None
+            except Exception:
+                log.exception("scan failed")
+                return None
+            finally:
+                self.scan_state["running"] = False
+            self.scan_state["last"] = {
+                "finished_at": time.time(), "files": report.seen, "queued": report.queued,
+                "removed": report.removed, "skipped": report.skipped,
+                "seconds": round(report.seconds, 3),
+            }
+            log.info("scan: %d files, %d queued, %d forgotten, %d skipped in %.2fs",
+                     report.seen, report.queued, report.removed, report.skipped, report.seconds)
+        self.pipeline.wake()
+        return report
+
+    def check_roots(self) -> None:
+        """A root that appeared (a disk mounted), or was replaced (a folder deleted and
+        restored), is watched afresh and scanned; one that went is watched for."""
+        arrived = self.watcher.refresh()
+        if arrived:
+            log.info("library path(s) now present: %s", ", ".join(arrived))
+            self.rescan(arrived)
+
+    def set_library(self, paths: Any) -> list[str]:
+        """Validate, persist and re-target the watcher; the rescan runs in the background."""
+        roots = validate_library_paths(paths, require_absolute=True,
+                                       data_dir=os.path.realpath(self.config.data_dir))
+        with self.store.write() as w:
+            w.set_setting(LIBRARY_SETTING, roots)
+        self.roots, self.roots_source = roots, "api"
+        if self.watch:
+            self.watcher.set_roots(roots)
+        self.scheduler.add_job(self.rescan, id="rescan-now", replace_existing=True)
+        return roots
+
+    def failures(self) -> list[dict[str, Any]]:
+        """Every file that failed a stage, and every entry that was skipped, with why."""
+        failed = [
+            {"path": r.path, "stage": r.fail_stage, "reason": r.fail_reason,
+             "id": r.hash.hex() if r.hash else None}
+            for r in self.store.failures()
+        ]
+        skipped: list[dict[str, Any]] = [
+            {"path": path, "stage": "scan", "reason": reason, "id": None}
+            for path, reason in sorted(self.store.skipped_entries())]
+        return failed + skipped
+
+    # ---------------------------------------------------------------- status
+    def status(self) -> dict[str, Any]:
+        return build_status(
+            store=self.store,
+            assembly=self.assembly,
+            pipeline=self.pipeline,
+            library={
+                "paths": self.roots,
+                "source": self.roots_source,
+                "missing": [r for r in self.roots if not os.path.isdir(r)],
+                "watching": self.watcher.watched if self.watch else [],
+                "extensions": list(self.config.library.extensions),
+            },
+            extra={
+                "version": __version__,
+                "uptime_s": round(time.time() - self.started_at, 1),
+                "config": self.config.source,
+                "data_dir": str(self.config.data_dir),
+                "scan": dict(self.scan_state),
+                "model": self.models.status(),
+                "index": self.search.status(),
+                "store": {"full": self.store.full},
+                "requeued_mid_stage": self.pipeline.requeued_mid_stage,
+                "evaluator": {"version": self.trainer.current.version
+                              if self.trainer.current else None,
+                              "training": self.trainer.status.get("state")},
+            },
+        )
+
+
+def _now() -> Any:
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC)

@@ -1,0 +1,80 @@
+"""What both faces present from the library: an image described, a page of results, the
+duplicate groups, the file of an image that may be served. Plain dicts, for JSON and for
+the terminal alike."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from anagnorisisd.app.library import Library
+from anagnorisisd.ingest.safe_io import inside, real_roots
+from anagnorisisd.search.query import Query
+from anagnorisisd.search.service import Page
+
+
+def describe(library: Library, content: bytes, score: float | None = None) -> dict[str, Any]:
+    entry = library.search.catalog.get(content)
+    paths = sorted(library.store.paths_for(content))
+    current = library.trainer.current.version if library.trainer.current else None
+    model_version = entry.model_version if entry else None
+    return {
+        "id": content.hex(),
+        "path": paths[0] if paths else None,
+        "paths": paths,
+        "width": entry.width if entry else None,
+        "height": entry.height if entry else None,
+        "file_size": entry.file_size if entry else None,
+        "format": entry.format if entry else None,
+        "user_rating": entry.user_rating if entry else None,
+        "model_rating": entry.model_rating if entry else None,
+        "model_version": model_version,
+        "model_rating_stale": bool(model_version and model_version != current),
+        "score": score,
+    }
+
+
+def page_json(library: Library, result: Page, page: int, per_page: int) -> dict[str, Any]:
+    return {"total": result.total, "page": page, "per_page": per_page,
+            "items": [describe(library, h.content, h.score) for h in result.hits]}
+
+
+def run_query(library: Library, query: Query, page: int, per_page: int,
+              seed: int | None) -> dict[str, Any]:
+    result = library.search.search(query, page, per_page, seed)
+    return page_json(library, result, page, per_page)
+
+
+def servable_path(library: Library, content: bytes) -> str | None:
+    """A file of this image that really lies in the library now, links resolved: a symlink
+    or a folder swapped in since indexing cannot make the daemon serve what is outside."""
+    roots = real_roots(library.roots)
+    for path in sorted(library.store.paths_for(content)):
+        real = os.path.realpath(path)
+        if inside(real, roots) and os.path.isfile(real):
+            return real
+    return None
+
+
+def duplicate_groups(library: Library, threshold: float) -> dict[str, Any]:
+    groups = []
+    for contents in library.search.duplicate_groups(threshold):
+        files: list[dict[str, Any]] = []
+        for content in contents:
+            entry = library.search.catalog.get(content)
+            for path in sorted(library.store.paths_for(content)):
+                record = library.store.get_file(path)
+                files.append({
+                    "id": content.hex(), "path": path,
+                    "width": entry.width if entry else None,
+                    "height": entry.height if entry else None,
+                    "file_size": entry.file_size if entry else None,
+                    "mtime_ns": record.mtime_ns if record else None,
+                })
+        if len(files) < 2:
+            continue
+        keeper = min(files, key=lambda f: (-(f["width"] or 0) * (f["height"] or 0),
+                                           -(f["file_size"] or 0), f["mtime_ns"] or 0, f["path"]))
+        groups.append({"kind": "exact" if len(contents) == 1 else "near", "files": files,
+                       "keeper": {"id": keeper["id"], "path": keeper["path"]}})
+    return {"threshold": threshold, "total": len(groups), "groups": groups}

@@ -1,0 +1,76 @@
+"""The status document: one builder, so ``status --json`` and ``GET /api/status`` agree."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from anagnorisisd.pipeline.registry import Assembly
+from anagnorisisd.pipeline.runner import Pipeline
+from anagnorisisd.store.database import Store
+from anagnorisisd.store.records import DONE, FAILED, PENDING
+
+
+def stage_counts(store: Store, assembly: Assembly) -> dict[str, dict[str, int]]:
+    """done/pending/failed per stage, from the store's live census.
+
+    The hashing stage counts files; the others count distinct content, plus
+    the files not hashed yet (each will bring content that needs the stage).
+    """
+    c = store.census_snapshot()
+    total = sum(c.files.values())
+    out: dict[str, dict[str, int]] = {}
+    key_stage = next((s.name for s in assembly.stages if s.keys_content), "hash")
+    hash_failed = c.file_failed_at[key_stage]
+    unhashed = max(0, total - c.hashed - hash_failed)
+    for stage in assembly.stages:
+        if stage.keys_content:
+            out[stage.name] = {"done": c.hashed, "failed": hash_failed, "pending": unhashed}
+        else:
+            done, failed = c.stage_done[stage.name], c.stage_failed[stage.name]
+            pending = max(0, c.live_content - done - failed) + unhashed
+            out[stage.name] = {"done": done, "failed": failed, "pending": pending}
+    return out
+
+
+def build_status(
+    store: Store,
+    assembly: Assembly,
+    pipeline: Pipeline | None,
+    library: dict[str, Any],
+    extra: dict[str, Any],
+) -> dict[str, Any]:
+    census = store.census_snapshot()
+    stages: dict[str, dict[str, Any]] = {}
+    all_counts = stage_counts(store, assembly)
+    for stage in assembly.stages:
+        counts = all_counts[stage.name]
+        entry: dict[str, Any] = {**counts, "version": stage.version}
+        if pipeline is not None:
+            rate = pipeline.meters[stage.name].rate()
+            entry["processed"] = pipeline.meters[stage.name].total
+            entry["rate_per_s"] = round(rate, 2)
+            entry["eta_s"] = round(counts["pending"] / rate, 1) if rate > 0 else None
+        try:
+            entry.update(stage.status())
+        except Exception as exc:  # a plugin's status hook must not break status
+            entry["status_error"] = f"{type(exc).__name__}: {exc}"
+        stages[stage.name] = entry
+    files = {
+        "total": sum(census.files.values()),
+        "done": census.files[DONE],
+        "failed": census.files[FAILED],
+        "pending": census.files[PENDING],
+    }
+    return {
+        **extra,
+        "library": library,
+        "files": files,
+        "content": {"unique": census.live_content},
+        "stages": stages,
+        "plugins": {"problems": dict(assembly.problems), "disabled": list(assembly.disabled)},
+        "queue": {
+            "queued": store.dirty_count(),
+            "in_flight": pipeline.in_flight() if pipeline is not None else 0,
+        },
+        "schema_version": store.schema_version(),
+    }

@@ -1,0 +1,2 @@
+"""The command-line face: argument parsing, the commands, and the small client that finds
+and asks a running daemon."""

@@ -1,0 +1,317 @@
+"""The ``anagnorisisd`` command line.
+
+Every subcommand takes ``--config PATH`` after its own name. Expected failures
+(bad config, missing library, a store from the future) end in one line on
+stderr and a non-zero exit code; a traceback means a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from anagnorisisd import __version__
+from anagnorisisd.app.library import Library, LibraryPathError
+from anagnorisisd.cli import client
+from anagnorisisd.cli import ratings as cli_ratings
+from anagnorisisd.cli.progress import ProgressBar, format_duration
+from anagnorisisd.cli.serve import cmd_serve
+from anagnorisisd.cli.status import cmd_status
+from anagnorisisd.config import Config, ConfigError, load_config
+from anagnorisisd.ingest.scanner import normalise_root
+from anagnorisisd.ml import manager
+from anagnorisisd.ml.layout import ModelError
+from anagnorisisd.store.database import StoreError
+from anagnorisisd.store.instance import InstanceBusy, holder
+
+log = logging.getLogger("anagnorisisd")
+EXIT_USAGE = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command in ("serve", "index"):
+        from anagnorisisd.cli.memory import with_tamed_malloc
+
+        with_tamed_malloc(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not args.verbose:
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+        logging.getLogger("httpx2").setLevel(logging.WARNING)
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+    handler: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return handler(args)
+    except ConfigError as exc:
+        print(f"anagnorisisd: config error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except LibraryPathError as exc:
+        print(f"anagnorisisd: library path error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except StoreError as exc:
+        print(f"anagnorisisd: store error: {exc}", file=sys.stderr)
+        return 1
+    except InstanceBusy as exc:
+        print(f"anagnorisisd: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH", help="config file (default: ./config.toml, "
+                        "then $XDG_CONFIG_HOME/anagnorisisd/config.toml, then built-in defaults)")
+    common.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser = argparse.ArgumentParser(
+        prog="anagnorisisd", description="A local, private image-library assistant.")
+    parser.add_argument("--version", action="version", version=f"anagnorisisd {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", parents=[common], help="run the daemon (watch, index, serve)")
+    serve.set_defaults(func=cmd_serve)
+
+    index = sub.add_parser("index", parents=[common], help="process everything pending, then exit")
+    index.add_argument("paths", nargs="*", metavar="PATH",
+                       help="folders to index (default: the configured library)")
+    index.set_defaults(func=cmd_index)
+
+    status = sub.add_parser("status", parents=[common], help="show progress and problems")
+    status.add_argument("--json", action="store_true", help="print the /api/status document")
+    status.set_defaults(func=cmd_status)
+
+    model = sub.add_parser("model", help="install and list CLIP models")
+    model_sub = model.add_subparsers(dest="model_command", required=True, metavar="ACTION")
+    pull = model_sub.add_parser("pull", parents=[common],
+                                help="download NAME from the Hugging Face hub (immich-app/NAME)")
+    pull.add_argument("name", metavar="NAME", help="e.g. ViT-B-32__openai, or ORG/REPO")
+    pull.set_defaults(func=cmd_model_pull)
+    imp = model_sub.add_parser("import", parents=[common], help="install a model from a folder")
+    imp.add_argument("directory", metavar="DIR", type=Path)
+    imp.set_defaults(func=cmd_model_import)
+    listing = model_sub.add_parser("list", parents=[common], help="installed models")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=cmd_model_list)
+
+    search = sub.add_parser("search", parents=[common],
+                            help="search the library (asks the daemon, or reads the store)")
+    search.add_argument("query", metavar="QUERY", help="free text, keywords and filters")
+    search.add_argument("--limit", type=int, default=20, help="how many results (default 20)")
+    search.add_argument("--json", action="store_true", help="print the /api/images document")
+    search.set_defaults(func=cmd_search)
+
+    cli_ratings.add_commands(sub, common)
+
+    demo = sub.add_parser("demo", parents=[common],
+                          help="create a demo library and config that work offline")
+    demo.add_argument("directory", metavar="DIR", type=Path)
+    demo.add_argument("--count", type=int, default=400, help="pictures to draw (default 400)")
+    demo.add_argument("--port", type=int, default=8765)
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+# --------------------------------------------------------------------- serve
+
+
+
+
+
+
+# --------------------------------------------------------------------- model
+def cmd_model_pull(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    try:
+        files = manager.pull(config, args.name)
+    except ModelError as exc:
+        print(f"anagnorisisd: {exc}", file=sys.stderr)
+        return 1
+    print(f"installed {files.name} in {files.root}")
+    return 0
+
+
+def cmd_model_import(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    try:
+        files = manager.import_model(config, args.directory)
+    except ModelError as exc:
+        print(f"anagnorisisd: cannot import {args.directory}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"installed {files.name} in {files.root}")
+    return 0
+
+
+def cmd_model_list(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    rows = [{"name": f.name, "path": str(f.root), "embed_dim": f.embed_dim,
+             "active": f.name == config.model.name} for f in manager.installed(config)]
+    if args.json:
+        print(json.dumps({"active": config.model.name, "models": rows}, indent=2))
+        return 0
+    if not rows:
+        print(f"no models installed in {config.models_dir}")
+    for row in rows:
+        print(f"{'*' if row['active'] else ' '} {row['name']:<32} {row['embed_dim']:>5}-d  "
+              f"{row['path']}")
+    if config.model.name not in [r["name"] for r in rows]:
+        print(f"active model '{config.model.name}' is not installed: run "
+              f"'anagnorisisd model pull {config.model.name}'")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from anagnorisisd.app.demo import create_demo
+
+    config_path = create_demo(args.directory, args.count, args.port)
+    print(f"demo library and config written; start it with:\n"
+          f"  anagnorisisd serve --config {config_path}\n"
+          f"then open http://127.0.0.1:{args.port}/")
+    return 0
+
+
+# -------------------------------------------------------------------- search
+def cmd_search(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    limit = max(1, min(args.limit, 500))
+    try:
+        doc = daemon_get(config, "/api/images?" + urllib.parse.urlencode(
+            {"q": args.query, "per_page": limit}))
+        if doc is None:
+            doc = offline_search(config, args.query, limit)
+    except SearchFailed as exc:
+        print(f"anagnorisisd: {exc}", file=sys.stderr)
+        return exc.code
+    if args.json:
+        print(json.dumps(doc, indent=2))
+        return 0
+    print(f"{doc['total']} results" + (f", showing {len(doc['items'])}"
+                                        if doc["total"] > len(doc["items"]) else ""))
+    for item in doc["items"]:
+        score = f"{item['score']:.3f}" if item.get("score") is not None else "     "
+        dims = f"{item['width']}x{item['height']}" if item.get("width") else "?"
+        print(f"{score}  {dims:>11}  {item.get('file_size') or 0:>10}  {item['path']}")
+    return 0
+
+
+class SearchFailed(Exception):
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def daemon_get(config: Config, path: str) -> dict[str, Any] | None:
+    """GET from a running daemon; None if none answers; SearchFailed for its 4xx/5xx."""
+    try:
+        doc: dict[str, Any] | None = client.call(config, "GET", path)
+    except client.DaemonError as exc:
+        raise SearchFailed(str(exc), EXIT_USAGE if exc.status == 400 else 1) from None
+    return doc
+
+
+def offline_search(config: Config, text: str, limit: int) -> dict[str, Any]:
+    """The same search without a daemon: load the model, the catalog and the last index."""
+    from anagnorisisd.app.presenters import run_query
+    from anagnorisisd.search.query import QueryError, parse
+    from anagnorisisd.search.service import SearchUnavailable
+
+    library = Library(config, watch=False)
+    try:
+        try:
+            query = parse(text)
+        except QueryError as exc:
+            raise SearchFailed(f"bad query at '{exc.token}': {exc}", EXIT_USAGE) from None
+        if library.uses_model:
+            library.models.load()
+        library.search.start()
+        try:
+            return run_query(library, query, 1, limit, None)
+        except SearchUnavailable as exc:
+            raise SearchFailed(str(exc), 1) from None
+    finally:
+        library.stop()
+
+
+# --------------------------------------------------------------------- index
+def cmd_index(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    running = holder(config.data_dir)
+    if running is not None and running.get("role") == "serve":
+        print(f"anagnorisisd: the daemon (PID {running.get('pid')}) is running and indexes on "
+              "its own; follow it with 'anagnorisisd status'", file=sys.stderr)
+        return 1
+    library = Library(config, watch=False, role="index")
+    roots = [normalise_root(p) for p in args.paths] or library.roots
+    try:
+        if not roots:
+            raise ConfigError("no library configured: give PATH arguments or set [library] paths")
+        for root in roots:
+            if not os.path.isdir(root):
+                raise ConfigError(f"[library] paths: {root} does not exist or is not a directory")
+        stopping = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stopping.set())
+        started = time.monotonic()
+        if library.uses_model and not library.models.load():
+            print(f"anagnorisisd: semantic search unavailable: {library.models.problem}",
+                  file=sys.stderr)
+        library.pipeline.start()
+        print(f"scanning {', '.join(roots)} ...", file=sys.stderr)
+        report = library.rescan(roots)
+        if report is not None:
+            print(f"found {report.seen} files ({report.queued} new or changed, "
+                  f"{report.removed} gone) in {report.seconds:.2f}s", file=sys.stderr)
+        bar = ProgressBar("index")
+        while not stopping.is_set() and not library.pipeline.is_idle():
+            if library.store.full is not None:
+                break
+            files = library.store.census_snapshot().files
+            bar.update(files["done"] + files["failed"], sum(files.values()))
+            time.sleep(0.2)
+        files = library.store.census_snapshot().files
+        bar.close(files["done"] + files["failed"], sum(files.values()))
+        if library.store.full is not None:
+            print(f"anagnorisisd: stopped: {library.store.full}", file=sys.stderr)
+            return 1
+        if stopping.is_set():
+            print("interrupted; the rest stays queued for the next run", file=sys.stderr)
+        else:
+            print(f"indexed {sum(files.values())} files: {files['done']} done, "
+                  f"{files['failed']} failed, in {format_duration(time.monotonic() - started)}",
+                  file=sys.stderr)
+            for rec in list(library.store.failures())[:10]:
+                print(f"  failed: {rec.path}: [{rec.fail_stage}] {rec.fail_reason}",
+                      file=sys.stderr)
+            if library.models.ready:
+                library.search.start()
+                if library.search.rebuild_if_needed(force=True):
+                    print(f"vector index built: {library.search.index.status()['items']} "
+                          "images", file=sys.stderr)
+    finally:
+        library.stop()
+    return 0
+
+
+# -------------------------------------------------------------------- status
+
+
+
+
+
+

@@ -1,0 +1,76 @@
+"""`anagnorisisd serve`: the daemon in the foreground, as systemd runs it."""
+
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from typing import Any
+
+from anagnorisisd.app.library import Library
+from anagnorisisd.config import ConfigError, load_config
+from anagnorisisd.http.guard import check_bind
+
+log = logging.getLogger("anagnorisisd")
+EXIT_USAGE = 2
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    problem = check_bind(config.server.host, config.server.token)
+    if problem:
+        raise ConfigError(problem)
+    library = Library(config, role="serve")
+    return asyncio.run(serve(library))
+
+
+async def serve(library: Library) -> int:
+    from aiohttp import web
+
+    from anagnorisisd.cli.systemd_notify import SystemdNotifier
+    from anagnorisisd.http.app import create_app
+
+    notifier = SystemdNotifier()
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await loop.run_in_executor(None, library.start)
+    # Live progress streams never end by themselves: give them a short grace at shutdown.
+    runner = web.AppRunner(create_app(library), access_log=None, shutdown_timeout=2.0)
+    await runner.setup()
+    server = library.config.server
+    try:
+        await web.TCPSite(runner, server.host, server.port).start()
+    except OSError as exc:
+        print(f"anagnorisisd: cannot listen on {server.host}:{server.port}: {exc.strerror}",
+              file=sys.stderr)
+        await runner.cleanup()
+        await loop.run_in_executor(None, library.stop)
+        return 1
+    url = f"http://{server.host}:{server.port}/"
+    library.instance.update(host=server.host, port=server.port)
+    log.info("serving %s (library: %s)", url, ", ".join(library.roots) or "not set yet")
+    for problem in library.assembly.problems.items():
+        log.warning("stage %s unavailable: %s", *problem)
+    notifier.ready(f"serving {url}")
+    keepalive = None
+    if notifier.watchdog_interval_s:
+        keepalive = asyncio.create_task(_keep_alive(notifier, notifier.watchdog_interval_s))
+    await stop.wait()
+    log.info("shutting down")
+    notifier.stopping()
+    if keepalive is not None:
+        keepalive.cancel()
+    await runner.cleanup()
+    await loop.run_in_executor(None, library.stop)
+    return 0
+
+
+async def _keep_alive(notifier: Any, interval_s: float) -> None:
+    """Pinging from the event loop means a wedged loop stops the pings, as it should."""
+    while True:
+        notifier.watchdog()
+        await asyncio.sleep(interval_s)

@@ -1,0 +1,106 @@
+"""`anagnorisisd status`: asks the running daemon, or reads the store (read-only) when none runs."""
+
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+from typing import Any
+
+from anagnorisisd import __version__
+from anagnorisisd.app.status import build_status
+from anagnorisisd.cli import client
+from anagnorisisd.cli.progress import format_duration
+from anagnorisisd.config import Config, load_config
+from anagnorisisd.ingest.scanner import normalise_root
+from anagnorisisd.ml.service import ModelService
+from anagnorisisd.pipeline.registry import assemble
+from anagnorisisd.search.index import saved_index_status
+from anagnorisisd.stage import StageContext
+from anagnorisisd.store.database import Store
+
+log = logging.getLogger("anagnorisisd")
+EXIT_USAGE = 2
+
+def cmd_status(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    doc = fetch_daemon_status(config)
+    if doc is None:
+        doc = offline_status(config)
+    if args.json:
+        print(json.dumps(doc, indent=2, sort_keys=True))
+    else:
+        print(render_status(doc))
+    return 0
+
+
+def fetch_daemon_status(config: Config) -> dict[str, Any] | None:
+    """Ask a running daemon; None if none answers."""
+    try:
+        doc: dict[str, Any] | None = client.call(config, "GET", "/api/status", timeout=3)
+    except client.DaemonError:
+        return None
+    if doc is not None:
+        doc["daemon"] = "running"
+    return doc
+
+
+def offline_status(config: Config) -> dict[str, Any]:
+    """The same document, computed from the store when no daemon is running (read-only when
+    a store exists, so a status never migrates or changes anything)."""
+    exists = (config.data_dir / "store.lmdb" / "data.mdb").exists()
+    store = Store(config.data_dir, config.storage.map_size_gb, readonly=exists)
+    try:
+        models = ModelService(config, auto_pull=False, eager_session=False)
+        assembly = assemble(config, StageContext(config, models))
+        if any(s.name == "clip" for s in assembly.stages):
+            models.load()
+        store.set_stage_versions({s.name: s.version for s in assembly.stages})
+        stored = store.get_setting("library.paths")
+        roots = [normalise_root(p) for p in (stored or config.library.paths)]
+        doc = build_status(
+            store, assembly, None,
+            library={"paths": roots, "source": "api" if stored is not None else "config",
+                     "missing": [r for r in roots if not os.path.isdir(r)], "watching": [],
+                     "extensions": list(config.library.extensions)},
+            extra={"version": __version__, "uptime_s": 0.0, "config": config.source,
+                   "data_dir": str(config.data_dir), "scan": {}, "model": models.status(),
+                   "index": saved_index_status(config.data_dir / "index") or {}},
+        )
+    finally:
+        store.close()
+    doc["daemon"] = "not running"
+    return doc
+
+
+def render_status(doc: dict[str, Any]) -> str:
+    lib = doc["library"]
+    files = doc["files"]
+    lines = [
+        f"anagnorisisd {doc['version']}: daemon {doc.get('daemon', 'unknown')}"
+        + (f", up {format_duration(doc['uptime_s'])}" if doc.get("uptime_s") else ""),
+        f"library: {', '.join(lib['paths']) or '(not set)'}",
+    ]
+    if lib.get("missing"):
+        lines.append(f"  missing (watched for): {', '.join(lib['missing'])}")
+    lines.append(f"files: {files['total']} total, {files['done']} done, {files['failed']} failed, "
+                 f"{files['pending']} pending")
+    lines.append(f"{'stage':<12}{'done':>9}{'pending':>9}{'failed':>8}{'rate/s':>9}  eta")
+    for name, st in doc["stages"].items():
+        rate = st.get("rate_per_s")
+        lines.append(f"{name:<12}{st['done']:>9}{st['pending']:>9}{st['failed']:>8}"
+                     f"{rate if rate is not None else '-':>9}  {format_duration(st.get('eta_s'))}")
+    model = doc.get("model") or {}
+    if model:
+        lines.append(f"model: {model.get('identity') or model.get('name')} ({model.get('state')})"
+                     + (f": {model['problem']}" if model.get("problem") else ""))
+    index = doc.get("index") or {}
+    if index:
+        lines.append(f"index: {index.get('items', 0)} images + {index.get('fresh', 0)} new"
+                     + (f", built {format_duration(index['age_s'])} ago"
+                        if index.get("age_s") is not None else ""))
+    for name, problem in doc["plugins"]["problems"].items():
+        lines.append(f"problem: {name}: {problem}")
+    return "\n".join(lines)

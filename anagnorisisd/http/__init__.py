@@ -1,0 +1,1 @@
+"""The HTTP face: the aiohttp app, its guard and errors, one module per resource, OpenAPI."""

@@ -1,0 +1,24 @@
+"""The aiohttp app factory: middlewares, body limit, and each resource's routes."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from anagnorisisd.app.library import Library
+from anagnorisisd.http import events, files, images, library, openapi, panel, ratings
+from anagnorisisd.http.common import LIBRARY_KEY
+from anagnorisisd.http.errors import error_middleware
+from anagnorisisd.http.guard import guard_middleware
+
+
+def create_app(library_: Library) -> web.Application:
+    server = library_.config.server
+    app = web.Application(
+        middlewares=[error_middleware, guard_middleware(server.token, server.allowed_hosts)],
+        client_max_size=server.max_body_mb << 20,
+    )
+    app[LIBRARY_KEY] = library_
+    for resource in (library, images, ratings, files, events, panel):
+        resource.register(app)
+    app.router.add_get("/api/openapi.json", openapi.handler)
+    return app

@@ -1,0 +1,93 @@
+"""What every resource module shares: the app's keys, the thread-pool hop, the common
+parameter readers. Resource modules import this, never the app factory."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from anagnorisisd.app.library import Library
+from anagnorisisd.http.errors import BadRequest
+from anagnorisisd.search.query import QueryError
+from anagnorisisd.search.service import SearchUnavailable
+
+LIBRARY_KEY = web.AppKey("library", Library)
+
+
+T = TypeVar("T")
+
+
+MAX_PER_PAGE = 500
+
+
+def json_error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+async def run_blocking(func: Callable[..., T], *args: Any) -> T:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(None, functools.partial(func, *args))
+
+
+def content_id(request: web.Request) -> bytes:
+    raw = request.match_info["id"]
+    if len(raw) != 64 or any(c not in "0123456789abcdef" for c in raw):
+        raise web.HTTPNotFound(text='{"error": "no such image"}', content_type="application/json")
+    return bytes.fromhex(raw)
+
+
+def one_param(request: web.Request, name: str) -> str | None:
+    values = request.query.getall(name, [])
+    if len(values) > 1:
+        raise BadRequest(f"give {name} once")
+    return values[0] if values else None
+
+
+def require_image(library: Library, content: bytes) -> bytes:
+    """404 unless the content is an image of the library now."""
+    if content not in library.search.catalog:
+        raise web.HTTPNotFound(text='{"error": "no such image"}', content_type="application/json")
+    return content
+
+
+def image_id(request: web.Request) -> bytes:
+    """The id in the URL, checked for shape and for being in the library."""
+    return require_image(request.app[LIBRARY_KEY], content_id(request))
+
+
+def int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = one_param(request, name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise BadRequest(f"{name} must be between {low} and {high}")
+    return value
+
+
+def paging(request: web.Request) -> tuple[int, int, int | None, str | None]:
+    page = int_param(request, "page", 1, 1, 1_000_000)
+    per_page = int_param(request, "per_page", 50, 1, MAX_PER_PAGE)
+    seed = int_param(request, "seed", 0, 0, 2**31) if "seed" in request.query else None
+    order = one_param(request, "order")
+    if order not in (None, "asc", "desc"):
+        raise BadRequest("order must be asc or desc")
+    return page, per_page, seed, order
+
+
+async def handle_errors(request: web.Request, work: Any) -> web.Response:
+    """Run a handler's work; BadRequest and friends are answered by the error middleware."""
+    try:
+        return web.json_response(await work)
+    except QueryError as exc:
+        return web.json_response({"error": str(exc), "token": exc.token,
+                                  "position": exc.position}, status=400)
+    except SearchUnavailable as exc:
+        return json_error(503, str(exc))

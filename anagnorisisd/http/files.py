@@ -1,0 +1,181 @@
+"""Cleaning up: trash (never delete), move within the library, reveal; and live progress.
+
+A file is named by its image id *and* path, and acted on only if the store
+holds that path for that id, so a request can never reach a file outside
+the library. Trash goes through send2trash (the desktop's trash, restorable);
+nothing here deletes a file outright.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from anagnorisisd.app.library import Library
+from anagnorisisd.http.common import (
+    LIBRARY_KEY,
+    content_id,
+    handle_errors,
+    json_error,
+    run_blocking,
+)
+from anagnorisisd.http.errors import BadRequest, read_json
+from anagnorisisd.ingest.safe_io import inside, real_roots
+from anagnorisisd.ingest.scanner import normalise_root
+
+MAX_FILES = 10_000
+
+
+def trash_location() -> str:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return str(Path(base) / "Trash" / "files")
+
+
+def checked_files(library: Library, body: Any) -> list[str]:
+    """The paths named in {"files": [{"id", "path"}]}, each verified against the store."""
+    if not isinstance(body, dict) or not isinstance(body.get("files"), list):
+        raise BadRequest('send JSON like {"files": [{"id": "...", "path": "..."}]}')
+    files = body["files"]
+    if not files or len(files) > MAX_FILES:
+        raise BadRequest(f"name between 1 and {MAX_FILES} files")
+    paths = []
+    roots = real_roots(library.roots)
+    for item in files:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not isinstance(
+                item.get("path"), str):
+            raise BadRequest("each file needs an id and a path")
+        try:
+            content = bytes.fromhex(item["id"])
+        except ValueError:
+            raise BadRequest(f"{item['id']!r} is not an image id") from None
+        if len(content) != 32 or item["path"] not in library.store.paths_for(content):
+            raise BadRequest(f"{item['path']!r} is not a file of image {item['id']!r}")
+        # The store knows the path; the disk must still agree that it lies in the library
+        # (a folder swapped for a symlink since indexing must not lead outside).
+        if not inside(os.path.realpath(os.path.dirname(item["path"])), roots):
+            raise BadRequest(f"{item['path']!r} is no longer inside the library")
+        paths.append(item["path"])
+    return paths
+
+
+def trash(library: Library, paths: list[str]) -> dict[str, Any]:
+    from send2trash import send2trash
+
+    done, failed = [], []
+    for path in paths:
+        try:
+            send2trash(path)
+            done.append(path)
+        except (OSError, Exception) as exc:  # send2trash raises its own TrashPermissionError
+            failed.append({"path": path, "error": str(exc)})
+    return {"trashed": done, "failed": failed, "trash": trash_location()}
+
+
+def move_target(library: Library, destination: Any) -> str:
+    """The folder a move goes to: inside a library root once every link is resolved, and
+    created if it does not exist yet."""
+    if not isinstance(destination, str) or not destination.strip():
+        raise BadRequest("destination must be a folder inside the library")
+    if "\x00" in destination:
+        raise BadRequest("destination cannot contain a NUL character")
+    roots = library.roots
+    if not roots:
+        raise BadRequest("no library is set")
+    target = normalise_root(destination if os.path.isabs(destination)
+                            else os.path.join(roots[0], destination))
+    reals = real_roots(roots)
+    if not inside(os.path.realpath(target), reals):
+        raise BadRequest(f"{destination!r} is not inside the library")
+    if os.path.lexists(target) and not os.path.isdir(target):
+        raise BadRequest(f"{destination!r} exists and is not a folder")
+    try:
+        os.makedirs(target, exist_ok=True)
+    except OSError as exc:
+        raise BadRequest(f"cannot create {destination!r}: {exc.strerror or exc}") from None
+    if not inside(os.path.realpath(target), reals):  # a link swapped in meanwhile
+        raise BadRequest(f"{destination!r} is not inside the library")
+    return os.path.realpath(target)
+
+
+def move(library: Library, paths: list[str], destination: Any) -> dict[str, Any]:
+    target = move_target(library, destination)
+    moved, failed = [], []
+    for path in paths:
+        dest = os.path.join(target, os.path.basename(path))
+        if os.path.lexists(dest):
+            failed.append({"path": path, "error": f"{dest} already exists"})
+            continue
+        try:
+            shutil.move(path, dest)
+            moved.append({"from": path, "to": dest})
+        except OSError as exc:
+            failed.append({"path": path, "error": exc.strerror or str(exc)})
+    return {"moved": moved, "failed": failed}
+
+
+async def post_trash(request: web.Request) -> web.Response:
+    library = request.app[LIBRARY_KEY]
+
+    async def work() -> dict[str, Any]:
+        paths = await run_blocking(checked_files, library, await json_body(request))
+        return await run_blocking(trash, library, paths)
+
+    return await handle_errors(request, work())
+
+
+async def post_move(request: web.Request) -> web.Response:
+    library = request.app[LIBRARY_KEY]
+
+    async def work() -> dict[str, Any]:
+        body = await json_body(request)
+        paths = await run_blocking(checked_files, library, body)
+        return await run_blocking(move, library, paths, body.get("destination"))
+
+    return await handle_errors(request, work())
+
+
+async def json_body(request: web.Request) -> Any:
+    return await read_json(request, '{"files": [{"id": "...", "path": "..."}]}')
+
+
+def reveal_command(path: str) -> list[str] | None:
+    """How this desktop shows a file in its folder, if it has a way."""
+    if shutil.which("dbus-send") and os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+        return ["dbus-send", "--session", "--dest=org.freedesktop.FileManager1",
+                "--type=method_call", "/org/freedesktop/FileManager1",
+                "org.freedesktop.FileManager1.ShowItems", f"array:string:file://{path}",
+                "string:"]
+    if shutil.which("xdg-open") and os.environ.get("DISPLAY", os.environ.get("WAYLAND_DISPLAY")):
+        return ["xdg-open", os.path.dirname(path)]
+    return None
+
+
+async def post_reveal(request: web.Request) -> web.Response:
+    library = request.app[LIBRARY_KEY]
+    content = content_id(request)
+    from anagnorisisd.app.presenters import servable_path
+
+    path = await run_blocking(servable_path, library, content)
+    if path is None:
+        return json_error(404, "no such image")
+    paths = [path]
+    command = reveal_command(paths[0])
+    if command is None:
+        return web.json_response({"opened": False, "path": paths[0], "message":
+                                  "no desktop file manager reachable from the daemon"})
+    await run_blocking(lambda: subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                                                stderr=subprocess.DEVNULL))
+    return web.json_response({"opened": True, "path": paths[0]})
+
+
+
+
+def register(app: web.Application) -> None:
+    app.router.add_post("/api/files/trash", post_trash)
+    app.router.add_post("/api/files/move", post_move)
+    app.router.add_post("/api/images/{id}/reveal", post_reveal)

@@ -1,0 +1,198 @@
+"""The images API: search, details, files, thumbnails, similar, by-image and duplicates.
+
+Every image is addressed by its id, the hex of its content hash. Files are
+only ever served from paths the store holds for that id; nothing in a request
+is used as a path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from aiohttp import web
+from PIL import UnidentifiedImageError
+
+from anagnorisisd.app.library import Library
+from anagnorisisd.app.presenters import (
+    describe,
+    duplicate_groups,
+    run_query,
+    servable_path,
+)
+from anagnorisisd.http.common import (
+    LIBRARY_KEY,
+    content_id,
+    handle_errors,
+    image_id,
+    json_error,
+    one_param,
+    paging,
+    run_blocking,
+)
+from anagnorisisd.http.errors import BadRequest, TooLarge
+from anagnorisisd.imaging.convert import to_rgb
+from anagnorisisd.imaging.decoding import ImageTooLarge, decoded
+from anagnorisisd.search.query import Query, parse
+
+MIME = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif",
+        "bmp": "image/bmp", "tiff": "image/tiff"}
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+async def list_images(request: web.Request) -> web.Response:
+    library = request.app[LIBRARY_KEY]
+
+    async def work() -> dict[str, Any]:
+        page, per_page, seed, order = paging(request)
+        query = parse(one_param(request, "q") or "")
+        if order:
+            query.order = order
+        return await run_blocking(run_query, library, query, page, per_page, seed)
+
+    return await handle_errors(request, work())
+
+
+async def get_image(request: web.Request) -> web.Response:
+    library = request.app[LIBRARY_KEY]
+    content = image_id(request)
+    details = await run_blocking(describe, library, content)
+    record = await run_blocking(library.store.content_record, content)
+    meta = record.get("meta", {}).get("output", {})
+    details["taken_at"] = meta.get("taken_at")
+    details["frames"] = meta.get("frames")
+    details["stages"] = {name: value.get("mark") for name, value in record.items()}
+    return web.json_response(details)
+
+
+
+
+async def get_file(request: web.Request) -> web.StreamResponse:
+    library = request.app[LIBRARY_KEY]
+    content = content_id(request)
+    path = await run_blocking(servable_path, library, content)
+    if path is None:
+        return json_error(404, "no such image")
+    entry = library.search.catalog.get(content)
+    mime = MIME.get(entry.format if entry else "", "application/octet-stream")
+    return web.FileResponse(path, headers={"Content-Type": mime,
+                                           "Cache-Control": "private, max-age=3600",
+                                           "X-Content-Type-Options": "nosniff"})
+
+
+async def get_thumbnail(request: web.Request) -> web.Response:
+    library = request.app[LIBRARY_KEY]
+    content = content_id(request)
+    thumb = await run_blocking(library.store.get_result, content, "thumbnail")
+    if not thumb or content not in library.search.catalog:
+        return json_error(404, "no thumbnail for this image (yet)")
+    etag = f'"{content.hex()[:32]}"'
+    if request.headers.get("If-None-Match") == etag:
+        return web.Response(status=304)
+    return web.Response(body=thumb["data"], content_type=thumb["mime"], headers={
+        "Cache-Control": "private, max-age=31536000, immutable", "ETag": etag})
+
+
+async def similar_images(request: web.Request) -> web.Response:
+    library = request.app[LIBRARY_KEY]
+    content = image_id(request)
+
+    async def work() -> dict[str, Any]:
+        page, per_page, seed, order = paging(request)
+        query = Query(sort="similar", similar_to=content.hex(), order=order)
+        return await run_blocking(run_query, library, query, page, per_page, seed)
+
+    return await handle_errors(request, work())
+
+
+def embed_upload(model: Any, data: bytes) -> Any:
+    """The model's vector for uploaded image bytes, through the one bounded decode path."""
+    try:
+        with decoded(data, model.preprocess.size) as img:
+            tensor = model.preprocess(to_rgb(img))
+    except ImageTooLarge as exc:
+        raise TooLarge(f"the image is too large: {exc}") from None
+    except UnidentifiedImageError:
+        raise BadRequest("the body is not an image Pillow can read") from None
+    except Exception as exc:  # a malformed image is the sender's problem, said with its reason
+        raise BadRequest(f"the image cannot be decoded: {type(exc).__name__}: {exc}") from None
+    return model.embed_images(tensor[np.newaxis])[0]
+
+
+def search_by_image(library: Library, data: bytes, page: int, per_page: int) -> dict[str, Any]:
+    model = library.search.require_model()
+    vector = embed_upload(model, data)
+    hits = library.search.nearest(vector, page * per_page)
+    start = (page - 1) * per_page
+    return {"total": len(hits), "page": page, "per_page": per_page,
+            "items": [describe(library, h.content, h.score) for h in hits[start:start + per_page]]}
+
+
+async def by_image(request: web.Request) -> web.Response:
+    library = request.app[LIBRARY_KEY]
+
+    async def work() -> dict[str, Any]:
+        page, per_page, _, _ = paging(request)
+        if request.content_type.startswith("multipart/"):
+            try:
+                reader = await request.multipart()
+                part = await reader.next()
+                data = await part.read() if part is not None else b""  # type: ignore[union-attr]
+            except (ValueError, AssertionError, RuntimeError) as exc:
+                raise BadRequest(f"unreadable multipart body: {exc}") from None
+        else:
+            data = await request.read()
+        if not data:
+            raise BadRequest("send the image's bytes as the request body")
+        return await run_blocking(search_by_image, library, bytes(data), page, per_page)
+
+    return await handle_errors(request, work())
+
+
+
+
+async def duplicates(request: web.Request) -> web.Response:
+    library = request.app[LIBRARY_KEY]
+
+    async def work() -> dict[str, Any]:
+        raw = one_param(request, "threshold")
+        threshold = library.config.index.duplicate_threshold
+        if raw is not None:
+            try:
+                threshold = float(raw)
+            except ValueError:
+                raise BadRequest(f"threshold must be a number, got {raw!r}") from None
+            if not 0.0 < threshold <= 1.0:
+                raise BadRequest("threshold must be above 0 and at most 1")
+        return await run_blocking(duplicate_groups, library, threshold)
+
+    return await handle_errors(request, work())
+
+
+def register(app: web.Application) -> None:
+    app.router.add_get("/api/images", list_images)
+    app.router.add_get("/api/images/{id}", get_image)
+    app.router.add_get("/api/images/{id}/file", get_file)
+    app.router.add_get("/api/images/{id}/thumbnail", get_thumbnail)
+    app.router.add_get("/api/images/{id}/similar", similar_images)
+    app.router.add_post("/api/search/by-image", by_image)
+    app.router.add_get("/api/duplicates", duplicates)

@@ -1,0 +1,45 @@
+"""The panel's pages and files, served from a fixed list of names (package data of
+anagnorisisd.panel): no request path is ever joined onto a folder."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from aiohttp import web
+
+from anagnorisisd.http.errors import NotFound
+
+UI_FILES_KEY = web.AppKey("ui_files", dict)
+
+
+WEB_ROOT = Path(str(resources.files("anagnorisisd.panel")))
+
+
+async def index_page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(WEB_ROOT / "index.html")
+
+
+def panel_files() -> dict[str, Path]:
+    """The panel's files by name: only these are served under /ui/, so no request path is
+    ever joined onto a folder."""
+    if not WEB_ROOT.is_dir():
+        return {}
+    return {p.name: p for p in WEB_ROOT.iterdir()
+            if p.is_file() and p.suffix in (".html", ".js", ".css", ".svg", ".png")}
+
+
+async def ui_file(request: web.Request) -> web.StreamResponse:
+    path = request.app[UI_FILES_KEY].get(request.match_info["name"])
+    if path is None:
+        raise NotFound("no such file in the panel")
+    return web.FileResponse(path, headers={"Cache-Control": "no-cache",
+                                           "X-Content-Type-Options": "nosniff"})
+
+
+def register(app: web.Application) -> None:
+    app[UI_FILES_KEY] = panel_files()
+    app.router.add_get("/", index_page)
+    app.router.add_get("/train", index_page)
+    app.router.add_get("/status", index_page)
+    app.router.add_get("/ui/{name}", ui_file)

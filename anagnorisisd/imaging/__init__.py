@@ -1,0 +1,1 @@
+"""Pixels: the one bounded decode path and the conversions every stage shares."""

@@ -1,0 +1,134 @@
+"""The one way an image is decoded: bounded in pixels, in bytes, and in how many at once.
+
+A 164 KB PNG can declare 13000 x 13000 pixels and cost 0.9 GB to open, and
+four uploads of it at once cost 3.6 GB. So every decode, by a stage or for an
+upload:
+
+1. reads the header only and refuses an image above ``max_pixels`` (a failure
+   with its reason, never a decode);
+2. asks libjpeg for a reduced-size decode when the caller needs less (JPEG
+   draft mode), which is also most of the speed of making thumbnails;
+3. waits for its share of a pixel budget shared by the whole process before
+   the pixels are decoded, and holds it while the caller shrinks the image.
+
+Decoding memory therefore stays under about 8 bytes per pixel of the budget
+(the decoded image, plus the upright copy EXIF orientation may need), however
+many decodes are asked for at once.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO
+
+from PIL import Image, ImageOps
+
+from anagnorisisd.ingest.safe_io import open_regular
+
+ORIENTATION = 0x0112
+PIXEL_BOUNDED = frozenset({"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF", "HEIF", "AVIF"})
+"""Formats whose decoders use memory in proportion to the pixels their header declares. Any
+other decoder (BLP, DDS, ICNS, PSD, FLI...) has been seen to allocate 650 MB for a file that
+declares a few thousand pixels (Pillow's fuzzed test files), so it takes the whole budget
+and decodes alone: rare formats wait, memory stays bounded."""
+
+
+class ImageTooLarge(ValueError):
+    """An image whose header promises more pixels than the limit allows."""
+
+
+class DecodeBudget:
+    """A counting semaphore measured in pixels.
+
+    A request larger than the whole budget waits until it can have all of it,
+    so it still runs, alone. Waiters are served as room appears; small decodes
+    may overtake a large one, which only ever waits for decodes already running.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.in_use = 0
+        self.peak = 0
+        self._cond = threading.Condition()
+
+    @contextmanager
+    def hold(self, pixels: int) -> Iterator[None]:
+        amount = max(1, min(int(pixels), self.capacity))
+        with self._cond:
+            self._cond.wait_for(lambda: self.in_use + amount <= self.capacity)
+            self.in_use += amount
+            self.peak = max(self.peak, self.in_use)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self.in_use -= amount
+                self._cond.notify_all()
+
+
+class Limits:
+    """The process-wide limits; the daemon sets them from ``[limits]`` at start-up."""
+
+    max_pixels: int = 120_000_000
+    max_file_bytes: int = 2048 << 20
+    budget: DecodeBudget = DecodeBudget(128_000_000)
+
+
+def check_pixels(img: Image.Image) -> None:
+    width, height = img.size
+    if width * height > Limits.max_pixels:
+        raise ImageTooLarge(
+            f"{width}x{height} pixels ({width * height / 1e6:.0f} MP), above the "
+            f"{Limits.max_pixels / 1e6:.0f} MP limit ([limits] max_pixels)")
+
+
+def open_header(raw: IO[bytes]) -> Image.Image:
+    """Image.open (headers only), with the pixel limit applied, as ImageTooLarge."""
+    try:
+        img = Image.open(raw)
+    except Image.DecompressionBombError:
+        raise ImageTooLarge(f"declares more pixels than twice the "
+                            f"{Limits.max_pixels / 1e6:.0f} MP limit ([limits] max_pixels)"
+                            ) from None
+    try:
+        check_pixels(img)
+    except ImageTooLarge:
+        img.close()
+        raise
+    return img
+
+
+def configure(max_pixels: int, budget_pixels: int, max_file_bytes: int) -> None:
+    Limits.max_pixels = max_pixels
+    Limits.max_file_bytes = max_file_bytes
+    Limits.budget = DecodeBudget(budget_pixels)
+    # Pillow's own guard, for code paths that open images without us; it raises at twice
+    # this, and only warns below, so it sits at our limit.
+    Image.MAX_IMAGE_PIXELS = max_pixels
+
+
+@contextmanager
+def decoded(source: str | bytes, target: int | None = None) -> Iterator[Image.Image]:
+    """The image at a path (or in bytes), decoded, first frame, EXIF-upright.
+
+    With `target`, a JPEG is decoded at the smallest libjpeg scale whose sides are
+    still at least `target`. The pixels are held against the decode budget until the
+    with-block ends: shrink the image inside it.
+    """
+    raw = (io.BytesIO(source) if isinstance(source, bytes)
+           else open_regular(source, Limits.max_file_bytes))
+    with raw, open_header(raw) as img:
+        if getattr(img, "n_frames", 1) > 1:
+            img.seek(0)
+        if target and img.format == "JPEG":
+            img.draft("RGB", (target, target))
+        rotates = img.getexif().get(ORIENTATION, 1) in range(2, 9)
+        cost = img.size[0] * img.size[1] * (2 if rotates else 1)
+        if img.format not in PIXEL_BOUNDED:
+            cost = Limits.budget.capacity
+        with Limits.budget.hold(cost):
+            img.load()
+            yield ImageOps.exif_transpose(img) if rotates else img

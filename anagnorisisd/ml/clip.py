@@ -1,0 +1,108 @@
+"""A CLIP model ready to embed: files, preprocessing, tokenizer and two sessions."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+from blake3 import blake3
+from numpy.typing import NDArray
+
+from anagnorisisd.ml.layout import ModelError, ModelFiles
+from anagnorisisd.ml.preprocess import Preprocessor
+from anagnorisisd.ml.session import OnnxEncoder, SessionSettings
+from anagnorisisd.ml.tokenizer import ClipTokenizer
+
+log = logging.getLogger(__name__)
+
+
+def l2_normalise(x: NDArray[np.float32]) -> NDArray[np.float32]:
+    norms = np.linalg.norm(x, axis=-1, keepdims=True)
+    out: NDArray[np.float32] = (x / np.maximum(norms, 1e-12)).astype(np.float32)
+    return out
+
+
+class ClipModel:
+    """Image and text embeddings from one installed model.
+
+    The text side loads on first query and unloads when idle (queries are
+    rare next to images); recent query embeddings are cached.
+    """
+
+    def __init__(self, files: ModelFiles, settings: SessionSettings,
+                 text_settings: SessionSettings | None = None, text_cache_size: int = 256,
+                 visual_graph: Path | None = None) -> None:
+        files.validate()
+        self.files = files
+        self.name = files.name
+        self.embed_dim = files.embed_dim
+        self.preprocess = Preprocessor.from_config(files.preprocess_cfg)
+        self.visual_graph = visual_graph or files.visual
+        self.visual = OnnxEncoder(self.visual_graph, "image", settings)
+        self.textual = OnnxEncoder(files.textual, "text", text_settings or settings)
+        self._tokenizer: ClipTokenizer | None = None
+        self._text_cache: OrderedDict[str, NDArray[np.float32]] = OrderedDict()
+        self._text_cache_size = text_cache_size
+        self._text_lock = threading.Lock()
+
+    @cached_property
+    def identity(self) -> str:
+        """name@digest of what decides the embeddings: the visual graph and its preprocessing.
+
+        It is part of the embedding stage's version, so installing different
+        weights under the same name still re-embeds everything.
+        """
+        hasher = blake3(max_threads=blake3.AUTO)
+        hasher.update_mmap(str(self.visual_graph))
+        hasher.update((self.files.root / "visual" / "preprocess_cfg.json").read_bytes())
+        return f"{self.name}@{hasher.hexdigest()[:12]}"
+
+    @property
+    def tokenizer(self) -> ClipTokenizer:
+        if self._tokenizer is None:
+            self._tokenizer = ClipTokenizer(self.files)
+        return self._tokenizer
+
+    def embed_images(self, batch: NDArray[np.float32]) -> NDArray[np.float32]:
+        return l2_normalise(self.visual.run(batch))
+
+    def embed_texts(self, texts: list[str]) -> NDArray[np.float32]:
+        return l2_normalise(self.textual.run(self.tokenizer(texts)))
+
+    def embed_text(self, text: str) -> NDArray[np.float32]:
+        with self._text_lock:
+            cached = self._text_cache.get(text)
+            if cached is not None:
+                self._text_cache.move_to_end(text)
+                return cached
+        vector: NDArray[np.float32] = self.embed_texts([text])[0]
+        with self._text_lock:
+            self._text_cache[text] = vector
+            while len(self._text_cache) > self._text_cache_size:
+                self._text_cache.popitem(last=False)
+        return vector
+
+    def unload_idle(self) -> None:
+        """Give back the text session's memory when no query came for a while."""
+        self.textual.unload_if_idle()
+
+
+def quantized_visual(files: ModelFiles) -> Path:
+    """The int8 dynamically quantised copy of the image encoder, made once next to it."""
+    target = files.root / "visual" / "model.int8.onnx"
+    if not target.exists():
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        tmp = target.with_suffix(".tmp.onnx")
+        try:
+            quantize_dynamic(str(files.visual), str(tmp), weight_type=QuantType.QInt8)
+        except Exception as exc:
+            raise ModelError(f"model '{files.name}': cannot quantise its image encoder: "
+                             f"{exc}") from None
+        tmp.replace(target)
+        log.info("made the int8 image encoder %s", target)
+    return target

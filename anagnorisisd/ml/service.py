@@ -1,0 +1,147 @@
+"""The daemon's one model: loaded in the background, pulled if missing, shared by all users.
+
+Start-up never waits for it. Until it is ready, everything that does not
+need embeddings works, and status says in one line what is missing and the
+command that fixes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from anagnorisisd.config import Config
+from anagnorisisd.ml.clip import ClipModel, quantized_visual
+from anagnorisisd.ml.layout import ModelError
+from anagnorisisd.ml.manager import PullProgress, model_files, pull_in_background
+from anagnorisisd.ml.session import SessionSettings
+
+log = logging.getLogger(__name__)
+
+
+class ModelService:
+    def __init__(self, config: Config, *, auto_pull: bool | None = None,
+                 eager_session: bool = True) -> None:
+        self.config = config
+        self.name = config.model.name
+        self.auto_pull = config.model.auto_pull if auto_pull is None else auto_pull
+        self.eager_session = eager_session
+        self._model: ClipModel | None = None
+        self.problem: str | None = "not loaded yet"
+        self.pull: PullProgress | None = None
+        self._listeners: list[Callable[[], object]] = []
+        self._failed_stamp: tuple[int, ...] | None = None
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ loading
+    def settings(self) -> tuple[SessionSettings, SessionSettings]:
+        m = self.config.model
+        visual = SessionSettings(tuple(m.providers), m.intra_op_threads, m.inter_op_threads)
+        text = SessionSettings(tuple(m.providers), m.intra_op_threads, m.inter_op_threads,
+                               float(m.text_idle_unload_s))
+        return visual, text
+
+    def load(self) -> bool:
+        """Try to load the configured model now; on a missing one, maybe start a pull."""
+        files = model_files(self.config, self.name)
+        visual, text = self.settings()
+        try:
+            graph = None
+            if self.config.model.quantized and files.visual.exists():
+                graph = quantized_visual(files)
+            model = ClipModel(files, visual, text, self.config.model.text_cache_size, graph)
+            _ = model.identity
+            if self.eager_session:
+                model.visual.session()  # a corrupt graph shows up now, not mid-pipeline
+        except ModelError as exc:
+            missing = not files.root.exists()
+            self._failed_stamp = self._stamp(files.root)
+            self._fail(exc, missing)
+            return False
+        with self._lock:
+            self._model, self.problem = model, None
+        log.info("model %s ready (%s)", model.identity,
+                 ", ".join(model.visual.providers_in_use) or "lazy")
+        for listener in list(self._listeners):
+            listener()
+        return True
+
+    def reload(self) -> None:
+        self.load()
+
+    def recheck(self) -> None:
+        """The scheduler's job: load the model if it has appeared or been fixed meanwhile."""
+        if self._model is not None or (self.pull is not None and self.pull.state == "running"):
+            return
+        files = model_files(self.config, self.name)
+        stamp = self._stamp(files.root)
+        if stamp is not None and stamp != self._failed_stamp:
+            self.load()
+
+    @staticmethod
+    def _stamp(root: Path) -> tuple[int, ...] | None:
+        """Changes when any file of the model folder does: a broken model is retried only
+        after someone touched it, not every half minute."""
+        if not root.is_dir():
+            return None
+        return tuple(sorted(p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()))
+
+    def load_in_background(self) -> None:
+        threading.Thread(target=self.load, name="model-load", daemon=True).start()
+
+    def _fail(self, exc: ModelError, missing: bool) -> None:
+        fix = f"run 'anagnorisisd model pull {self.name}' or 'anagnorisisd model import DIR'"
+        if missing and self.auto_pull and self.pull is None:
+            self.problem = f"model '{self.name}' is not installed; downloading it"
+            log.warning("%s", self.problem)
+            self.pull = pull_in_background(self.config, self.name, lambda _files: self.reload())
+            return
+        if missing and self.pull is not None and self.pull.state == "failed":
+            self.problem = f"{self.pull.error}; {fix}"
+        elif missing:
+            self.problem = f"model '{self.name}' is not installed; {fix}"
+        else:
+            self.problem = f"{exc}; {fix}"
+        log.error("semantic features are off: %s", self.problem)
+
+    def on_ready(self, listener: Callable[[], object]) -> None:
+        self._listeners.append(listener)
+
+    # -------------------------------------------------------------------- using
+    @property
+    def ready(self) -> bool:
+        return self._model is not None
+
+    def model(self) -> ClipModel:
+        model = self._model
+        if model is None:
+            raise ModelError(self.problem or f"model '{self.name}' is not loaded")
+        return model
+
+    def maybe_model(self) -> ClipModel | None:
+        return self._model
+
+    def unload_idle(self) -> None:
+        if self._model is not None:
+            self._model.unload_idle()
+
+    def status(self) -> dict[str, Any]:
+        model = self._model
+        if self.pull is not None and self.pull.state == "failed" and model is None:
+            self.problem = (f"{self.pull.error}; run 'anagnorisisd model pull {self.name}' "
+                            "or 'anagnorisisd model import DIR'")
+        state = "ready" if model else ("pulling" if self.pull and self.pull.state == "running"
+                                       else "unavailable")
+        return {
+            "name": self.name,
+            "state": state,
+            "identity": model.identity if model else None,
+            "embed_dim": model.embed_dim if model else None,
+            "providers": model.visual.providers_in_use if model else [],
+            "text_session_loaded": model.textual.loaded if model else False,
+            "problem": self.problem if model is None else None,
+            "pull": self.pull.as_dict() if self.pull else None,
+        }

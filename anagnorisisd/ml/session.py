@@ -1,0 +1,119 @@
+"""ONNX Runtime sessions: chosen providers with a logged fallback, lazy load, idle unload.
+
+Shaped after immich's model classes: nothing is loaded until first use, and a
+session nobody has used for a while gives its memory back. A graph whose batch
+dimension is fixed is fed one fixed-size slice at a time; a dynamic one gets
+the whole batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from numpy.typing import NDArray
+
+from anagnorisisd.ml.layout import ModelError
+
+log = logging.getLogger(__name__)
+ort.set_default_logger_severity(3)  # ORT's own provider-probing noise; we log what matters
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    providers: tuple[str, ...] = ("CUDAExecutionProvider", "CPUExecutionProvider")
+    intra_op_threads: int = 0
+    inter_op_threads: int = 0
+    idle_unload_s: float = 0.0  # 0: keep loaded
+    spin: bool = False
+
+
+@dataclass
+class OnnxEncoder:
+    """One graph with one input and an `embedding` output."""
+
+    path: Path
+    input_name: str
+    settings: SessionSettings
+    _session: ort.InferenceSession | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    last_used: float = 0.0
+    providers_in_use: list[str] = field(default_factory=list)
+
+    @property
+    def loaded(self) -> bool:
+        return self._session is not None
+
+    def session(self) -> ort.InferenceSession:
+        with self._lock:
+            if self._session is None:
+                self._session = self._load()
+            self.last_used = time.monotonic()
+            return self._session
+
+    def _load(self) -> ort.InferenceSession:
+        available = set(ort.get_available_providers())
+        wanted = [p for p in self.settings.providers if p in available] or ["CPUExecutionProvider"]
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.settings.intra_op_threads
+        options.inter_op_num_threads = self.settings.inter_op_threads
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if not self.settings.spin:
+            # Idle ORT threads spin by default, burning the cores the JPEG decoders need.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        try:
+            session = ort.InferenceSession(str(self.path), sess_options=options, providers=wanted)
+        except Exception as exc:
+            raise ModelError(f"cannot load {self.path}: {str(exc).splitlines()[0]}") from None
+        names = [i.name for i in session.get_inputs()]
+        if self.input_name not in names:
+            raise ModelError(f"{self.path} has inputs {names}, expected '{self.input_name}'")
+        if "embedding" not in [o.name for o in session.get_outputs()]:
+            raise ModelError(f"{self.path} has no 'embedding' output")
+        self.providers_in_use = session.get_providers()
+        if self.providers_in_use[0] != self.settings.providers[0]:
+            log.warning("%s: %s is not available here; running on %s", self.path.parent.name,
+                        self.settings.providers[0], self.providers_in_use[0])
+        return session
+
+    def fixed_batch(self) -> int | None:
+        dim = self.session().get_inputs()[0].shape[0]
+        return dim if isinstance(dim, int) and dim > 0 else None
+
+    def run(self, batch: NDArray[np.generic]) -> NDArray[np.float32]:
+        session = self.session()
+        fixed = self.fixed_batch()
+        if fixed is None or fixed == len(batch):
+            out = session.run(["embedding"], {self.input_name: batch})[0]
+        else:
+            parts = []
+            for start in range(0, len(batch), fixed):
+                chunk = batch[start : start + fixed]
+                real = len(chunk)
+                if real < fixed:  # pad the tail, drop the padding's outputs
+                    chunk = np.concatenate([chunk, np.repeat(chunk[-1:], fixed - real, axis=0)])
+                parts.append(session.run(["embedding"], {self.input_name: chunk})[0][:real])
+            out = np.concatenate(parts)
+        self.last_used = time.monotonic()
+        return np.asarray(out, dtype=np.float32)
+
+    def unload_if_idle(self, now: float | None = None) -> bool:
+        if not self.settings.idle_unload_s:
+            return False
+        with self._lock:
+            idle = (now or time.monotonic()) - self.last_used
+            if self._session is not None and idle >= self.settings.idle_unload_s:
+                self._session = None
+                log.info("unloaded idle session %s", self.path)
+                return True
+        return False
+
+    def unload(self) -> None:
+        with self._lock:
+            self._session = None

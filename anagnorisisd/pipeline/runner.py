@@ -1,0 +1,397 @@
+"""The runner: a feeder, one thread group per stage, and a sink, joined by bounded queues.
+
+Shape borrowed from beets' pipeline: each stage is a thread pulling batches
+from its inbox and pushing to the next stage's inbox. The queues are bounded,
+so a slow stage pushes back on the ones before it and memory stays flat no
+matter how large the library is. The durable queue is the store's ``dirty``
+table; what is in these in-memory queues can be lost at any time (crash,
+shutdown) and will simply be fed again on the next start.
+
+Two rules keep failures honest, for built-in and third-party stages alike:
+
+- After a stage has run, the file is looked at again (one ``stat``). If it
+  vanished, its record is forgotten; if it changed, it is queued again under
+  its current state. Either way nothing is recorded against the content, since
+  what the stage read may not have been that content. A failure is recorded
+  only for a file that stood still while it was read.
+- Once the daemon is stopping, no failure is recorded: a decode cut short by
+  the shutdown says nothing about the file.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from anagnorisisd.pipeline.registry import Assembly
+from anagnorisisd.stage import Stage, StageInput, StageOutput, StageSkip
+from anagnorisisd.store.database import Store, StoreFull
+
+log = logging.getLogger(__name__)
+RETRY_AFTER_S = 1.0
+FULL_RECHECK_S = 5.0
+
+
+@dataclass(eq=False)
+class Item:
+    """A file's trip through the pipeline, as seen at the moment it was fed."""
+
+    path: str
+    gen: int
+    content_hash: bytes | None
+    stat: tuple[int, int] | None = None  # (size, mtime_ns) of the version being processed
+    failure: tuple[str, str] | None = None
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    failed_stages: set[str] = field(default_factory=set)
+
+
+class RateMeter:
+    """Events per second over a sliding window; enough for a progress bar's rate and ETA."""
+
+    def __init__(self, window_s: float = 10.0) -> None:
+        self.window_s = window_s
+        self.events: deque[tuple[float, int]] = deque()
+        self.total = 0
+        self._lock = threading.Lock()
+
+    def add(self, n: int) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self.total += n
+            self.events.append((now, n))
+            while self.events and now - self.events[0][0] > self.window_s:
+                self.events.popleft()
+
+    def rate(self) -> float:
+        now = time.monotonic()
+        with self._lock:
+            while self.events and now - self.events[0][0] > self.window_s:
+                self.events.popleft()
+            if not self.events:
+                return 0.0
+            span = max(now - self.events[0][0], 1.0)
+            return sum(n for _, n in self.events) / span
+
+
+def run_isolated(stage: Stage, inputs: list[StageInput]) -> list[StageOutput | None]:
+    """Run a batch; on a crash, retry one by one so a bad file only fails itself.
+
+    ``None`` in the result means "skip for now" (StageSkip): leave it queued.
+    """
+    try:
+        outputs: list[StageOutput | None] = list(stage.process(inputs))
+        if len(outputs) != len(inputs):
+            raise RuntimeError(f"returned {len(outputs)} outputs for {len(inputs)} inputs")
+        return outputs
+    except StageSkip:
+        if len(inputs) == 1:
+            return [None]
+    except Exception as exc:
+        if len(inputs) == 1:
+            return [StageOutput.fail(f"{type(exc).__name__}: {exc}")]
+        log.debug("stage %s batch failed (%s); isolating", stage.name, exc)
+    return [run_isolated(stage, [one])[0] for one in inputs]
+
+
+class Pipeline:
+    """Moves every dirty file through the assembled stages until it is done or failed."""
+
+    def __init__(self, store: Store, assembly: Assembly, queue_size: int = 64) -> None:
+        self.store = store
+        self.stages = assembly.stages
+        self.queue_size = queue_size
+        self.inboxes: list[queue.Queue[Item]] = [
+            queue.Queue(maxsize=queue_size) for _ in range(len(self.stages) + 1)
+        ]
+        self.meters = {s.name: RateMeter() for s in self.stages}
+        self.finished = RateMeter()
+        self._in_flight: set[str] = set()
+        self._deferred: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.result_listeners: list[Callable[[str, bytes, dict[str, Any]], None]] = []
+        self.requeued_mid_stage = 0  # files that changed or vanished while a stage read them
+
+    # --------------------------------------------------------------- control
+    def start(self) -> None:
+        if not self.stages:
+            return
+        self.refresh_versions()
+        self._spawn(self._feed, "feeder")
+        for index, stage in enumerate(self.stages):
+            for n in range(max(1, stage.workers)):
+                self._spawn(functools.partial(self._work, index), f"stage-{stage.name}-{n}")
+        self._spawn(self._sink, "sink")
+
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def refresh_versions(self) -> int:
+        """Adopt the stages' current versions and queue whatever content lacks them.
+
+        Runs at start and whenever a stage's version changes at run time (a
+        model finished downloading); returns how many files were queued.
+        """
+        content_stages = [s for s in self.stages if not s.keys_content]
+        self.store.set_stage_versions({s.name: s.version for s in content_stages})
+        queued = self.store.requeue_outdated([s.name for s in content_stages if s.ready()])
+        self.wake()
+        return queued
+
+    def wake(self) -> None:
+        """Say that new work may be queued in the store."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop after the batches in hand are committed; the rest stays queued in the store."""
+        self._stop.set()
+        self._wake.set()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        for stage in self.stages:
+            try:
+                stage.close()
+            except Exception:
+                log.exception("stage %s failed to close", stage.name)
+
+    def in_flight(self) -> int:
+        with self._lock:
+            return len(self._in_flight)
+
+    def is_idle(self) -> bool:
+        return not self.stages or (self.in_flight() == 0 and self.store.dirty_count() == 0)
+
+    # ---------------------------------------------------------------- feeder
+    def _feed(self) -> None:
+        cursor = b""
+        fed_this_pass = 0
+        while not self._stop.is_set():
+            if self.store.full is not None and not self.store.room_for_bulk():
+                self._stop.wait(FULL_RECHECK_S)  # paused; status says why
+                continue
+            paths = self.store.dirty_paths(after=cursor, limit=128)
+            if not paths:
+                if fed_this_pass == 0:
+                    self._wake.wait(0.5)
+                    self._wake.clear()
+                cursor, fed_this_pass = b"", 0
+                continue
+            cursor = os.fsencode(paths[-1])
+            for path in paths:
+                if self._stop.is_set():
+                    return
+                if self._claim(path):
+                    record = self.store.get_file(path)
+                    if record is None:
+                        self._release(path)
+                        continue
+                    self._put(0, Item(path, record.gen, record.hash,
+                                      (record.size, record.mtime_ns)))
+                    fed_this_pass += 1
+
+    def _claim(self, path: str) -> bool:
+        with self._lock:
+            if path in self._in_flight:
+                return False
+            retry_at = self._deferred.get(path)
+            if retry_at is not None:
+                if time.monotonic() < retry_at:
+                    return False
+                del self._deferred[path]
+            self._in_flight.add(path)
+            return True
+
+    def _release(self, path: str, defer: bool = False) -> None:
+        with self._lock:
+            self._in_flight.discard(path)
+            if defer:
+                self._deferred[path] = time.monotonic() + RETRY_AFTER_S
+
+    def _put(self, index: int, item: Item) -> None:
+        while not self._stop.is_set():
+            try:
+                self.inboxes[index].put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def _take_batch(self, index: int, size: int) -> list[Item]:
+        inbox = self.inboxes[index]
+        try:
+            batch = [inbox.get(timeout=0.2)]
+        except queue.Empty:
+            return []
+        deadline = time.monotonic() + 0.02
+        while len(batch) < size:
+            try:
+                batch.append(inbox.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                break
+        return batch
+
+    # ---------------------------------------------------------------- stages
+    def _work(self, index: int) -> None:
+        stage = self.stages[index]
+        while not self._stop.is_set():
+            batch = self._take_batch(index, max(1, stage.batch_size))
+            if not batch:
+                continue
+            try:
+                forward = self._run_stage(stage, batch)
+            except StoreFull as exc:  # paused until there is room; the files stay queued
+                log.warning("indexing paused: %s", exc)
+                for item in batch:
+                    self._release(item.path)
+                self._stop.wait(FULL_RECHECK_S)
+                continue
+            except Exception:  # a bug in the runner or store: keep the files queued, carry on
+                log.exception("stage %s: batch could not be recorded", stage.name)
+                for item in batch:
+                    self._release(item.path, defer=True)
+                self._stop.wait(RETRY_AFTER_S)
+                continue
+            for item in forward:
+                self._put(index + 1, item)
+
+    def _needs(self, stage: Stage, item: Item) -> bool:
+        if stage.keys_content:
+            return True
+        if not stage.ready():
+            return False  # passes by unmarked; refresh_versions() re-queues it later
+        if item.content_hash is None or any(r in item.failed_stages for r in stage.requires):
+            return False
+        mark = self.store.get_mark(item.content_hash, stage.name)
+        if mark is not None and mark.version == stage.version:
+            if mark.error:
+                self._note_failure(item, stage.name, mark.error)
+            return False
+        return True
+
+    def _inputs_for(self, stage: Stage, item: Item) -> StageInput:
+        inputs: dict[str, dict[str, Any]] = {}
+        for required in stage.requires:
+            output = item.outputs.get(required)
+            if output is None and item.content_hash is not None:
+                output = self.store.get_result(item.content_hash, required)
+            inputs[required] = output or {}
+        return StageInput(item.path, item.content_hash, inputs)
+
+    @staticmethod
+    def _note_failure(item: Item, stage: str, reason: str) -> None:
+        item.failed_stages.add(stage)
+        if item.failure is None:
+            item.failure = (stage, reason)
+
+    @staticmethod
+    def _still(item: Item, out: StageOutput, keys_content: bool) -> tuple[int, int] | None:
+        """The file's stat now, if it is still the version the stage was given; else None.
+
+        For the hashing stage the version is the one it hashed (its output says)."""
+        expected = item.stat
+        if keys_content and out.output is not None:
+            # The hashing stage compared the file's stat before and after reading it and
+            # records exactly what it hashed; a change after that is a new stat for the
+            # watcher or the next scan. No second look needed.
+            return (int(out.output["size"]), int(out.output["mtime_ns"]))
+        try:
+            st = os.stat(item.path)
+        except OSError:
+            return None
+        now = (st.st_size, st.st_mtime_ns)
+        return now if expected is None or now == expected else None
+
+    def _run_stage(self, stage: Stage, batch: list[Item]) -> list[Item]:
+        todo = [item for item in batch if self._needs(stage, item)]
+        outputs = run_isolated(stage, [self._inputs_for(stage, i) for i in todo]) if todo else []
+        chosen = {id(item) for item in todo}
+        forward = [item for item in batch if id(item) not in chosen]
+        if todo and not self.store.room_for_bulk():
+            raise StoreFull(self.store.full or "the store is full")
+        stopping = self._stop.is_set()
+        with self.store.write() as w:
+            for item, out in zip(todo, outputs, strict=True):
+                if out is not None and out.retry is not None:
+                    if not os.path.lexists(item.path):
+                        w.remove(item.path, gen=item.gen)
+                    self._release(item.path, defer=True)
+                    continue
+                if out is None or (stopping and out.error is not None):
+                    self._release(item.path, defer=not stopping)
+                    continue
+                if self._still(item, out, stage.keys_content) is None:
+                    self._requeue_moved(w, item)
+                    continue
+                if stage.keys_content:
+                    if out.error is not None or out.output is None:
+                        self._note_failure(item, stage.name, out.error or "no output")
+                    else:
+                        item.content_hash = bytes(out.output["hash"])
+                        item.stat = (int(out.output["size"]), int(out.output["mtime_ns"]))
+                        if not w.set_hash(item.path, item.gen, item.content_hash,
+                                          out.output["size"], out.output["mtime_ns"]):
+                            self._release(item.path)  # the file changed or went meanwhile
+                            continue
+                else:
+                    assert item.content_hash is not None
+                    w.put_result(item.content_hash, stage.name, stage.version, out.output,
+                                 out.error)
+                    if out.error is not None:
+                        self._note_failure(item, stage.name, out.error)
+                    elif out.output is not None:
+                        item.outputs[stage.name] = out.output
+                forward.append(item)
+        self.meters[stage.name].add(len(todo))
+        if self.result_listeners and not stage.keys_content:
+            for item, out in zip(todo, outputs, strict=True):
+                if out is not None and out.output is not None and item.content_hash:
+                    for listener in self.result_listeners:
+                        listener(stage.name, item.content_hash, out.output)
+        return forward
+
+    def _requeue_moved(self, w: Any, item: Item) -> None:
+        """The file changed or vanished while the stage read it: nothing is recorded against
+        the content. A changed file is queued again as it is now; a vanished one is forgotten
+        (a rename's new path arrives by the watcher or the next scan)."""
+        try:
+            st = os.stat(item.path)
+        except OSError:
+            w.remove(item.path, gen=item.gen)
+        else:
+            record = w.file(item.path)
+            if record is not None and record.gen == item.gen:
+                w.seen(item.path, st.st_size, st.st_mtime_ns)
+        self.requeued_mid_stage += 1
+        self._release(item.path)
+
+    # ------------------------------------------------------------------ sink
+    def _sink(self) -> None:
+        index = len(self.stages)
+        while not self._stop.is_set():
+            batch = self._take_batch(index, 256)
+            if not batch:
+                continue
+            try:
+                with self.store.write() as w:
+                    for item in batch:
+                        w.finish(item.path, item.gen, item.failure)
+            except StoreFull as exc:  # the files stay queued, and pass quickly next time
+                log.warning("indexing paused: %s", exc)
+                self._stop.wait(FULL_RECHECK_S)
+            except Exception:
+                log.exception("could not record finished files")
+            for item in batch:
+                self._release(item.path)
+            self.finished.add(len(batch))

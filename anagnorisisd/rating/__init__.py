@@ -1,0 +1,1 @@
+"""The person's taste: the evaluator candidates and the trainer that picks, fits and uses one."""

@@ -1,0 +1,435 @@
+"""The content-addressed store: LMDB with msgpack values.
+
+Layout (named databases):
+
+- ``meta``:    schema version and small settings (the library paths set through the API).
+- ``files``:   path -> FileRecord. The only thing keyed by path.
+- ``refs``:    content hash -> path, one duplicate per path (dupsort). Tells which
+               content is live and where it lives.
+- ``dirty``:   path -> b"". The durable work queue: a path stays here until the
+               pipeline has finished with the exact version of the file it saw.
+- ``marks``:   hash + stage name -> Mark (version, error). Cheap to scan.
+- ``results``: hash + stage name -> the stage's output (may hold blobs).
+- ``user``:    hash + key -> user data such as ratings; never garbage-collected.
+- ``skipped``: path -> why the scan or the watcher left an entry alone (a FIFO, a
+               symlink out of the library, an unreadable folder...), so that every
+               file the daemon does not index is listed with its reason.
+
+Paths are keyed by their bytes on disk (``records.path_key``), so names that are
+not valid UTF-8 are stored and shown like any other.
+
+Everything derived from content hangs off the hash, so a move or rename only
+rewrites ``files``/``refs``. Every mutation happens inside one LMDB write
+transaction, so a ``kill -9`` leaves either the old or the new state and the
+``dirty`` queue says what to resume.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import shutil
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import lmdb
+
+from anagnorisisd.store.census import Census
+from anagnorisisd.store.keys import records_under, stage_key
+from anagnorisisd.store.migrations import MIGRATIONS
+from anagnorisisd.store.records import FAILED, FileRecord, Mark, key_path, pack, path_key, unpack
+from anagnorisisd.store.writer import Writer
+
+log = logging.getLogger(__name__)
+SCHEMA_VERSION = 2
+HASH_STAGE_COUNTS = "hash"
+MIN_RESERVE_BYTES = 16 << 20
+"""Room kept free in the map and on the disk for the person's own writes (ratings,
+settings): bulk pipeline writes stop short of it."""
+
+
+class StoreError(Exception):
+    """The store cannot be used as it is; the message says why in one line."""
+
+
+class StoreFull(StoreError):
+    """A write did not fit: the map or the disk is full. Nothing was written."""
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    return getattr(exc, "errno", None) == errno.ENOSPC or "No space left" in str(exc)
+
+
+class Store:
+    """One LMDB environment per data dir; safe to share between threads."""
+
+    def __init__(self, data_dir: Path, map_size_gb: float = 256, readonly: bool = False) -> None:
+        self.path = Path(data_dir) / "store.lmdb"
+        self.readonly = readonly
+        if not map_size_gb > 0:
+            raise StoreError(f"[storage] map_size_gb must be above 0, got {map_size_gb}")
+        if not readonly:
+            try:
+                self.path.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the store at {self.path}: "
+                                 f"{exc.strerror or exc}") from None
+        elif not (self.path / "data.mdb").exists():
+            raise StoreError(f"no store at {self.path}; run 'anagnorisisd index' or 'serve' first")
+        map_size = self._map_size_for(int(map_size_gb * (1 << 30)), readonly)
+        try:
+            self.env = lmdb.open(
+                str(self.path),
+                map_size=map_size,
+                max_dbs=16,
+                readonly=readonly,
+                lock=True,
+                max_readers=256,
+                # Data pages are flushed at every commit, the meta page is not: a power cut
+                # can undo the last commit but never corrupts the store, and the durable
+                # queue redoes whatever was undone. Half the fsyncs of the default.
+                metasync=False,
+            )
+        except (lmdb.Error, OSError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc).split(":")[-1].strip()
+            raise StoreError(f"cannot open the store at {self.path}: {reason}") from None
+        create = not readonly
+        self.meta = self.env.open_db(b"meta", create=create)
+        self.files = self.env.open_db(b"files", create=create)
+        self.refs = self.env.open_db(b"refs", dupsort=True, create=create)
+        self.dirty = self.env.open_db(b"dirty", create=create)
+        self.marks = self.env.open_db(b"marks", create=create)
+        self.results = self.env.open_db(b"results", create=create)
+        self.user = self.env.open_db(b"user", create=create)
+        self.skipped = self.env.open_db(b"skipped", create=create)
+        self.max_key_size = self.env.max_key_size()
+        self._census_lock = threading.Lock()
+        # Held across every write transaction *and* the census update after it, and by
+        # recount: so a recount never misses, or counts twice, a commit that raced it.
+        # LMDB serialises writers anyway, so this costs no concurrency.
+        self._write_lock = threading.Lock()
+        self.full: str | None = None  # why bulk writes are paused, while they are
+        self.stage_versions: dict[str, str] = {}
+        self.census = Census()
+        self.listeners: list[Callable[[list[bytes], list[bytes]], None]] = []
+        self._check_schema(readonly)
+        self.recount()
+
+    # ----------------------------------------------------------------- schema
+    def _map_size_for(self, configured: int, readonly: bool) -> int:
+        """The configured map, or more if the store already fills most of it.
+
+        Growing is only safe with no transaction open, so it happens here, at open: a
+        daemon stopped by a full map always starts again, with room, while the disk has it.
+        """
+        data = self.path / "data.mdb"
+        try:
+            used = data.stat().st_size
+        except OSError:
+            return configured
+        if readonly or used + self._reserve(configured) < configured:
+            return max(configured, used + (1 << 20))
+        wanted = max(configured, used * 2, used + (1 << 30))
+        free = shutil.disk_usage(self.path).free
+        grown = max(configured, min(wanted, used + free))
+        if grown > configured:
+            log.warning("the store fills %.0f%% of its %d MiB map; opening it with %d MiB",
+                        100 * used / configured, configured >> 20, grown >> 20)
+        return grown
+
+    @staticmethod
+    def _reserve(map_size: int) -> int:
+        return max(MIN_RESERVE_BYTES, map_size // 50)
+
+    def room_for_bulk(self) -> bool:
+        """Whether bulk (pipeline) writes may go on: the map and the disk both keep a reserve
+        for the person's own writes. Sets ``full`` to the reason when they may not."""
+        info = self.env.info()
+        page = self.env.stat()["psize"]
+        map_size = int(info["map_size"])
+        used = (int(info["last_pgno"]) + 1) * page
+        if used + self._reserve(map_size) > map_size:
+            self.full = (f"the store is full ({used >> 20} of {map_size >> 20} MiB); indexing is "
+                         "paused and ratings still save; restart the daemon to grow it, or "
+                         "raise [storage] map_size_gb")
+            return False
+        free = shutil.disk_usage(self.path).free
+        if free < MIN_RESERVE_BYTES:
+            self.full = (f"the disk holding {self.path} is full ({free >> 20} MiB free); "
+                         "indexing is paused until there is room again")
+            return False
+        self.full = None
+        return True
+
+    def _check_schema(self, readonly: bool) -> None:
+        stored = self._stored_schema()
+        if stored == SCHEMA_VERSION or (stored is None and readonly):
+            return
+        try:
+            self._upgrade_schema(readonly)
+        except lmdb.MapFullError:
+            raise StoreError(f"the store at {self.path} is full and could not be upgraded; "
+                             "raise [storage] map_size_gb") from None
+        except lmdb.Error as exc:
+            if _is_disk_full(exc):
+                raise StoreError(f"the disk holding {self.path} is full; free some space "
+                                 "and start again") from None
+            raise
+
+    def _stored_schema(self) -> int | None:
+        with self.env.begin() as txn:
+            raw = txn.get(b"schema_version", db=self.meta)
+            return int(unpack(raw)) if raw is not None else None
+
+    def _upgrade_schema(self, readonly: bool) -> None:
+        with self.env.begin(write=not readonly) as txn:
+            raw = txn.get(b"schema_version", db=self.meta)
+            stored = unpack(raw) if raw is not None else None
+            if stored is None:
+                if not readonly:
+                    txn.put(b"schema_version", pack(SCHEMA_VERSION), db=self.meta)
+                return
+            if stored > SCHEMA_VERSION:
+                raise StoreError(
+                    f"store at {self.path} has schema {stored}, newer than this anagnorisisd "
+                    f"understands ({SCHEMA_VERSION}); upgrade anagnorisisd or use another data_dir"
+                )
+            if stored < SCHEMA_VERSION and readonly:
+                raise StoreError(f"store at {self.path} needs migrating; run 'anagnorisisd index'")
+            if stored == SCHEMA_VERSION:
+                return
+            for version in range(stored, SCHEMA_VERSION):
+                MIGRATIONS[version](txn, self)
+            txn.put(b"schema_version", pack(SCHEMA_VERSION), db=self.meta)
+
+    def schema_version(self) -> int:
+        with self.env.begin() as txn:
+            raw = txn.get(b"schema_version", db=self.meta)
+            return int(unpack(raw)) if raw is not None else SCHEMA_VERSION
+
+    def close(self) -> None:
+        if not self.readonly:
+            self.env.sync(True)
+        self.env.close()
+
+    # ------------------------------------------------------------------ census
+    def set_stage_versions(self, versions: dict[str, str]) -> None:
+        """Tell the store which stage versions are current, and recount against them."""
+        self.stage_versions = dict(versions)
+        self.recount()
+
+    def recount(self) -> None:
+        """Count everything again. Holding the write lock means no commit lands between the
+        snapshot and the swap, so the live counters stay exact."""
+        with self._write_lock:
+            census = self._count()
+            with self._census_lock:
+                self.census = census
+
+    def _count(self) -> Census:
+        census = Census()
+        with self.env.begin() as txn:
+            for _, raw in txn.cursor(db=self.files):
+                rec = unpack(raw)
+                census.files[rec["st"]] += 1
+                census.hashed += rec["h"] is not None
+                if rec.get("fs"):
+                    census.file_failed_at[rec["fs"]] += 1
+            live: set[bytes] = set()
+            cur = txn.cursor(db=self.refs)
+            for key in cur.iternext_nodup(keys=True, values=False):
+                live.add(bytes(key))
+            census.live_content = len(live)
+            for key, raw in txn.cursor(db=self.marks):
+                content, stage = bytes(key[:32]), bytes(key[32:]).decode()
+                if content in live:
+                    self._count_mark(census.stage_done, census.stage_failed, stage, raw, +1)
+        return census
+
+    def _count_mark(
+        self, done: Counter[str], failed: Counter[str], stage: str, raw: bytes | memoryview,
+        sign: int,
+    ) -> None:
+        mark = Mark.decode(raw)
+        if self.stage_versions.get(stage) != mark.version:
+            return
+        (failed if mark.error else done)[stage] += sign
+
+    def census_snapshot(self) -> Census:
+        with self._census_lock:
+            return self.census.copy()
+
+    # ------------------------------------------------------------------ writes
+    @contextmanager
+    def write(self) -> Iterator[Writer]:
+        """One write transaction; census deltas land, and listeners hear of content that came
+        to life or died, only if it commits."""
+        writer = Writer(self)
+        with self._write_lock:
+            try:
+                with self.env.begin(write=True) as txn:
+                    writer.txn = txn
+                    yield writer
+            except lmdb.MapFullError:
+                self.full = ("the store is full; indexing is paused; restart the daemon to grow "
+                             "it, or raise [storage] map_size_gb")
+                raise StoreFull(self.full) from None
+            except lmdb.Error as exc:
+                if not _is_disk_full(exc):
+                    raise
+                self.full = f"the disk holding {self.path} is full; indexing is paused"
+                raise StoreFull(self.full) from None
+            with self._census_lock:
+                self.census.apply(writer.delta)
+        if writer.born or writer.died:
+            for listener in self.listeners:
+                listener(writer.born, writer.died)
+
+    # ------------------------------------------------------------------- reads
+    def get_file(self, path: str) -> FileRecord | None:
+        with self.env.begin() as txn:
+            raw = txn.get(path_key(path), db=self.files)
+            return FileRecord.decode(path, raw) if raw is not None else None
+
+    def iter_files(self, prefix: str = "") -> Iterator[FileRecord]:
+        """All file records (under a path prefix), read in one snapshot."""
+        with self.env.begin() as txn:
+            yield from records_under(txn, self.files, prefix)
+
+    def stat_index(self) -> dict[str, tuple[int, int]]:
+        """path -> (size, mtime_ns) for every record: what a rescan compares against."""
+        with self.env.begin() as txn:
+            out: dict[str, tuple[int, int]] = {}
+            for key, raw in txn.cursor(db=self.files):
+                rec = unpack(raw)
+                out[key_path(key)] = (rec["s"], rec["m"])
+            return out
+
+    def dirty_paths(self, after: bytes = b"", limit: int = 256) -> list[str]:
+        """Up to `limit` queued paths, starting after the given key (for round-robin feeding)."""
+        with self.env.begin() as txn:
+            cur = txn.cursor(db=self.dirty)
+            found = cur.set_range(after)
+            if found and after and bytes(cur.key()) == after:
+                found = cur.next()
+            out: list[str] = []
+            while found and len(out) < limit:
+                out.append(key_path(cur.key()))
+                found = cur.next()
+            return out
+
+    def dirty_count(self) -> int:
+        with self.env.begin() as txn:
+            return int(txn.stat(self.dirty)["entries"])
+
+    def get_mark(self, content_hash: bytes, stage: str) -> Mark | None:
+        with self.env.begin() as txn:
+            raw = txn.get(stage_key(content_hash, stage), db=self.marks)
+            return Mark.decode(raw) if raw is not None else None
+
+    def get_result(self, content_hash: bytes, stage: str) -> dict[str, Any] | None:
+        with self.env.begin() as txn:
+            raw = txn.get(stage_key(content_hash, stage), db=self.results)
+            return unpack(raw) if raw is not None else None
+
+    def content_record(self, content_hash: bytes) -> dict[str, dict[str, Any]]:
+        """Every stage's mark and output for one piece of content."""
+        out: dict[str, dict[str, Any]] = {}
+        with self.env.begin() as txn:
+            for db, field_name in ((self.marks, "mark"), (self.results, "output")):
+                cur = txn.cursor(db=db)
+                if not cur.set_range(content_hash):
+                    continue
+                for key, raw in cur:
+                    if not bytes(key).startswith(content_hash):
+                        break
+                    stage = bytes(key[32:]).decode()
+                    value = Mark.decode(raw).__dict__ if db is self.marks else unpack(raw)
+                    out.setdefault(stage, {})[field_name] = value
+        return out
+
+    def paths_for(self, content_hash: bytes) -> list[str]:
+        with self.env.begin() as txn:
+            cur = txn.cursor(db=self.refs)
+            if not cur.set_key(content_hash):
+                return []
+            return [key_path(v) for v in cur.iternext_dup()]
+
+    def live_hashes(self) -> Iterator[bytes]:
+        with self.env.begin() as txn:
+            cur = txn.cursor(db=self.refs)
+            for key in cur.iternext_nodup(keys=True, values=False):
+                yield bytes(key)
+
+    def failures(self) -> Iterator[FileRecord]:
+        for rec in self.iter_files():
+            if rec.state == FAILED:
+                yield rec
+
+    def skipped_entries(self) -> list[tuple[str, str]]:
+        """(path, reason) of every entry the scan or the watcher chose not to index."""
+        with self.env.begin() as txn:
+            return [(str(v["p"]), str(v["r"])) for _, v in
+                    ((k, unpack(raw)) for k, raw in txn.cursor(db=self.skipped))]
+
+    def contents_with_copies(self) -> list[bytes]:
+        """Content found at more than one path: exact duplicates."""
+        out = []
+        with self.env.begin() as txn:
+            cur = txn.cursor(db=self.refs)
+            for key in cur.iternext_nodup(keys=True, values=False):
+                if cur.count() > 1:
+                    out.append(bytes(key))
+        return out
+
+    def is_live(self, content_hash: bytes) -> bool:
+        with self.env.begin() as txn:
+            return txn.get(content_hash, db=self.refs) is not None
+
+    def rating_history(self, content_hash: bytes) -> list[dict[str, Any]]:
+        history = self.get_user(content_hash, "rating-history")
+        return list(history) if history else []
+
+    def get_user(self, content_hash: bytes, key: str) -> Any:
+        with self.env.begin() as txn:
+            raw = txn.get(content_hash + key.encode(), db=self.user)
+            return unpack(raw) if raw is not None else None
+
+    def ratings(self) -> Iterator[tuple[bytes, dict[str, Any]]]:
+        """Every rating in the store, live content or not: (content hash, {value, at})."""
+        with self.env.begin() as txn:
+            for key, raw in txn.cursor(db=self.user):
+                if len(key) == 38 and bytes(key[32:]) == b"rating":
+                    yield bytes(key[:32]), unpack(raw)
+
+    def get_setting(self, name: str) -> Any:
+        with self.env.begin() as txn:
+            raw = txn.get(b"setting:" + name.encode(), db=self.meta)
+            return unpack(raw) if raw is not None else None
+
+    def requeue_outdated(self, stage_names: Iterable[str]) -> int:
+        """Queue every file whose content lacks a current mark for some stage.
+
+        This is what makes a stage version bump (or a newly enabled stage) re-run
+        on all content without anyone having to ask.
+        """
+        names = list(stage_names)
+        stale: list[bytes] = []
+        with self.env.begin() as txn:
+            for content in self.live_hashes():
+                for stage in names:
+                    raw = txn.get(stage_key(content, stage), db=self.marks)
+                    if raw is None or Mark.decode(raw).version != self.stage_versions.get(stage):
+                        stale.append(content)
+                        break
+        queued = 0
+        for start in range(0, len(stale), 1000):
+            with self.write() as w:
+                for content in stale[start : start + 1000]:
+                    for path in w.paths_for(content):
+                        queued += w.requeue(path)
+        return queued

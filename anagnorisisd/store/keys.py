@@ -1,0 +1,35 @@
+"""How the store's tables are keyed: paths by their bytes, content by its hash plus a name."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from typing import Any
+
+import lmdb
+
+from anagnorisisd.store.records import FileRecord, key_path, path_key
+
+
+def records_under(txn: lmdb.Transaction, files: Any, prefix: str) -> Iterator[FileRecord]:
+    """File records whose path starts with `prefix`, in key order, from one transaction."""
+    cur = txn.cursor(db=files)
+    start = path_key(prefix)
+    if not cur.set_range(start):
+        return
+    for key, raw in cur:
+        if not bytes(key).startswith(start):
+            break
+        yield FileRecord.decode(key_path(key), raw)
+
+
+def skipped_key(path: str, max_key_size: int) -> bytes:
+    """Paths too long to be keys (the reason some are skipped) are keyed by a digest."""
+    key = path_key(path)
+    if len(key) <= max_key_size:
+        return key
+    return b"\xff#" + hashlib.blake2b(key, digest_size=32).digest()
+
+
+def stage_key(content_hash: bytes, stage: str) -> bytes:
+    return content_hash + stage.encode()

@@ -1,0 +1,248 @@
+"""The mutations of the store, each correct on its own inside the caller's transaction."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from anagnorisisd.store.census import Census
+from anagnorisisd.store.keys import records_under, skipped_key, stage_key
+from anagnorisisd.store.migrations import RATING_HISTORY_LIMIT
+from anagnorisisd.store.records import (
+    DONE,
+    FAILED,
+    PENDING,
+    FileRecord,
+    Mark,
+    key_path,
+    pack,
+    path_key,
+    unpack,
+)
+
+if TYPE_CHECKING:
+    import lmdb
+
+    from anagnorisisd.store.database import Store
+
+
+class Writer:
+    """The mutations, each correct on its own inside the caller's transaction."""
+
+    txn: lmdb.Transaction
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.delta = Census()
+        self.born: list[bytes] = []
+        self.died: list[bytes] = []
+
+    # -- files
+    def file(self, path: str) -> FileRecord | None:
+        raw = self.txn.get(path_key(path), db=self.store.files)
+        return FileRecord.decode(path, raw) if raw is not None else None
+
+    def _put_file(self, old: FileRecord | None, new: FileRecord) -> None:
+        if old is not None:
+            self._count_file(old, -1)
+            if old.hash != new.hash and old.hash is not None:
+                self._unref(old.hash, old.path)
+        self._count_file(new, +1)
+        if new.hash is not None and (old is None or old.hash != new.hash):
+            self._ref(new.hash, new.path)
+        self.txn.put(path_key(new.path), new.encode(), db=self.store.files)
+
+    def _count_file(self, rec: FileRecord, sign: int) -> None:
+        self.delta.files[rec.state] += sign
+        self.delta.hashed += sign * (rec.hash is not None)
+        if rec.fail_stage:
+            self.delta.file_failed_at[rec.fail_stage] += sign
+
+    def _drop_file(self, rec: FileRecord) -> None:
+        self._count_file(rec, -1)
+        if rec.hash is not None:
+            self._unref(rec.hash, rec.path)
+        self.txn.delete(path_key(rec.path), db=self.store.files)
+        self.txn.delete(path_key(rec.path), db=self.store.dirty)
+
+    def seen(self, path: str, size: int, mtime_ns: int) -> bool:
+        """Record a stat observation; queue the file if it is new or changed."""
+        if len(path_key(path)) > self.store.max_key_size:
+            self.skip(path, f"its path is longer than the store's {self.store.max_key_size}-byte "
+                      "key limit")
+            return False
+        self.unskip(path)
+        old = self.file(path)
+        if old is not None and (old.size, old.mtime_ns) == (size, mtime_ns):
+            return False
+        gen = old.gen + 1 if old else 1
+        self._put_file(old, FileRecord(path, size, mtime_ns, None, PENDING, gen))
+        self.txn.put(path_key(path), b"", db=self.store.dirty)
+        return True
+
+    def skip(self, path: str, reason: str) -> None:
+        """Record why an entry is not indexed (and forget any record it had)."""
+        self.remove(path)
+        key = skipped_key(path, self.store.max_key_size)
+        self.txn.put(key, pack({"p": path, "r": reason, "at": time.time()}),
+                     db=self.store.skipped)
+
+    def unskip(self, path: str) -> None:
+        self.txn.delete(skipped_key(path, self.store.max_key_size), db=self.store.skipped)
+
+    def forget_skipped_under(self, folder: str) -> int:
+        """Drop the skip notes for a folder and everything in it (a scan about to record
+        them afresh)."""
+        prefix = folder.rstrip(os.sep) + os.sep
+        doomed = [bytes(k) for k, raw in self.txn.cursor(db=self.store.skipped)
+                  if (p := str(unpack(raw)["p"])) == folder or p.startswith(prefix)]
+        for key in doomed:
+            self.txn.delete(key, db=self.store.skipped)
+        return len(doomed)
+
+    def requeue(self, path: str) -> int:
+        old = self.file(path)
+        if old is None:
+            return 0
+        new = FileRecord(path, old.size, old.mtime_ns, old.hash, PENDING, old.gen + 1)
+        self._put_file(old, new)
+        self.txn.put(path_key(path), b"", db=self.store.dirty)
+        return 1
+
+    def remove(self, path: str, gen: int | None = None) -> bool:
+        """Forget a path (only at generation `gen`, when given: a file that vanished mid-stage
+        is forgotten unless it has been seen again since)."""
+        old = self.file(path)
+        if old is None or (gen is not None and old.gen != gen):
+            return False
+        self._drop_file(old)
+        return True
+
+    def remove_tree(self, prefix: str) -> int:
+        """Remove every record under a directory (prefix ends with the separator)."""
+        doomed = [rec for rec in self._records_under(prefix)]
+        for rec in doomed:
+            self._drop_file(rec)
+        return len(doomed)
+
+    def move(self, src: str, dst: str) -> bool:
+        """Re-key a file record; content, results and user data stay where they are."""
+        old = self.file(src)
+        if old is None or src == dst or len(path_key(dst)) > self.store.max_key_size:
+            return False
+        existing = self.file(dst)
+        if existing is not None:
+            self._drop_file(existing)
+        was_dirty = self.txn.get(path_key(src), db=self.store.dirty) is not None
+        self._drop_file(old)
+        moved = FileRecord(dst, old.size, old.mtime_ns, old.hash, old.state, old.gen + 1,
+                           old.fail_stage, old.fail_reason)
+        self._put_file(None, moved)
+        if was_dirty:
+            self.txn.put(path_key(dst), b"", db=self.store.dirty)
+        return True
+
+    def move_tree(self, src_prefix: str, dst_prefix: str) -> int:
+        moved = 0
+        for rec in list(self._records_under(src_prefix)):
+            moved += self.move(rec.path, dst_prefix + rec.path[len(src_prefix) :])
+        return moved
+
+    def _records_under(self, prefix: str) -> Iterator[FileRecord]:
+        return records_under(self.txn, self.store.files, prefix)
+
+    def set_hash(self, path: str, gen: int, content_hash: bytes, size: int, mtime_ns: int) -> bool:
+        """Attach content to a path, unless the file changed since the work began."""
+        old = self.file(path)
+        if old is None or old.gen != gen:
+            return False
+        new = FileRecord(path, size, mtime_ns, content_hash, PENDING, gen)
+        self._put_file(old, new)
+        return True
+
+    def finish(self, path: str, gen: int, failure: tuple[str, str] | None) -> bool:
+        """Close a file's trip through the pipeline and take it off the queue."""
+        old = self.file(path)
+        if old is None or old.gen != gen:
+            return False
+        stage, reason = failure if failure else (None, None)
+        new = FileRecord(path, old.size, old.mtime_ns, old.hash, FAILED if failure else DONE,
+                         gen, stage, reason)
+        self._put_file(old, new)
+        self.txn.delete(path_key(path), db=self.store.dirty)
+        return True
+
+    # -- content
+    def paths_for(self, content_hash: bytes) -> list[str]:
+        cur = self.txn.cursor(db=self.store.refs)
+        if not cur.set_key(content_hash):
+            return []
+        return [key_path(v) for v in cur.iternext_dup()]
+
+    def _ref(self, content_hash: bytes, path: str) -> None:
+        first = self.txn.get(content_hash, db=self.store.refs) is None
+        self.txn.put(content_hash, path_key(path), db=self.store.refs, dupdata=True)
+        if first:
+            self.delta.live_content += 1
+            self._count_marks(content_hash, +1)
+            self.born.append(content_hash)
+
+    def _unref(self, content_hash: bytes, path: str) -> None:
+        self.txn.delete(content_hash, path_key(path), db=self.store.refs)
+        if self.txn.get(content_hash, db=self.store.refs) is None:
+            self.delta.live_content -= 1
+            self._count_marks(content_hash, -1)
+            self.died.append(content_hash)
+
+    def _count_marks(self, content_hash: bytes, sign: int) -> None:
+        cur = self.txn.cursor(db=self.store.marks)
+        if not cur.set_range(content_hash):
+            return
+        for key, raw in cur:
+            if not bytes(key).startswith(content_hash):
+                break
+            stage = bytes(key[32:]).decode()
+            self.store._count_mark(self.delta.stage_done, self.delta.stage_failed, stage, raw, sign)
+
+    def put_result(
+        self, content_hash: bytes, stage: str, version: str, output: dict[str, Any] | None,
+        error: str | None = None,
+    ) -> None:
+        """Store a stage's outcome for content: its output, or the reason it failed."""
+        key = stage_key(content_hash, stage)
+        live = self.txn.get(content_hash, db=self.store.refs) is not None
+        old = self.txn.get(key, db=self.store.marks)
+        new = Mark(version, error).encode()
+        if live:
+            if old is not None:
+                self.store._count_mark(self.delta.stage_done, self.delta.stage_failed, stage,
+                                       old, -1)
+            self.store._count_mark(self.delta.stage_done, self.delta.stage_failed, stage, new, +1)
+        self.txn.put(key, new, db=self.store.marks)
+        if output is None:
+            self.txn.delete(key, db=self.store.results)
+        else:
+            self.txn.put(key, pack(output), db=self.store.results)
+
+    # -- user data (never garbage-collected: it is the person's work)
+    def set_rating(self, content_hash: bytes, value: float | None, at: float) -> None:
+        """Set (or clear, with None) a rating; every change is kept in the history."""
+        key = content_hash + b"rating"
+        if value is None:
+            self.txn.delete(key, db=self.store.user)
+        else:
+            self.txn.put(key, pack({"value": value, "at": at}), db=self.store.user)
+        history_key = content_hash + b"rating-history"
+        raw = self.txn.get(history_key, db=self.store.user)
+        history = unpack(raw) if raw is not None else []
+        history.append({"value": value, "at": at})
+        self.txn.put(history_key, pack(history[-RATING_HISTORY_LIMIT:]), db=self.store.user)
+
+    def set_prediction(self, content_hash: bytes, value: float, model: str) -> None:
+        self.txn.put(content_hash + b"prediction", pack({"value": value, "model": model}),
+                     db=self.store.user)
+
+    def set_setting(self, name: str, value: Any) -> None:
+        self.txn.put(b"setting:" + name.encode(), pack(value), db=self.store.meta)
