@@ -268,18 +268,38 @@ def _describe(expected: Any) -> str:
     return names.get(expected, getattr(expected, "__name__", str(expected)))
 
 
+@dataclass(frozen=True)
+class Setting:
+    """One key of a stage's ``[stages.NAME]`` section, declared by the stage (as mopidy
+    extensions declare their schema): its type, default, bounds, allowed values, meaning."""
+
+    type: Any
+    default: Any
+    doc: str = ""
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[Any, ...] = ()
+
+
 def validate_stage_section(
-    stage: str, values: dict[str, Any], defaults: dict[str, Any]
+    stage: str, values: dict[str, Any], schema: dict[str, Setting]
 ) -> dict[str, Any]:
-    """Merge a [stages.NAME] section over a stage's defaults, strictly typed by them."""
-    merged = {"enabled": True, **defaults}
+    """Merge a [stages.NAME] section over a stage's declared defaults, checked against its
+    schema: unknown keys, wrong types, values out of bounds or not among the choices are
+    one-line errors naming the key."""
+    merged: dict[str, Any] = {"enabled": True, **{k: s.default for k, s in schema.items()}}
     for key, value in values.items():
-        if key not in merged:
-            raise ConfigError(f"unknown key [stages.{stage}] {key}")
-        default = merged[key]
-        expected: Any = float if isinstance(default, float) else type(default)
-        if isinstance(default, list):
-            expected = list
-        check_type(f"[stages.{stage}] {key}", value, expected)
+        label = f"[stages.{stage}] {key}"
+        if key == "enabled":
+            check_type(label, value, bool)
+        elif key not in schema:
+            raise ConfigError(f"unknown key {label}")
+        else:
+            setting = schema[key]
+            check_type(label, value, setting.type)
+            check_bounds(label, value, {"low": setting.low, "high": setting.high})
+            if setting.choices and value not in setting.choices:
+                raise ConfigError(f"{label} must be one of "
+                                  f"{', '.join(map(repr, setting.choices))}, got {value!r}")
         merged[key] = value
     return merged

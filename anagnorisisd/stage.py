@@ -12,6 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from anagnorisisd.config import Setting
+
+__all__ = ["Setting", "Stage", "StageContext", "StageInput", "StageOutput", "StageSkip"]
+
 if TYPE_CHECKING:
     from anagnorisisd.config import Config
     from anagnorisisd.ml.service import ModelService
@@ -90,8 +94,17 @@ class Stage:
     keys_content: ClassVar[bool] = False
     """True for the single stage that turns a path into a content hash."""
 
-    default_config: ClassVar[dict[str, Any]] = {}
-    """The stage's config keys and their defaults; unknown keys in its section are errors."""
+    provides: ClassVar[tuple[str, ...]] = ()
+    """Well-known kinds of output this stage makes, each with the schema docs/plugins.md gives:
+    ``"metadata"`` (sort and filter columns), ``"thumbnail"`` (the grid's pictures),
+    ``"embedding"`` (vectors for search and the evaluator). The daemon finds each kind by
+    this declaration, never by a stage's name, so a third-party stage can replace a
+    built-in one."""
+
+    config_schema: ClassVar[dict[str, Setting]] = {}
+    """The keys of the stage's ``[stages.NAME]`` section: ``{"size": Setting(int, 320,
+    "longest side in pixels", low=16, high=2048)}``. Unknown keys, wrong types and values
+    out of bounds are one-line config errors; ``enabled`` is always accepted."""
 
     batch_size: int = 16
     """How many inputs ``process`` wants at once; batch-friendly stages raise it."""

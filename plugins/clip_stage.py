@@ -22,7 +22,7 @@ from anagnorisisd.imaging.decoding import ImageTooLarge
 from anagnorisisd.ingest.safe_io import UnreadableFile
 from anagnorisisd.ml.clip import ClipModel
 from anagnorisisd.ml.layout import ModelError
-from anagnorisisd.stage import Stage, StageContext, StageInput, StageOutput, StageSkip
+from anagnorisisd.stage import Setting, Stage, StageContext, StageInput, StageOutput, StageSkip
 
 
 def decode_error(exc: BaseException) -> str:
@@ -35,8 +35,11 @@ def decode_error(exc: BaseException) -> str:
 
 class ClipStage(Stage):
     name: ClassVar[str] = "clip"
-    default_config: ClassVar[dict[str, Any]] = {
-        "model_batch": 16, "decode_threads": 2, "lookahead": 48,
+    provides: ClassVar[tuple[str, ...]] = ("embedding",)
+    config_schema: ClassVar[dict[str, Setting]] = {
+        "model_batch": Setting(int, 16, "images per ONNX Runtime call", 1, 1024),
+        "decode_threads": Setting(int, 2, "decoder threads", 1, 64),
+        "lookahead": Setting(int, 48, "images decoded ahead of the model, at most", 1, 10_000),
     }
 
     def __init__(self, config: dict[str, Any], context: StageContext | None = None) -> None:

@@ -15,7 +15,7 @@ from blake3 import blake3
 
 from anagnorisisd.imaging.decoding import Limits
 from anagnorisisd.ingest.safe_io import UnreadableFile, open_regular
-from anagnorisisd.stage import Stage, StageContext, StageInput, StageOutput, StageSkip
+from anagnorisisd.stage import Setting, Stage, StageContext, StageInput, StageOutput, StageSkip
 
 CHUNK = 1 << 20
 
@@ -45,7 +45,9 @@ class HashStage(Stage):
     name: ClassVar[str] = "hash"
     version = "blake3-1"
     keys_content: ClassVar[bool] = True
-    default_config: ClassVar[dict[str, Any]] = {"workers": 2}
+    config_schema: ClassVar[dict[str, Setting]] = {
+        "workers": Setting(int, 2, "files hashed in parallel (BLAKE3 releases the GIL)", 1, 64),
+    }
 
     def __init__(self, config: dict[str, Any], context: StageContext | None = None) -> None:
         super().__init__(config, context)

@@ -33,6 +33,7 @@ def read_meta(path: str) -> dict[str, Any]:
 
 class MetaStage(Stage):
     name: ClassVar[str] = "meta"
+    provides: ClassVar[tuple[str, ...]] = ("metadata",)
     version = "1"
 
     def __init__(self, config: dict[str, Any], context: StageContext | None = None) -> None:

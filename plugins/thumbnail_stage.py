@@ -7,11 +7,10 @@ from typing import Any, ClassVar
 
 from PIL import Image, UnidentifiedImageError
 
-from anagnorisisd.config import ConfigError
 from anagnorisisd.imaging.convert import to_rgb
 from anagnorisisd.imaging.decoding import ImageTooLarge, decoded
 from anagnorisisd.ingest.safe_io import UnreadableFile
-from anagnorisisd.stage import Stage, StageContext, StageInput, StageOutput
+from anagnorisisd.stage import Setting, Stage, StageContext, StageInput, StageOutput
 
 FORMATS = {"webp": ("WEBP", "image/webp"), "jpeg": ("JPEG", "image/jpeg")}
 
@@ -31,16 +30,16 @@ def make_thumbnail(path: str, size: int, fmt: str, quality: int) -> dict[str, An
 
 class ThumbnailStage(Stage):
     name: ClassVar[str] = "thumbnail"
-    default_config: ClassVar[dict[str, Any]] = {
-        "size": 320, "format": "jpeg", "quality": 85, "workers": 2,
+    provides: ClassVar[tuple[str, ...]] = ("thumbnail",)
+    config_schema: ClassVar[dict[str, Setting]] = {
+        "size": Setting(int, 320, "longest side in pixels", 16, 2048),
+        "format": Setting(str, "jpeg", "thumbnail encoding", choices=tuple(FORMATS)),
+        "quality": Setting(int, 85, "encoder quality", 1, 100),
+        "workers": Setting(int, 2, "images decoded in parallel", 1, 64),
     }
 
     def __init__(self, config: dict[str, Any], context: StageContext | None = None) -> None:
         super().__init__(config, context)
-        if config["format"] not in FORMATS:
-            raise ConfigError(f"[stages.thumbnail] format must be one of {', '.join(FORMATS)}")
-        if not 16 <= config["size"] <= 2048:
-            raise ConfigError("[stages.thumbnail] size must be between 16 and 2048")
         self.size = int(config["size"])
         self.format = str(config["format"])
         self.quality = int(config["quality"])

@@ -164,6 +164,9 @@ def test_files_and_thumbnails_are_served_by_id_only(served) -> None:  # type: ig
         assert max(thumb.size) <= 320
     details = daemon.request("GET", f"/api/images/{item['id']}")
     assert details["path"] == item["path"] and details["stages"]["clip"]["version"]
+    clip = details["stages"]["clip"]["output"]
+    assert clip["embedding"] == {"bytes": 2 * clip["dim"]}  # float16, shown as its length
+    assert details["stages"]["meta"]["output"]["width"] == item["width"]
     for bad in ("../../etc/passwd", "0" * 64, "zz"):
         code, _ = http_error(daemon, "GET", f"/api/images/{bad}/file")
         assert code == 404

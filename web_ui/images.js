@@ -126,6 +126,10 @@ export class ImagesPage {
     this.items = result.items;
     const grid = document.getElementById("grid");
     grid.replaceChildren(...result.items.map((item, index) => this.tile(item, index)));
+    // What the grid shows now, so a test (or an extension) can wait for this very render.
+    grid.dataset.query = state.q;
+    grid.dataset.page = String(state.page);
+    grid.dataset.order = state.order;
     const summary = document.getElementById("results-summary");
     summary.textContent = result.total ? `${result.total} images` +
       (state.q ? ` for “${state.q}”` : "") : (state.q ? "No matches." : "No images yet.");

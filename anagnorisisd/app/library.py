@@ -107,10 +107,13 @@ class Library:
         self.models = ModelService(config, auto_pull=None if watch else False)
         self.assembly: Assembly = assemble(config, StageContext(config, self.models))
         self.pipeline = Pipeline(self.store, self.assembly, config.pipeline.queue_size)
-        self.models.on_ready(self.pipeline.refresh_versions)
+        # The runner notices the new version itself (it polls every stage); this only wakes it.
+        self.models.on_ready(self.pipeline.wake)
         self.search = SearchService(self.store, self.models, config.data_dir / "index",
                                     config.index.text_limit,
-                                    float(config.index.min_rebuild_interval_s))
+                                    float(config.index.min_rebuild_interval_s),
+                                    embedding_stage=self.assembly.provider("embedding"),
+                                    metadata_stage=self.assembly.provider("metadata"))
         self.search.index.n_trees = config.index.n_trees
         self.search.index.search_k = config.index.search_k
         self.pipeline.result_listeners.append(self.search.on_result)
@@ -159,7 +162,7 @@ class Library:
 
     @property
     def uses_model(self) -> bool:
-        return any(s.name == "clip" for s in self.assembly.stages)
+        return self.assembly.provider("embedding") is not None
 
     def stop(self) -> None:
         if self.scheduler.running:

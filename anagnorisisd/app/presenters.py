@@ -12,6 +12,8 @@ from anagnorisisd.ingest.safe_io import inside, real_roots
 from anagnorisisd.search.query import Query
 from anagnorisisd.search.service import Page
 
+SUMMARY_ITEMS = 20
+
 
 def describe(library: Library, content: bytes, score: float | None = None) -> dict[str, Any]:
     entry = library.search.catalog.get(content)
@@ -78,3 +80,19 @@ def duplicate_groups(library: Library, threshold: float) -> dict[str, Any]:
         groups.append({"kind": "exact" if len(contents) == 1 else "near", "files": files,
                        "keeper": {"id": keeper["id"], "path": keeper["path"]}})
     return {"threshold": threshold, "total": len(groups), "groups": groups}
+
+
+def summarize(value: Any, depth: int = 0) -> Any:
+    """A stage's output made fit for JSON and for reading: bytes become their length, long
+    lists their first items and their length. Any stage's output can be shown this way,
+    whatever its schema."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {"bytes": len(value)}
+    if isinstance(value, dict):
+        return {str(k): summarize(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        items = [summarize(v, depth + 1) for v in value[:SUMMARY_ITEMS]]
+        return items if len(value) <= SUMMARY_ITEMS else {"first": items, "length": len(value)}
+    if isinstance(value, float) and value != value:
+        return None
+    return value

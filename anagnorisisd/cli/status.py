@@ -55,7 +55,7 @@ def offline_status(config: Config) -> dict[str, Any]:
     try:
         models = ModelService(config, auto_pull=False, eager_session=False)
         assembly = assemble(config, StageContext(config, models))
-        if any(s.name == "clip" for s in assembly.stages):
+        if assembly.provider("embedding") is not None:
             models.load()
         store.set_stage_versions({s.name: s.version for s in assembly.stages})
         stored = store.get_setting("library.paths")

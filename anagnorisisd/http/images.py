@@ -19,6 +19,7 @@ from anagnorisisd.app.presenters import (
     duplicate_groups,
     run_query,
     servable_path,
+    summarize,
 )
 from anagnorisisd.http.common import (
     LIBRARY_KEY,
@@ -77,13 +78,13 @@ async def get_image(request: web.Request) -> web.Response:
     content = image_id(request)
     details = await run_blocking(describe, library, content)
     record = await run_blocking(library.store.content_record, content)
-    meta = record.get("meta", {}).get("output", {})
+    meta = record.get(library.assembly.provider("metadata") or "", {}).get("output", {})
     details["taken_at"] = meta.get("taken_at")
     details["frames"] = meta.get("frames")
-    details["stages"] = {name: value.get("mark") for name, value in record.items()}
+    details["stages"] = {name: {**(value.get("mark") or {}),
+                                "output": summarize(value.get("output"))}
+                         for name, value in record.items()}
     return web.json_response(details)
-
-
 
 
 async def get_file(request: web.Request) -> web.StreamResponse:
@@ -102,7 +103,8 @@ async def get_file(request: web.Request) -> web.StreamResponse:
 async def get_thumbnail(request: web.Request) -> web.Response:
     library = request.app[LIBRARY_KEY]
     content = content_id(request)
-    thumb = await run_blocking(library.store.get_result, content, "thumbnail")
+    stage = library.assembly.provider("thumbnail")
+    thumb = await run_blocking(library.store.get_result, content, stage) if stage else None
     if not thumb or content not in library.search.catalog:
         return json_error(404, "no thumbnail for this image (yet)")
     etag = f'"{content.hex()[:32]}"'

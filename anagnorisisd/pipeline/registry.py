@@ -36,6 +36,10 @@ class Assembly:
     def get(self, name: str) -> Stage | None:
         return next((s for s in self.stages if s.name == name), None)
 
+    def provider(self, kind: str) -> str | None:
+        """The name of the first running stage that provides `kind` (see Stage.provides)."""
+        return next((s.name for s in self.stages if kind in s.provides), None)
+
 
 def available_stage_classes() -> dict[str, Any]:
     """Entry points by name, not yet loaded (loading may fail; that is assembly's business)."""
@@ -64,7 +68,8 @@ def assemble(config: Config, context: StageContext | None = None) -> Assembly:
             assembly.problems[name] = f"failed to load: {type(exc).__name__}: {exc}"
             log.error("stage %s failed to load: %s", name, exc)
             continue
-        section = validate_stage_section(name, config.stage_section(name), dict(cls.default_config))
+        section = validate_stage_section(name, config.stage_section(name),
+                                         dict(cls.config_schema))
         if not section["enabled"]:
             assembly.disabled.append(name)
             continue

@@ -38,6 +38,7 @@ from anagnorisisd.store.database import Store, StoreFull
 log = logging.getLogger(__name__)
 RETRY_AFTER_S = 1.0
 FULL_RECHECK_S = 5.0
+STAGE_CHECK_S = 1.0
 
 
 @dataclass(eq=False)
@@ -121,6 +122,8 @@ class Pipeline:
         self._threads: list[threading.Thread] = []
         self.result_listeners: list[Callable[[str, bytes, dict[str, Any]], None]] = []
         self.requeued_mid_stage = 0  # files that changed or vanished while a stage read them
+        self._stage_state: tuple[tuple[str, str, bool], ...] = ()
+        self._next_stage_check = 0.0
 
     # --------------------------------------------------------------- control
     def start(self) -> None:
@@ -150,6 +153,35 @@ class Pipeline:
         self.wake()
         return queued
 
+    def run_sequential(self, max_rounds: int = 10_000) -> int:
+        """Process everything queued, in this thread, until nothing more can be done; return
+        how many files were finished.
+
+        The same stages under the same rules as the threaded runner, one batch at a time
+        and no threads (beets' ``run_sequential``): tests and tools can check a pipeline
+        without starting a daemon. Files a stage asks to retry later are left queued."""
+        self.refresh_versions()
+        finished = 0
+        for _ in range(max_rounds):
+            items: list[Item] = []
+            for path in self.store.dirty_paths(limit=256):
+                record = self.store.get_file(path)
+                if record is not None and self._claim(path):
+                    items.append(Item(path, record.gen, record.hash, (record.size,
+                                                                      record.mtime_ns)))
+            if not items:
+                break
+            for stage in self.stages:
+                items = self._run_stage(stage, items) if items else []
+            with self.store.write() as w:
+                for item in items:
+                    finished += w.finish(item.path, item.gen, item.failure)
+            for item in items:
+                self._release(item.path)
+            if not items:
+                break  # every claimed file was deferred: nothing more to do now
+        return finished
+
     def wake(self) -> None:
         """Say that new work may be queued in the store."""
         self._wake.set()
@@ -175,10 +207,42 @@ class Pipeline:
         return not self.stages or (self.in_flight() == 0 and self.store.dirty_count() == 0)
 
     # ---------------------------------------------------------------- feeder
+    def stage_state(self) -> tuple[tuple[str, str, bool], ...]:
+        """Each content stage's version and readiness: what decides what must be (re)done."""
+        out = []
+        for stage in self.stages:
+            if stage.keys_content:
+                continue
+            try:
+                ready = bool(stage.ready())
+            except Exception:  # a plugin's readiness hook must not stop the feeder
+                log.exception("stage %s: ready() failed", stage.name)
+                ready = False
+            out.append((stage.name, stage.version, ready))
+        return tuple(out)
+
+    def _watch_stages(self) -> None:
+        """Re-queue when any stage's version or readiness changed since the last look.
+
+        Polled by the feeder, so it works for every stage, whatever told it to change (a
+        model that finished downloading, a plugin that found its server), and whatever
+        order anyone's listeners were registered in."""
+        now = time.monotonic()
+        if now < self._next_stage_check:
+            return
+        self._next_stage_check = now + STAGE_CHECK_S
+        state = self.stage_state()
+        if state != self._stage_state:
+            self._stage_state = state
+            queued = self.refresh_versions()
+            log.info("stage versions or readiness changed; %d files queued", queued)
+
     def _feed(self) -> None:
         cursor = b""
         fed_this_pass = 0
+        self._stage_state = self.stage_state()
         while not self._stop.is_set():
+            self._watch_stages()
             if self.store.full is not None and not self.store.room_for_bulk():
                 self._stop.wait(FULL_RECHECK_S)  # paused; status says why
                 continue

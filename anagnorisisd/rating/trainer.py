@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from anagnorisisd.rating import evaluator
-from anagnorisisd.search.service import EMBEDDING_STAGE, SearchService, decode_embedding
+from anagnorisisd.search.service import SearchService, decode_embedding
 from anagnorisisd.store.database import Store
 from anagnorisisd.store.records import pack, unpack
 
@@ -223,7 +223,7 @@ class Trainer:
     def on_result(self, stage: str, content: bytes, output: dict[str, Any]) -> None:
         """New images are predicted as they arrive."""
         ev = self.current
-        if stage != EMBEDDING_STAGE or ev is None or output.get("model") != ev.identity:
+        if stage != self.search.embedding_stage or ev is None or output.get("model") != ev.identity:
             return
         self._store_predictions(ev, [content], decode_embedding(output)[np.newaxis])
 

@@ -60,8 +60,9 @@ class Columns:
 
 
 class Catalog:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, metadata_stage: str | None = "meta") -> None:
         self.store = store
+        self.metadata_stage = metadata_stage  # the stage that provides "metadata"
         self.entries: dict[bytes, Entry] = {}
         self._columns: Columns | None = None
         self._lock = threading.Lock()
@@ -80,7 +81,7 @@ class Catalog:
 
     def _read(self, content: bytes) -> Entry:
         entry = Entry()
-        meta = self.store.get_result(content, "meta")
+        meta = self.store.get_result(content, self.metadata_stage) if self.metadata_stage else None
         if meta:
             self._apply_meta(entry, meta)
         rating = self.store.get_user(content, "rating")
@@ -115,7 +116,7 @@ class Catalog:
             self._changed()
 
     def on_result(self, stage: str, content: bytes, output: dict[str, Any]) -> None:
-        if stage != "meta":
+        if stage != self.metadata_stage:
             return
         with self._lock:
             entry = self.entries.get(content)

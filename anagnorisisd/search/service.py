@@ -39,7 +39,6 @@ from anagnorisisd.search.query import Query
 from anagnorisisd.store.database import Store
 
 log = logging.getLogger(__name__)
-EMBEDDING_STAGE = "clip"
 NEGATIVE_WEIGHT = 0.5
 DEFAULT_DUPLICATE_THRESHOLD = 0.95
 
@@ -66,10 +65,13 @@ def decode_embedding(output: dict[str, Any]) -> NDArray[np.float32]:
 
 class SearchService:
     def __init__(self, store: Store, models: ModelService, index_dir: Path,
-                 text_limit: int = 500, min_rebuild_interval_s: float = 60.0) -> None:
+                 text_limit: int = 500, min_rebuild_interval_s: float = 60.0,
+                 embedding_stage: str | None = "clip", metadata_stage: str | None = "meta",
+                 ) -> None:
         self.store = store
         self.models = models
-        self.catalog = Catalog(store)
+        self.embedding_stage = embedding_stage  # the stage that provides "embedding"
+        self.catalog = Catalog(store, metadata_stage)
         self.index = VectorIndex(index_dir)
         self.text_limit = text_limit
         self.min_rebuild_interval_s = min_rebuild_interval_s
@@ -119,7 +121,7 @@ class SearchService:
 
     def on_result(self, stage: str, content: bytes, output: dict[str, Any]) -> None:
         self.catalog.on_result(stage, content, output)
-        if stage == EMBEDDING_STAGE:
+        if stage == self.embedding_stage:
             model = self.models.maybe_model()
             if model is not None and output.get("model") == model.identity:
                 self.index.add_fresh(content, decode_embedding(output))
@@ -177,7 +179,9 @@ class SearchService:
 
     def stored_vector(self, content: bytes, identity: str) -> NDArray[np.float32] | None:
         """The stored embedding of content, if the model `identity` made it."""
-        output = self.store.get_result(content, EMBEDDING_STAGE)
+        if self.embedding_stage is None:
+            return None
+        output = self.store.get_result(content, self.embedding_stage)
         if output and output.get("model") == identity:
             return decode_embedding(output)
         return None
