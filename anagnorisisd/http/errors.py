@@ -38,20 +38,12 @@ class NotFound(HttpProblem):
     status = 404
 
 
-class Conflict(HttpProblem):
-    status = 409
-
-
 class TooLarge(HttpProblem):
     status = 413
 
 
 class UnsupportedMediaType(HttpProblem):
     status = 415
-
-
-class Unavailable(HttpProblem):
-    status = 503
 
 
 class InsufficientStorage(HttpProblem):

@@ -50,11 +50,3 @@ def to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def load_rgb(path: str, target: int) -> Image.Image:
-    """An RGB image, EXIF-upright, decoded at no less than `target` on each side (through the
-    one bounded decode path, ``decoding.decoded``)."""
-    from anagnorisisd.imaging.decoding import decoded
-
-    with decoded(path, target) as img:
-        rgb = to_rgb(img)
-        return rgb if rgb is not img else img.copy()

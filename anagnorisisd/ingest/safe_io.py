@@ -74,11 +74,6 @@ def inside(path: str, roots: Iterable[str]) -> bool:
     return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
 
 
-def resolved_inside(path: str, roots: Iterable[str]) -> bool:
-    """Whether the file at `path`, links followed, really lies inside the library."""
-    return inside(os.path.realpath(path), real_roots(roots))
-
-
 @dataclass(frozen=True)
 class Verdict:
     """What to do with one directory entry: index it (with its stat), or skip it (why)."""

@@ -224,8 +224,6 @@ class LibraryWatcher:
             self._start_observer()
             return fresh
 
-    def watch_new_arrivals(self) -> list[str]:
-        return self.refresh()
 
     def missing(self) -> list[str]:
         return [r for r in self.roots if not os.path.isdir(r)]

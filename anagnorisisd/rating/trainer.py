@@ -24,7 +24,6 @@ from anagnorisisd.store.database import Store
 from anagnorisisd.store.records import pack, unpack
 
 log = logging.getLogger(__name__)
-STATES = ("idle", "running", "done", "failed", "cancelled")
 
 
 class TrainingBusy(Exception):

@@ -28,7 +28,6 @@ class Entry:
     user_rating: float | None = None
     model_rating: float | None = None
     model_version: str | None = None
-    has_meta: bool = False
 
     @property
     def pixels(self) -> int:
@@ -97,7 +96,6 @@ class Catalog:
     def _apply_meta(entry: Entry, meta: dict[str, Any]) -> None:
         entry.width, entry.height = int(meta["width"]), int(meta["height"])
         entry.file_size, entry.format = int(meta["file_size"]), str(meta["format"])
-        entry.has_meta = True
 
     def _changed(self) -> None:
         self._columns = None

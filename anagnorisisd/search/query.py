@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 
 FIELDS = ("rating", "width", "height", "size", "ratio", "pixels", "format")
 SORT_KEYWORDS = ("rating", "random", "file-size", "proportion", "resolution", "similarity")
-OPERATORS = (">=", "<=", "!=", ">", "<", "=")
 SIZE_UNITS = {"b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "kib": 1024, "mib": 1024**2,
               "gib": 1024**3}
 FILTER_RE = re.compile(r"^(?P<field>[a-z_]+)(?P<op>>=|<=|!=|>|<|=)(?P<value>.*)$", re.I)
@@ -50,20 +49,6 @@ class Filter:
     field: str
     op: str
     value: float | str
-
-    def accepts(self, actual: float | str | None) -> bool:
-        if actual is None:
-            return False
-        if self.op == "=":
-            return actual == self.value
-        if self.op == "!=":
-            return actual != self.value
-        if isinstance(actual, str) or isinstance(self.value, str):
-            return False
-        return {
-            ">=": actual >= self.value, "<=": actual <= self.value,
-            ">": actual > self.value, "<": actual < self.value,
-        }[self.op]
 
 
 @dataclass

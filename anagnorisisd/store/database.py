@@ -46,7 +46,6 @@ from anagnorisisd.store.writer import Writer
 
 log = logging.getLogger(__name__)
 SCHEMA_VERSION = 2
-HASH_STAGE_COUNTS = "hash"
 MIN_RESERVE_BYTES = 16 << 20
 """Room kept free in the map and on the disk for the person's own writes (ratings,
 settings): bulk pipeline writes stop short of it."""

@@ -16,7 +16,6 @@ import msgpack
 PENDING = "pending"
 DONE = "done"
 FAILED = "failed"
-FILE_STATES = (PENDING, DONE, FAILED)
 
 
 def pack(value: Any) -> bytes:
