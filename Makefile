@@ -39,6 +39,7 @@ demo: setup
 lint: setup-test
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/vulture anagnorisisd plugins --min-confidence 80
 
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from anagnorisisd.config import ConfigError, build_config, load_config
-from tests.helpers import run_cli
+from tests.helpers import run_cli, write_config
 
 
 @pytest.mark.parametrize(
@@ -90,3 +90,44 @@ def test_shipped_config_documents_every_key() -> None:
     for section, schema in SECTIONS.items():
         for f in dataclasses.fields(schema):
             assert f.name in raw[section], f"config.toml does not document [{section}] {f.name}"
+
+
+def test_the_cli_asks_no_port_it_was_not_told_of(tmp_path: Path) -> None:
+    """Another program on the configured port (8765, say) is never asked: the CLI finds a
+    daemon only through the note the daemon leaves in its own data directory, and a bad
+    config is rejected before anything else happens."""
+    import http.server
+    import json
+    import threading
+
+    asked: list[str] = []
+
+    class Stranger(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            asked.append(self.path)
+            body = json.dumps({"files": {"total": 999}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    stranger = http.server.HTTPServer(("127.0.0.1", 0), Stranger)
+    threading.Thread(target=stranger.serve_forever, daemon=True).start()
+    try:
+        port = stranger.server_port
+        good = write_config(tmp_path / "good.toml", {
+            "storage": {"data_dir": str(tmp_path / "data")}, "server": {"port": port},
+            "pipeline": {"stages": ["hash"]}})
+        result = run_cli("status", "--json", "--config", str(good))
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["daemon"] == "not running"
+        bad = write_config(tmp_path / "bad.toml", {"server": {"port": port, "prot": 1}})
+        result = run_cli("status", "--config", str(bad))
+        assert result.returncode == 2 and "prot" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert asked == []
+    finally:
+        stranger.shutdown()
