@@ -103,7 +103,7 @@ def test_the_cli_asks_no_port_it_was_not_told_of(tmp_path: Path) -> None:
     asked: list[str] = []
 
     class Stranger(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        def do_GET(self) -> None:
             asked.append(self.path)
             body = json.dumps({"files": {"total": 999}}).encode()
             self.send_response(200)

@@ -63,3 +63,38 @@ def test_stage_missing_its_requirement_is_reported(tmp_path: Path, library_dir: 
     status = json.loads(run_cli("status", "--json", "--config", str(config), env=ENV).stdout)
     assert "must start with exactly one content-hashing stage" in status["plugins"]["problems"][
         "pipeline"]
+
+
+def test_any_stage_becoming_ready_or_changing_version_at_run_time_is_caught_up(
+        tmp_path: Path, library_dir: Path) -> None:
+    """Not only the model service: a third-party stage that turns ready, or changes its
+    version, while the daemon runs gets every content re-queued for it."""
+    import tomllib
+
+    from tests.helpers import Daemon, free_port, wait_until
+
+    for i in range(4):
+        make_photo(library_dir / f"{i}.jpg", 200, 150, seed=i)
+    gate, version = tmp_path / "gate", tmp_path / "version"
+    version.write_text("1")
+    config = config_with(tmp_path, library_dir, ["hash", "meta", "gated"],
+                         gated={"gate": str(gate), "version_file": str(version)})
+    text = config.read_text().replace("port = 1", f"port = {free_port()}")
+    config.write_text(text)
+    d = Daemon(config, tomllib.loads(text)["server"]["port"], env=ENV)
+    try:
+        wait_until(lambda: d.status()["files"]["done"] == 4, timeout=30)
+        assert d.status()["stages"]["gated"]["done"] == 0  # passed by, not failed
+        assert d.status()["files"]["failed"] == 0
+        gate.touch()  # ready now
+        wait_until(lambda: d.status()["stages"]["gated"]["done"] == 4, timeout=30)
+        version.write_text("2")  # and a new version while running
+
+        def outputs() -> list[object]:
+            return [d.request("GET", f"/api/images/{i['id']}")["stages"]["gated"]["output"]
+                    for i in d.request("GET", "/api/images?per_page=10")["items"]]
+
+        wait_until(lambda: outputs() == [{"version": "2"}] * 4, timeout=30)
+        assert d.status()["stages"]["gated"]["done"] == 4
+    finally:
+        d.kill()
