@@ -26,13 +26,14 @@ import os
 import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from anagnorisisd.pipeline.isolation import run_isolated
+from anagnorisisd.pipeline.meter import RateMeter
 from anagnorisisd.pipeline.registry import Assembly
-from anagnorisisd.stage import Stage, StageInput, StageOutput, StageSkip
+from anagnorisisd.stage import Stage, StageInput, StageOutput
 from anagnorisisd.store.database import Store, StoreFull
 
 log = logging.getLogger(__name__)
@@ -54,52 +55,8 @@ class Item:
     failed_stages: set[str] = field(default_factory=set)
 
 
-class RateMeter:
-    """Events per second over a sliding window; enough for a progress bar's rate and ETA."""
-
-    def __init__(self, window_s: float = 10.0) -> None:
-        self.window_s = window_s
-        self.events: deque[tuple[float, int]] = deque()
-        self.total = 0
-        self._lock = threading.Lock()
-
-    def add(self, n: int) -> None:
-        now = time.monotonic()
-        with self._lock:
-            self.total += n
-            self.events.append((now, n))
-            while self.events and now - self.events[0][0] > self.window_s:
-                self.events.popleft()
-
-    def rate(self) -> float:
-        now = time.monotonic()
-        with self._lock:
-            while self.events and now - self.events[0][0] > self.window_s:
-                self.events.popleft()
-            if not self.events:
-                return 0.0
-            span = max(now - self.events[0][0], 1.0)
-            return sum(n for _, n in self.events) / span
 
 
-def run_isolated(stage: Stage, inputs: list[StageInput]) -> list[StageOutput | None]:
-    """Run a batch; on a crash, retry one by one so a bad file only fails itself.
-
-    ``None`` in the result means "skip for now" (StageSkip): leave it queued.
-    """
-    try:
-        outputs: list[StageOutput | None] = list(stage.process(inputs))
-        if len(outputs) != len(inputs):
-            raise RuntimeError(f"returned {len(outputs)} outputs for {len(inputs)} inputs")
-        return outputs
-    except StageSkip:
-        if len(inputs) == 1:
-            return [None]
-    except Exception as exc:
-        if len(inputs) == 1:
-            return [StageOutput.fail(f"{type(exc).__name__}: {exc}")]
-        log.debug("stage %s batch failed (%s); isolating", stage.name, exc)
-    return [run_isolated(stage, [one])[0] for one in inputs]
 
 
 class Pipeline:
