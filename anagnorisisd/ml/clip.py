@@ -42,8 +42,10 @@ class ClipModel:
         self.embed_dim = files.embed_dim
         self.preprocess = Preprocessor.from_config(files.preprocess_cfg)
         self.visual_graph = visual_graph or files.visual
-        self.visual = OnnxEncoder(self.visual_graph, "image", settings)
-        self.textual = OnnxEncoder(files.textual, "text", text_settings or settings)
+        self.visual = OnnxEncoder(self.visual_graph, ("image",), settings)
+        # open_clip exports take "text"; M-CLIP's take "input_ids" and an "attention_mask".
+        self.textual = OnnxEncoder(files.textual, ("text", "input_ids"),
+                                   text_settings or settings)
         self._tokenizer: ClipTokenizer | None = None
         self._text_cache: OrderedDict[str, NDArray[np.float32]] = OrderedDict()
         self._text_cache_size = text_cache_size
@@ -71,7 +73,8 @@ class ClipModel:
         return l2_normalise(self.visual.run(batch))
 
     def embed_texts(self, texts: list[str]) -> NDArray[np.float32]:
-        return l2_normalise(self.textual.run(self.tokenizer(texts)))
+        ids, mask = self.tokenizer.encode(texts)
+        return l2_normalise(self.textual.run(ids, {"attention_mask": mask}))
 
     def embed_text(self, text: str) -> NDArray[np.float32]:
         with self._text_lock:

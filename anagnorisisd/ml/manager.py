@@ -18,6 +18,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from anagnorisisd.config import Config
 from anagnorisisd.ml.layout import DOWNLOAD_PATTERNS, ModelError, ModelFiles
 
@@ -55,7 +57,7 @@ def installed(config: Config) -> list[ModelFiles]:
 def import_model(config: Config, source: Path) -> ModelFiles:
     """Copy a model folder in, after checking its layout; its name is the folder's name."""
     source = source.resolve()
-    ModelFiles(source.name, source).validate()
+    verify(ModelFiles(source.name, source))
     target = config.models_dir / source.name
     config.models_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{source.name}.", dir=config.models_dir))
@@ -67,6 +69,34 @@ def import_model(config: Config, source: Path) -> ModelFiles:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return ModelFiles(source.name, target)
+
+
+def verify(files: ModelFiles) -> None:
+    """Load both graphs and run one image and one text through them: a model whose graphs
+    want other inputs, give no usable output or the wrong size is refused now, in one
+    line, not at the first search after its images were embedded."""
+    from PIL import Image
+
+    from anagnorisisd.ml.clip import ClipModel
+    from anagnorisisd.ml.session import SessionSettings
+
+    files.validate()
+    model = ClipModel(files, SessionSettings(("CPUExecutionProvider",)))
+    probe = Image.new("RGB", (model.preprocess.size + 7, model.preprocess.size), (120, 80, 40))
+    for what in ("image", "text"):
+        try:
+            out = (model.embed_images(model.preprocess(probe)[None]) if what == "image"
+                   else model.embed_texts(["a photo of a dog"]))
+        except ModelError:
+            raise
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(f"model '{files.name}': its {what} graph fails on a test "
+                             f"{what}: {first}") from None
+        if out.shape != (1, files.embed_dim) or not np.isfinite(out).all():
+            raise ModelError(f"model '{files.name}': its {what} graph gives shape "
+                             f"{tuple(out.shape)}, expected (1, {files.embed_dim}) from "
+                             "config.json's embed_dim")
 
 
 def repo_id(config: Config, name: str) -> str:

@@ -19,6 +19,7 @@ import onnxruntime as ort
 from numpy.typing import NDArray
 
 from anagnorisisd.ml.layout import ModelError
+from anagnorisisd.ml.providers import usable
 
 log = logging.getLogger(__name__)
 ort.set_default_logger_severity(3)  # ORT's own provider-probing noise; we log what matters
@@ -38,12 +39,16 @@ class OnnxEncoder:
     """One graph with one input and an `embedding` output."""
 
     path: Path
-    input_name: str
+    input_names: tuple[str, ...]
+    """The main input, by the names the known exports give it (first found is used)."""
     settings: SessionSettings
     _session: ort.InferenceSession | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     last_used: float = 0.0
     providers_in_use: list[str] = field(default_factory=list)
+    input_name: str = ""
+    output_name: str = "embedding"
+    extra_inputs: list[str] = field(default_factory=list)
 
     @property
     def loaded(self) -> bool:
@@ -57,8 +62,7 @@ class OnnxEncoder:
             return self._session
 
     def _load(self) -> ort.InferenceSession:
-        available = set(ort.get_available_providers())
-        wanted = [p for p in self.settings.providers if p in available] or ["CPUExecutionProvider"]
+        wanted = usable(self.settings.providers)
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.settings.intra_op_threads
         options.inter_op_num_threads = self.settings.inter_op_threads
@@ -72,33 +76,51 @@ class OnnxEncoder:
         except Exception as exc:
             raise ModelError(f"cannot load {self.path}: {str(exc).splitlines()[0]}") from None
         names = [i.name for i in session.get_inputs()]
-        if self.input_name not in names:
-            raise ModelError(f"{self.path} has inputs {names}, expected '{self.input_name}'")
-        if "embedding" not in [o.name for o in session.get_outputs()]:
-            raise ModelError(f"{self.path} has no 'embedding' output")
+        found = [n for n in self.input_names if n in names]
+        if not found:
+            raise ModelError(f"{self.path} has inputs {names}, expected one of "
+                             f"{list(self.input_names)}")
+        self.input_name = found[0]
+        outputs = [o.name for o in session.get_outputs()]
+        # immich takes the first output; older exports call it image_embedding/text_embedding.
+        self.output_name = "embedding" if "embedding" in outputs else outputs[0]
+        self.extra_inputs = [n for n in names if n != self.input_name]
         self.providers_in_use = session.get_providers()
-        if self.providers_in_use[0] != self.settings.providers[0]:
-            log.warning("%s: %s is not available here; running on %s", self.path.parent.name,
-                        self.settings.providers[0], self.providers_in_use[0])
         return session
 
     def fixed_batch(self) -> int | None:
         dim = self.session().get_inputs()[0].shape[0]
         return dim if isinstance(dim, int) and dim > 0 else None
 
-    def run(self, batch: NDArray[np.generic]) -> NDArray[np.float32]:
+    def run(self, batch: NDArray[np.generic],
+            extra: dict[str, NDArray[np.generic]] | None = None) -> NDArray[np.float32]:
+        """The first (or `embedding`) output for a batch; `extra` inputs (an attention mask)
+        are fed to the graphs that take them."""
         session = self.session()
+        extra = {k: v for k, v in (extra or {}).items() if k in self.extra_inputs}
+        missing = [n for n in self.extra_inputs if n not in extra]
+        if missing:
+            raise ModelError(f"{self.path} also needs input(s) {missing}, which nothing gives it")
         fixed = self.fixed_batch()
+
+        def feed(lo: int, hi: int, pad: int = 0) -> dict[str, NDArray[np.generic]]:
+            arrays = {self.input_name: batch, **extra}
+            out = {}
+            for name, array in arrays.items():
+                part = array[lo:hi]
+                if pad:  # a fixed-batch graph: repeat the last row, drop its outputs later
+                    part = np.concatenate([part, np.repeat(part[-1:], pad, axis=0)])
+                out[name] = part
+            return out
+
         if fixed is None or fixed == len(batch):
-            out = session.run(["embedding"], {self.input_name: batch})[0]
+            out = session.run([self.output_name], feed(0, len(batch)))[0]
         else:
             parts = []
             for start in range(0, len(batch), fixed):
-                chunk = batch[start : start + fixed]
-                real = len(chunk)
-                if real < fixed:  # pad the tail, drop the padding's outputs
-                    chunk = np.concatenate([chunk, np.repeat(chunk[-1:], fixed - real, axis=0)])
-                parts.append(session.run(["embedding"], {self.input_name: chunk})[0][:real])
+                real = min(fixed, len(batch) - start)
+                result = session.run([self.output_name], feed(start, start + real, fixed - real))
+                parts.append(result[0][:real])
             out = np.concatenate(parts)
         self.last_used = time.monotonic()
         return np.asarray(out, dtype=np.float32)

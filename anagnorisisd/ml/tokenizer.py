@@ -56,6 +56,12 @@ class ClipTokenizer:
         encoding = self.tokenizer.encode(clean_text(text))
         return [i for i, m in zip(encoding.ids, encoding.attention_mask, strict=True) if m]
 
-    def __call__(self, texts: list[str]) -> NDArray[np.int32]:
+    def encode(self, texts: list[str]) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
+        """Token ids padded to the context length, and the attention mask (1 for real
+        tokens) that graphs such as M-CLIP's take beside them."""
         encodings = self.tokenizer.encode_batch([clean_text(t) for t in texts])
-        return np.asarray([e.ids for e in encodings], dtype=np.int32)
+        return (np.asarray([e.ids for e in encodings], dtype=np.int32),
+                np.asarray([e.attention_mask for e in encodings], dtype=np.int32))
+
+    def __call__(self, texts: list[str]) -> NDArray[np.int32]:
+        return self.encode(texts)[0]
