@@ -266,3 +266,26 @@ def test_cli_search_with_and_without_the_daemon(served) -> None:  # type: ignore
     assert [i["id"] for i in offline["items"]] == [i["id"] for i in live["items"]]
     text = run_cli("search", "file-size", "--limit", "2", "--config", config).stdout
     assert text.startswith(f"{N} results, showing 2")
+
+
+def test_small_indexes_search_exactly_and_large_ones_through_annoy(tmp_path: Path) -> None:
+    """Below `exact_below` the index answers with the true nearest neighbours (what a brute
+    force over every vector gives); at or above it, Annoy answers."""
+    from anagnorisisd.search.index import VectorIndex
+
+    rng = np.random.default_rng(5)
+    data = rng.normal(size=(3000, 32)).astype(np.float32)
+    data /= np.linalg.norm(data, axis=1, keepdims=True)
+    ids = [i.to_bytes(32, "big") for i in range(len(data))]
+    exact = VectorIndex(tmp_path / "exact", n_trees=2, search_k=50, exact_below=3000)
+    exact.build("m", ids, data)
+    approximate = VectorIndex(tmp_path / "annoy", n_trees=2, search_k=50, exact_below=2999)
+    approximate.build("m", ids, data)
+    assert exact.status()["exact"] and not approximate.status()["exact"]
+    misses = 0
+    for query in data[:50] + rng.normal(0, 0.05, (50, 32)).astype(np.float32):
+        query = query / np.linalg.norm(query)
+        truth = [ids[i] for i in np.argsort(-(data @ query))[:10]]
+        assert [c for c, _ in exact.search(query, 10)] == truth
+        misses += len(set(truth) - {c for c, _ in approximate.search(query, 10)})
+    assert misses > 0  # two small trees and a tiny search_k do miss: the modes really differ

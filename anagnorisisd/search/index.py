@@ -43,6 +43,8 @@ class BuiltIndex:
     built_at: float
     number: int
     dim: int
+    matrix: NDArray[np.float32] | None = None
+    """Every vector, when the index is small enough to search exactly (``exact_below``)."""
 
     def __post_init__(self) -> None:
         self.position = {bytes(row): i for i, row in enumerate(self.ids)}
@@ -69,8 +71,12 @@ def saved_index_status(directory: Path) -> dict[str, object] | None:
 class VectorIndex:
     """Owns the index files of one data dir; thread-safe for one builder and many readers."""
 
-    def __init__(self, directory: Path, n_trees: int = 64, search_k: int = 10_000) -> None:
+    def __init__(self, directory: Path, n_trees: int = 64, search_k: int = 10_000,
+                 exact_below: int = 30_000) -> None:
         self.directory = directory
+        # Below this many items a matrix product over every vector is as fast as Annoy
+        # (bench/bench_crossover.py), and exact: recall 1.0 for most personal libraries.
+        self.exact_below = exact_below
         self.n_trees = n_trees
         # Annoy leaves hold hundreds of 512-d items, so search_k (items examined) must be in
         # the thousands: 10,000 gives recall@10 of about 0.95 at 100k items, and it has to
@@ -103,8 +109,13 @@ class VectorIndex:
         except (OSError, ValueError) as exc:
             log.warning("index %s unusable (%s); it will be rebuilt", number, exc)
             return False
+        matrix = None
+        if len(ids) <= self.exact_below:
+            matrix = np.asarray([annoy.get_item_vector(i) for i in range(len(ids))],
+                                dtype=np.float32).reshape(len(ids), dim)
         with self._lock:
-            self.current = BuiltIndex(annoy, ids, identity, float(meta["built_at"]), number, dim)
+            self.current = BuiltIndex(annoy, ids, identity, float(meta["built_at"]), number, dim,
+                                      matrix)
             self.fresh = {k: v for k, v in self.fresh.items() if k not in self.current.position}
             self._fresh_matrix = None
         return True
@@ -173,7 +184,12 @@ class VectorIndex:
         out: list[tuple[bytes, float]] = []
         current = self.current
         k = min(k, (current.size if current else 0) + len(self.fresh))
-        if current is not None and current.size and k > 0:
+        if current is not None and current.size and k > 0 and current.matrix is not None:
+            sims = current.matrix @ vector
+            top = np.argpartition(-sims, min(k, current.size) - 1)[:k] if k < current.size \
+                else np.arange(current.size)
+            out.extend((current.content(int(i)), float(sims[i])) for i in top)
+        elif current is not None and current.size and k > 0:
             items, distances = current.annoy.get_nns_by_vector(
                 vector.tolist(), k, search_k=max(self.search_k, 40 * k, current.size // 25),
                 include_distances=True)
@@ -258,6 +274,7 @@ class VectorIndex:
             "age_s": round(time.time() - current.built_at, 1) if current else None,
             "last_build_s": round(self.last_build_s, 2) if self.last_build_s else None,
             "building": self.building,
+            "exact": bool(current is not None and current.matrix is not None),
         }
 
 
