@@ -59,7 +59,7 @@ def test_fuzz_any_string_parses_or_raises_query_error(raw: str) -> None:
 token = st.one_of(
     st.sampled_from(SORT_KEYWORDS),
     st.builds(lambda f, op, n: f"{f}{op}{n}", st.sampled_from([f for f in FIELDS
-                                                               if f != "format"]),
+                                                               if f not in ("format", "score")]),
               st.sampled_from([">=", "<=", ">", "<", "=", "!="]),
               st.integers(0, 10)),
     st.from_regex(r"[a-z]{1,8}", fullmatch=True),
@@ -81,3 +81,13 @@ def test_fuzz_well_formed_queries_keep_every_part(tokens: list[str]) -> None:
     assert len(q.filters) == n_filters
     assert len(q.negative) == sum(t.startswith("-") for t in tokens)
     assert q.sort == (sorts[0] if sorts else None)
+
+
+def test_a_score_cutoff_needs_something_to_compare_with_and_a_cosine() -> None:
+    q = parse("red circle score>=0.25")
+    assert q.text == "red circle" and q.filters == [Filter("score", ">=", 0.25)]
+    assert parse("similar:" + "a" * 64 + " score>0.9").filters[0].accepts_score(0.95)
+    for bad, words in (("score>=0.3", "needs something"), ("dog score>=1.5", "-1 to 1"),
+                       ("rating score<0.2", "needs something")):
+        with pytest.raises(QueryError, match=words):
+            parse(bad)

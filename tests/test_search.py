@@ -252,6 +252,21 @@ def test_rebuilds_during_a_stream_of_queries_cause_no_errors(served) -> None:  #
     wait_until(lambda: daemon.status()["files"]["total"] == N)
 
 
+def test_a_relevance_cutoff_stops_where_the_scores_fall_off(served) -> None:  # type: ignore[no-untyped-def]
+    daemon = served[0]
+    everything = daemon.request("GET", "/api/images?q=a%20red%20circle&per_page=500")
+    scores = [i["score"] for i in everything["items"]]
+    assert scores == sorted(scores, reverse=True)
+    cut = scores[len(scores) // 4]
+    some = daemon.request("GET", f"/api/images?q=a%20red%20circle%20score>={cut}&per_page=500")
+    assert 0 < some["total"] < everything["total"]
+    assert all(i["score"] >= cut for i in some["items"])
+    code, body = http_error(daemon, "GET", "/api/images?q=score>=0.3")
+    assert code == 400 and "free text" in body["error"]
+    code, body = http_error(daemon, "GET", "/api/images?q=dog%20score>=2")
+    assert code == 400 and "-1 to 1" in body["error"]
+
+
 def test_cli_search_with_and_without_the_daemon(served) -> None:  # type: ignore[no-untyped-def]
     daemon, _, labels = served
     config = str(daemon.config)

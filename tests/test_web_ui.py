@@ -100,6 +100,11 @@ def test_2_search_by_text(world) -> None:  # type: ignore[no-untyped-def]
     rendered(page, "a photo of a blue square")
     first = [tiles(page).nth(i).get_attribute("title") for i in range(2)]
     assert [labels[p] for p in first] == ["blue square", "blue square"]
+    score = tiles(page).first.get_by_test_id("tile-score")
+    assert not score.is_visible()  # scores only on request
+    page.get_by_test_id("show-scores").check()
+    score.wait_for()
+    assert float(score.inner_text().split()[1]) > 0
     shot(page, "search")
 
 

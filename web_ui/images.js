@@ -56,6 +56,13 @@ export class ImagesPage {
       const dropped = e.dataTransfer.files[0];
       if (dropped) this.searchByImage(dropped);
     });
+    const scores = document.getElementById("show-scores");
+    scores.checked = localStorage.getItem("anagnorisisd-scores") === "1";
+    document.body.classList.toggle("show-scores", scores.checked);
+    scores.addEventListener("change", () => {
+      localStorage.setItem("anagnorisisd-scores", scores.checked ? "1" : "0");
+      document.body.classList.toggle("show-scores", scores.checked);
+    });
     document.getElementById("bulk-trash").addEventListener("click", () => this.bulkTrash());
     document.getElementById("bulk-move").addEventListener("click", () => this.bulkMove());
     document.getElementById("bulk-clear").addEventListener("click", () => {
@@ -159,7 +166,9 @@ export class ImagesPage {
           el("span", { class: item.model_rating_stale ? "stale" : "",
             title: item.model_rating_stale ? "from an older model: retrain to refresh" : "" },
             model + (item.model_rating_stale ? " (stale)" : ""))),
-        el("span", {}, `${formatBytes(item.file_size)} · ${item.width}×${item.height}`)));
+        el("span", {}, `${formatBytes(item.file_size)} · ${item.width}×${item.height}`),
+        item.score == null ? null : el("span", { class: "score", "data-testid": "tile-score" },
+          `score ${item.score.toFixed(3)}`)));
     node.addEventListener("click", (e) => {
       if (e.shiftKey || e.ctrlKey || e.metaKey) this.toggle(index, e.shiftKey);
       else this.viewer.open(index);

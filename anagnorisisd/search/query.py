@@ -7,7 +7,9 @@ Grammar (tokens are separated by white space; "double quotes" make one token):
     query    = { term }
     term     = filter | keyword | negative | text
     filter   = FIELD OP VALUE                     rating>=7, size<5MB, ratio<1, format=png
-    FIELD    = rating | width | height | size | ratio | pixels | format
+    FIELD    = rating | width | height | size | ratio | pixels | format | score
+               (score: the cosine similarity to the free text or to similar:ID, -1 to 1;
+               a relevance cutoff such as score>=0.25)
     OP       = ">=" | "<=" | ">" | "<" | "=" | "!="
     VALUE    = NUMBER [UNIT]    size: B KB MB GB (powers of 1000), KiB MiB GiB;
                                 pixels: MP (millions); format: a word (jpeg, png, ...)
@@ -26,7 +28,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-FIELDS = ("rating", "width", "height", "size", "ratio", "pixels", "format")
+FIELDS = ("rating", "width", "height", "size", "ratio", "pixels", "format", "score")
 SORT_KEYWORDS = ("rating", "random", "file-size", "proportion", "resolution", "similarity")
 SIZE_UNITS = {"b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "kib": 1024, "mib": 1024**2,
               "gib": 1024**3}
@@ -49,6 +51,11 @@ class Filter:
     field: str
     op: str
     value: float | str
+
+    def accepts_score(self, score: float) -> bool:
+        value = float(self.value)
+        return {">=": score >= value, "<=": score <= value, ">": score > value,
+                "<": score < value, "=": score == value, "!=": score != value}[self.op]
 
 
 @dataclass
@@ -116,6 +123,9 @@ def parse_value(field_name: str, text: str, token: str, position: int) -> float 
                          position)
     if field_name == "rating" and not 0 <= number <= 10:
         raise QueryError(f"'{token}': ratings go from 0 to 10", token, position)
+    if field_name == "score" and not -1 <= number <= 1:
+        raise QueryError(f"'{token}': a score is a cosine similarity, from -1 to 1", token,
+                         position)
     return number
 
 
@@ -159,6 +169,11 @@ def parse(raw: str) -> Query:
         else:
             words.append(token)
     query.text = " ".join(words)
+    if any(f.field == "score" for f in query.filters) and not (
+            query.text or query.negative or query.sort == "similar"):
+        token = next(t for t, _ in tokenize(raw) if t.lower().startswith("score"))
+        raise QueryError(f"'{token}': a score needs something to compare with: free text or "
+                         "similar:ID", token, raw.lower().find("score"))
     return query
 
 

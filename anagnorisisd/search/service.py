@@ -226,7 +226,9 @@ class SearchService:
             hits = self.nearest(vector, limit + 1)
             if query.sort == "similar":
                 hits = [h for h in hits if h.content.hex() != query.similar_to]
-            scored = {h.content: float(h.score or 0.0) for h in hits}
+            scored = {h.content: float(h.score or 0.0) for h in hits
+                      if all(f.accepts_score(float(h.score or 0.0)) for f in query.filters
+                             if f.field == "score")}
             allowed = np.zeros(len(columns.ids), dtype=bool)
             for content in scored:
                 index = columns.position.get(content)
@@ -244,6 +246,8 @@ class SearchService:
     def filter_mask(query: Query, columns: Columns) -> NDArray[np.bool_]:
         mask = np.ones(len(columns.ids), dtype=bool)
         for f in query.filters:
+            if f.field == "score":
+                continue  # applied to the similarities themselves (search)
             if f.field == "format":
                 values = columns.format == f.value
                 mask &= values if f.op == "=" else ~values
