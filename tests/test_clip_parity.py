@@ -112,10 +112,24 @@ def tokenizer_layout(tmp_path_factory: pytest.TempPathFactory) -> ModelFiles:
     return ModelFiles("tok", root)
 
 
+def open_clip_cleans_it(text: str) -> bool:
+    """open_clip repairs text (ftfy) and unescapes HTML before its BPE; immich, whose
+    behaviour this project follows, does neither. Where those steps change a string the
+    two legitimately differ (tested against immich's behaviour below)."""
+    import html
+
+    import ftfy
+
+    repaired = ftfy.fix_text(html.unescape(html.unescape(text)))
+    return " ".join(repaired.split()) != " ".join(text.split())
+
+
 def test_token_ids_equal_the_reference_tokenizer(tokenizer_layout: ModelFiles) -> None:
+    """open_clip's BPE, on every string its extra repairs leave alone."""
     reference = open_clip_tokenizer()
     ours = ClipTokenizer(tokenizer_layout)
-    strings = parity_strings()
+    strings = [t for t in parity_strings() if not open_clip_cleans_it(t)]
+    assert len(strings) >= 60  # the rest hold ligatures, full-width digits, entities...
     expected = reference.tokenize(strings, context_length=77).numpy()
     got = ours(strings)
     assert got.shape == expected.shape == (len(strings), 77)
@@ -153,7 +167,7 @@ def test_vit_b32_embeddings_through_our_stage_match_pytorch(vit_b32, photos: lis
     image_cos = cosines(ours_images, torch_images)
     assert image_cos.min() >= 0.9999, image_cos
 
-    texts = parity_strings(40)
+    texts = [t for t in parity_strings(60) if not open_clip_cleans_it(t)][:40]
     reference = open_clip_tokenizer()
     with torch.no_grad():
         torch_texts = textual(reference.tokenize(texts, context_length=77)).numpy()
@@ -180,3 +194,52 @@ def test_fixed_batch_graphs_are_looped(tmp_path: Path) -> None:
     assert np.allclose(dynamic.embed_images(batch), looped.embed_images(batch), atol=1e-5)
     texts = ["a red circle", "blue star", "a photo of a green square", "x", "white triangle"]
     assert np.allclose(dynamic.embed_texts(texts), looped.embed_texts(texts), atol=1e-5)
+
+
+IMMICH_STRINGS = ["sunset, beach & palm-trees!", "don't stop", "Fish &amp; Chips",
+                  "  Multiple   spaces\tand\nlines ", "ÜNÏCÖDE Straße", "a photo of a DOG.",
+                  "l'été à Paris?", "C'EST LA VIE!!!", "", "#hashtag @user 100%"]
+
+
+def immich_reference_ids(tokenizer_file: Path, text: str, context_length: int,
+                         pad_token: str, canonicalize: bool) -> list[int]:
+    """immich's machine-learning service, as its published behaviour is: collapse white
+    space; when the model's config says clean = "canonicalize", drop ASCII punctuation and
+    lower-case; then the model's own tokenizer.json, padded with its pad token and
+    truncated to its context length. Written here, apart from the project's code."""
+    from tokenizers import Tokenizer
+
+    text = " ".join(text.split())
+    if canonicalize:
+        text = "".join(c for c in text if c not in string.punctuation).lower()
+    tok = Tokenizer.from_file(str(tokenizer_file))
+    tok.enable_padding(length=context_length, pad_token=pad_token,
+                       pad_id=tok.token_to_id(pad_token))
+    tok.enable_truncation(max_length=context_length)
+    return list(tok.encode(text).ids)
+
+
+@pytest.mark.parametrize("canonicalize", [False, True])
+def test_token_ids_follow_immich_for_plain_and_canonicalizing_models(
+        tokenizer_layout: ModelFiles, tmp_path: Path, canonicalize: bool) -> None:
+    root = tmp_path / "model"
+    shutil.copytree(tokenizer_layout.root, root)
+    text_cfg: dict[str, object] = {"context_length": 77}
+    if canonicalize:  # as open_clip configs of the SigLIP families say it
+        text_cfg["tokenizer_kwargs"] = {"clean": "canonicalize"}
+    (root / "config.json").write_text(json.dumps({"embed_dim": 512, "text_cfg": text_cfg}))
+    files = ModelFiles("immich-like", root)
+    ours = ClipTokenizer(files)
+    pad = str(files.tokenizer_cfg["pad_token"])
+    strings = IMMICH_STRINGS + parity_strings()  # all 300, the ones open_clip repairs too
+    got = ours(strings)
+    for text, ids in zip(strings, got, strict=True):
+        want = immich_reference_ids(root / "textual" / "tokenizer.json", text, 77, pad,
+                                    canonicalize)
+        assert ids.tolist() == want, repr(text)
+    # The differences the issue names: punctuation matters only without canonicalize, and
+    # "&amp;" is never unescaped.
+    amp = ours(["Fish &amp; Chips"])[0].tolist()
+    assert amp != ours(["Fish & Chips"])[0].tolist()
+    comma = ours(["sunset, beach"])[0].tolist() == ours(["sunset beach"])[0].tolist()
+    assert comma == canonicalize
