@@ -91,6 +91,7 @@ class ModelConfig:
     intra_op_threads: int = bounded(0, 0, 1024)
     inter_op_threads: int = bounded(0, 0, 1024)
     quantized: bool = False
+    language: str = ""
     text_idle_unload_s: int = bounded(300, 0)
     text_cache_size: int = bounded(256, 0, 1_000_000)
 

@@ -114,3 +114,39 @@ def test_no_red_provider_error_on_a_machine_without_cuda(tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr
     assert "Failed to load library" not in result.stderr and "\x1b[1;31m" not in result.stderr
     assert "runs models on CPUExecutionProvider" in result.stderr
+
+
+def test_a_language_is_prefixed_only_for_tokenizers_that_know_it(tmp_path: Path) -> None:
+    """NLLB-style tokenizers carry FLORES-200 codes as tokens; immich puts the code before
+    the query. A tokenizer without such tokens (CLIP's BPE) ignores the language."""
+    import json
+
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    from anagnorisisd.ml.tokenizer import ClipTokenizer
+    from anagnorisisd.search.query import QueryError, parse
+
+    vocab = {"<pad>": 0, "<unk>": 1, "un": 2, "chat": 3, "a": 4, "cat": 5}
+    built = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    built.pre_tokenizer = pre_tokenizers.Whitespace()
+    built.add_special_tokens(["eng_Latn", "fra_Latn", "por_Latn"])
+    root = copy_model(tmp_path, "nllb-like")
+    built.save(str(root / "textual" / "tokenizer.json"))
+    (root / "textual" / "tokenizer_config.json").write_text(json.dumps({"pad_token": "<pad>"}))
+    nllb = ClipTokenizer(ModelFiles("nllb-like", root))
+    plain, _ = nllb.encode(["un chat"])
+    french, mask = nllb.encode(["un chat"], "fr")
+    brazil, _ = nllb.encode(["un chat"], "pt-BR")
+    assert french[0][0] == built.token_to_id("fra_Latn") and brazil[0][0] == built.token_to_id(
+        "por_Latn")
+    assert french[0][1:3].tolist() == plain[0][:2].tolist() and mask[0][:3].tolist() == [1, 1, 1]
+    assert nllb.encode(["un chat"], "fra_Latn")[0].tolist() == french.tolist()
+    assert nllb.encode(["un chat"], "xx")[0].tolist() == plain.tolist()  # unknown: as is
+
+    clip = ClipTokenizer(ModelFiles("mini", shipped_model_dir("shapes-clip-mini")))
+    assert clip.encode(["a cat"], "fr")[0].tolist() == clip.encode(["a cat"])[0].tolist()
+
+    assert parse("un chat lang:fr").language == "fr"
+    assert parse("un chat lang:fra_Latn").text == "un chat"
+    with pytest.raises(QueryError, match="language code"):
+        parse("chat lang:français!")

@@ -117,6 +117,7 @@ class Library:
         self.search.index.n_trees = config.index.n_trees
         self.search.index.search_k = config.index.search_k
         self.search.index.exact_below = config.index.exact_below
+        self.search.language = config.model.language or None
         self.pipeline.result_listeners.append(self.search.on_result)
         self.models.on_ready(self.search.on_model_ready)
         self.trainer = Trainer(self.store, self.search, config.data_dir / "evaluator")

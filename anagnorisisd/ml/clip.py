@@ -72,19 +72,21 @@ class ClipModel:
     def embed_images(self, batch: NDArray[np.float32]) -> NDArray[np.float32]:
         return l2_normalise(self.visual.run(batch))
 
-    def embed_texts(self, texts: list[str]) -> NDArray[np.float32]:
-        ids, mask = self.tokenizer.encode(texts)
+    def embed_texts(self, texts: list[str], language: str | None = None,
+                    ) -> NDArray[np.float32]:
+        ids, mask = self.tokenizer.encode(texts, language)
         return l2_normalise(self.textual.run(ids, {"attention_mask": mask}))
 
-    def embed_text(self, text: str) -> NDArray[np.float32]:
+    def embed_text(self, text: str, language: str | None = None) -> NDArray[np.float32]:
+        key = f"{language or ''}\x00{text}"
         with self._text_lock:
-            cached = self._text_cache.get(text)
+            cached = self._text_cache.get(key)
             if cached is not None:
-                self._text_cache.move_to_end(text)
+                self._text_cache.move_to_end(key)
                 return cached
-        vector: NDArray[np.float32] = self.embed_texts([text])[0]
+        vector: NDArray[np.float32] = self.embed_texts([text], language)[0]
         with self._text_lock:
-            self._text_cache[text] = vector
+            self._text_cache[key] = vector
             while len(self._text_cache) > self._text_cache_size:
                 self._text_cache.popitem(last=False)
         return vector

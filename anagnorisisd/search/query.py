@@ -14,7 +14,7 @@ Grammar (tokens are separated by white space; "double quotes" make one token):
     VALUE    = NUMBER [UNIT]    size: B KB MB GB (powers of 1000), KiB MiB GiB;
                                 pixels: MP (millions); format: a word (jpeg, png, ...)
     keyword  = rating | random | file-size | proportion | resolution | similarity
-             | similar:ID | order:asc | order:desc | seed:N
+             | similar:ID | order:asc | order:desc | seed:N | lang:CODE
     negative = "-" WORD           pushes results away from that concept
     text     = any other token    joined into the semantic query
 
@@ -67,6 +67,7 @@ class Query:
     similar_to: str | None = None
     order: str | None = None  # "asc" / "desc"; None means the mode's default (descending)
     seed: int | None = None
+    language: str | None = None  # lang:CODE, for multilingual models that take one
 
     @property
     def mode(self) -> str:
@@ -159,6 +160,12 @@ def parse(raw: str) -> Query:
             if order not in ("asc", "desc"):
                 raise QueryError(f"'{token}': order is asc or desc", token, position)
             query.order = order
+        elif lower.startswith("lang:"):
+            language = token.split(":", 1)[1]
+            if not re.fullmatch(r"[A-Za-z]{2,3}(?:[-_][A-Za-z]{2,4})?", language):
+                raise QueryError(f"'{token}': lang: needs a language code like fr, pt-BR or "
+                                 "fra_Latn", token, position)
+            query.language = language
         elif lower.startswith("seed:"):
             seed = lower.split(":", 1)[1]
             if not seed.isdigit():

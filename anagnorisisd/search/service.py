@@ -71,6 +71,7 @@ class SearchService:
         self.store = store
         self.models = models
         self.embedding_stage = embedding_stage  # the stage that provides "embedding"
+        self.language: str | None = None  # [model] language: queries' default language
         self.catalog = Catalog(store, metadata_stage)
         self.index = VectorIndex(index_dir)
         self.text_limit = text_limit
@@ -163,10 +164,11 @@ class SearchService:
     def text_vector(self, query: Query) -> NDArray[np.float32]:
         model = self.require_model()
         vector = np.zeros(model.embed_dim, np.float32)
+        language = query.language or self.language
         if query.text:
-            vector += model.embed_text(query.text)
+            vector += model.embed_text(query.text, language)
         for term in query.negative:
-            vector -= NEGATIVE_WEIGHT * model.embed_text(term)
+            vector -= NEGATIVE_WEIGHT * model.embed_text(term, language)
         norm = float(np.linalg.norm(vector))
         out: NDArray[np.float32] = (vector / norm if norm > 0 else vector).astype(np.float32)
         return out
