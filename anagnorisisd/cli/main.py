@@ -131,10 +131,6 @@ def build_parser() -> argparse.ArgumentParser:
 # --------------------------------------------------------------------- serve
 
 
-
-
-
-
 # --------------------------------------------------------------------- model
 def cmd_model_pull(args: argparse.Namespace) -> int:
     config = load_config(args.config)
@@ -309,9 +305,5 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 # -------------------------------------------------------------------- status
-
-
-
-
 
 

@@ -7,7 +7,7 @@ from aiohttp import web
 from anagnorisisd.app.library import Library
 from anagnorisisd.http import events, files, images, library, openapi, panel, ratings
 from anagnorisisd.http.common import LIBRARY_KEY
-from anagnorisisd.http.errors import error_middleware
+from anagnorisisd.http.errors import MAX_BODY_KEY, error_middleware
 from anagnorisisd.http.guard import guard_middleware
 
 
@@ -18,6 +18,7 @@ def create_app(library_: Library) -> web.Application:
         client_max_size=server.max_body_mb << 20,
     )
     app[LIBRARY_KEY] = library_
+    app[MAX_BODY_KEY] = server.max_body_mb << 20
     for resource in (library, images, ratings, files, events, panel):
         resource.register(app)
     app.router.add_get("/api/openapi.json", openapi.handler)

@@ -18,6 +18,8 @@ from aiohttp import web
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+MAX_BODY_KEY = web.AppKey("max_body_bytes", int)
+"""The app's body limit, for saying it in the 413's reason."""
 MAX_JSON_BYTES = 4 << 20
 """JSON bodies are small (a rating, a list of files); uploads are not JSON."""
 
@@ -96,7 +98,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             return web.Response(status=exc.status, text=message, content_type="application/json")
         reason = exc.reason
         if exc.status == 413:
-            reason = f"the body is larger than {request.app._client_max_size >> 20} MiB"
+            reason = f"the body is larger than {request.app.get(MAX_BODY_KEY, 0) >> 20} MiB"
         return web.json_response({"error": reason}, status=exc.status, headers={
             k: v for k, v in exc.headers.items() if k.lower() == "allow"})
     except (ConnectionResetError, TimeoutError):

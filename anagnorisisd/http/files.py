@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from anagnorisisd.app.library import Library
+from anagnorisisd.app.presenters import servable_path
 from anagnorisisd.http.common import (
     LIBRARY_KEY,
     content_id,
@@ -158,19 +159,16 @@ def reveal_command(path: str) -> list[str] | None:
 async def post_reveal(request: web.Request) -> web.Response:
     library = request.app[LIBRARY_KEY]
     content = content_id(request)
-    from anagnorisisd.app.presenters import servable_path
-
     path = await run_blocking(servable_path, library, content)
     if path is None:
         return json_error(404, "no such image")
-    paths = [path]
-    command = reveal_command(paths[0])
+    command = reveal_command(path)
     if command is None:
-        return web.json_response({"opened": False, "path": paths[0], "message":
+        return web.json_response({"opened": False, "path": path, "message":
                                   "no desktop file manager reachable from the daemon"})
     await run_blocking(lambda: subprocess.Popen(command, stdout=subprocess.DEVNULL,
                                                 stderr=subprocess.DEVNULL))
-    return web.json_response({"opened": True, "path": paths[0]})
+    return web.json_response({"opened": True, "path": path})
 
 
 

@@ -67,13 +67,13 @@ def is_ip(name: str) -> bool:
         return False
 
 
-def host_allowed(header: str | None, allowed: Iterable[str]) -> bool:
+def host_allowed(header: str | None, allowed: frozenset[str]) -> bool:
     """IP literals cannot be rebound, and 'localhost' resolves here; any other name must
-    be one the person configured."""
+    be one the person configured (`allowed`, lower-cased)."""
     if not header:
         return False
     name = host_name(header)
-    return is_ip(name) or name in LOOPBACK_NAMES or name in {a.lower() for a in allowed}
+    return is_ip(name) or name in LOOPBACK_NAMES or name in allowed
 
 
 def token_of(request: web.Request) -> str:
@@ -109,7 +109,7 @@ def forbidden(message: str) -> web.Response:
 
 
 def guard_middleware(token: str, allowed_hosts: Iterable[str]) -> Any:
-    allowed = tuple(allowed_hosts)
+    allowed = frozenset(a.lower() for a in allowed_hosts)
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -336,11 +336,11 @@ class Pipeline:
 
     def _run_stage(self, stage: Stage, batch: list[Item]) -> list[Item]:
         todo = [item for item in batch if self._needs(stage, item)]
+        if todo and not self.store.room_for_bulk():  # before the work, not after it
+            raise StoreFull(self.store.full or "the store is full")
         outputs = run_isolated(stage, [self._inputs_for(stage, i) for i in todo]) if todo else []
         chosen = {id(item) for item in todo}
         forward = [item for item in batch if id(item) not in chosen]
-        if todo and not self.store.room_for_bulk():
-            raise StoreFull(self.store.full or "the store is full")
         stopping = self._stop.is_set()
         with self.store.write() as w:
             for item, out in zip(todo, outputs, strict=True):
