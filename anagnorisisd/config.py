@@ -82,7 +82,7 @@ class LimitsConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    name: str = "ViT-B-32__openai"
+    name: str = "ViT-B-32__laion2b-s34b-b79k"
     auto_pull: bool = True
     hub_org: str = "immich-app"
     providers: list[str] = field(
@@ -91,6 +91,7 @@ class ModelConfig:
     intra_op_threads: int = bounded(0, 0, 1024)
     inter_op_threads: int = bounded(0, 0, 1024)
     quantized: bool = False
+    exact_decode: bool = False
     language: str = ""
     text_idle_unload_s: int = bounded(300, 0)
     text_cache_size: int = bounded(256, 0, 1_000_000)

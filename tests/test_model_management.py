@@ -88,7 +88,17 @@ def test_import_checks_the_layout_and_names_the_model_after_its_folder(tmp_path:
     assert run_cli("model", "import", str(broken), env=env).returncode == 0
     listed = run_cli("model", "list", env=env).stdout
     assert "my-model" in listed and "64-d" in listed
-    assert "active model 'ViT-B-32__openai' is not installed" in listed
+    assert "active model 'ViT-B-32__laion2b-s34b-b79k' is not installed" in listed
+
+    available = run_cli("model", "list", "--available", env=env)
+    assert available.returncode == 0, available.stderr
+    default_line = next(line for line in available.stdout.splitlines()
+                        if "ViT-B-32__laion2b-s34b-b79k " in line)
+    assert default_line.startswith("*") and "68.8 %" in default_line  # immich's figure
+    assert "nllb-clip-base-siglip__v1" in available.stdout and "multilingual" in available.stdout
+    doc = json.loads(run_cli("model", "list", "--available", "--json", env=env).stdout)
+    names = {m["name"] for m in doc["models"]}
+    assert doc["default"] in names and "LABSE-Vit-L-14" in names and len(names) >= 50
 
 
 def start_daemon(make_config, **sections: dict) -> Daemon:

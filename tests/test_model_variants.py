@@ -141,7 +141,9 @@ def test_a_language_is_prefixed_only_for_tokenizers_that_know_it(tmp_path: Path)
         "por_Latn")
     assert french[0][1:3].tolist() == plain[0][:2].tolist() and mask[0][:3].tolist() == [1, 1, 1]
     assert nllb.encode(["un chat"], "fra_Latn")[0].tolist() == french.tolist()
-    assert nllb.encode(["un chat"], "xx")[0].tolist() == plain.tolist()  # unknown: as is
+    english = nllb.encode(["un chat"], "en")[0]
+    assert english[0][0] == built.token_to_id("eng_Latn")
+    assert nllb.encode(["un chat"], "xx")[0].tolist() == english.tolist()  # unknown: English
 
     clip = ClipTokenizer(ModelFiles("mini", shipped_model_dir("shapes-clip-mini")))
     assert clip.encode(["a cat"], "fr")[0].tolist() == clip.encode(["a cat"])[0].tolist()

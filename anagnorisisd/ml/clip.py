@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 
@@ -35,12 +36,13 @@ class ClipModel:
 
     def __init__(self, files: ModelFiles, settings: SessionSettings,
                  text_settings: SessionSettings | None = None, text_cache_size: int = 256,
-                 visual_graph: Path | None = None) -> None:
+                 visual_graph: Path | None = None, exact_decode: bool = False) -> None:
         files.validate()
         self.files = files
         self.name = files.name
         self.embed_dim = files.embed_dim
-        self.preprocess = Preprocessor.from_config(files.preprocess_cfg)
+        self.preprocess = replace(Preprocessor.from_config(files.preprocess_cfg),
+                                  draft=not exact_decode)
         self.visual_graph = visual_graph or files.visual
         self.visual = OnnxEncoder(self.visual_graph, ("image",), settings)
         # open_clip exports take "text"; M-CLIP's take "input_ids" and an "attention_mask".
@@ -61,7 +63,8 @@ class ClipModel:
         hasher = blake3(max_threads=blake3.AUTO)
         hasher.update_mmap(str(self.visual_graph))
         hasher.update((self.files.root / "visual" / "preprocess_cfg.json").read_bytes())
-        return f"{self.name}@{hasher.hexdigest()[:12]}"
+        exact = "" if self.preprocess.draft else "+exact"
+        return f"{self.name}@{hasher.hexdigest()[:12]}{exact}"
 
     @property
     def tokenizer(self) -> ClipTokenizer:

@@ -1,12 +1,20 @@
 """Image preprocessing for CLIP visual encoders, driven by preprocess_cfg.json.
 
-It mirrors open_clip's inference transform (resize the shortest side with
-the configured interpolation, centre-crop, scale to [0, 1], normalise) so that
-a model exported from open_clip sees the tensors it was trained on. The one
-liberty taken is JPEG draft decoding (libjpeg's 1/2, 1/4, 1/8 scaling) to no
-less than the model's input size before the resize: 1.7x faster decoding of
-3-12 MP photos, at a cost the parity tests bound (pixels: mean |diff| < 0.03;
-ViT-B/32 embeddings: cosine >= 0.9999 to full decoding).
+It follows immich's machine-learning service, itself open_clip's inference
+transform: "shortest" resizes the short side with the configured filter and
+centre-crops, "squash" resizes to a square, as preprocess_cfg.json says (some
+immich releases crop every model and ignore the "squash" that SigLIP, SigLIP2,
+NLLB-SigLIP and DFN models ask for; the config wins here, as in immich's
+current source); then scale to [0, 1] and normalise. open_clip's
+"longest" (letterbox) is honoured too, though immich refuses it.
+
+The one liberty, on by default, is JPEG draft decoding (libjpeg's 1/2, 1/4,
+1/8 scaling) to no less than the model's input size before the resize: 3.4x
+faster decoding of 12 MP photos. Its cost is measured in tests/test_clip_parity
+and tests/test_model_families (pixels: mean |diff| < 0.03; a random ViT-B/32:
+cosine >= 0.9999 to full decoding; the small stress graphs of every family:
+>= 0.999). `[model] exact_decode = true` turns it off, and then the tensors
+are immich's to the last rounding.
 """
 
 from __future__ import annotations
@@ -27,9 +35,10 @@ INTERPOLATIONS = {
     "bilinear": Image.Resampling.BILINEAR,
     "nearest": Image.Resampling.NEAREST,
     "lanczos": Image.Resampling.LANCZOS,
+    "box": Image.Resampling.BOX,
+    "hamming": Image.Resampling.HAMMING,
 }
 RESIZE_MODES = ("shortest", "squash", "longest")
-DRAFT_FACTOR = 1
 MAX_STRETCH = 8
 """Above this aspect ratio the "shortest" resize works on the crop window alone."""
 
@@ -42,6 +51,8 @@ class Preprocessor:
     interpolation: Image.Resampling = Image.Resampling.BICUBIC
     resize_mode: str = "shortest"
     fill_color: int = 0
+    draft: bool = True
+    """Decode JPEGs at libjpeg's reduced scales first ([model] exact_decode = false)."""
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> Preprocessor:
@@ -74,13 +85,14 @@ class Preprocessor:
                                                                 (s - new[1]) // 2))
             return canvas
         # "shortest": the short side becomes `s`, the long side is truncated, and the crop
-        # offsets are floored: the conventions of CLIP's reference processors.
-        if w <= h:
-            new_w, new_h = s, int(s * h / w)
+        # offsets are floored, with immich's arithmetic to the last float rounding (the
+        # ratio first, then the size), so the same photo gives the same pixels.
+        if w < h:
+            new_w, new_h = s, int((h / w) * s)
         else:
-            new_w, new_h = int(s * w / h), s
-        top = (new_h - s) // 2
-        left = (new_w - s) // 2
+            new_w, new_h = int((w / h) * s), s
+        top = int(new_h / 2 - s / 2)
+        left = int(new_w / 2 - s / 2)
         if max(new_w, new_h) > MAX_STRETCH * s:
             # A strip (1 x 60,000 pixels, say) would first become 224 x 13 million pixels:
             # a memory bomb. Resize only the window that survives the crop instead; the
@@ -105,5 +117,5 @@ class Preprocessor:
     def load(self, path: str) -> NDArray[np.float32]:
         """Decode a file (EXIF-upright, RGB, first frame) and preprocess it, shrinking it
         while its pixels still count against the decode budget."""
-        with decoded(path, self.size * DRAFT_FACTOR) as img:
+        with decoded(path, self.size if self.draft else None) as img:
             return self(to_rgb(img))

@@ -52,7 +52,8 @@ class ModelService:
             graph = None
             if self.config.model.quantized and files.visual.exists():
                 graph = quantized_visual(files)
-            model = ClipModel(files, visual, text, self.config.model.text_cache_size, graph)
+            model = ClipModel(files, visual, text, self.config.model.text_cache_size, graph,
+                              exact_decode=self.config.model.exact_decode)
             _ = model.identity
             if self.eager_session:
                 model.visual.session()  # a corrupt graph shows up now, not mid-pipeline

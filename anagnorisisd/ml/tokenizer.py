@@ -22,24 +22,33 @@ from tokenizers import Tokenizer
 from anagnorisisd.ml.layout import ModelError, ModelFiles
 
 _PUNCTUATION = str.maketrans("", "", string.punctuation)
-# Common two-letter language codes to FLORES-200 codes, for tokenizers (NLLB's) that take
-# the language as a leading token. A FLORES code itself (fra_Latn) is accepted as it is.
+# The language codes immich's clients send (Weblate's) to FLORES-200 codes, for tokenizers
+# (NLLB's) that take the language as a leading token. Following immich's machine-learning
+# service, a code with a region falls back to its language ("fr-CA" -> "fr") and an unknown
+# one to English. One deliberate difference: Japanese maps to jpn_Jpan, the FLORES-200
+# code NLLB's vocabulary has, where immich sends "jpn_Hira", which is not one.
 FLORES = {
-    "ar": "arb_Arab", "bn": "ben_Beng", "ca": "cat_Latn", "cs": "ces_Latn", "da": "dan_Latn",
-    "de": "deu_Latn", "el": "ell_Grek", "en": "eng_Latn", "es": "spa_Latn", "fa": "pes_Arab",
-    "fi": "fin_Latn", "fr": "fra_Latn", "he": "heb_Hebr", "hi": "hin_Deva", "hu": "hun_Latn",
-    "id": "ind_Latn", "it": "ita_Latn", "ja": "jpn_Jpan", "ko": "kor_Hang", "nl": "nld_Latn",
-    "no": "nob_Latn", "pl": "pol_Latn", "pt": "por_Latn", "ro": "ron_Latn", "ru": "rus_Cyrl",
-    "sk": "slk_Latn", "sv": "swe_Latn", "th": "tha_Thai", "tr": "tur_Latn", "uk": "ukr_Cyrl",
-    "vi": "vie_Latn", "zh": "zho_Hans",
+    "af": "afr_Latn", "ar": "arb_Arab", "az": "azj_Latn", "be": "bel_Cyrl", "bg": "bul_Cyrl",
+    "ca": "cat_Latn", "cs": "ces_Latn", "da": "dan_Latn", "de": "deu_Latn", "el": "ell_Grek",
+    "en": "eng_Latn", "es": "spa_Latn", "et": "est_Latn", "fa": "pes_Arab", "fi": "fin_Latn",
+    "fr": "fra_Latn", "he": "heb_Hebr", "hi": "hin_Deva", "hr": "hrv_Latn", "hu": "hun_Latn",
+    "hy": "hye_Armn", "id": "ind_Latn", "it": "ita_Latn", "ja": "jpn_Jpan", "kmr": "kmr_Latn",
+    "ko": "kor_Hang", "lb": "ltz_Latn", "lt": "lit_Latn", "lv": "lav_Latn", "mfa": "zsm_Latn",
+    "mk": "mkd_Cyrl", "mn": "khk_Cyrl", "mr": "mar_Deva", "ms": "zsm_Latn", "nb-NO": "nob_Latn",
+    "nn": "nno_Latn", "nl": "nld_Latn", "pl": "pol_Latn", "pt-BR": "por_Latn", "pt": "por_Latn",
+    "ro": "ron_Latn", "ru": "rus_Cyrl", "sk": "slk_Latn", "sl": "slv_Latn", "sr-Cyrl": "srp_Cyrl",
+    "sv": "swe_Latn", "ta": "tam_Taml", "te": "tel_Telu", "th": "tha_Thai", "tr": "tur_Latn",
+    "uk": "ukr_Cyrl", "ur": "urd_Arab", "vi": "vie_Latn", "zh-CN": "zho_Hans",
+    "zh-Hans": "zho_Hans", "zh-TW": "zho_Hant",
 }
+ENGLISH = "eng_Latn"
 
 
 def flores_code(language: str) -> str:
-    """'fr', 'fr-CA' or 'fra_Latn' -> 'fra_Latn'; an unknown code is returned as given."""
+    """'fr', 'fr-CA' or 'fra_Latn' -> 'fra_Latn'; an unknown code -> English, as immich."""
     if "_" in language:
         return language
-    return FLORES.get(language.lower(), FLORES.get(language.split("-")[0].lower(), language))
+    return FLORES.get(language) or FLORES.get(language.split("-")[0].lower(), ENGLISH)
 
 
 def clean_text(text: str, canonicalize: bool = False) -> str:
@@ -69,10 +78,10 @@ class ClipTokenizer:
         """The text to put before a query for this language: the FLORES-200 code when this
         tokenizer knows it as a token (NLLB's do), else nothing. Decided by the tokenizer's
         own vocabulary, never by the model's name."""
-        if not language:
+        if not language or self.tokenizer.token_to_id(ENGLISH) is None:
             return ""
         code = flores_code(language)
-        return code if self.tokenizer.token_to_id(code) is not None else ""
+        return code if self.tokenizer.token_to_id(code) is not None else ENGLISH
 
     def ids(self, text: str) -> list[int]:
         """The unpadded ids: start token, BPE of the cleaned text, end token."""
