@@ -19,7 +19,12 @@ from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "ANAGNORISISD_"
-DEFAULT_EXTENSIONS = [".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"]
+DEFAULT_EXTENSIONS = [
+    ".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff",  # Pillow
+    ".heic", ".heif", ".avif", ".jxl",  # phones and the web (pillow-heif, pillow-jxl-plugin)
+    ".cr2", ".cr3", ".nef", ".nrw", ".arw", ".dng", ".raf", ".orf", ".rw2", ".pef",
+    ".srw",  # camera RAW (rawpy/LibRaw)
+]
 
 
 class ConfigError(Exception):

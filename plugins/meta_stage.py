@@ -1,40 +1,80 @@
-"""The metadata stage: what the sort and filter modes need, read from headers only."""
+"""The metadata stage: what sorting, filtering and the viewer need, from headers only:
+size and format, when (with where the time came from), camera and lens, exposure, GPS
+and the nearest town, and an xmp:Rating other photo tools wrote."""
 
 from __future__ import annotations
 
 import os
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import IO, Any, ClassVar
 
-from PIL import UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
-from anagnorisisd.imaging.convert import capture_time, displayed_size
+from anagnorisisd.imaging.convert import displayed_size
 from anagnorisisd.imaging.decoding import ImageTooLarge, Limits, open_header
+from anagnorisisd.imaging.exif import read_exif, xmp_rating
+from anagnorisisd.imaging.formats import RawError, is_raw, raw_size
+from anagnorisisd.imaging.places import PLACES
 from anagnorisisd.ingest.safe_io import UnreadableFile, open_regular
 from anagnorisisd.stage import Stage, StageContext, StageInput, StageOutput
 
 
 def read_meta(path: str) -> dict[str, Any]:
-    """Format, displayed size, file size and capture time, without decoding pixels.
+    """Format, displayed size, file size, capture time, camera and place, without decoding
+    pixels: Pillow's ``open`` parses only the header (and, for RAW, LibRaw its own)."""
+    with open_regular(path, Limits.max_file_bytes) as raw:
+        stat = os.fstat(raw.fileno())
+        if is_raw(path):
+            width, height, _ = raw_size(raw)
+            raw.seek(0)
+            record: dict[str, Any] = {"format": Path(path).suffix.lower().lstrip("."),
+                                      "width": width, "height": height, "frames": 1}
+            record.update(raw_exif(raw, stat.st_mtime))
+        else:
+            with open_header(raw) as img:
+                width, height = displayed_size(img)
+                record = {"format": (img.format or "").lower(), "width": width,
+                          "height": height, "frames": int(getattr(img, "n_frames", 1))}
+                record.update(read_exif(img, stat.st_mtime))
+    record["file_size"] = stat.st_size
+    gps = record.get("gps")
+    record["place"] = PLACES.name(*gps) if gps else None
+    sidecar = sidecar_rating(path)
+    if sidecar is not None:
+        record["xmp_rating"] = sidecar
+    return record
 
-    Pillow's ``open`` parses only the header; pixels are decoded on ``load``,
-    which this never calls.
-    """
-    with open_regular(path, Limits.max_file_bytes) as raw, open_header(raw) as img:
-        width, height = displayed_size(img)
-        return {
-            "format": (img.format or "").lower(),
-            "width": width,
-            "height": height,
-            "file_size": os.fstat(raw.fileno()).st_size,
-            "taken_at": capture_time(img),
-            "frames": int(getattr(img, "n_frames", 1)),
-        }
+
+def raw_exif(raw: IO[bytes], mtime: float) -> dict[str, Any]:
+    """Most RAW formats are TIFF inside, so Pillow reads their EXIF header though it cannot
+    decode their pixels; for the others (CR3, RAF) the time is the file's."""
+    try:
+        with Image.open(raw) as img:
+            return read_exif(img, mtime)
+    except Exception:
+        return read_exif(Image.new("L", (1, 1)), mtime)
+
+
+def sidecar_rating(path: str) -> float | None:
+    """xmp:Rating from a sidecar: NAME.EXT.xmp (darktable, digiKam) or NAME.xmp
+    (Lightroom), whichever exists first; it wins over the file's embedded XMP, as those
+    tools write the sidecar, never the original."""
+    here = Path(path)
+    for candidate in (here.with_name(here.name + ".xmp"), here.with_suffix(".xmp")):
+        try:
+            with open_regular(str(candidate), 4 << 20) as f:
+                rating = xmp_rating(f.read())
+        except (OSError, UnreadableFile):
+            continue
+        if rating is not None:
+            return rating
+    return None
 
 
 class MetaStage(Stage):
     name: ClassVar[str] = "meta"
     provides: ClassVar[tuple[str, ...]] = ("metadata",)
-    version = "1"
+    version = "2"  # 2: capture time with its source, camera, lens, exposure, GPS, place, XMP
 
     def __init__(self, config: dict[str, Any], context: StageContext | None = None) -> None:
         super().__init__(config, context)
@@ -47,7 +87,7 @@ class MetaStage(Stage):
                 out.append(StageOutput.ok(read_meta(item.path)))
             except UnidentifiedImageError:
                 out.append(StageOutput.fail("not an image Pillow can read"))
-            except (UnreadableFile, ImageTooLarge) as exc:
+            except (UnreadableFile, ImageTooLarge, RawError) as exc:
                 out.append(StageOutput.fail(str(exc)))
             except FileNotFoundError:
                 out.append(StageOutput.later("the file vanished while it was read"))

@@ -9,6 +9,7 @@ from PIL import Image, UnidentifiedImageError
 
 from anagnorisisd.imaging.convert import to_rgb
 from anagnorisisd.imaging.decoding import ImageTooLarge, decoded
+from anagnorisisd.imaging.formats import RawError
 from anagnorisisd.ingest.safe_io import UnreadableFile
 from anagnorisisd.stage import Setting, Stage, StageContext, StageInput, StageOutput
 
@@ -56,7 +57,7 @@ class ThumbnailStage(Stage):
                                                          self.quality)))
             except UnidentifiedImageError:
                 out.append(StageOutput.fail("not an image Pillow can read"))
-            except (UnreadableFile, ImageTooLarge) as exc:
+            except (UnreadableFile, ImageTooLarge, RawError) as exc:
                 out.append(StageOutput.fail(str(exc)))
             except FileNotFoundError:
                 out.append(StageOutput.later("the file vanished while it was read"))

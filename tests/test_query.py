@@ -58,8 +58,9 @@ def test_fuzz_any_string_parses_or_raises_query_error(raw: str) -> None:
 
 token = st.one_of(
     st.sampled_from(SORT_KEYWORDS),
-    st.builds(lambda f, op, n: f"{f}{op}{n}", st.sampled_from([f for f in FIELDS
-                                                               if f not in ("format", "score")]),
+    st.sampled_from(["date>=2023", "date<2024-02", "date>2023-07-14", "date<=1999-12"]),
+    st.builds(lambda f, op, n: f"{f}{op}{n}", st.sampled_from(
+        [f for f in FIELDS if f not in ("format", "score", "date")]),
               st.sampled_from([">=", "<=", ">", "<", "=", "!="]),
               st.integers(0, 10)),
     st.from_regex(r"[a-z]{1,8}", fullmatch=True),

@@ -2,9 +2,9 @@
 import { api, el, formatBytes, formatDuration, thumb } from "./api.js";
 import { Viewer } from "./viewer.js";
 
-const KEYWORDS = ["rating", "random", "file-size", "proportion", "resolution", "similarity",
+const KEYWORDS = ["rating", "random", "file-size", "proportion", "resolution", "similarity", "date",
   "duplicates", "rate-next"];
-const SORTS = KEYWORDS.slice(0, 6);
+const SORTS = KEYWORDS.slice(0, 7);
 const PER_PAGE = 60;
 
 function urlState() {
@@ -140,6 +140,10 @@ export class ImagesPage {
     const summary = document.getElementById("results-summary");
     summary.textContent = result.total ? `${result.total} images` +
       (state.q ? ` for “${state.q}”` : "") : (state.q ? "No matches." : "No images yet.");
+    if (result.unreadable) {  // failed files are not tiles: they are counted, and listed
+      summary.append(" · ", el("a", { href: "/status", "data-testid": "unreadable-link" },
+        `${result.unreadable} could not be read`));
+    }
     const pages = Math.max(1, Math.ceil(result.total / (result.per_page || PER_PAGE)));
     const pager = document.getElementById("pager");
     pager.replaceChildren(

@@ -54,6 +54,7 @@ export class Viewer {
     document.getElementById("viewer-title").textContent =
       `${item.path} · ${item.width}×${item.height}` +
       (item.model_rating != null ? ` · model rates it ${item.model_rating.toFixed(1)}` : "");
+    document.getElementById("viewer-info").textContent = photoInfo(item);
     document.getElementById("viewer-explanation").hidden = true;
     this.markRating(item.user_rating);
   }
@@ -106,4 +107,29 @@ export class Viewer {
     this.index = Math.min(this.index, this.page.items.length - 1);
     this.show();
   }
+}
+
+const SOURCES = { "exif": "", "xmp": " (from XMP)", "exif-modified": " (edit time in EXIF)",
+  "file-modified": " (file time: no capture date)" };
+
+/** One line of when, with what and where, from the metadata stage's fields. */
+export function photoInfo(item) {
+  const parts = [];
+  if (item.taken_at) {
+    parts.push(item.taken_at.replace("T", " ") + (item.taken_offset ? ` ${item.taken_offset}` : "") +
+      (SOURCES[item.taken_source] ?? ""));
+  }
+  const camera = [item.camera, item.lens].filter(Boolean).join(" · ");
+  if (camera) parts.push(camera);
+  const shot = [];
+  if (item.focal_length) shot.push(`${Math.round(item.focal_length)} mm`);
+  if (item.f_number) shot.push(`f/${item.f_number}`);
+  if (item.exposure) shot.push(item.exposure < 1 ? `1/${Math.round(1 / item.exposure)} s` : `${item.exposure} s`);
+  if (item.iso) shot.push(`ISO ${item.iso}`);
+  if (shot.length) parts.push(shot.join(" "));
+  if (item.place) parts.push(item.place);
+  else if (item.gps) parts.push(`${item.gps[0]}, ${item.gps[1]}`);
+  const size = item.file_size != null ? `${(item.file_size / 1e6).toFixed(1)} MB` : "";
+  if (size) parts.push(`${item.format || ""} ${size}`.trim());
+  return parts.join("  ·  ");
 }

@@ -16,6 +16,7 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from anagnorisisd import __version__
+from anagnorisisd.app import xmp_ratings
 from anagnorisisd.app.status import build_status
 from anagnorisisd.config import Config
 from anagnorisisd.imaging import decoding
@@ -119,6 +120,9 @@ class Library:
         self.search.index.exact_below = config.index.exact_below
         self.search.language = config.model.language or None
         self.pipeline.result_listeners.append(self.search.on_result)
+        self.pipeline.finish_listeners.append(self.search.catalog.on_finished)
+        self.pipeline.result_listeners.append(xmp_ratings.importer(
+            self.store, self.search.catalog, self.assembly.provider("metadata")))
         self.models.on_ready(self.search.on_model_ready)
         self.trainer = Trainer(self.store, self.search, config.data_dir / "evaluator")
         self.pipeline.result_listeners.append(self.trainer.on_result)

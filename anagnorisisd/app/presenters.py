@@ -13,6 +13,9 @@ from anagnorisisd.search.query import Query
 from anagnorisisd.search.service import Page
 
 SUMMARY_ITEMS = 20
+PHOTO_FIELDS = ("taken_at", "taken_offset", "taken_source", "camera", "lens", "focal_length",
+                "exposure", "f_number", "iso", "gps", "place")
+"""What the metadata stage read about when, with what and where, as items show it."""
 
 
 def describe(library: Library, content: bytes, score: float | None = None) -> dict[str, Any]:
@@ -33,11 +36,19 @@ def describe(library: Library, content: bytes, score: float | None = None) -> di
         "model_version": model_version,
         "model_rating_stale": bool(model_version and model_version != current),
         "score": score,
+        **photo_fields(library, content),
     }
+
+
+def photo_fields(library: Library, content: bytes) -> dict[str, Any]:
+    stage = library.search.catalog.metadata_stage
+    meta = library.store.get_result(content, stage) if stage else None
+    return {name: (meta or {}).get(name) for name in PHOTO_FIELDS}
 
 
 def page_json(library: Library, result: Page, page: int, per_page: int) -> dict[str, Any]:
     return {"total": result.total, "page": page, "per_page": per_page,
+            "unreadable": library.search.catalog.failed_count(),
             "items": [describe(library, h.content, h.score) for h in result.hits]}
 
 

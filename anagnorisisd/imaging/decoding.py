@@ -26,10 +26,12 @@ from typing import IO
 
 from PIL import Image, ImageOps
 
+from anagnorisisd.imaging import formats
 from anagnorisisd.ingest.safe_io import open_regular
 
 ORIENTATION = 0x0112
-PIXEL_BOUNDED = frozenset({"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF", "HEIF", "AVIF"})
+PIXEL_BOUNDED = frozenset({"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF", "HEIF", "AVIF",
+                           "JXL"})
 """Formats whose decoders use memory in proportion to the pixels their header declares. Any
 other decoder (BLP, DDS, ICNS, PSD, FLI...) has been seen to allocate 650 MB for a file that
 declares a few thousand pixels (Pillow's fuzzed test files), so it takes the whole budget
@@ -78,7 +80,10 @@ class Limits:
 
 
 def check_pixels(img: Image.Image) -> None:
-    width, height = img.size
+    check_size(*img.size)
+
+
+def check_size(width: int, height: int) -> None:
     if width * height > Limits.max_pixels:
         raise ImageTooLarge(
             f"{width}x{height} pixels ({width * height / 1e6:.0f} MP), above the "
@@ -87,6 +92,7 @@ def check_pixels(img: Image.Image) -> None:
 
 def open_header(raw: IO[bytes]) -> Image.Image:
     """Image.open (headers only), with the pixel limit applied, as ImageTooLarge."""
+    formats.register()
     try:
         img = Image.open(raw)
     except Image.DecompressionBombError:
@@ -120,6 +126,13 @@ def decoded(source: str | bytes, target: int | None = None) -> Iterator[Image.Im
     """
     raw = (io.BytesIO(source) if isinstance(source, bytes)
            else open_regular(source, Limits.max_file_bytes))
+    if isinstance(source, str) and formats.is_raw(source):
+        with raw:
+            width, height, sensor = formats.raw_size(raw)
+            check_size(width, height)
+            with Limits.budget.hold(sensor):  # LibRaw holds the sensor's data while it works
+                yield formats.raw_image(raw, target)
+        return
     with raw, open_header(raw) as img:
         if getattr(img, "n_frames", 1) > 1:
             img.seek(0)

@@ -78,6 +78,8 @@ class Pipeline:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.result_listeners: list[Callable[[str, bytes, dict[str, Any]], None]] = []
+        self.finish_listeners: list[Callable[[list[tuple[bytes, bool]]], None]] = []
+        """Told (content, failed) for every file the pipeline finished, after the commit."""
         self.requeued_mid_stage = 0  # files that changed or vanished while a stage read them
         self._stage_state: tuple[tuple[str, str, bool], ...] = ()
         self._next_stage_check = 0.0
@@ -133,11 +135,21 @@ class Pipeline:
             with self.store.write() as w:
                 for item in items:
                     finished += w.finish(item.path, item.gen, item.failure)
+            self._tell_finished(items)
             for item in items:
                 self._release(item.path)
             if not items:
                 break  # every claimed file was deferred: nothing more to do now
         return finished
+
+    def _tell_finished(self, items: list[Item]) -> None:
+        done = [(item.content_hash, item.failure is not None) for item in items
+                if item.content_hash is not None]
+        for listener in self.finish_listeners:
+            try:
+                listener(done)
+            except Exception:
+                log.exception("a finish listener failed")
 
     def wake(self) -> None:
         """Say that new work may be queued in the store."""
@@ -408,6 +420,7 @@ class Pipeline:
                 with self.store.write() as w:
                     for item in batch:
                         w.finish(item.path, item.gen, item.failure)
+                self._tell_finished(batch)
             except StoreFull as exc:  # the files stay queued, and pass quickly next time
                 log.warning("indexing paused: %s", exc)
                 self._stop.wait(FULL_RECHECK_S)

@@ -9,6 +9,7 @@ images is one argsort.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from anagnorisisd.store.database import Store
+
+
+def wall_clock_seconds(iso: Any) -> float:
+    """'2023-07-14T18:03:22' -> seconds, that wall-clock time read as UTC; nan if absent."""
+    if not isinstance(iso, str):
+        return float("nan")
+    try:
+        return dt.datetime.fromisoformat(iso).replace(tzinfo=dt.UTC).timestamp()
+    except ValueError:
+        return float("nan")
 
 
 @dataclass
@@ -28,6 +39,14 @@ class Entry:
     user_rating: float | None = None
     model_rating: float | None = None
     model_version: str | None = None
+    taken: float = float("nan")
+    """Capture time as seconds, reading the wall-clock time the photo shows as UTC: what
+    date filters compare ("2023-07" means July on the photo's own clock)."""
+    camera: str = ""
+    place: str = ""
+    has_gps: bool = False
+    failed: bool = False
+    """The pipeline could not read this content; the grid leaves it out and counts it."""
 
     @property
     def pixels(self) -> int:
@@ -53,6 +72,11 @@ class Columns:
     rating: NDArray[np.float64]  # nan when unrated and unpredicted
     user_rated: NDArray[np.bool_]
     format: NDArray[np.str_]
+    taken: NDArray[np.float64]
+    camera: NDArray[np.str_]
+    place: NDArray[np.str_]
+    has_gps: NDArray[np.bool_]
+    failed: NDArray[np.bool_]
     position: dict[bytes, int] = field(default_factory=dict)
     id_array: NDArray[np.bytes_] = field(default_factory=lambda: np.zeros(0, dtype="S32"))
     """The ids as one array, for tie-breaks without a Python loop per query."""
@@ -72,6 +96,9 @@ class Catalog:
         fresh: dict[bytes, Entry] = {}
         for content in self.store.live_hashes():
             fresh[content] = self._read(content)
+        for record in self.store.failures():
+            if record.hash in fresh:
+                fresh[record.hash].failed = True
         with self._lock:
             fresh.update({k: v for k, v in self.entries.items() if k not in fresh and
                           self.store.is_live(k)})
@@ -96,6 +123,10 @@ class Catalog:
     def _apply_meta(entry: Entry, meta: dict[str, Any]) -> None:
         entry.width, entry.height = int(meta["width"]), int(meta["height"])
         entry.file_size, entry.format = int(meta["file_size"]), str(meta["format"])
+        entry.taken = wall_clock_seconds(meta.get("taken_at"))
+        entry.camera = str(meta.get("camera") or "").lower()
+        entry.place = str(meta.get("place") or "").lower()
+        entry.has_gps = bool(meta.get("gps"))
 
     def _changed(self) -> None:
         self._columns = None
@@ -122,6 +153,14 @@ class Catalog:
                 return
             self._apply_meta(entry, output)
             self._update_row(content, entry)
+
+    def on_finished(self, done: list[tuple[bytes, bool]]) -> None:
+        with self._lock:
+            for content, failed in done:
+                entry = self.entries.get(content)
+                if entry is not None and entry.failed != failed:
+                    entry.failed = failed
+                    self._update_row(content, entry)
 
     def set_rating(self, content: bytes, user: float | None = None,
                    model: tuple[float, str] | None = None) -> None:
@@ -155,11 +194,14 @@ class Catalog:
         columns.pixels[row] = entry.width * entry.height
         columns.rating[row] = np.nan if entry.rating is None else entry.rating
         columns.user_rated[row] = entry.user_rating is not None
-        if len(entry.format) <= columns.format.dtype.itemsize // 4:
-            columns.format[row] = entry.format
-        else:  # a longer format name than the column holds: rebuild once
-            self._changed()
-            return
+        columns.taken[row], columns.has_gps[row] = entry.taken, entry.has_gps
+        columns.failed[row] = entry.failed
+        for name in ("format", "camera", "place"):
+            value, column = getattr(entry, name), getattr(columns, name)
+            if len(value) > column.dtype.itemsize // 4:
+                self._changed()  # a longer string than the column holds: rebuild once
+                return
+            column[row] = value
         self.version += 1
 
     # -------------------------------------------------------------- queries
@@ -168,6 +210,9 @@ class Catalog:
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    def failed_count(self) -> int:
+        return int(self.columns().failed.sum())
 
     def get(self, content: bytes) -> Entry | None:
         return self.entries.get(content)
@@ -192,6 +237,11 @@ class Catalog:
                 ratio=ratio, pixels=width * height, rating=rating,
                 user_rated=np.asarray([e.user_rating is not None for e in items], dtype=bool),
                 format=np.asarray([e.format for e in items], dtype=str),
+                taken=col([e.taken for e in items]),
+                camera=np.asarray([e.camera for e in items], dtype=str),
+                place=np.asarray([e.place for e in items], dtype=str),
+                has_gps=np.asarray([e.has_gps for e in items], dtype=bool),
+                failed=np.asarray([e.failed for e in items], dtype=bool),
                 position={k: i for i, k in enumerate(ids)},
                 id_array=np.asarray(ids, dtype="S32"),
             )

@@ -5,15 +5,18 @@
 Grammar (tokens are separated by white space; "double quotes" make one token):
 
     query    = { term }
-    term     = filter | keyword | negative | text
+    term     = filter | when | what | keyword | negative | text
     filter   = FIELD OP VALUE                     rating>=7, size<5MB, ratio<1, format=png
-    FIELD    = rating | width | height | size | ratio | pixels | format | score
+    FIELD    = rating | width | height | size | ratio | pixels | format | score | date
                (score: the cosine similarity to the free text or to similar:ID, -1 to 1;
-               a relevance cutoff such as score>=0.25)
+               a relevance cutoff such as score>=0.25; date: YYYY, YYYY-MM or
+               YYYY-MM-DD, compared with the capture time)
+    when     = date:PERIOD | year:YYYY | before:PERIOD | after:PERIOD
+    what     = camera:TEXT | place:TEXT | has:gps      (TEXT: part of the name, any case)
     OP       = ">=" | "<=" | ">" | "<" | "=" | "!="
     VALUE    = NUMBER [UNIT]    size: B KB MB GB (powers of 1000), KiB MiB GiB;
                                 pixels: MP (millions); format: a word (jpeg, png, ...)
-    keyword  = rating | random | file-size | proportion | resolution | similarity
+    keyword  = rating | random | file-size | proportion | resolution | similarity | date
              | similar:ID | order:asc | order:desc | seed:N | lang:CODE
     negative = "-" WORD           pushes results away from that concept
     text     = any other token    joined into the semantic query
@@ -25,11 +28,15 @@ as text.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-FIELDS = ("rating", "width", "height", "size", "ratio", "pixels", "format", "score")
-SORT_KEYWORDS = ("rating", "random", "file-size", "proportion", "resolution", "similarity")
+FIELDS = ("rating", "width", "height", "size", "ratio", "pixels", "format", "score", "date")
+SORT_KEYWORDS = ("rating", "random", "file-size", "proportion", "resolution", "similarity",
+                 "date")
+PERIOD_RE = re.compile(r"^(?P<y>\d{4})(?:-(?P<m>\d{1,2})(?:-(?P<d>\d{1,2}))?)?$")
+TEXT_FIELDS = ("camera", "place")
 SIZE_UNITS = {"b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "kib": 1024, "mib": 1024**2,
               "gib": 1024**3}
 FILTER_RE = re.compile(r"^(?P<field>[a-z_]+)(?P<op>>=|<=|!=|>|<|=)(?P<value>.*)$", re.I)
@@ -136,7 +143,10 @@ def parse(raw: str) -> Query:
     for token, position in tokenize(raw):
         lower = token.lower()
         filter_match = FILTER_RE.match(token)
-        if filter_match and filter_match["field"].lower() in FIELDS:
+        if filter_match and filter_match["field"].lower() == "date":
+            query.filters.extend(date_filters(filter_match["op"], filter_match["value"], token,
+                                              position))
+        elif filter_match and filter_match["field"].lower() in FIELDS:
             name = filter_match["field"].lower()
             value = parse_value(name, filter_match["value"], token, position)
             if name == "format" and filter_match["op"] not in ("=", "!="):
@@ -148,6 +158,22 @@ def parse(raw: str) -> Query:
                              f"(filters: {', '.join(FIELDS)})", token, position)
         elif lower in SORT_KEYWORDS:
             set_sort(query, lower, token, position)
+        elif lower.split(":", 1)[0] in ("date", "year", "before", "after") and ":" in lower:
+            key, value = token.split(":", 1)
+            op = {"date": "=", "year": "=", "before": "<", "after": ">"}[key.lower()]
+            if key.lower() == "year" and not re.fullmatch(r"\d{4}", value):
+                raise QueryError(f"'{token}': year: needs a year like 2023", token, position)
+            query.filters.extend(date_filters(op, value, token, position))
+        elif lower.split(":", 1)[0] in TEXT_FIELDS and ":" in lower:
+            key, value = token.split(":", 1)
+            if not value.strip():
+                raise QueryError(f"'{token}': {key.lower()}: needs a name, like "
+                                 f'{key.lower()}:"iPhone 13"', token, position)
+            query.filters.append(Filter(key.lower(), "~", value.strip().lower()))
+        elif lower.startswith("has:"):
+            if lower != "has:gps":
+                raise QueryError(f"'{token}': has: takes gps", token, position)
+            query.filters.append(Filter("gps", "=", 1.0))
         elif lower.startswith("similar:"):
             target = lower.split(":", 1)[1]
             if not ID_RE.match(target):
@@ -182,6 +208,40 @@ def parse(raw: str) -> Query:
         raise QueryError(f"'{token}': a score needs something to compare with: free text or "
                          "similar:ID", token, raw.lower().find("score"))
     return query
+
+
+def period(text: str, token: str, position: int) -> tuple[float, float]:
+    """'2023', '2023-07' or '2023-07-14' -> its start and end, as seconds of wall-clock
+    time read as UTC (how capture times are kept)."""
+    match = PERIOD_RE.match(text)
+    try:
+        if not match:
+            raise ValueError(text)
+        year, month, day = int(match["y"]), match["m"], match["d"]
+        if day is not None:
+            start = dt.datetime(year, int(month), int(day), tzinfo=dt.UTC)
+            end = start + dt.timedelta(days=1)
+        elif month is not None:
+            start = dt.datetime(year, int(month), 1, tzinfo=dt.UTC)
+            end = dt.datetime(year + int(month) // 12, int(month) % 12 + 1, 1, tzinfo=dt.UTC)
+        else:
+            start, end = (dt.datetime(year, 1, 1, tzinfo=dt.UTC),
+                          dt.datetime(year + 1, 1, 1, tzinfo=dt.UTC))
+    except ValueError:
+        raise QueryError(f"'{token}': a date is YYYY, YYYY-MM or YYYY-MM-DD", token,
+                         position) from None
+    return start.timestamp(), end.timestamp()
+
+
+def date_filters(op: str, text: str, token: str, position: int) -> list[Filter]:
+    """A date comparison as bounds on the capture time: date=2023-07 is all of July,
+    date>2023-07 starts in August, date<=2023-07 ends with July."""
+    start, end = period(text, token, position)
+    bounds = {"=": [(">=", start), ("<", end)], ">=": [(">=", start)], ">": [(">=", end)],
+              "<": [("<", start)], "<=": [("<", end)]}.get(op)
+    if bounds is None:
+        raise QueryError(f"'{token}': dates compare with =, <, <=, > or >=", token, position)
+    return [Filter("taken", o, v) for o, v in bounds]
 
 
 def set_sort(query: Query, mode: str, token: str, position: int) -> None:

@@ -246,17 +246,24 @@ class SearchService:
 
     @staticmethod
     def filter_mask(query: Query, columns: Columns) -> NDArray[np.bool_]:
-        mask = np.ones(len(columns.ids), dtype=bool)
+        mask = ~columns.failed  # unreadable files are counted apart, never shown as tiles
         for f in query.filters:
             if f.field == "score":
                 continue  # applied to the similarities themselves (search)
+            if f.field in ("camera", "place"):
+                column = columns.camera if f.field == "camera" else columns.place
+                mask &= np.char.find(column, str(f.value)) >= 0
+                continue
+            if f.field == "gps":
+                mask &= columns.has_gps
+                continue
             if f.field == "format":
                 values = columns.format == f.value
                 mask &= values if f.op == "=" else ~values
                 continue
             data = {"rating": columns.rating, "width": columns.width, "height": columns.height,
                     "size": columns.size, "ratio": columns.ratio,
-                    "pixels": columns.pixels}[f.field]
+                    "pixels": columns.pixels, "taken": columns.taken}[f.field]
             ops: dict[str, Callable[[Any, Any], Any]] = {
                 ">=": np.greater_equal, "<=": np.less_equal, ">": np.greater, "<": np.less,
                 "=": np.equal, "!=": np.not_equal}
@@ -294,7 +301,11 @@ class SearchService:
             order = np.lexsort((tiebreak, -size, -user, sign * value, ~rated))
             return idx[order]
         key = {"file-size": columns.size, "proportion": columns.ratio,
-               "resolution": columns.pixels}[mode][idx]
+               "resolution": columns.pixels, "date": columns.taken}[mode][idx]
+        if mode == "date":  # undated photos last, either way
+            dated = ~np.isnan(key)
+            order = np.lexsort((tiebreak, -key if descending else key, ~dated))
+            return idx[order]
         return idx[self._lexsort(np.nan_to_num(key, nan=-1.0), tiebreak, descending)]
 
     @staticmethod

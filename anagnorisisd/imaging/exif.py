@@ -1,0 +1,137 @@
+"""When, with what and where a photo was taken, from its EXIF and XMP, headers only.
+
+Capture time follows what photo tools agree on: EXIF DateTimeOriginal with its
+OffsetTimeOriginal when the camera wrote one, else XMP's photoshop:DateCreated or
+xmp:CreateDate, else EXIF DateTime, else the file's modification time, and the
+record says which (``taken_source``) so nobody mistakes a copy date for a
+capture date. Times are the wall-clock time the photo shows; the offset, when
+known, is kept beside it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from PIL import Image
+
+EXIF_IFD = 0x8769
+GPS_IFD = 0x8825
+TAGS = {"make": 0x010F, "model": 0x0110, "datetime": 0x0132}
+EXIF_TAGS = {"datetime_original": 0x9003, "offset_original": 0x9011, "exposure": 0x829A,
+             "fnumber": 0x829D, "iso": 0x8827, "focal_length": 0x920A, "lens": 0xA434,
+             "lens_make": 0xA433}
+XMP_DATE = re.compile(rb'(?:photoshop:DateCreated|xmp:CreateDate)\s*=\s*"([^"]+)"|'
+                      rb"<(?:photoshop:DateCreated|xmp:CreateDate)>([^<]+)<")
+XMP_RATING = re.compile(rb'xmp:Rating\s*=\s*"(-?[0-9.]+)"|<xmp:Rating>\s*(-?[0-9.]+)\s*<')
+
+
+def clean(value: Any) -> str | None:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if not isinstance(value, str):
+        return None
+    value = value.strip("\x00 \t\r\n")
+    return value or None
+
+
+def number(value: Any) -> float | None:
+    try:
+        result = float(value)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    return result if result == result and abs(result) != float("inf") else None
+
+
+def exif_time(raw: Any, offset: Any = None) -> tuple[str, str | None] | None:
+    """'2023:07:14 18:03:22' (+ '+01:00') -> ('2023-07-14T18:03:22', '+01:00')."""
+    text = clean(raw)
+    if text is None:
+        return None
+    try:
+        when = dt.datetime.strptime(text[:19], "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None
+    tz = clean(offset)
+    return when.isoformat(), tz if tz and re.fullmatch(r"[+-]\d\d:\d\d", tz) else None
+
+
+def xmp_time(xmp: bytes) -> tuple[str, str | None] | None:
+    """An XMP date (ISO 8601, perhaps with a zone) as wall-clock time and offset."""
+    match = XMP_DATE.search(xmp)
+    if not match:
+        return None
+    text = (match.group(1) or match.group(2)).decode("ascii", "replace").strip()
+    try:
+        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    offset = when.strftime("%z")
+    return (when.replace(tzinfo=None).isoformat(),
+            f"{offset[:3]}:{offset[3:]}" if offset else None)
+
+
+def xmp_rating(xmp: bytes) -> float | None:
+    """xmp:Rating (0-5 stars, -1 for a reject), or None."""
+    match = XMP_RATING.search(xmp)
+    return number((match.group(1) or match.group(2)).decode()) if match else None
+
+
+def gps_position(gps: dict[int, Any]) -> tuple[float, float] | None:
+    """Decimal latitude and longitude from an EXIF GPS IFD, or None when absent or absurd."""
+    def degrees(values: Any, ref: Any) -> float | None:
+        try:
+            d, m, s = (float(v) for v in values)
+        except (TypeError, ValueError, ZeroDivisionError):
+            return None
+        value = d + m / 60 + s / 3600
+        return -value if clean(ref) in ("S", "W") else value
+
+    lat, lon = degrees(gps.get(2), gps.get(1)), degrees(gps.get(4), gps.get(3))
+    if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return None
+    if lat == 0 and lon == 0:
+        return None  # "null island": a camera that had no fix
+    return round(lat, 6), round(lon, 6)
+
+
+def xmp_packet(img: Image.Image) -> bytes:
+    """The XMP packet Pillow found (JPEG APP1, PNG iTXt, WebP, TIFF, HEIF), as bytes."""
+    xmp = img.info.get("xmp") or img.info.get("XML:com.adobe.xmp") or b""
+    return xmp.encode() if isinstance(xmp, str) else bytes(xmp)
+
+
+def read_exif(img: Image.Image, mtime: float) -> dict[str, Any]:
+    """The photo's capture, camera and place fields, for the metadata stage's record."""
+    exif = img.getexif()
+    sub = exif.get_ifd(EXIF_IFD)
+    xmp = xmp_packet(img)
+    out: dict[str, Any] = {}
+    taken = exif_time(sub.get(EXIF_TAGS["datetime_original"]),
+                      sub.get(EXIF_TAGS["offset_original"]))
+    source = "exif"
+    if taken is None and xmp:
+        taken, source = xmp_time(xmp), "xmp"
+    if taken is None:
+        taken, source = exif_time(exif.get(TAGS["datetime"])), "exif-modified"
+    if taken is None:
+        taken = (dt.datetime.fromtimestamp(mtime).replace(microsecond=0).isoformat(), None)
+        source = "file-modified"
+    out["taken_at"], out["taken_offset"] = taken
+    out["taken_source"] = source
+    make, model = clean(exif.get(TAGS["make"])), clean(exif.get(TAGS["model"]))
+    if model and make and model.lower().startswith(make.lower().split()[0]):
+        make = None  # "Canon" + "Canon EOS R5" reads as "Canon EOS R5"
+    out["camera"] = " ".join(p for p in (make, model) if p) or None
+    out["lens"] = clean(sub.get(EXIF_TAGS["lens"]))
+    out["focal_length"] = number(sub.get(EXIF_TAGS["focal_length"]))
+    out["exposure"] = number(sub.get(EXIF_TAGS["exposure"]))
+    out["f_number"] = number(sub.get(EXIF_TAGS["fnumber"]))
+    iso = sub.get(EXIF_TAGS["iso"])
+    out["iso"] = int(iso[0] if isinstance(iso, tuple) and iso else iso) if isinstance(
+        iso, (int, tuple)) and iso else None
+    position = gps_position(exif.get_ifd(GPS_IFD))
+    out["gps"] = list(position) if position else None
+    out["xmp_rating"] = xmp_rating(xmp) if xmp else None
+    return out
