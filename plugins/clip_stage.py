@@ -16,21 +16,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import UnidentifiedImageError
 
-from anagnorisisd.imaging.decoding import ImageTooLarge
-from anagnorisisd.ingest.safe_io import UnreadableFile
+from anagnorisisd.imaging.decoding import failure_reason
 from anagnorisisd.ml.clip import ClipModel
 from anagnorisisd.ml.layout import ModelError
 from anagnorisisd.stage import Setting, Stage, StageContext, StageInput, StageOutput, StageSkip
-
-
-def decode_error(exc: BaseException) -> str:
-    if isinstance(exc, UnidentifiedImageError):
-        return "not an image Pillow can read"
-    if isinstance(exc, UnreadableFile | ImageTooLarge):
-        return str(exc)
-    return f"cannot decode: {type(exc).__name__}: {exc}"
 
 
 class ClipStage(Stage):
@@ -96,7 +86,7 @@ class ClipStage(Stage):
                 except FileNotFoundError:
                     outputs[index] = StageOutput.later("the file vanished while it was read")
                 except Exception as exc:  # a bad file fails alone
-                    outputs[index] = StageOutput.fail(decode_error(exc))
+                    outputs[index] = StageOutput.fail(failure_reason(exc))
             top_up()  # keep the decoders busy while the model runs
             if not chunk:
                 continue

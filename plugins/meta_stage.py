@@ -8,15 +8,17 @@ import os
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from anagnorisisd.imaging.convert import displayed_size
-from anagnorisisd.imaging.decoding import ImageTooLarge, Limits, open_header
+from anagnorisisd.imaging.decoding import Limits, open_header
 from anagnorisisd.imaging.exif import read_exif, xmp_rating
-from anagnorisisd.imaging.formats import RawError, is_raw, raw_size
+from anagnorisisd.imaging.formats import is_raw, raw_size
 from anagnorisisd.imaging.places import PLACES
 from anagnorisisd.ingest.safe_io import UnreadableFile, open_regular
 from anagnorisisd.stage import Stage, StageContext, StageInput, StageOutput
+
+from .per_file import each_file
 
 
 def read_meta(path: str) -> dict[str, Any]:
@@ -81,16 +83,4 @@ class MetaStage(Stage):
         self.batch_size = 64
 
     def process(self, batch: list[StageInput]) -> list[StageOutput]:
-        out = []
-        for item in batch:
-            try:
-                out.append(StageOutput.ok(read_meta(item.path)))
-            except UnidentifiedImageError:
-                out.append(StageOutput.fail("not an image Pillow can read"))
-            except (UnreadableFile, ImageTooLarge, RawError) as exc:
-                out.append(StageOutput.fail(str(exc)))
-            except FileNotFoundError:
-                out.append(StageOutput.later("the file vanished while it was read"))
-            except Exception as exc:  # any parser error is this file's, said with its reason
-                out.append(StageOutput.fail(f"unreadable header: {type(exc).__name__}: {exc}"))
-        return out
+        return each_file(batch, read_meta, "unreadable header")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import io
 from typing import Any, ClassVar
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from anagnorisisd.imaging.convert import to_rgb
-from anagnorisisd.imaging.decoding import ImageTooLarge, decoded
-from anagnorisisd.imaging.formats import RawError
-from anagnorisisd.ingest.safe_io import UnreadableFile
+from anagnorisisd.imaging.decoding import decoded
 from anagnorisisd.stage import Setting, Stage, StageContext, StageInput, StageOutput
+
+from .per_file import each_file
 
 FORMATS = {"webp": ("WEBP", "image/webp"), "jpeg": ("JPEG", "image/jpeg")}
 
@@ -50,17 +50,5 @@ class ThumbnailStage(Stage):
         self.version = f"1:{self.size}:{self.format}:{self.quality}"
 
     def process(self, batch: list[StageInput]) -> list[StageOutput]:
-        out = []
-        for item in batch:
-            try:
-                out.append(StageOutput.ok(make_thumbnail(item.path, self.size, self.format,
-                                                         self.quality)))
-            except UnidentifiedImageError:
-                out.append(StageOutput.fail("not an image Pillow can read"))
-            except (UnreadableFile, ImageTooLarge, RawError) as exc:
-                out.append(StageOutput.fail(str(exc)))
-            except FileNotFoundError:
-                out.append(StageOutput.later("the file vanished while it was read"))
-            except Exception as exc:  # any decoder error is this file's, said with its reason
-                out.append(StageOutput.fail(f"cannot decode: {type(exc).__name__}: {exc}"))
-        return out
+        return each_file(batch, lambda path: make_thumbnail(path, self.size, self.format,
+                                                            self.quality), "cannot decode")

@@ -24,10 +24,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO
 
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from anagnorisisd.imaging import formats
-from anagnorisisd.ingest.safe_io import open_regular
+from anagnorisisd.ingest.safe_io import UnreadableFile, open_regular
 
 ORIENTATION = 0x0112
 PIXEL_BOUNDED = frozenset({"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF", "HEIF", "AVIF",
@@ -145,3 +145,13 @@ def decoded(source: str | bytes, target: int | None = None) -> Iterator[Image.Im
         with Limits.budget.hold(cost):
             img.load()
             yield ImageOps.exif_transpose(img) if rotates else img
+
+
+def failure_reason(exc: BaseException, doing: str = "cannot decode") -> str:
+    """The one line a failed file is recorded with, the same from every stage that reads
+    images: our own refusals say themselves, anything else names its type."""
+    if isinstance(exc, UnidentifiedImageError):
+        return "not an image Pillow can read"
+    if isinstance(exc, UnreadableFile | ImageTooLarge | formats.RawError):
+        return str(exc)
+    return f"{doing}: {type(exc).__name__}: {exc}"

@@ -129,8 +129,9 @@ def read_exif(img: Image.Image, mtime: float) -> dict[str, Any]:
     out["exposure"] = number(sub.get(EXIF_TAGS["exposure"]))
     out["f_number"] = number(sub.get(EXIF_TAGS["fnumber"]))
     iso = sub.get(EXIF_TAGS["iso"])
-    out["iso"] = int(iso[0] if isinstance(iso, tuple) and iso else iso) if isinstance(
-        iso, (int, tuple)) and iso else None
+    if isinstance(iso, tuple):  # some cameras write several values; the first is the one
+        iso = iso[0] if iso else None
+    out["iso"] = iso if isinstance(iso, int) and iso > 0 else None
     position = gps_position(exif.get_ifd(GPS_IFD))
     out["gps"] = list(position) if position else None
     out["xmp_rating"] = xmp_rating(xmp) if xmp else None

@@ -1,0 +1,24 @@
+"""The per-file loop the image stages share: one file's failure is that file's alone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from anagnorisisd.imaging.decoding import failure_reason
+from anagnorisisd.stage import StageInput, StageOutput
+
+
+def each_file(batch: list[StageInput], work: Callable[[str], dict[str, Any]],
+              doing: str) -> list[StageOutput]:
+    """`work(path)` for every item: its output, a failure with its reason, or (for a file
+    that vanished while it was read) a retry later, never a failure."""
+    out = []
+    for item in batch:
+        try:
+            out.append(StageOutput.ok(work(item.path)))
+        except FileNotFoundError:
+            out.append(StageOutput.later("the file vanished while it was read"))
+        except Exception as exc:  # any reader's error is this file's, said with its reason
+            out.append(StageOutput.fail(failure_reason(exc, doing)))
+    return out
