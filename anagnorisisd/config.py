@@ -114,6 +114,11 @@ class IndexConfig:
 
 
 @dataclass(frozen=True)
+class RatingsConfig:
+    write_xmp: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     library: LibraryConfig = field(default_factory=LibraryConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
@@ -124,6 +129,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     index: IndexConfig = field(default_factory=IndexConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    ratings: RatingsConfig = field(default_factory=RatingsConfig)
     # Per-stage sections, validated against each stage's own defaults at assembly.
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
     source: str = "built-in defaults"

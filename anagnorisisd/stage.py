@@ -32,6 +32,10 @@ class StageInput:
     path: str
     content_hash: bytes | None
     inputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    carried: dict[str, Any] = field(default_factory=dict)
+    """What earlier stages handed on for this trip only (``StageOutput.carry``), so that a
+    file decoded once serves every stage that needs its pixels. Often empty: a stage must
+    work without it."""
 
 
 @dataclass
@@ -41,10 +45,15 @@ class StageOutput:
     output: dict[str, Any] | None = None
     error: str | None = None
     retry: str | None = None
+    carry: dict[str, Any] | None = None
 
     @classmethod
-    def ok(cls, output: dict[str, Any]) -> StageOutput:
-        return cls(output=output)
+    def ok(cls, output: dict[str, Any], carry: dict[str, Any] | None = None) -> StageOutput:
+        """`output` is stored against the content. `carry` is not: it rides with the file to
+        the later stages of this one trip (``StageInput.carried``) and is then dropped, so
+        it may hold anything (decoded pixels, say), and it costs memory only while the file
+        is in the pipeline's bounded queues."""
+        return cls(output=output, carry=carry)
 
     @classmethod
     def fail(cls, reason: str) -> StageOutput:

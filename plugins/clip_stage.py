@@ -3,8 +3,10 @@
 Decoding runs in a small thread pool with a bounded look-ahead (rclip's
 trick): while the model embeds one chunk, the next chunks are being decoded,
 so the model does not wait for JPEG decoding and memory stays bounded by the
-look-ahead. The model's identity is the stage version, so switching models
-re-embeds everything, and each stored vector names the model that made it.
+look-ahead. A photo that arrives with its model input already made (the
+thumbnail stage's decode, carried under ``MODEL_INPUT``) is not decoded again.
+The model's identity is the stage version, so switching models re-embeds
+everything, and each stored vector names the model that made it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from numpy.typing import NDArray
 from anagnorisisd.imaging.decoding import failure_reason
 from anagnorisisd.ml.clip import ClipModel
 from anagnorisisd.ml.layout import ModelError
+from anagnorisisd.ml.preprocess import MODEL_INPUT
 from anagnorisisd.stage import Setting, Stage, StageContext, StageInput, StageOutput, StageSkip
 
 
@@ -70,8 +73,7 @@ class ClipStage(Stage):
         def top_up() -> None:
             nonlocal next_index
             while next_index < len(batch) and len(pending) < self.lookahead:
-                future = self._pool.submit(model.preprocess.load, batch[next_index].path)
-                pending.append((next_index, future))
+                pending.append((next_index, self._model_input(model, batch[next_index])))
                 next_index += 1
 
         top_up()
@@ -98,6 +100,16 @@ class ClipStage(Stage):
                     "embedding": vector.astype(np.float16).tobytes(),
                 })
         return [o if o is not None else StageOutput.fail("not processed") for o in outputs]
+
+    def _model_input(self, model: ClipModel, item: StageInput) -> Future[NDArray[np.float32]]:
+        """The carried input when an earlier stage decoded the photo for this very model,
+        else a decode in the pool."""
+        carried = item.carried.get(MODEL_INPUT)
+        if carried is not None and carried.get("model") == model.identity:
+            done: Future[NDArray[np.float32]] = Future()
+            done.set_result(model.preprocess.to_array(carried["pixels"]))
+            return done
+        return self._pool.submit(model.preprocess.load, item.path)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

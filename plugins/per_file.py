@@ -8,17 +8,22 @@ from typing import Any
 from anagnorisisd.imaging.decoding import failure_reason
 from anagnorisisd.stage import StageInput, StageOutput
 
+Work = Callable[[str], dict[str, Any] | tuple[dict[str, Any], dict[str, Any] | None]]
 
-def each_file(batch: list[StageInput], work: Callable[[str], dict[str, Any]],
-              doing: str) -> list[StageOutput]:
-    """`work(path)` for every item: its output, a failure with its reason, or (for a file
-    that vanished while it was read) a retry later, never a failure."""
+
+def each_file(batch: list[StageInput], work: Work, doing: str) -> list[StageOutput]:
+    """`work(path)` for every item: its output (or its output and what to carry on), a
+    failure with its reason, or (for a file that vanished while it was read) a retry later,
+    never a failure."""
     out = []
     for item in batch:
         try:
-            out.append(StageOutput.ok(work(item.path)))
+            result = work(item.path)
         except FileNotFoundError:
             out.append(StageOutput.later("the file vanished while it was read"))
         except Exception as exc:  # any reader's error is this file's, said with its reason
             out.append(StageOutput.fail(failure_reason(exc, doing)))
+        else:
+            output, carry = result if isinstance(result, tuple) else (result, None)
+            out.append(StageOutput.ok(output, carry))
     return out

@@ -1,4 +1,12 @@
-"""The thumbnail stage: small images so the grid never downloads full-size files."""
+"""The thumbnail stage: small images so the grid never downloads full-size files.
+
+It is also where each photo is decoded for the model. The decode that makes the
+thumbnail is done at the size both need (`Preprocessor.decode_target`), and the
+model's resized, cropped input is handed on to the embedding stage in memory
+(`StageOutput.carry`), never stored: one decode per photo on first indexing. The
+embedding stage decodes for itself only what arrives without it (a model installed
+after the thumbnails were made, a model switch).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +17,8 @@ from PIL import Image
 
 from anagnorisisd.imaging.convert import to_rgb
 from anagnorisisd.imaging.decoding import decoded
+from anagnorisisd.ml.clip import ClipModel
+from anagnorisisd.ml.preprocess import MODEL_INPUT
 from anagnorisisd.stage import Setting, Stage, StageContext, StageInput, StageOutput
 
 from .per_file import each_file
@@ -16,10 +26,7 @@ from .per_file import each_file
 FORMATS = {"webp": ("WEBP", "image/webp"), "jpeg": ("JPEG", "image/jpeg")}
 
 
-def make_thumbnail(path: str, size: int, fmt: str, quality: int) -> dict[str, Any]:
-    with decoded(path, size) as full:
-        img = to_rgb(full)
-        img.thumbnail((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
+def encode(img: Image.Image, fmt: str, quality: int) -> dict[str, Any]:
     pil_format, mime = FORMATS[fmt]
     buf = io.BytesIO()
     options: dict[str, Any] = {"quality": quality}
@@ -27,6 +34,22 @@ def make_thumbnail(path: str, size: int, fmt: str, quality: int) -> dict[str, An
         options["method"] = 0  # fastest encoder effort; the size difference is small
     img.save(buf, pil_format, **options)
     return {"mime": mime, "data": buf.getvalue(), "width": img.width, "height": img.height}
+
+
+def make_thumbnail(path: str, size: int, fmt: str, quality: int,
+                   model: ClipModel | None = None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The thumbnail's output and, when a model is given, its input to carry on."""
+    target = model.preprocess.decode_target(size) if model is not None else size
+    carry = None
+    with decoded(path, target) as full:
+        img = to_rgb(full)
+        if model is not None:
+            carry = {MODEL_INPUT: {"model": model.identity,
+                                   "pixels": model.preprocess.resize(img)}}
+        # Box (area) averaging: antialiased like bilinear at these factors, and a third
+        # cheaper, which counts when the decode itself is only about 6 ms.
+        img.thumbnail((size, size), Image.Resampling.BOX, reducing_gap=2.0)
+    return encode(img, fmt, quality), carry
 
 
 class ThumbnailStage(Stage):
@@ -37,6 +60,7 @@ class ThumbnailStage(Stage):
         "format": Setting(str, "jpeg", "thumbnail encoding", choices=tuple(FORMATS)),
         "quality": Setting(int, 85, "encoder quality", 1, 100),
         "workers": Setting(int, 2, "images decoded in parallel", 1, 64),
+        "share_decode": Setting(bool, True, "hand the model its input from this decode"),
     }
 
     def __init__(self, config: dict[str, Any], context: StageContext | None = None) -> None:
@@ -45,10 +69,18 @@ class ThumbnailStage(Stage):
         self.format = str(config["format"])
         self.quality = int(config["quality"])
         self.workers = int(config["workers"])
+        self.share_decode = bool(config["share_decode"])
         self.batch_size = 8
         # Size and format are part of what the output *is*, so they are part of the version.
         self.version = f"1:{self.size}:{self.format}:{self.quality}"
 
+    def _model(self) -> ClipModel | None:
+        """The loaded model whose input to carry, if any: the file is decoded here anyway."""
+        models = self.context.models if self.context is not None else None
+        return models.maybe_model() if self.share_decode and models is not None else None
+
     def process(self, batch: list[StageInput]) -> list[StageOutput]:
+        model = self._model()
         return each_file(batch, lambda path: make_thumbnail(path, self.size, self.format,
-                                                            self.quality), "cannot decode")
+                                                            self.quality, model),
+                         "cannot decode")

@@ -95,7 +95,7 @@ def test_every_format_decodes_upright_with_its_colours(tmp_path: Path) -> None:
     for fmt, suffix in (("HEIF", ".heic"), ("AVIF", ".avif"), ("JXL", ".jxl")):
         path = tmp_path / f"phone{suffix}"
         base.save(path, fmt, quality=95)
-        thumb = make_thumbnail(str(path), 64, "jpeg", 95)
+        thumb, _ = make_thumbnail(str(path), 64, "jpeg", 95)
         pixel = Image.open(io.BytesIO(thumb["data"])).getpixel((32, 20))
         assert thumb["width"] == 64 and np.abs(np.subtract(pixel, (200, 30, 40))).max() < 20, fmt
         assert read_meta(str(path))["format"] in ("heif", "avif", "jxl")
@@ -110,7 +110,7 @@ def test_transparency_and_16_bit_are_never_blank(tmp_path: Path) -> None:
     assert to_rgb(grey_alpha).getpixel((0, 0)) == NEUTRAL
     ramp = np.linspace(0, 65535, 64 * 64).reshape(64, 64).astype(np.uint16)
     Image.fromarray(ramp).save(tmp_path / "deep.png")
-    thumb = make_thumbnail(str(tmp_path / "deep.png"), 32, "jpeg", 95)
+    thumb, _ = make_thumbnail(str(tmp_path / "deep.png"), 32, "jpeg", 95)
     values = np.asarray(Image.open(io.BytesIO(thumb["data"])).convert("L"))
     assert values.min() < 20 and values.max() > 235  # the whole ramp, not black
 

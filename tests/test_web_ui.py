@@ -3,6 +3,7 @@ serving a generated library with the small trained model. Screenshots go to docs
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import shutil
@@ -36,6 +37,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     scenes = make_library(root / "library", N, seed=4242, every_class=True)
     original = scenes[0][0]
     shutil.copy(original, root / "library" / "copy-of-first.jpg")  # an exact duplicate
+    # No EXIF in these: the file's time is the capture time, spread over years and months
+    # for the timeline; the two oldest (2015) fall on the second page of a date sort.
+    for i, (path, _) in enumerate(scenes):
+        year = 2015 if i < 2 else 2019 + i % 5
+        when = dt.datetime(year, 1 + i % 12, 10, 12, tzinfo=dt.UTC).timestamp()
+        os.utime(path, (when, when))
     shutil.copytree(MINI, root / "data" / "models" / "shapes-clip-mini")
     config = write_config(root / "config.toml", {
         "storage": {"data_dir": str(root / "data")}, "server": {"port": free_port()},
@@ -252,3 +259,22 @@ def test_10_pages_live_in_the_url_so_reload_and_back_work(world) -> None:  # typ
         "id => document.querySelector('[data-testid=result-tile]')?.dataset.id === id",
         arg=first_page)
     assert page.get_by_test_id("search-input").input_value() == "random"
+
+
+def test_11_timeline_month_headers_and_jump_to_a_year(world) -> None:  # type: ignore[no-untyped-def]
+    page = world["page"]
+    page.goto(world["base"] + "/?q=date")
+    rendered(page, "date")
+    headers = page.get_by_test_id("month-header")
+    headers.first.wait_for()
+    names = headers.all_inner_texts()
+    # newest first: the copy made today, then the drawn photos by the month they were "taken"
+    assert len(names) >= 5 and len(set(names)) == len(names)
+    assert any(n.endswith("2023") for n in names) and not any("2015" in n for n in names)
+    years = page.get_by_test_id("years")
+    assert "2015" in years.inner_text() and "2019" in years.inner_text()
+    page.get_by_test_id("year-2015").click()
+    page.wait_for_url(re.compile(r"page=2"))
+    rendered(page, "date")
+    page.get_by_test_id("month-header").filter(has_text="2015").first.wait_for()
+    shot(page, "timeline")

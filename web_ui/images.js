@@ -17,6 +17,15 @@ function urlState() {
   };
 }
 
+const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
+  "September", "October", "November", "December"];
+
+// "July 2023" from the capture time as the camera's clock showed it; "No date" when unknown.
+function monthOf(takenAt) {
+  const match = /^(\d{4})-(\d{2})/.exec(takenAt || "");
+  return match ? `${MONTHS[parseInt(match[2], 10) - 1]} ${match[1]}` : "No date";
+}
+
 export class ImagesPage {
   constructor() {
     this.items = [];
@@ -132,7 +141,19 @@ export class ImagesPage {
   render(result, state) {
     this.items = result.items;
     const grid = document.getElementById("grid");
-    grid.replaceChildren(...result.items.map((item, index) => this.tile(item, index)));
+    const byDate = state.q.split(/\s+/).includes("date");
+    const cells = [];
+    let month = null;
+    result.items.forEach((item, index) => {
+      const heading = byDate ? monthOf(item.taken_at) : null;
+      if (byDate && heading !== month) {
+        month = heading;
+        cells.push(el("h3", { class: "month", "data-testid": "month-header" }, heading));
+      }
+      cells.push(this.tile(item, index));
+    });
+    grid.replaceChildren(...cells);
+    this.renderYears(result.years, state);
     // What the grid shows now, so a test (or an extension) can wait for this very render.
     grid.dataset.query = state.q;
     grid.dataset.page = String(state.page);
@@ -154,6 +175,16 @@ export class ImagesPage {
         onclick: () => this.navigate({ page: state.page + 1 }) }, "Next ›"),
     );
     this.renderSelection();
+  }
+
+  // A date-sorted grid gets a bar of years, each a jump to the page where it begins.
+  renderYears(years, state) {
+    const bar = document.getElementById("years");
+    bar.hidden = !years || years.length < 2;
+    bar.replaceChildren(...(years || []).map((y) => el("button", { type: "button",
+      "data-testid": `year-${y.year}`, title: `${y.count} images`,
+      class: y.page === state.page ? "on" : "",
+      onclick: () => this.navigate({ page: y.page }) }, String(y.year))));
   }
 
   tile(item, index) {

@@ -123,6 +123,7 @@ class Library:
         self.pipeline.finish_listeners.append(self.search.catalog.on_finished)
         self.pipeline.result_listeners.append(xmp_ratings.importer(
             self.store, self.search.catalog, self.assembly.provider("metadata")))
+        self.sidecars = xmp_ratings.SidecarWriter()
         self.models.on_ready(self.search.on_model_ready)
         self.trainer = Trainer(self.store, self.search, config.data_dir / "evaluator")
         self.pipeline.result_listeners.append(self.trainer.on_result)
@@ -240,6 +241,11 @@ class Library:
         return failed + skipped
 
     # ---------------------------------------------------------------- status
+    def rating_changed(self, content: bytes, value: float | None) -> None:
+        """After a rating is stored: out to the XMP sidecars too, when [ratings] write_xmp."""
+        if self.config.ratings.write_xmp:
+            self.sidecars.write(sorted(self.store.paths_for(content)), value)
+
     def status(self) -> dict[str, Any]:
         return build_status(
             store=self.store,
@@ -262,6 +268,8 @@ class Library:
                 "index": self.search.status(),
                 "store": {"full": self.store.full},
                 "requeued_mid_stage": self.pipeline.requeued_mid_stage,
+                "xmp_sidecars": {"write": self.config.ratings.write_xmp,
+                                 **self.sidecars.status()},
                 "evaluator": {"version": self.trainer.current.version
                               if self.trainer.current else None,
                               "training": self.trainer.status.get("state")},

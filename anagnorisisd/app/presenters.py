@@ -47,9 +47,13 @@ def photo_fields(library: Library, content: bytes) -> dict[str, Any]:
 
 
 def page_json(library: Library, result: Page, page: int, per_page: int) -> dict[str, Any]:
-    return {"total": result.total, "page": page, "per_page": per_page,
-            "unreadable": library.search.catalog.failed_count(),
-            "items": [describe(library, h.content, h.score) for h in result.hits]}
+    out = {"total": result.total, "page": page, "per_page": per_page,
+           "unreadable": library.search.catalog.failed_count(),
+           "items": [describe(library, h.content, h.score) for h in result.hits]}
+    if result.years is not None:
+        out["years"] = [{"year": year, "count": count, "page": first // per_page + 1}
+                        for year, count, first in result.years]
+    return out
 
 
 def run_query(library: Library, query: Query, page: int, per_page: int,

@@ -1,5 +1,6 @@
 """Ratings other photo tools wrote (xmp:Rating, in the file or its sidecar) come in as the
-person's own, without ever overwriting one made here.
+person's own, without ever overwriting one made here; and, when asked, ratings made here
+go out to sidecars those tools read.
 
 Lightroom, digiKam, darktable and others keep 0-5 stars, with -1 for a reject; here a
 rating goes from 0 to 10, so stars count double and a reject is 0. A content whose rating
@@ -9,10 +10,12 @@ history is not empty was rated (or cleared) here, and that decision stands.
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from anagnorisisd.imaging.xmp_sidecar import SidecarError, write_rating
 from anagnorisisd.search.catalog import Catalog
 from anagnorisisd.store.database import Store, StoreError
 
@@ -43,3 +46,39 @@ def importer(store: Store, catalog: Catalog, metadata_stage: str | None,
         catalog.set_rating(content, user=value)
 
     return listen
+
+
+class SidecarWriter:
+    """Writes a content's rating into the sidecar of every file that holds it.
+
+    A sidecar that cannot be written (a read-only folder, a full disk) never undoes the
+    rating, which is already in the store: it is counted and its reason kept for status.
+    """
+
+    def __init__(self) -> None:
+        self.written = 0
+        self.failed = 0
+        self.last_error: str | None = None
+        self._lock = threading.Lock()
+
+    def write(self, paths: Iterable[str], rating: float | None) -> int:
+        """Returns how many sidecars were written."""
+        done = 0
+        for path in paths:
+            try:
+                write_rating(path, rating)
+            except SidecarError as exc:
+                log.warning("could not write an XMP sidecar: %s", exc)
+                with self._lock:
+                    self.failed += 1
+                    self.last_error = str(exc)
+                continue
+            done += 1
+        with self._lock:
+            self.written += done
+        return done
+
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            return {"written": self.written, "failed": self.failed,
+                    "last_error": self.last_error}

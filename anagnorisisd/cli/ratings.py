@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from anagnorisisd.app.xmp_ratings import SidecarWriter
 from anagnorisisd.cli import client
 from anagnorisisd.cli.progress import ProgressBar
 from anagnorisisd.config import Config, load_config
@@ -38,9 +39,13 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
 
     ratings = sub.add_parser("ratings", help="export or import all ratings")
     actions = ratings.add_subparsers(dest="ratings_command", required=True, metavar="ACTION")
-    export = actions.add_parser("export", parents=[common], help="write ratings to CSV or JSONL")
-    export.add_argument("file", metavar="FILE", type=Path, help="*.csv or *.jsonl ('-': stdout)")
+    export = actions.add_parser("export", parents=[common],
+                                help="write ratings to CSV or JSONL, or to XMP sidecars")
+    export.add_argument("file", metavar="FILE", type=Path, nargs="?",
+                        help="*.csv or *.jsonl ('-': stdout)")
     export.add_argument("--format", choices=["csv", "jsonl"])
+    export.add_argument("--xmp", action="store_true",
+                        help="write xmp:Rating into each rated photo's XMP sidecar instead")
     export.set_defaults(func=cmd_export)
     imp = actions.add_parser("import", parents=[common], help="read ratings, matched by content")
     imp.add_argument("file", metavar="FILE", type=Path)
@@ -92,6 +97,10 @@ def write_ratings(config: Config, ratings: list[tuple[bytes, float | None]]) -> 
             with store.write() as w:
                 for content, value in ratings:
                     w.set_rating(content, value, time.time())
+            if config.ratings.write_xmp:
+                sidecars = SidecarWriter()
+                for content, value in ratings:
+                    sidecars.write(sorted(store.paths_for(content)), value)
         finally:
             store.close()
     finally:
@@ -129,6 +138,11 @@ def detect_format(file: Path, given: str | None) -> str:
 
 def cmd_export(args: argparse.Namespace) -> int:
     config = load_config(args.config)
+    if args.xmp:
+        return export_sidecars(config)
+    if args.file is None:
+        print("anagnorisisd: ratings export needs a FILE (or --xmp)", file=sys.stderr)
+        return EXIT_USAGE
     store = reading_store(config)
     try:
         rows = []
@@ -154,6 +168,25 @@ def cmd_export(args: argparse.Namespace) -> int:
             out.close()
     print(f"exported {len(rows)} ratings", file=sys.stderr)
     return 0
+
+
+def export_sidecars(config: Config) -> int:
+    """Every rating made here into the sidecars of the files that hold it."""
+    store = reading_store(config)
+    sidecars = SidecarWriter()
+    try:
+        rated = list(store.ratings())
+        bar = ProgressBar("writing XMP sidecars", unit="ratings")
+        for done, (content, rating) in enumerate(rated, start=1):
+            sidecars.write(sorted(store.paths_for(content)), rating["value"])
+            bar.update(done, len(rated))
+        bar.close(len(rated), len(rated))
+    finally:
+        store.close()
+    print(f"wrote {sidecars.written} XMP sidecars for {len(rated)} ratings; "
+          f"{sidecars.failed} could not be written"
+          + (f" (last: {sidecars.last_error})" if sidecars.last_error else ""), file=sys.stderr)
+    return 0 if not sidecars.failed else 1
 
 
 def read_rows(file: Path, fmt: str) -> list[dict[str, Any]]:

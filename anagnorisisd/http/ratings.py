@@ -47,6 +47,7 @@ def set_rating(library: Library, content: bytes, value: float | None) -> dict[st
     except StoreFull as exc:  # said, never lost silently: the panel shows it, nothing changed
         raise InsufficientStorage(f"the rating was not saved: {exc}") from None
     library.search.catalog.set_rating(content, user=value)
+    library.rating_changed(content, value)
     return describe(library, content)
 
 

@@ -54,6 +54,8 @@ class DecodeBudget:
         self.capacity = capacity
         self.in_use = 0
         self.peak = 0
+        self.decodes = 0
+        """Images decoded so far: what tells one decode per photo from two."""
         self._cond = threading.Condition()
 
     @contextmanager
@@ -63,6 +65,7 @@ class DecodeBudget:
             self._cond.wait_for(lambda: self.in_use + amount <= self.capacity)
             self.in_use += amount
             self.peak = max(self.peak, self.in_use)
+            self.decodes += 1
         try:
             yield
         finally:

@@ -40,6 +40,10 @@ INTERPOLATIONS = {
 }
 RESIZE_MODES = ("shortest", "squash", "longest")
 MAX_STRETCH = 8
+MODEL_INPUT = "model_input"
+"""The carry key (``StageOutput.carry``) under which a stage that has decoded a photo hands
+the model's input on: ``{"model": identity, "pixels": size x size RGB image}``, so the
+embedding stage does not decode the file a second time."""
 """Above this aspect ratio the "shortest" resize works on the crop window alone."""
 
 
@@ -113,6 +117,12 @@ class Preprocessor:
 
     def __call__(self, img: Image.Image) -> NDArray[np.float32]:
         return self.to_array(self.resize(img if img.mode == "RGB" else img.convert("RGB")))
+
+    def decode_target(self, at_least: int = 0) -> int | None:
+        """The size to ask `decoded` for when this model's input (and `at_least` pixels for
+        something else, a thumbnail) come from one decode: None, a full decode, when the
+        model wants immich's exact pixels."""
+        return max(self.size, at_least) if self.draft else None
 
     def load(self, path: str) -> NDArray[np.float32]:
         """Decode a file (EXIF-upright, RGB, first frame) and preprocess it, shrinking it

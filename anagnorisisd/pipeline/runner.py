@@ -53,10 +53,7 @@ class Item:
     failure: tuple[str, str] | None = None
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     failed_stages: set[str] = field(default_factory=set)
-
-
-
-
+    carried: dict[str, Any] = field(default_factory=dict)  # StageOutput.carry, never stored
 
 
 class Pipeline:
@@ -320,7 +317,7 @@ class Pipeline:
             if output is None and item.content_hash is not None:
                 output = self.store.get_result(item.content_hash, required)
             inputs[required] = output or {}
-        return StageInput(item.path, item.content_hash, inputs)
+        return StageInput(item.path, item.content_hash, inputs, item.carried)
 
     @staticmethod
     def _note_failure(item: Item, stage: str, reason: str) -> None:
@@ -385,6 +382,8 @@ class Pipeline:
                         self._note_failure(item, stage.name, out.error)
                     elif out.output is not None:
                         item.outputs[stage.name] = out.output
+                        if out.carry:
+                            item.carried.update(out.carry)
                 forward.append(item)
         self.meters[stage.name].add(len(todo))
         if self.result_listeners and not stage.keys_content:

@@ -57,6 +57,20 @@ class Hit:
 class Page:
     total: int
     hits: list[Hit]
+    years: list[tuple[int, int, int]] | None = None
+    """For a date sort: (year, images, position of its first image) in the order shown,
+    so a panel can jump to a year; undated images, last, are not a year."""
+
+
+def years_in_order(taken: NDArray[np.float64]) -> list[tuple[int, int, int]]:
+    """Runs of one year in capture times already sorted by date (wall clock as UTC seconds)."""
+    dated = taken[~np.isnan(taken)]
+    if not len(dated):
+        return []
+    years = dated.astype("datetime64[s]").astype("datetime64[Y]").astype(np.int64) + 1970
+    starts = np.flatnonzero(np.r_[True, years[1:] != years[:-1]])
+    ends = np.r_[starts[1:], len(years)]
+    return [(int(years[a]), int(b - a), int(a)) for a, b in zip(starts, ends, strict=True)]
 
 
 def decode_embedding(output: dict[str, Any]) -> NDArray[np.float32]:
@@ -242,7 +256,8 @@ class SearchService:
         chosen = order[start : start + per_page]
         hits = [Hit(columns.ids[i], scored.get(columns.ids[i]) if scored else None)
                 for i in chosen]
-        return Page(len(order), hits)
+        years = years_in_order(columns.taken[order]) if query.sort == "date" else None
+        return Page(len(order), hits, years)
 
     @staticmethod
     def filter_mask(query: Query, columns: Columns) -> NDArray[np.bool_]:

@@ -1,0 +1,122 @@
+"""Ratings written out where other photo tools look for them: xmp:Rating in a sidecar.
+
+Lightroom, digiKam, darktable and others read a photo's rating from an XMP sidecar
+next to it, so a rating made here can follow the person to those tools. Only sidecars
+are written, never the original file: a photo's bytes are its identity here, and
+nobody wants their originals rewritten by a search tool.
+
+An existing sidecar (``NAME.EXT.xmp`` as darktable and digiKam name it, or
+``NAME.xmp`` as Lightroom does) is edited in place, changing only the rating and
+keeping every other property those tools keep there. A new one is ``NAME.EXT.xmp``.
+Stars are the rating halved and rounded (7 -> 4 stars); a cleared rating removes the
+property. Writes are atomic (a temporary file, then a rename), and a sidecar that is
+a symlink, a FIFO or bigger than any real sidecar is refused, not followed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from anagnorisisd.ingest.safe_io import UnreadableFile, open_regular
+
+MAX_SIDECAR_BYTES = 4 << 20
+XMP_NS = "http://ns.adobe.com/xap/1.0/"
+RATING_ATTRIBUTE = re.compile(r'\s*xmp:Rating\s*=\s*"[^"]*"')
+RATING_ELEMENT = re.compile(r"\s*<xmp:Rating>[^<]*</xmp:Rating>")
+DESCRIPTION = re.compile(r"<rdf:Description\b[^>]*?(/?)>", re.S)
+NEW_SIDECAR = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about=""
+    xmlns:xmp="{ns}"
+    xmp:Rating="{stars}"/>
+ </rdf:RDF>
+</x:xmpmeta>
+<?xpacket end="w"?>
+"""
+
+
+class SidecarError(OSError):
+    """A sidecar that could not be read or written, with the reason in one line."""
+
+
+def stars(rating: float) -> int:
+    """0-10 here to 0-5 stars there, halves rounded up (a 9 is 5 stars, a 1 is 1 star)."""
+    return max(0, min(5, int(rating / 2 + 0.5)))
+
+
+def sidecar_for(photo: str) -> Path:
+    """The sidecar other tools already made, if any, else the darktable/digiKam name."""
+    here = Path(photo)
+    for candidate in (here.with_name(here.name + ".xmp"), here.with_suffix(".xmp")):
+        if os.path.lexists(candidate):
+            return candidate
+    return here.with_name(here.name + ".xmp")
+
+
+def with_rating(xmp: str, value: int | None) -> str:
+    """The packet with xmp:Rating set to `value` (or removed), everything else as it was."""
+    xmp = RATING_ELEMENT.sub("", RATING_ATTRIBUTE.sub("", xmp))
+    if value is None:
+        return xmp
+    match = DESCRIPTION.search(xmp)
+    if match is None:
+        raise SidecarError("the sidecar has no rdf:Description to hold a rating")
+    insert = f' xmp:Rating="{value}"'
+    if "xmlns:xmp=" not in match.group(0):
+        insert = f' xmlns:xmp="{XMP_NS}"' + insert
+    at = match.end() - 1 - len(match.group(1))  # before the closing "/>" or ">"
+    return xmp[:at] + insert + xmp[at:]
+
+
+def write_rating(photo: str, rating: float | None) -> Path:
+    """Set (or, for None, remove) the rating in the photo's sidecar; returns the sidecar.
+
+    Raises SidecarError with the reason when the sidecar cannot be read or written."""
+    target = sidecar_for(photo)
+    value = None if rating is None else stars(rating)
+    if target.is_symlink():  # it may lead anywhere, out of the library too
+        raise SidecarError(f"{target}: a symlink, not followed")
+    try:
+        with open_regular(str(target), MAX_SIDECAR_BYTES) as f:
+            current = f.read().decode("utf-8")
+    except FileNotFoundError:
+        if value is None:
+            return target  # nothing to clear
+        current = ""
+    except (UnreadableFile, UnicodeDecodeError, OSError) as exc:
+        raise SidecarError(f"{target}: {exc}") from None
+    try:
+        updated = (with_rating(current, value) if current
+                   else NEW_SIDECAR.format(ns=XMP_NS, stars=value))
+    except SidecarError as exc:
+        raise SidecarError(f"{target}: {exc}") from None
+    if updated != current:
+        replace_atomically(target, updated, like=photo)
+    return target
+
+
+def replace_atomically(target: Path, text: str, like: str) -> None:
+    """Write beside the target, then rename over it: a crash leaves the old sidecar or the
+    new one, never half of one. The permissions are the photo's, less any execute bit."""
+    fd, tmp = -1, ""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        os.fchmod(fd, os.stat(like).st_mode & 0o666)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            fd = -1
+            out.write(text)
+        os.replace(tmp, target)
+        tmp = ""
+    except OSError as exc:
+        raise SidecarError(f"{target}: {exc.strerror or exc}") from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        if tmp:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)

@@ -1,0 +1,123 @@
+"""Ratings out to XMP sidecars: what other tools wrote there survives, the photo is never
+touched, a bad sidecar never costs the rating, and what we write our own reader reads back
+(so a rating that leaves comes back the same)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tomllib
+from pathlib import Path
+
+from anagnorisisd.imaging.exif import xmp_rating
+from anagnorisisd.imaging.xmp_sidecar import stars, with_rating, write_rating
+from tests.helpers import Daemon, free_port, make_photo, run_cli, wait_until, write_config
+
+DIGIKAM = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="XMP Core 4.4.0-Exiv2">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about=""
+    xmlns:xmp="http://ns.adobe.com/xap/1.0/"
+    xmlns:digiKam="http://www.digikam.org/ns/1.0/"
+    xmp:Rating="2"
+    digiKam:ColorLabel="3">
+   <digiKam:TagsList><rdf:Seq><rdf:li>Holidays/Lisbon</rdf:li></rdf:Seq></digiKam:TagsList>
+  </rdf:Description>
+ </rdf:RDF>
+</x:xmpmeta>
+<?xpacket end="w"?>
+"""
+LIGHTROOM = """<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF
+ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about=""
+ xmlns:crs="http://ns.adobe.com/camera-raw-settings/1.0/" crs:Exposure2012="+0.35">
+ <xmp:Rating>1</xmp:Rating></rdf:Description></rdf:RDF></x:xmpmeta>"""
+
+
+def test_stars_round_halves_up_and_stay_in_range() -> None:
+    assert [stars(v) for v in (0, 0.9, 1, 2, 7, 8.9, 9, 10)] == [0, 0, 1, 1, 4, 4, 5, 5]
+
+
+def test_editing_keeps_everything_else_and_reads_back() -> None:
+    edited = with_rating(DIGIKAM, 4)
+    assert xmp_rating(edited.encode()) == 4
+    assert edited.count("xmp:Rating") == 1
+    assert 'digiKam:ColorLabel="3"' in edited and "Holidays/Lisbon" in edited
+    lightroom = with_rating(LIGHTROOM, 5)
+    assert xmp_rating(lightroom.encode()) == 5 and "<xmp:Rating>" not in lightroom
+    assert 'xmlns:xmp="http://ns.adobe.com/xap/1.0/"' in lightroom  # declared where used
+    assert 'crs:Exposure2012="+0.35"' in lightroom
+    cleared = with_rating(DIGIKAM, None)
+    assert xmp_rating(cleared.encode()) is None and "Holidays/Lisbon" in cleared
+
+
+def test_write_rating_never_touches_the_photo_and_refuses_links(tmp_path: Path) -> None:
+    photo = make_photo(tmp_path / "a.jpg", 64, 48)
+    before = hashlib.sha256(photo.read_bytes()).hexdigest()
+    sidecar = write_rating(str(photo), 7)
+    assert sidecar == tmp_path / "a.jpg.xmp" and xmp_rating(sidecar.read_bytes()) == 4
+    assert hashlib.sha256(photo.read_bytes()).hexdigest() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp
+    write_rating(str(photo), None)
+    assert xmp_rating(sidecar.read_bytes()) is None
+
+    other = make_photo(tmp_path / "b.jpg", 64, 48)
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not yours")
+    os.symlink(outside, tmp_path / "b.jpg.xmp")
+    try:
+        write_rating(str(other), 8)
+    except OSError as exc:
+        assert "b.jpg.xmp" in str(exc)
+    else:
+        raise AssertionError("a sidecar that is a symlink was followed")
+    assert outside.read_text() == "not yours"
+
+
+def test_daemon_writes_sidecars_when_asked_and_export_writes_them_all(tmp_path: Path) -> None:
+    lib = tmp_path / "library"
+    make_photo(lib / "new.jpg", 120, 90, seed=1)
+    make_photo(lib / "lr.jpg", 120, 90, seed=2)
+    make_photo(lib / "locked.jpg", 120, 90, seed=3)
+    (lib / "lr.xmp").write_text(LIGHTROOM)  # Lightroom's NAME.xmp is edited, not doubled
+    os.symlink(tmp_path / "elsewhere.xmp", lib / "locked.jpg.xmp")
+    port = free_port()
+    config = write_config(tmp_path / "config.toml", {
+        "library": {"paths": [str(lib)]}, "storage": {"data_dir": str(tmp_path / "data")},
+        "server": {"port": port}, "pipeline": {"stages": ["hash", "meta", "thumbnail"]},
+        "ratings": {"write_xmp": True}})
+    daemon = Daemon(config, tomllib.loads(config.read_text())["server"]["port"])
+    try:
+        wait_until(lambda: daemon.status()["files"]["done"] == 3, timeout=60)
+        ids = {Path(i["path"]).name: i["id"]
+               for i in daemon.request("GET", "/api/images")["items"]}
+        # lr.xmp said 1 star: it came in as a rating of 2 before anything was written
+        assert daemon.request("GET", f"/api/images/{ids['lr.jpg']}")["user_rating"] == 2.0
+        daemon.request("PUT", f"/api/images/{ids['new.jpg']}/rating", {"rating": 9})
+        daemon.request("PUT", f"/api/images/{ids['lr.jpg']}/rating", {"rating": 6})
+        status, _ = daemon.call("PUT", f"/api/images/{ids['locked.jpg']}/rating",
+                                {"rating": 4})
+        assert status == 200  # the sidecar could not be written; the rating stands
+        assert xmp_rating((lib / "new.jpg.xmp").read_bytes()) == 5
+        assert xmp_rating((lib / "lr.xmp").read_bytes()) == 3
+        assert 'crs:Exposure2012="+0.35"' in (lib / "lr.xmp").read_text()
+        assert not (lib / "lr.jpg.xmp").exists() and not (tmp_path / "elsewhere.xmp").exists()
+        sidecars = daemon.status()["xmp_sidecars"]
+        assert sidecars["written"] == 2 and sidecars["failed"] == 1
+        assert "locked.jpg.xmp" in sidecars["last_error"]
+        daemon.request("DELETE", f"/api/images/{ids['new.jpg']}/rating")
+        assert xmp_rating((lib / "new.jpg.xmp").read_bytes()) is None
+        assert daemon.request("GET", f"/api/images/{ids['locked.jpg']}")["user_rating"] == 4.0
+    finally:
+        daemon.kill()
+
+    (lib / "new.jpg.xmp").unlink()
+    (lib / "lr.xmp").write_text(LIGHTROOM)
+    os.unlink(lib / "locked.jpg.xmp")
+    done = run_cli("ratings", "export", "--xmp", "--config", str(config))
+    assert done.returncode == 0, done.stderr
+    assert "wrote 2 XMP sidecars for 2 ratings" in done.stderr
+    assert xmp_rating((lib / "lr.xmp").read_bytes()) == 3
+    assert xmp_rating((lib / "locked.jpg.xmp").read_bytes()) == 2
+    assert not (lib / "new.jpg.xmp").exists()  # cleared: nothing to write
+    usage = run_cli("ratings", "export", "--config", str(config))
+    assert usage.returncode == 2 and "needs a FILE (or --xmp)" in usage.stderr
