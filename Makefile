@@ -9,7 +9,7 @@ HASH   := $(shell cat pyproject.toml Makefile | cksum | cut -d' ' -f1)
 RUNTIME_STAMP := $(VENV)/.runtime-$(HASH)
 TEST_STAMP    := $(VENV)/.test-$(HASH)
 
-.PHONY: setup setup-test run demo test lint bench bench-clip bench-index clean screenshots bench-soak
+.PHONY: setup setup-test run demo test lint bench bench-clip bench-index bench-stacks clean screenshots bench-soak
 
 setup: $(RUNTIME_STAMP)
 
@@ -52,6 +52,9 @@ bench-clip: setup-test
 
 bench-index: setup-test
 	$(BIN)/python bench/bench_index.py
+
+bench-stacks: setup-test
+	$(BIN)/python bench/bench_stacks.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench/.cache

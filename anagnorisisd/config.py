@@ -60,7 +60,8 @@ class ServerConfig:
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    stages: list[str] = field(default_factory=lambda: ["hash", "meta", "thumbnail", "clip"])
+    stages: list[str] = field(default_factory=lambda: ["hash", "meta", "thumbnail", "quality",
+                                                          "clip"])
     queue_size: int = bounded(64, 1, 100_000)
 
 
@@ -114,6 +115,12 @@ class IndexConfig:
 
 
 @dataclass(frozen=True)
+class StacksConfig:
+    gap_s: float = bounded(30.0, 0.0, 86_400.0)
+    similarity: float = bounded(0.85, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
 class RatingsConfig:
     write_xmp: bool = False
 
@@ -130,6 +137,7 @@ class Config:
     index: IndexConfig = field(default_factory=IndexConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     ratings: RatingsConfig = field(default_factory=RatingsConfig)
+    stacks: StacksConfig = field(default_factory=StacksConfig)
     # Per-stage sections, validated against each stage's own defaults at assembly.
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
     source: str = "built-in defaults"

@@ -23,6 +23,9 @@ from anagnorisisd.stage import Setting, Stage, StageContext, StageInput, StageOu
 
 from .per_file import each_file
 
+THUMBNAIL_IMAGE = "thumbnail_image"
+"""The carry key under which the thumbnail itself (an RGB image) is handed on, for stages
+that judge a photo at thumbnail scale (sharpness) without decoding it again."""
 FORMATS = {"webp": ("WEBP", "image/webp"), "jpeg": ("JPEG", "image/jpeg")}
 
 
@@ -38,9 +41,10 @@ def encode(img: Image.Image, fmt: str, quality: int) -> dict[str, Any]:
 
 def make_thumbnail(path: str, size: int, fmt: str, quality: int,
                    model: ClipModel | None = None) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The thumbnail's output and, when a model is given, its input to carry on."""
+    """The thumbnail's output, and what to carry on: the thumbnail picture and, when a
+    model is given, the model's input."""
     target = model.preprocess.decode_target(size) if model is not None else size
-    carry = None
+    carry: dict[str, Any] | None = None
     with decoded(path, target) as full:
         img = to_rgb(full)
         if model is not None:
@@ -49,7 +53,7 @@ def make_thumbnail(path: str, size: int, fmt: str, quality: int,
         # Box (area) averaging: antialiased like bilinear at these factors, and a third
         # cheaper, which counts when the decode itself is only about 6 ms.
         img.thumbnail((size, size), Image.Resampling.BOX, reducing_gap=2.0)
-    return encode(img, fmt, quality), carry
+    return encode(img, fmt, quality), {**(carry or {}), THUMBNAIL_IMAGE: img}
 
 
 class ThumbnailStage(Stage):

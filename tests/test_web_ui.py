@@ -138,7 +138,8 @@ def test_3_view_full_size_rate_with_keyboard_and_it_survives_reload(world) -> No
 
 
 @pytest.mark.parametrize("keyword", ["rating", "random", "file-size", "proportion",
-                                     "resolution", "similarity", "rate-next", "duplicates"])
+                                     "resolution", "similarity", "rate-next", "duplicates",
+                                     "stacks"])
 def test_4_every_keyword_button(world, keyword: str) -> None:  # type: ignore[no-untyped-def]
     page = world["page"]
     page.goto(world["base"] + "/")
@@ -146,6 +147,9 @@ def test_4_every_keyword_button(world, keyword: str) -> None:  # type: ignore[no
     page.wait_for_url(re.compile(rf"q=[^&]*{keyword}"))
     if keyword == "duplicates":
         page.get_by_test_id("duplicate-group").first.wait_for()
+    elif keyword == "stacks":  # stacks, or a sentence that says why there are none
+        page.locator("#results-summary").filter(has_text=re.compile(r"stacks")).wait_for()
+        assert page.get_by_test_id("grid").is_hidden()
     else:
         rendered(page, page.get_by_test_id("search-input").input_value())
         tiles(page).first.wait_for()

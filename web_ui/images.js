@@ -3,7 +3,8 @@ import { api, el, formatBytes, formatDuration, thumb } from "./api.js";
 import { Viewer } from "./viewer.js";
 
 const KEYWORDS = ["rating", "random", "file-size", "proportion", "resolution", "similarity", "date",
-  "duplicates", "rate-next"];
+  "duplicates", "stacks", "rate-next"];
+const VIEWS = ["duplicates", "stacks", "rate-next"];  // each replaces the whole query
 const SORTS = KEYWORDS.slice(0, 7);
 const PER_PAGE = 60;
 
@@ -89,7 +90,7 @@ export class ImagesPage {
   pressKeyword(word) {
     const input = document.getElementById("search-input");
     const words = input.value.split(/\s+/).filter((w) => w && !KEYWORDS.includes(w.toLowerCase()));
-    const q = (word === "duplicates" || word === "rate-next") ? word : [...words, word].join(" ");
+    const q = VIEWS.includes(word) ? word : [...words, word].join(" ");
     input.value = q;
     this.navigate({ q, page: 1, seed: word === "random" ? String(Date.now() % 100000) : "" });
   }
@@ -115,10 +116,13 @@ export class ImagesPage {
     const error = document.getElementById("search-error");
     error.textContent = "";
     const q = state.q.trim().toLowerCase();
-    document.getElementById("duplicates").hidden = q !== "duplicates";
-    document.getElementById("grid").hidden = q === "duplicates";
+    const grouped = q === "duplicates" || q === "stacks";
+    document.getElementById("duplicates").hidden = !grouped;  // groups replace the grid
+    document.getElementById("grid").hidden = grouped;
+    document.getElementById("years").hidden = true;
     try {
-      if (q === "duplicates") return this.showDuplicates();
+      if (q === "duplicates") return await this.showDuplicates();
+      if (q === "stacks") return await this.showStacks();
       let result;
       if (q === "rate-next") {
         result = await api("/api/rate-next?count=24");
@@ -295,7 +299,7 @@ export class ImagesPage {
       const keeper = group.keeper;
       const rest = group.files.filter((f) => !(f.id === keeper.id && f.path === keeper.path));
       return el("div", { class: "panel", "data-testid": "duplicate-group" },
-        el("p", {}, `${group.kind === "exact" ? "Exact copies" : "Near-duplicates"} · suggested keeper: ${keeper.path.split("/").pop()}`),
+        el("p", {}, `${group.kind === "exact" ? "Exact copies" : "Near-duplicates"} · keep ${keeper.path.split("/").pop()}: ${group.reason}`),
         el("div", { class: "group" }, ...group.files.map((f) => el("div", {
           class: "tile" + (f.id === keeper.id && f.path === keeper.path ? " keeper" : ""),
           title: f.path },
@@ -310,6 +314,28 @@ export class ImagesPage {
           setTimeout(() => this.load(), 1500);
         } }, "Keep the suggested one, trash the rest"));
     }));
+  }
+
+  async showStacks() {
+    const box = document.getElementById("duplicates");
+    box.replaceChildren(el("p", {}, "Looking for stacks…"));
+    const result = await api("/api/stacks");
+    const summary = document.getElementById("results-summary");
+    summary.textContent = result.total ? `${result.total} stacks of shots taken moments apart`
+      : (result.needs_model ? "Stacks need a CLIP model: run “anagnorisisd model pull” to install one."
+        : "No stacks: no shots taken moments apart look alike.");
+    document.getElementById("pager").replaceChildren();
+    const details = await Promise.all(result.stacks.map((s) =>
+      Promise.all(s.members.map((id) => api(`/api/images/${id}`)))));
+    box.replaceChildren(...result.stacks.map((stack, n) => el("div", { class: "panel",
+      "data-testid": "stack" },
+      el("p", { "data-testid": "stack-reason" }, `${stack.members.length} shots · keep ` +
+        `${details[n].find((d) => d.id === stack.keeper).path.split("/").pop()}: ${stack.reason}`),
+      el("div", { class: "group" }, ...details[n].map((d) => el("div", {
+        class: "tile" + (d.id === stack.keeper ? " keeper" : ""), title: d.path },
+        el("img", { src: thumb(d.id), alt: d.path }),
+        el("div", { class: "meta" }, el("span", { class: "name" }, d.path.split("/").pop()),
+          el("span", {}, `you: ${d.user_rating ?? "–"} · sharpness ${d.sharpness == null ? "–" : Math.round(d.sharpness)}`))))))));
   }
 
   async saveLibrary() {

@@ -17,6 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from anagnorisisd import __version__
 from anagnorisisd.app import xmp_ratings
+from anagnorisisd.app.culling import Culling
 from anagnorisisd.app.status import build_status
 from anagnorisisd.config import Config
 from anagnorisisd.imaging import decoding
@@ -27,6 +28,7 @@ from anagnorisisd.pipeline.registry import Assembly, assemble
 from anagnorisisd.pipeline.runner import Pipeline
 from anagnorisisd.rating.trainer import Trainer
 from anagnorisisd.search.service import SearchService
+from anagnorisisd.search.stacks import StackRules
 from anagnorisisd.stage import StageContext
 from anagnorisisd.store.database import Store, StoreError, StoreFull
 from anagnorisisd.store.instance import InstanceLock
@@ -114,7 +116,8 @@ class Library:
                                     config.index.text_limit,
                                     float(config.index.min_rebuild_interval_s),
                                     embedding_stage=self.assembly.provider("embedding"),
-                                    metadata_stage=self.assembly.provider("metadata"))
+                                    metadata_stage=self.assembly.provider("metadata"),
+                                    quality_stage=self.assembly.provider("quality"))
         self.search.index.n_trees = config.index.n_trees
         self.search.index.search_k = config.index.search_k
         self.search.index.exact_below = config.index.exact_below
@@ -124,6 +127,9 @@ class Library:
         self.pipeline.result_listeners.append(xmp_ratings.importer(
             self.store, self.search.catalog, self.assembly.provider("metadata")))
         self.sidecars = xmp_ratings.SidecarWriter()
+        self.culling = Culling(self.store, self.search,
+                               StackRules(config.stacks.gap_s, config.stacks.similarity),
+                               config.index.duplicate_threshold)
         self.models.on_ready(self.search.on_model_ready)
         self.trainer = Trainer(self.store, self.search, config.data_dir / "evaluator")
         self.pipeline.result_listeners.append(self.trainer.on_result)
@@ -162,6 +168,9 @@ class Library:
         if self.uses_model:
             self.scheduler.add_job(self.models.recheck, "interval", seconds=sched.model_check_s,
                                    id="model-check", max_instances=1, coalesce=True)
+        self.scheduler.add_job(self.culling.refresh, "interval",
+                               seconds=self.config.index.check_interval_s, id="stacks",
+                               max_instances=1, coalesce=True)
         self.scheduler.add_job(self.search.rebuild_if_needed, "interval",
                                seconds=self.config.index.check_interval_s, id="index-rebuild",
                                max_instances=1, coalesce=True)

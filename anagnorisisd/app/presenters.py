@@ -35,6 +35,8 @@ def describe(library: Library, content: bytes, score: float | None = None) -> di
         "model_rating": entry.model_rating if entry else None,
         "model_version": model_version,
         "model_rating_stale": bool(model_version and model_version != current),
+        "sharpness": (entry.sharpness if entry and entry.sharpness == entry.sharpness
+                      else None),
         "score": score,
         **photo_fields(library, content),
     }
@@ -90,10 +92,15 @@ def duplicate_groups(library: Library, threshold: float) -> dict[str, Any]:
                 })
         if len(files) < 2:
             continue
-        keeper = min(files, key=lambda f: (-(f["width"] or 0) * (f["height"] or 0),
-                                           -(f["file_size"] or 0), f["mtime_ns"] or 0, f["path"]))
+        if len(contents) == 1:  # one photo at several paths: keep the oldest file of it
+            keeper = min(files, key=lambda f: (f["mtime_ns"] or 0, f["path"]))
+            reason = "exact copies of one photo: the oldest file is kept"
+        else:
+            content, reason = library.culling.keeper(contents)
+            keeper = next(f for f in files if f["id"] == content.hex())
         groups.append({"kind": "exact" if len(contents) == 1 else "near", "files": files,
-                       "keeper": {"id": keeper["id"], "path": keeper["path"]}})
+                       "keeper": {"id": keeper["id"], "path": keeper["path"]},
+                       "reason": reason})
     return {"threshold": threshold, "total": len(groups), "groups": groups}
 
 

@@ -25,6 +25,7 @@ from typing import Any
 from anagnorisisd import __version__
 from anagnorisisd.app.library import Library, LibraryPathError
 from anagnorisisd.cli import client
+from anagnorisisd.cli import culling as cli_culling
 from anagnorisisd.cli import ratings as cli_ratings
 from anagnorisisd.cli.progress import ProgressBar, format_duration
 from anagnorisisd.cli.serve import cmd_serve
@@ -120,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.set_defaults(func=cmd_search)
 
     cli_ratings.add_commands(sub, common)
+    cli_culling.add_commands(sub, common)
 
     demo = sub.add_parser("demo", parents=[common],
                           help="create a demo library and config that work offline")

@@ -170,8 +170,6 @@ async def by_image(request: web.Request) -> web.Response:
     return await handle_errors(request, work())
 
 
-
-
 async def duplicates(request: web.Request) -> web.Response:
     library = request.app[LIBRARY_KEY]
 
@@ -190,6 +188,11 @@ async def duplicates(request: web.Request) -> web.Response:
     return await handle_errors(request, work())
 
 
+async def stacks(request: web.Request) -> web.Response:
+    library = request.app[LIBRARY_KEY]
+    return web.json_response(await run_blocking(library.culling.stacks_json))
+
+
 def register(app: web.Application) -> None:
     app.router.add_get("/api/images", list_images)
     app.router.add_get("/api/images/{id}", get_image)
@@ -198,3 +201,4 @@ def register(app: web.Application) -> None:
     app.router.add_get("/api/images/{id}/similar", similar_images)
     app.router.add_post("/api/search/by-image", by_image)
     app.router.add_get("/api/duplicates", duplicates)
+    app.router.add_get("/api/stacks", stacks)

@@ -135,6 +135,15 @@ SPEC: dict[str, Any] = {
             "responses": {"200": json_response({"type": "object", "required": ["groups"],
                                                 "properties": {"groups": {"type": "array"}}},
                                                "groups"), **errors(400)}}},
+        "/api/stacks": {"get": {
+            "summary": "Bursts and repeated shots, each with the keeper your taste suggests",
+            "responses": {"200": json_response({
+                "type": "object", "required": ["stacks"],
+                "properties": {"stacks": {"type": "array", "items": {
+                    "type": "object", "required": ["members", "keeper", "reason"],
+                    "properties": {"members": {"type": "array", "items": {"type": "string"}},
+                                   "keeper": {"type": "string"},
+                                   "reason": {"type": "string"}}}}}}, "stacks")}}},
         "/api/images/{id}/rating": {
             "put": {"summary": "Rate an image 0-10", "parameters": [ID],
                     "requestBody": json_body({"type": "object", "required": ["rating"],

@@ -47,6 +47,8 @@ class Entry:
     has_gps: bool = False
     failed: bool = False
     """The pipeline could not read this content; the grid leaves it out and counts it."""
+    sharpness: float = float("nan")
+    """From the stage that provides "quality"; nan until it has run."""
 
     @property
     def pixels(self) -> int:
@@ -77,15 +79,18 @@ class Columns:
     place: NDArray[np.str_]
     has_gps: NDArray[np.bool_]
     failed: NDArray[np.bool_]
+    sharpness: NDArray[np.float64]
     position: dict[bytes, int] = field(default_factory=dict)
     id_array: NDArray[np.bytes_] = field(default_factory=lambda: np.zeros(0, dtype="S32"))
     """The ids as one array, for tie-breaks without a Python loop per query."""
 
 
 class Catalog:
-    def __init__(self, store: Store, metadata_stage: str | None = "meta") -> None:
+    def __init__(self, store: Store, metadata_stage: str | None = "meta",
+                 quality_stage: str | None = "quality") -> None:
         self.store = store
         self.metadata_stage = metadata_stage  # the stage that provides "metadata"
+        self.quality_stage = quality_stage  # the stage that provides "quality"
         self.entries: dict[bytes, Entry] = {}
         self._columns: Columns | None = None
         self._lock = threading.Lock()
@@ -110,6 +115,10 @@ class Catalog:
         meta = self.store.get_result(content, self.metadata_stage) if self.metadata_stage else None
         if meta:
             self._apply_meta(entry, meta)
+        quality = self.store.get_result(content, self.quality_stage) if self.quality_stage \
+            else None
+        if quality:
+            entry.sharpness = float(quality.get("sharpness", float("nan")))
         rating = self.store.get_user(content, "rating")
         if rating is not None:
             entry.user_rating = float(rating["value"])
@@ -145,13 +154,16 @@ class Catalog:
             self._changed()
 
     def on_result(self, stage: str, content: bytes, output: dict[str, Any]) -> None:
-        if stage != self.metadata_stage:
+        if stage not in (self.metadata_stage, self.quality_stage):
             return
         with self._lock:
             entry = self.entries.get(content)
             if entry is None:
                 return
-            self._apply_meta(entry, output)
+            if stage == self.metadata_stage:
+                self._apply_meta(entry, output)
+            else:
+                entry.sharpness = float(output.get("sharpness", float("nan")))
             self._update_row(content, entry)
 
     def on_finished(self, done: list[tuple[bytes, bool]]) -> None:
@@ -196,6 +208,7 @@ class Catalog:
         columns.user_rated[row] = entry.user_rating is not None
         columns.taken[row], columns.has_gps[row] = entry.taken, entry.has_gps
         columns.failed[row] = entry.failed
+        columns.sharpness[row] = entry.sharpness
         for name in ("format", "camera", "place"):
             value, column = getattr(entry, name), getattr(columns, name)
             if len(value) > column.dtype.itemsize // 4:
@@ -242,6 +255,7 @@ class Catalog:
                 place=np.asarray([e.place for e in items], dtype=str),
                 has_gps=np.asarray([e.has_gps for e in items], dtype=bool),
                 failed=np.asarray([e.failed for e in items], dtype=bool),
+                sharpness=col([e.sharpness for e in items]),
                 position={k: i for i, k in enumerate(ids)},
                 id_array=np.asarray(ids, dtype="S32"),
             )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import threading
 import time
@@ -254,6 +255,54 @@ class VectorIndex:
         with ThreadPoolExecutor(os.cpu_count() or 2) as pool:
             parts = pool.map(chunk, range(0, current.size, 2048))
             return [row for part in parts for row in part]
+
+    def close_pairs(self, threshold: float, neighbours: int = 10) -> list[tuple[bytes, bytes]]:
+        """Every pair of items whose cosine is at least `threshold`, among each item's nearest
+        `neighbours`: Annoy's k-NN lists on all cores for the indexed items, an exact scan for
+        the fresh ones. Linear in the library, where comparing all pairs is not."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        current = self.current
+        pairs: list[tuple[bytes, bytes]] = []
+        if current is not None and current.size:
+            limit = math.sqrt(max(0.0, 2 - 2 * threshold))  # as Annoy's angular distance
+
+            def chunk(start: int) -> list[tuple[int, int]]:
+                found = []
+                for i in range(start, min(start + 2048, current.size)):
+                    items, dists = current.annoy.get_nns_by_item(
+                        i, neighbours + 1, search_k=neighbours * 25, include_distances=True)
+                    found += [(i, j) for j, d in zip(items, dists, strict=True)
+                              if j > i and d <= limit]
+                return found
+
+            with ThreadPoolExecutor(os.cpu_count() or 2) as pool:
+                for part in pool.map(chunk, range(0, current.size, 2048)):
+                    pairs += [(current.content(i), current.content(j)) for i, j in part]
+        for content, vector in list(self.fresh.items()):
+            pairs += [(content, other) for other, score in self.search(vector, neighbours + 1)
+                      if other != content and score >= threshold]
+        return pairs
+
+    def all_vectors(self) -> tuple[list[bytes], NDArray[np.float32]]:
+        """Every item and its vector (the index's and the fresh ones), as one matrix."""
+        current = self.current
+        keys: list[bytes] = []
+        rows: list[NDArray[np.float32]] = []
+        if current is not None and current.size:
+            keys = [current.content(i) for i in range(current.size)]
+            matrix = current.matrix
+            if matrix is None:
+                matrix = np.asarray([current.annoy.get_item_vector(i)
+                                     for i in range(current.size)], dtype=np.float32)
+            rows.append(matrix)
+        fresh_keys, fresh = self.fresh_matrix()
+        if fresh_keys:
+            keys += fresh_keys
+            rows.append(fresh)
+        if not rows:
+            return [], np.zeros((0, 1), dtype=np.float32)
+        return keys, np.concatenate(rows) if len(rows) > 1 else rows[0]
 
     def vector_of(self, content: bytes) -> NDArray[np.float32] | None:
         fresh = self.fresh.get(content)

@@ -8,7 +8,10 @@ Grammar (tokens are separated by white space; "double quotes" make one token):
     term     = filter | when | what | keyword | negative | text
     filter   = FIELD OP VALUE                     rating>=7, size<5MB, ratio<1, format=png
     FIELD    = rating | width | height | size | ratio | pixels | format | score | date
-               (score: the cosine similarity to the free text or to similar:ID, -1 to 1;
+             | sharp
+               (sharp: how sharp, the variance of the Laplacian at thumbnail scale;
+               blurred shots measure under about 100;
+               score: the cosine similarity to the free text or to similar:ID, -1 to 1;
                a relevance cutoff such as score>=0.25; date: YYYY, YYYY-MM or
                YYYY-MM-DD, compared with the capture time)
     when     = date:PERIOD | year:YYYY | before:PERIOD | after:PERIOD
@@ -17,7 +20,7 @@ Grammar (tokens are separated by white space; "double quotes" make one token):
     VALUE    = NUMBER [UNIT]    size: B KB MB GB (powers of 1000), KiB MiB GiB;
                                 pixels: MP (millions); format: a word (jpeg, png, ...)
     keyword  = rating | random | file-size | proportion | resolution | similarity | date
-             | similar:ID | order:asc | order:desc | seed:N | lang:CODE
+             | sharpness | similar:ID | order:asc | order:desc | seed:N | lang:CODE
     negative = "-" WORD           pushes results away from that concept
     text     = any other token    joined into the semantic query
 
@@ -32,9 +35,10 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-FIELDS = ("rating", "width", "height", "size", "ratio", "pixels", "format", "score", "date")
+FIELDS = ("rating", "width", "height", "size", "ratio", "pixels", "format", "score", "date",
+          "sharp")
 SORT_KEYWORDS = ("rating", "random", "file-size", "proportion", "resolution", "similarity",
-                 "date")
+                 "date", "sharpness")
 PERIOD_RE = re.compile(r"^(?P<y>\d{4})(?:-(?P<m>\d{1,2})(?:-(?P<d>\d{1,2}))?)?$")
 TEXT_FIELDS = ("camera", "place")
 SIZE_UNITS = {"b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "kib": 1024, "mib": 1024**2,

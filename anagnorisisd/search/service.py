@@ -81,12 +81,13 @@ class SearchService:
     def __init__(self, store: Store, models: ModelService, index_dir: Path,
                  text_limit: int = 500, min_rebuild_interval_s: float = 60.0,
                  embedding_stage: str | None = "clip", metadata_stage: str | None = "meta",
+                 quality_stage: str | None = "quality",
                  ) -> None:
         self.store = store
         self.models = models
         self.embedding_stage = embedding_stage  # the stage that provides "embedding"
         self.language: str | None = None  # [model] language: queries' default language
-        self.catalog = Catalog(store, metadata_stage)
+        self.catalog = Catalog(store, metadata_stage, quality_stage)
         self.index = VectorIndex(index_dir)
         self.text_limit = text_limit
         self.min_rebuild_interval_s = min_rebuild_interval_s
@@ -278,7 +279,8 @@ class SearchService:
                 continue
             data = {"rating": columns.rating, "width": columns.width, "height": columns.height,
                     "size": columns.size, "ratio": columns.ratio,
-                    "pixels": columns.pixels, "taken": columns.taken}[f.field]
+                    "pixels": columns.pixels, "taken": columns.taken,
+                    "sharp": columns.sharpness}[f.field]
             ops: dict[str, Callable[[Any, Any], Any]] = {
                 ">=": np.greater_equal, "<=": np.less_equal, ">": np.greater, "<": np.less,
                 "=": np.equal, "!=": np.not_equal}
@@ -316,7 +318,8 @@ class SearchService:
             order = np.lexsort((tiebreak, -size, -user, sign * value, ~rated))
             return idx[order]
         key = {"file-size": columns.size, "proportion": columns.ratio,
-               "resolution": columns.pixels, "date": columns.taken}[mode][idx]
+               "resolution": columns.pixels, "date": columns.taken,
+               "sharpness": columns.sharpness}[mode][idx]
         if mode == "date":  # undated photos last, either way
             dated = ~np.isnan(key)
             order = np.lexsort((tiebreak, -key if descending else key, ~dated))
@@ -349,14 +352,9 @@ class SearchService:
         keys = [c for c in self.similarity_keys() if c in self.catalog]
         position = {c: i for i, c in enumerate(keys)}
         sets = DisjointSet(len(keys))
-        for i, content in enumerate(keys):
-            vector = self.index.vector_of(content)
-            if vector is None:
-                continue
-            for other, score in self.index.search(vector, neighbours + 1):
-                j = position.get(other)
-                if j is not None and j != i and score >= threshold:
-                    sets.union(i, j)
+        for a, b in self.index.close_pairs(threshold, neighbours):
+            if a in position and b in position:
+                sets.union(position[a], position[b])
         members: dict[int, list[bytes]] = {}
         for i, content in enumerate(keys):
             members.setdefault(sets.find(i), []).append(content)

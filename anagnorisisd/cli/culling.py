@@ -1,0 +1,103 @@
+"""`stacks` and `cull`: the running daemon's stacks and duplicate groups, and trashing what
+its suggested keepers leave over.
+
+Both ask the daemon: the grouping needs the loaded index, which only the daemon holds.
+`cull` always shows the summary (how many files, how many bytes) first; without
+`--dry-run` it then moves those files to the system trash, never deleting anything, and
+prints where each went, which is the undo list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from anagnorisisd.cli import client
+from anagnorisisd.config import Config, load_config
+
+NO_DAEMON = "anagnorisisd: no daemon answers; start it with 'anagnorisisd serve'"
+
+
+def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    stacks = sub.add_parser("stacks", parents=[common],
+                            help="bursts and repeated shots, with the keeper to suggest")
+    stacks.add_argument("--json", action="store_true")
+    stacks.set_defaults(func=cmd_stacks)
+    cull = sub.add_parser("cull", parents=[common],
+                          help="trash every non-keeper of the stacks and duplicate groups")
+    cull.add_argument("--dry-run", action="store_true", help="only say what would be trashed")
+    cull.set_defaults(func=cmd_cull)
+
+
+def ask(config: Config, method: str, path: str, body: Any = None) -> Any:
+    try:
+        answer = client.call(config, method, path, body, timeout=300)
+    except client.DaemonError as exc:
+        raise SystemExit(f"anagnorisisd: {exc}") from None
+    if answer is None:
+        raise SystemExit(NO_DAEMON)
+    return answer
+
+
+def cmd_stacks(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    result = ask(config, "GET", "/api/stacks")
+    if args.json:
+        print(json.dumps(result, indent=1))
+        return 0
+    if result.get("needs_model"):
+        print("stacks need a CLIP model: 'anagnorisisd model pull "
+              f"{config.model.name}' installs one", file=sys.stderr)
+    for stack in result["stacks"]:
+        keeper = ask(config, "GET", f"/api/images/{stack['keeper']}")
+        print(f"{len(stack['members'])} shots; keep {keeper['path']}: {stack['reason']}")
+    print(f"{result['total']} stacks", file=sys.stderr)
+    return 0
+
+
+def leftovers(config: Config) -> list[dict[str, Any]]:
+    """Every file that is not its group's keeper. A photo that one group keeps is never
+    trashed because another group did not choose it; of exact copies, the copies go and
+    the kept file stays."""
+    stacks = ask(config, "GET", "/api/stacks")["stacks"]
+    groups = ask(config, "GET", "/api/duplicates")["groups"]
+    kept = {s["keeper"] for s in stacks} | {g["keeper"]["id"] for g in groups}
+    files: dict[str, dict[str, Any]] = {}
+    for stack in stacks:
+        for member in stack["members"]:
+            if member in kept:
+                continue
+            image = ask(config, "GET", f"/api/images/{member}")
+            for path in image["paths"]:
+                files[path] = {"id": member, "path": path, "bytes": image["file_size"] or 0}
+    for group in groups:
+        keeper = group["keeper"]
+        for f in group["files"]:
+            copy_of_keeper = f["id"] == keeper["id"] and f["path"] != keeper["path"]
+            if copy_of_keeper or f["id"] not in kept:
+                files.setdefault(f["path"], {"id": f["id"], "path": f["path"],
+                                             "bytes": f["file_size"] or 0})
+    return sorted(files.values(), key=lambda f: f["path"])
+
+
+def cmd_cull(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    files = leftovers(config)
+    total = sum(f["bytes"] for f in files)
+    for f in files:
+        print(f"{'would trash' if args.dry_run else 'trash'} {f['path']}")
+    print(f"{len(files)} files, {total / 1e6:.1f} MB, are not their group's keeper",
+          file=sys.stderr)
+    if args.dry_run or not files:
+        return 0
+    done = ask(config, "POST", "/api/files/trash",
+               {"files": [{"id": f["id"], "path": f["path"]} for f in files]})
+    for moved in done["trashed"]:
+        print(f"moved to the trash: {moved}")
+    for failed in done["failed"]:
+        print(f"not moved: {failed}", file=sys.stderr)
+    print(f"{len(done['trashed'])} files are in {done['trash']}; restore them from there",
+          file=sys.stderr)
+    return 0 if not done["failed"] else 1
