@@ -15,6 +15,7 @@ from anagnorisisd.imaging.decoding import Limits, open_header
 from anagnorisisd.imaging.exif import read_exif, xmp_rating
 from anagnorisisd.imaging.formats import is_raw, raw_size
 from anagnorisisd.imaging.places import PLACES
+from anagnorisisd.imaging.xmp_sidecar import sidecar_names
 from anagnorisisd.ingest.safe_io import UnreadableFile, open_regular
 from anagnorisisd.stage import Stage, StageContext, StageInput, StageOutput
 
@@ -61,8 +62,7 @@ def sidecar_rating(path: str) -> float | None:
     """xmp:Rating from a sidecar: NAME.EXT.xmp (darktable, digiKam) or NAME.xmp
     (Lightroom), whichever exists first; it wins over the file's embedded XMP, as those
     tools write the sidecar, never the original."""
-    here = Path(path)
-    for candidate in (here.with_name(here.name + ".xmp"), here.with_suffix(".xmp")):
+    for candidate in sidecar_names(path):
         try:
             with open_regular(str(candidate), 4 << 20) as f:
                 rating = xmp_rating(f.read())
@@ -83,4 +83,4 @@ class MetaStage(Stage):
         self.batch_size = 64
 
     def process(self, batch: list[StageInput]) -> list[StageOutput]:
-        return each_file(batch, read_meta, "unreadable header")
+        return each_file(batch, lambda item: read_meta(item.path), "unreadable header")

@@ -8,17 +8,17 @@ from typing import Any
 from anagnorisisd.imaging.decoding import failure_reason
 from anagnorisisd.stage import StageInput, StageOutput
 
-Work = Callable[[str], dict[str, Any] | tuple[dict[str, Any], dict[str, Any] | None]]
+Work = Callable[[StageInput], dict[str, Any] | tuple[dict[str, Any], dict[str, Any] | None]]
 
 
 def each_file(batch: list[StageInput], work: Work, doing: str) -> list[StageOutput]:
-    """`work(path)` for every item: its output (or its output and what to carry on), a
+    """`work(item)` for every item: its output (or its output and what to carry on), a
     failure with its reason, or (for a file that vanished while it was read) a retry later,
     never a failure."""
     out = []
     for item in batch:
         try:
-            result = work(item.path)
+            result = work(item)
         except FileNotFoundError:
             out.append(StageOutput.later("the file vanished while it was read"))
         except Exception as exc:  # any reader's error is this file's, said with its reason

@@ -16,9 +16,10 @@ import numpy as np
 from PIL import Image
 
 from anagnorisisd.imaging.convert import to_rgb
-from anagnorisisd.imaging.decoding import decoded, failure_reason
+from anagnorisisd.imaging.decoding import decoded
 from anagnorisisd.stage import Setting, Stage, StageContext, StageInput, StageOutput
 
+from .per_file import each_file
 from .thumbnail_stage import THUMBNAIL_IMAGE
 
 MEASURE_SIZE = 256
@@ -49,18 +50,13 @@ class QualityStage(Stage):
         self.batch_size = 32
 
     def process(self, batch: list[StageInput]) -> list[StageOutput]:
-        out = []
-        for item in batch:
-            try:
-                picture = item.carried.get(THUMBNAIL_IMAGE)
-                if picture is None:
-                    with decoded(item.path, MEASURE_SIZE) as full:
-                        value = sharpness(to_rgb(full))
-                else:
-                    value = sharpness(picture)
-                out.append(StageOutput.ok({"sharpness": value}))
-            except FileNotFoundError:
-                out.append(StageOutput.later("the file vanished while it was read"))
-            except Exception as exc:  # this file's problem, said with its reason
-                out.append(StageOutput.fail(failure_reason(exc)))
-        return out
+        return each_file(batch, measure, "cannot decode")
+
+
+def measure(item: StageInput) -> dict[str, Any]:
+    """Sharpness of the carried thumbnail, or of a thumbnail-scale decode without one."""
+    picture = item.carried.get(THUMBNAIL_IMAGE)
+    if picture is not None:
+        return {"sharpness": sharpness(picture)}
+    with decoded(item.path, MEASURE_SIZE) as full:
+        return {"sharpness": sharpness(to_rgb(full))}

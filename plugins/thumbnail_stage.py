@@ -40,20 +40,21 @@ def encode(img: Image.Image, fmt: str, quality: int) -> dict[str, Any]:
 
 
 def make_thumbnail(path: str, size: int, fmt: str, quality: int,
-                   model: ClipModel | None = None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+                   model: ClipModel | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """The thumbnail's output, and what to carry on: the thumbnail picture and, when a
     model is given, the model's input."""
     target = model.preprocess.decode_target(size) if model is not None else size
-    carry: dict[str, Any] | None = None
+    carry: dict[str, Any] = {}
     with decoded(path, target) as full:
         img = to_rgb(full)
         if model is not None:
-            carry = {MODEL_INPUT: {"model": model.identity,
-                                   "pixels": model.preprocess.resize(img)}}
+            carry[MODEL_INPUT] = {"model": model.identity,
+                                  "pixels": model.preprocess.resize(img)}
         # Box (area) averaging: antialiased like bilinear at these factors, and a third
         # cheaper, which counts when the decode itself is only about 6 ms.
         img.thumbnail((size, size), Image.Resampling.BOX, reducing_gap=2.0)
-    return encode(img, fmt, quality), {**(carry or {}), THUMBNAIL_IMAGE: img}
+    carry[THUMBNAIL_IMAGE] = img
+    return encode(img, fmt, quality), carry
 
 
 class ThumbnailStage(Stage):
@@ -85,6 +86,6 @@ class ThumbnailStage(Stage):
 
     def process(self, batch: list[StageInput]) -> list[StageOutput]:
         model = self._model()
-        return each_file(batch, lambda path: make_thumbnail(path, self.size, self.format,
+        return each_file(batch, lambda item: make_thumbnail(item.path, self.size, self.format,
                                                             self.quality, model),
                          "cannot decode")

@@ -49,13 +49,17 @@ def stars(rating: float) -> int:
     return max(0, min(5, int(rating / 2 + 0.5)))
 
 
+def sidecar_names(photo: str) -> tuple[Path, Path]:
+    """Where a photo's sidecar may be, in the order it is looked for: NAME.EXT.xmp
+    (darktable, digiKam), then NAME.xmp (Lightroom)."""
+    here = Path(photo)
+    return here.with_name(here.name + ".xmp"), here.with_suffix(".xmp")
+
+
 def sidecar_for(photo: str) -> Path:
     """The sidecar other tools already made, if any, else the darktable/digiKam name."""
-    here = Path(photo)
-    for candidate in (here.with_name(here.name + ".xmp"), here.with_suffix(".xmp")):
-        if os.path.lexists(candidate):
-            return candidate
-    return here.with_name(here.name + ".xmp")
+    names = sidecar_names(photo)
+    return next((name for name in names if os.path.lexists(name)), names[0])
 
 
 def with_rating(xmp: str, value: int | None) -> str:

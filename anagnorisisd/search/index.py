@@ -230,7 +230,7 @@ class VectorIndex:
         def near(i: int) -> list[int]:
             nonlocal lookup
             if i < indexed:
-                return knn[i]
+                return knn[i][0]
             if lookup is None:
                 lookup = {c: n for n, c in enumerate(keys)}
             vector = self.fresh.get(keys[i])
@@ -243,13 +243,15 @@ class VectorIndex:
         return order
 
     @staticmethod
-    def _knn_lists(current: BuiltIndex, neighbours: int) -> list[list[int]]:
-        """Each indexed item's nearest neighbours, from Annoy, on all cores (it drops the GIL)."""
+    def _knn_lists(current: BuiltIndex, neighbours: int) -> list[tuple[list[int], list[float]]]:
+        """Each indexed item's nearest neighbours and their angular distances, from Annoy, on
+        all cores (it drops the GIL)."""
         from concurrent.futures import ThreadPoolExecutor
 
-        def chunk(start: int) -> list[list[int]]:
+        def chunk(start: int) -> list[tuple[list[int], list[float]]]:
             end = min(start + 2048, current.size)
-            return [current.annoy.get_nns_by_item(i, neighbours + 1, search_k=neighbours * 25)
+            return [current.annoy.get_nns_by_item(i, neighbours + 1, search_k=neighbours * 25,
+                                                  include_distances=True)
                     for i in range(start, end)]
 
         with ThreadPoolExecutor(os.cpu_count() or 2) as pool:
@@ -260,25 +262,13 @@ class VectorIndex:
         """Every pair of items whose cosine is at least `threshold`, among each item's nearest
         `neighbours`: Annoy's k-NN lists on all cores for the indexed items, an exact scan for
         the fresh ones. Linear in the library, where comparing all pairs is not."""
-        from concurrent.futures import ThreadPoolExecutor
-
         current = self.current
         pairs: list[tuple[bytes, bytes]] = []
         if current is not None and current.size:
             limit = math.sqrt(max(0.0, 2 - 2 * threshold))  # as Annoy's angular distance
-
-            def chunk(start: int) -> list[tuple[int, int]]:
-                found = []
-                for i in range(start, min(start + 2048, current.size)):
-                    items, dists = current.annoy.get_nns_by_item(
-                        i, neighbours + 1, search_k=neighbours * 25, include_distances=True)
-                    found += [(i, j) for j, d in zip(items, dists, strict=True)
-                              if j > i and d <= limit]
-                return found
-
-            with ThreadPoolExecutor(os.cpu_count() or 2) as pool:
-                for part in pool.map(chunk, range(0, current.size, 2048)):
-                    pairs += [(current.content(i), current.content(j)) for i, j in part]
+            for i, (items, dists) in enumerate(self._knn_lists(current, neighbours)):
+                pairs += [(current.content(i), current.content(j))
+                          for j, d in zip(items, dists, strict=True) if j > i and d <= limit]
         for content, vector in list(self.fresh.items()):
             pairs += [(content, other) for other, score in self.search(vector, neighbours + 1)
                       if other != content and score >= threshold]
