@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.linear_model import Ridge
 
 from anagnorisisd.app.shapes import make_library
 from anagnorisisd.ml.clip import ClipModel
@@ -98,7 +99,12 @@ def test_the_evaluator_learns_red_over_blue(served) -> None:  # type: ignore[no-
                         and s, timeout=120)
     assert status["state"] == "done", status
     assert status["final"]["mae"] < status["baseline"]["mae"]
-    assert status["epochs"] and {"train_mae", "val_mae"} <= set(status["epochs"][-1])
+    # The chart's curve ends on exactly the figures the sentence quotes (same folds).
+    last = status["curve"][-1]
+    assert {"n", "train_mae", "val_mae", "baseline_mae"} <= set(last)
+    assert last["val_mae"] == round(status["final"]["mae"], 4)
+    assert last["baseline_mae"] == round(status["baseline"]["mae"], 4)
+    assert [p["n"] for p in status["curve"]] == sorted({p["n"] for p in status["curve"]})
     assert status["progress"] == 1.0 and "beats" in status["verdict"]
 
     items = everything(daemon)
@@ -215,8 +221,7 @@ def test_active_picks_need_fewer_ratings_than_random_picks(tmp_path: Path) -> No
         r = np.random.default_rng(seed)
         rated = list(r.choice(pool, 4, replace=False))
         while len(rated) < len(pool):
-            model_ = evaluator.RidgeModel(1.0)
-            model_.fit(vectors[rated], ratings[rated])
+            model_ = Ridge(alpha=1.0).fit(vectors[rated], ratings[rated])
             if evaluator.spearman(model_.predict(vectors[val]), truth[val]) >= 0.67:
                 return len(rated)
             rest = np.array([i for i in pool if i not in set(rated)])

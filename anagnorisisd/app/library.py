@@ -18,6 +18,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from anagnorisisd import __version__
 from anagnorisisd.app import xmp_ratings
 from anagnorisisd.app.culling import Culling
+from anagnorisisd.app.review import Reviews
 from anagnorisisd.app.status import build_status
 from anagnorisisd.config import Config
 from anagnorisisd.imaging import decoding
@@ -130,6 +131,7 @@ class Library:
         self.culling = Culling(self.store, self.search,
                                StackRules(config.stacks.gap_s, config.stacks.similarity),
                                config.index.duplicate_threshold)
+        self.reviews = Reviews(self.store, self.culling)
         self.models.on_ready(self.search.on_model_ready)
         self.trainer = Trainer(self.store, self.search, config.data_dir / "evaluator")
         self.pipeline.result_listeners.append(self.trainer.on_result)

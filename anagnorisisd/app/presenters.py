@@ -55,6 +55,8 @@ def page_json(library: Library, result: Page, page: int, per_page: int) -> dict[
     if result.years is not None:
         out["years"] = [{"year": year, "count": count, "page": first // per_page + 1}
                         for year, count, first in result.years]
+    if result.notice:
+        out["notice"] = result.notice
     return out
 
 

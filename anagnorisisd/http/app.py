@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from anagnorisisd.app.library import Library
-from anagnorisisd.http import events, files, images, library, openapi, panel, ratings
+from anagnorisisd.http import cull, events, files, images, library, openapi, panel, ratings
 from anagnorisisd.http.common import LIBRARY_KEY
 from anagnorisisd.http.errors import MAX_BODY_KEY, error_middleware
 from anagnorisisd.http.guard import guard_middleware
@@ -19,7 +19,7 @@ def create_app(library_: Library) -> web.Application:
     )
     app[LIBRARY_KEY] = library_
     app[MAX_BODY_KEY] = server.max_body_mb << 20
-    for resource in (library, images, ratings, files, events, panel):
+    for resource in (library, images, ratings, cull, files, events, panel):
         resource.register(app)
     app.router.add_get("/api/openapi.json", openapi.handler)
     return app

@@ -3,7 +3,7 @@
 A file is named by its image id *and* path, and acted on only if the store
 holds that path for that id, so a request can never reach a file outside
 the library. Trash goes through send2trash (the desktop's trash, restorable);
-nothing here deletes a file outright.
+nothing here deletes a file outright, and a trash is undone by /api/files/restore.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from anagnorisisd.app import trash_can
 from anagnorisisd.app.library import Library
 from anagnorisisd.app.presenters import servable_path
 from anagnorisisd.http.common import (
@@ -33,8 +33,7 @@ MAX_FILES = 10_000
 
 
 def trash_location() -> str:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return str(Path(base) / "Trash" / "files")
+    return str(trash_can.home_trash() / "files")
 
 
 def checked_files(library: Library, body: Any) -> list[str]:
@@ -140,6 +139,37 @@ async def post_move(request: web.Request) -> web.Response:
     return await handle_errors(request, work())
 
 
+def restore_files(library: Library, body: Any) -> dict[str, Any]:
+    """Undo a trash: each path (as trashed from this library) back where it was."""
+    paths = body.get("paths") if isinstance(body, dict) else None
+    if not isinstance(paths, list) or not 1 <= len(paths) <= MAX_FILES or not all(
+            isinstance(p, str) and os.path.isabs(p) and "\x00" not in p for p in paths):
+        raise BadRequest(f'send JSON like {{"paths": ["/abs/path.jpg"]}} with 1 to {MAX_FILES}')
+    roots = real_roots(library.roots)
+    outside = [p for p in paths if not inside(os.path.realpath(os.path.dirname(p)), roots)]
+    if outside:
+        raise BadRequest(f"{outside[0]!r} is not inside the library")
+    entries = trash_can.find_trashed(paths)
+    restored, failed = [], []
+    for path in paths:
+        try:
+            trash_can.restore(path, entries.get(path))
+            restored.append(path)
+        except trash_can.RestoreError as exc:
+            failed.append({"path": path, "error": str(exc)})
+    return {"restored": restored, "failed": failed}
+
+
+async def post_restore(request: web.Request) -> web.Response:
+    library = request.app[LIBRARY_KEY]
+
+    async def work() -> dict[str, Any]:
+        body = await read_json(request, '{"paths": ["/abs/path.jpg"]}')
+        return await run_blocking(restore_files, library, body)
+
+    return await handle_errors(request, work())
+
+
 async def json_body(request: web.Request) -> Any:
     return await read_json(request, '{"files": [{"id": "...", "path": "..."}]}')
 
@@ -176,4 +206,5 @@ async def post_reveal(request: web.Request) -> web.Response:
 def register(app: web.Application) -> None:
     app.router.add_post("/api/files/trash", post_trash)
     app.router.add_post("/api/files/move", post_move)
+    app.router.add_post("/api/files/restore", post_restore)
     app.router.add_post("/api/images/{id}/reveal", post_reveal)

@@ -183,6 +183,41 @@ SPEC: dict[str, Any] = {
             "requestBody": json_body(FILES),
             "responses": {"200": json_response(OBJECT, "trashed and failed files"),
                           **errors(400, 415)}}},
+        "/api/files/restore": {"post": {
+            "summary": "Undo a trash: put files back where they were (never overwrites)",
+            "requestBody": json_body({"type": "object", "required": ["paths"], "properties": {
+                "paths": {"type": "array", "items": {"type": "string"}}}}),
+            "responses": {"200": json_response(OBJECT, "restored and failed files"),
+                          **errors(400, 415)}}},
+        "/api/cull": {"get": {
+            "summary": "Stacks and near-duplicate groups to review, unreviewed first, with "
+                       "the keeper, the reason and the person's picks and rejects",
+            "responses": {"200": json_response(OBJECT, "the review queue")}}},
+        "/api/cull/plan": {"get": {
+            "summary": "What a cull would move to the trash, counted: every reject, or every "
+                       "photo of a reviewed group that is not kept",
+            "parameters": [{"name": "what", "in": "query", "required": True,
+                            "schema": {"type": "string", "enum": ["rejects", "non-keepers"]}}],
+            "responses": {"200": json_response(OBJECT, "files, images and bytes"),
+                          **errors(400)}}},
+        "/api/cull/seen": {"post": {
+            "summary": "Mark images as looked at (their groups leave the unreviewed queue)",
+            "requestBody": json_body({"type": "object", "required": ["ids"], "properties": {
+                "ids": {"type": "array", "items": {"type": "string"}}}}),
+            "responses": {"200": json_response(OBJECT, "how many were marked"),
+                          **errors(400, 415, 507)}}},
+        "/api/images/{id}/decision": {
+            "put": {"summary": "Pick (keep) or reject an image in the cull view",
+                    "parameters": [ID],
+                    "requestBody": json_body({"type": "object", "required": ["decision"],
+                                              "properties": {"decision": {
+                                                  "enum": ["pick", "reject", None]}}}),
+                    "responses": {"200": json_response(OBJECT, "the decision"),
+                                  **errors(400, 404, 415, 507)}},
+            "delete": {"summary": "Clear an image's pick or reject", "parameters": [ID],
+                       "responses": {"200": json_response(OBJECT, "the decision"),
+                                     **errors(404, 507)}},
+        },
         "/api/files/move": {"post": {
             "summary": "Move files to a folder inside the library",
             "requestBody": json_body(FILES),

@@ -24,6 +24,7 @@ from anagnorisisd.http.common import (
     run_blocking,
 )
 from anagnorisisd.http.errors import BadRequest, InsufficientStorage, read_json
+from anagnorisisd.ml.service import needs_model
 from anagnorisisd.rating.trainer import TrainingBusy
 from anagnorisisd.store.database import StoreFull
 
@@ -71,6 +72,8 @@ async def delete_rating(request: web.Request) -> web.Response:
 
 async def start_training(request: web.Request) -> web.Response:
     library = request.app[LIBRARY_KEY]
+    if library.search.models.maybe_model() is None:
+        return json_error(409, needs_model("Training"))
     try:
         library.trainer.start()
     except TrainingBusy as exc:
@@ -89,13 +92,27 @@ async def cancel_training(request: web.Request) -> web.Response:
     return web.json_response({"state": "cancelling"})
 
 
+def rate_next_json(library: Library, count: int) -> dict[str, Any]:
+    """First a few photos from the stacks whose keeper is the closest call (a rating there
+    settles a choice the person is about to make), then what would teach the evaluator
+    most."""
+    close_calls = library.reviews.uncertain(max(2, count // 4)) if count > 1 else []
+    rest = [c for c in library.trainer.rate_next(count) if c not in close_calls]
+    items = [describe(library, c) | {"asked": "the keeper of its group is a close call"}
+             for c in close_calls]
+    items += [describe(library, c) | {"asked": "it would teach your evaluator most"}
+              for c in rest[: count - len(close_calls)]]
+    return {"total": len(items), "items": items}
+
+
 async def rate_next(request: web.Request) -> web.Response:
     library = request.app[LIBRARY_KEY]
 
     async def work() -> dict[str, Any]:
         count = int_param(request, "count", 20, 1, 200)
-        picks = await run_blocking(library.trainer.rate_next, count)
-        return {"total": len(picks), "items": [describe(library, c) for c in picks]}
+        if library.search.models.maybe_model() is None:
+            return {"total": 0, "items": [], "notice": needs_model("Rate-next")}
+        return await run_blocking(rate_next_json, library, count)
 
     return await handle_errors(request, work())
 

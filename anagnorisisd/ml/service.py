@@ -22,6 +22,12 @@ from anagnorisisd.ml.session import SessionSettings
 log = logging.getLogger(__name__)
 
 
+def needs_model(feature: str) -> str:
+    """The one sentence every feature that needs embeddings says when there is no model."""
+    return (f"{feature} needs a CLIP model to look at your images: run "
+            "'anagnorisisd model pull' to install one (everything else works meanwhile).")
+
+
 class ModelService:
     def __init__(self, config: Config, *, auto_pull: bool | None = None,
                  eager_session: bool = True) -> None:

@@ -1,205 +1,90 @@
 """The personal evaluator: candidate regressors from embedding to rating, chosen by what
 validates best on this person's own ratings.
 
-Candidates, all in numpy: the mean (the baseline every figure is compared
-with), ridge regression at a few strengths, cosine kNN, and a one-hidden-layer
-MLP. Selection is by cross-validated mean absolute error, so with few ratings
-a simple model wins and with many a flexible one can.
+The models and the cross-validation are scikit-learn's (ridge regression,
+distance-weighted cosine kNN, a one-hidden-layer MLP, the always-the-mean
+baseline, K-fold splits and out-of-fold predictions): they are well tested, and a
+hand-written copy of each was the part of this module most likely to be
+subtly wrong. Selection is by cross-validated mean absolute error, so with
+few ratings a simple model wins and with many a flexible one can.
+
+What is persisted is not a pickle (loading one runs code) but the fitted
+arrays, read back into small numpy predictors that compute exactly what the
+fitted estimator's `predict` did.
 """
 
 from __future__ import annotations
 
-import threading
+import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.stats import spearmanr
+from sklearn.base import RegressorMixin
+from sklearn.dummy import DummyRegressor
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import Ridge
+from sklearn.model_selection import KFold, cross_val_predict
+from sklearn.neighbors import KNeighborsRegressor
+from sklearn.neural_network import MLPRegressor
 
 Matrix = NDArray[np.float32]
 Vector = NDArray[np.float64]
 MIN_RATINGS = 10
 UNIFORM_STD = 0.35
+CURVE_POINTS = 6
 
 
-class Regressor(Protocol):
-    name: str
-
-    def fit(self, x: Matrix, y: Vector) -> None: ...
-
+class Predictor(Protocol):
     def predict(self, x: Matrix) -> Vector: ...
 
-    def state(self) -> dict[str, Any]: ...
+
+@dataclass(frozen=True)
+class Candidate:
+    """A named, unfitted estimator; `make` gives a fresh one for every fit."""
+
+    name: str
+    make: Callable[[], RegressorMixin]
 
 
-class MeanModel:
-    name = "mean"
-
-    def __init__(self) -> None:
-        self.mean = 5.0
-
-    def fit(self, x: Matrix, y: Vector) -> None:
-        self.mean = float(y.mean())
-
-    def predict(self, x: Matrix) -> Vector:
-        return np.full(len(x), self.mean)
-
-    def state(self) -> dict[str, Any]:
-        return {"mean": self.mean}
-
-
-class RidgeModel:
-    def __init__(self, alpha: float) -> None:
-        self.alpha = alpha
-        self.name = f"ridge(alpha={alpha:g})"
-        self.w: Vector = np.zeros(1)
-        self.b = 0.0
-
-    def fit(self, x: Matrix, y: Vector) -> None:
-        xd = x.astype(np.float64)
-        mu = xd.mean(axis=0)
-        xc = xd - mu
-        self.b = float(y.mean())
-        # Dual form: n x n, cheap while ratings are fewer than dimensions.
-        gram = xc @ xc.T + self.alpha * np.eye(len(xc))
-        self.w = xc.T @ np.linalg.solve(gram, y - self.b)
-        self.b -= float(mu @ self.w)
-
-    def predict(self, x: Matrix) -> Vector:
-        return np.clip(x.astype(np.float64) @ self.w + self.b, 0, 10)
-
-    def state(self) -> dict[str, Any]:
-        return {"w": self.w.astype(np.float32).tobytes(), "b": self.b, "alpha": self.alpha}
-
-
-class KnnModel:
-    def __init__(self, k: int) -> None:
-        self.k = k
-        self.name = f"knn(k={k})"
-        self.x: Matrix = np.zeros((0, 1), np.float32)
-        self.y: Vector = np.zeros(0)
-
-    def fit(self, x: Matrix, y: Vector) -> None:
-        self.x, self.y = x.astype(np.float32), y.astype(np.float64)
-
-    def predict(self, x: Matrix) -> Vector:
-        sims = x.astype(np.float32) @ self.x.T
-        k = min(self.k, self.x.shape[0])
-        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        weights = np.maximum(np.take_along_axis(sims, top, 1), 0) + 1e-6
-        out: Vector = (weights * self.y[top]).sum(axis=1) / weights.sum(axis=1)
-        return out
-
-    def state(self) -> dict[str, Any]:
-        return {"k": self.k, "x": self.x.tobytes(), "y": self.y.astype(np.float32).tobytes(),
-                "dim": int(self.x.shape[1])}
-
-
-@dataclass
-class MlpModel:
-    """One hidden layer (tanh), Adam, weight decay; reports loss per epoch for the chart."""
-
-    hidden: int = 64
-    epochs: int = 200
-    lr: float = 0.01
-    decay: float = 1e-3
-    seed: int = 0
-    name: str = "mlp(64)"
-    history: list[dict[str, float]] = field(default_factory=list)
-    params: dict[str, NDArray[np.float64]] = field(default_factory=dict)
-    on_epoch: Callable[[int, float, float | None], None] | None = None
-
-    def fit(self, x: Matrix, y: Vector, x_val: Matrix | None = None,
-            y_val: Vector | None = None, cancelled: threading.Event | None = None) -> None:
-        rng = np.random.default_rng(self.seed)
-        d = x.shape[1]
-        p = {"w1": rng.normal(0, 1 / np.sqrt(d), (d, self.hidden)), "b1": np.zeros(self.hidden),
-             "w2": rng.normal(0, 1 / np.sqrt(self.hidden), self.hidden), "b2": np.array(
-                 [float(y.mean())])}
-        m = {k: np.zeros_like(v) for k, v in p.items()}
-        v = {k: np.zeros_like(val) for k, val in p.items()}
-        xd = x.astype(np.float64)
-        self.history = []
-        for epoch in range(1, self.epochs + 1):
-            if cancelled is not None and cancelled.is_set():
-                return
-            h = np.tanh(xd @ p["w1"] + p["b1"])
-            pred = h @ p["w2"] + p["b2"][0]
-            err = pred - y
-            g_pred = 2 * err / len(y)
-            grads = {"w2": h.T @ g_pred + self.decay * p["w2"], "b2": np.array([g_pred.sum()])}
-            g_h = np.outer(g_pred, p["w2"]) * (1 - h * h)
-            grads["w1"] = xd.T @ g_h + self.decay * p["w1"]
-            grads["b1"] = g_h.sum(axis=0)
-            for key in p:
-                m[key] = 0.9 * m[key] + 0.1 * grads[key]
-                v[key] = 0.999 * v[key] + 0.001 * grads[key] ** 2
-                m_hat = m[key] / (1 - 0.9**epoch)
-                v_hat = v[key] / (1 - 0.999**epoch)
-                p[key] = p[key] - self.lr * m_hat / (np.sqrt(v_hat) + 1e-8)
-            self.params = p
-            train_mae = float(np.abs(np.clip(pred, 0, 10) - y).mean())
-            val_mae = (float(np.abs(self.predict(x_val) - y_val).mean())
-                       if x_val is not None and y_val is not None and len(y_val) else None)
-            self.history.append({"epoch": epoch, "train_mae": train_mae,
-                                 **({"val_mae": val_mae} if val_mae is not None else {})})
-            if self.on_epoch is not None:
-                self.on_epoch(epoch, train_mae, val_mae)
-
-    def predict(self, x: Matrix) -> Vector:
-        p = self.params
-        h = np.tanh(x.astype(np.float64) @ p["w1"] + p["b1"])
-        out: Vector = np.clip(h @ p["w2"] + p["b2"][0], 0, 10)
-        return out
-
-    def state(self) -> dict[str, Any]:
-        return {k: v.astype(np.float32).tobytes() for k, v in self.params.items()} | {
-            "hidden": self.hidden, "dim": int(self.params["w1"].shape[0])}
-
-
-def candidates(n: int) -> list[Regressor]:
-    out: list[Regressor] = [RidgeModel(a) for a in (0.1, 1.0, 10.0)]
-    out += [KnnModel(k) for k in (3, 7, 15) if k < n]
-    out.append(MlpModel(epochs=150))
+def candidates(n: int) -> list[Candidate]:
+    """What competes on n ratings: kNN only where every training fold has k neighbours."""
+    out = [Candidate(f"ridge(alpha={a:g})", partial(Ridge, alpha=a)) for a in (0.1, 1.0, 10.0)]
+    out += [Candidate(f"knn(k={k})", partial(KNeighborsRegressor, n_neighbors=k,
+                                             weights="distance", metric="cosine"))
+            for k in (3, 7, 15) if k < n * 0.6]
+    out.append(Candidate("mlp(64)", partial(
+        MLPRegressor, hidden_layer_sizes=(64,), alpha=1e-3, learning_rate_init=0.01,
+        max_iter=300, random_state=0)))
     return out
 
 
-def average_ranks(values: Vector) -> Vector:
-    """Ranks from 0, ties sharing their mean rank (as Spearman's rho requires)."""
-    values = np.asarray(values, dtype=np.float64)
-    order = np.argsort(values, kind="stable")
-    ranks = np.empty(len(values))
-    sorted_values = values[order]
-    start = 0
-    for end in range(1, len(values) + 1):
-        if end == len(values) or sorted_values[end] != sorted_values[start]:
-            ranks[order[start:end]] = (start + end - 1) / 2
-            start = end
-    return ranks
+BASELINE = Candidate("mean", partial(DummyRegressor, strategy="mean"))
 
 
 def spearman(a: Vector, b: Vector) -> float:
+    """Rank agreement; 0 where either side is constant (no ranking to agree with)."""
     if len(a) < 3 or np.std(a) == 0 or np.std(b) == 0:
         return 0.0
-    return float(np.corrcoef(average_ranks(a), average_ranks(b))[0, 1])
+    return float(spearmanr(a, b).statistic)
 
 
-def folds(n: int, k: int, seed: int = 0) -> list[NDArray[np.intp]]:
-    order = np.random.default_rng(seed).permutation(n)
-    return [order[i::k] for i in range(k)]
+def splits(n: int) -> KFold:
+    return KFold(n_splits=5 if n >= 25 else max(2, min(n, 5)), shuffle=True, random_state=0)
 
 
-def cross_validate(make: Callable[[], Regressor], x: Matrix, y: Vector,
-                   k: int) -> tuple[float, float, Vector]:
-    """Out-of-fold MAE, Spearman and predictions."""
-    predictions = np.zeros(len(y))
-    for held in folds(len(y), k):
-        train = np.setdiff1d(np.arange(len(y)), held)
-        model = make()
-        model.fit(x[train], y[train])
-        predictions[held] = model.predict(x[held])
-    return float(np.abs(predictions - y).mean()), spearman(predictions, y), predictions
+def held_out_mae(candidate: Candidate, x: Matrix, y: Vector, cv: KFold) -> tuple[float, Vector]:
+    """Mean over folds of each fold's MAE (scikit-learn's convention, so the learning
+    curve's last point is this very number), and the out-of-fold predictions."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        predicted = np.clip(cross_val_predict(candidate.make(), x, y, cv=cv), 0, 10)
+    errors = [float(np.abs(predicted[test] - y[test]).mean()) for _, test in cv.split(x)]
+    return float(np.mean(errors)), predicted
 
 
 @dataclass
@@ -226,89 +111,174 @@ def verdict(n: int, y: Vector, final_mae: float, baseline_mae: float) -> str:
             f"rate about {max(50, 2 * n)} images, including ones from 'rate-next'")
 
 
-def select(x: Matrix, y: Vector) -> tuple[Selection, Callable[[], Regressor]]:
-    """Cross-validate every candidate; return the scores and a factory for the winner."""
-    n = len(y)
-    k = 5 if n >= 25 else max(2, min(n, 5))
-    base_mae, _, _ = cross_validate(MeanModel, x, y, k)
+def select(x: Matrix, y: Vector,
+           checkpoint: Callable[[float], None] = lambda _: None) -> tuple[Selection, Candidate]:
+    """Cross-validate every candidate; the scores and the winner. `checkpoint(fraction)`
+    is called between candidates, for progress and to stop a cancelled run."""
+    cv = splits(len(y))
+    base_mae, _ = held_out_mae(BASELINE, x, y, cv)
     scores: list[dict[str, Any]] = []
-    makers: dict[str, Callable[[], Regressor]] = {}
-    for candidate in candidates(n):
-        maker = _factory(candidate)
-        mae, rho, _ = cross_validate(maker, x, y, k)
-        scores.append({"model": candidate.name, "mae": mae, "spearman": rho})
-        makers[candidate.name] = maker
-    best = min(scores, key=lambda s: float(s["mae"]))
+    pool = candidates(len(y))
+    for i, candidate in enumerate(pool):
+        checkpoint(i / len(pool))
+        mae, predicted = held_out_mae(candidate, x, y, cv)
+        scores.append({"model": candidate.name, "mae": mae, "spearman": spearman(predicted, y)})
+    best = min(range(len(pool)), key=lambda i: float(scores[i]["mae"]))
     selection = Selection(
-        chosen=best["model"], scores=scores,
+        chosen=pool[best].name, scores=scores,
         baseline={"mae": base_mae, "spearman": 0.0},
-        final={"mae": best["mae"], "spearman": best["spearman"], "folds": k, "n": n},
-        verdict=verdict(n, y, best["mae"], base_mae),
+        final={"mae": scores[best]["mae"], "spearman": scores[best]["spearman"],
+               "folds": cv.get_n_splits(), "n": len(y)},
+        verdict=verdict(len(y), y, scores[best]["mae"], base_mae),
     )
-    return selection, makers[best["model"]]
+    return selection, pool[best]
 
 
-def _factory(candidate: Regressor) -> Callable[[], Regressor]:
-    if isinstance(candidate, RidgeModel):
-        alpha = candidate.alpha
-        return lambda: RidgeModel(alpha)
-    if isinstance(candidate, KnnModel):
-        k = candidate.k
-        return lambda: KnnModel(k)
-    if isinstance(candidate, MlpModel):
-        return lambda: MlpModel(epochs=150)
-    return MeanModel
+def curve(candidate: Candidate, x: Matrix, y: Vector,
+          checkpoint: Callable[[float], None] = lambda _: None) -> list[dict[str, float]]:
+    """Held-out and training MAE of the chosen model, and the baseline's held-out MAE, by
+    how many ratings each fold's model learned from. Same folds as the selection, and the
+    last point trains on each whole fold, so it is exactly the figure the panel quotes."""
+    cv = splits(len(y))
+    folds = list(cv.split(x))
+    largest = max(len(train) for train, _ in folds)
+    sizes = np.unique(np.linspace(min(5, largest), largest, CURVE_POINTS).astype(int))
+    order = np.random.default_rng(0)
+    shuffled = [(train, order.permutation(train), test) for train, test in folds]
+    points = []
+    for step, size in enumerate(sizes):
+        checkpoint(step / len(sizes))
+        errors: dict[str, list[float]] = {"train_mae": [], "val_mae": [], "baseline_mae": []}
+        for train, mixed, test in shuffled:
+            part = train if size >= len(train) else mixed[:size]  # whole: as selected
+            model = fit(candidate, x[part], y[part])
+            errors["train_mae"].append(_mae(model, x[part], y[part]))
+            errors["val_mae"].append(_mae(model, x[test], y[test]))
+            errors["baseline_mae"].append(float(np.abs(y[test] - y[part].mean()).mean()))
+        points.append({"n": int(min(size, largest))} |
+                      {k: round(float(np.mean(v)), 4) for k, v in errors.items()})
+    return points
 
 
-def restore(kind: str, state: dict[str, Any]) -> Regressor:
-    """Rebuild a persisted evaluator from `state()`."""
-    if kind.startswith("ridge"):
-        r = RidgeModel(float(state["alpha"]))
-        r.w = np.frombuffer(state["w"], dtype=np.float32).astype(np.float64)
-        r.b = float(state["b"])
-        return r
-    if kind.startswith("knn"):
-        kn = KnnModel(int(state["k"]))
-        kn.x = np.frombuffer(state["x"], dtype=np.float32).reshape(-1, int(state["dim"]))
-        kn.y = np.frombuffer(state["y"], dtype=np.float32).astype(np.float64)
-        return kn
-    if kind.startswith("mlp"):
-        hidden, dim = int(state["hidden"]), int(state["dim"])
-        mlp = MlpModel(hidden=hidden)
-        shapes = {"w1": (dim, hidden), "b1": (hidden,), "w2": (hidden,), "b2": (1,)}
-        mlp.params = {k: np.frombuffer(state[k], dtype=np.float32).astype(np.float64).reshape(s)
-                      for k, s in shapes.items()}
-        return mlp
-    mean = MeanModel()
-    mean.mean = float(state["mean"])
-    return mean
+def _mae(model: RegressorMixin, x: Matrix, y: Vector) -> float:
+    return float(np.abs(np.clip(model.predict(x), 0, 10) - y).mean())
 
 
-def most_informative(candidates: Matrix, x: Matrix, y: Vector, count: int,
+def fit(candidate: Candidate, x: Matrix, y: Vector) -> RegressorMixin:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        estimator = candidate.make().fit(x, y)
+    return estimator
+
+
+# ------------------------------------------------------------------ persistence
+class Linear:
+    """Ridge's and the mean's predict: x · w + b."""
+
+    def __init__(self, w: Vector, b: float) -> None:
+        self.w, self.b = w, b
+
+    def predict(self, x: Matrix) -> Vector:
+        out: Vector = x.astype(np.float64) @ self.w + self.b
+        return out
+
+
+class Network:
+    """MLPRegressor's forward pass: ReLU hidden layers, identity output."""
+
+    def __init__(self, weights: list[Vector], biases: list[Vector]) -> None:
+        self.weights, self.biases = weights, biases
+
+    def predict(self, x: Matrix) -> Vector:
+        h: Vector = x.astype(np.float64)
+        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            h = h @ w + b
+            if i < len(self.weights) - 1:
+                h = np.maximum(h, 0)
+        out: Vector = h[:, 0]
+        return out
+
+
+def _array(a: Any) -> dict[str, Any]:
+    a = np.asarray(a, dtype=np.float64)
+    return {"data": a.tobytes(), "shape": list(a.shape)}
+
+
+def _unarray(d: dict[str, Any]) -> Vector:
+    return np.frombuffer(d["data"], dtype=np.float64).reshape(d["shape"])
+
+
+def state(estimator: RegressorMixin) -> dict[str, Any]:
+    """The fitted arrays, msgpack-ready."""
+    if isinstance(estimator, Ridge):
+        return {"type": "linear", "w": _array(estimator.coef_),
+                "b": float(estimator.intercept_)}
+    if isinstance(estimator, DummyRegressor):
+        return {"type": "linear", "w": None, "b": float(np.ravel(estimator.constant_)[0])}
+    if isinstance(estimator, KNeighborsRegressor):
+        return {"type": "knn", "k": estimator.n_neighbors, "x": _array(estimator._fit_X),
+                "y": _array(estimator._y)}
+    if isinstance(estimator, MLPRegressor):
+        if estimator.activation != "relu" or estimator.out_activation_ != "identity":
+            raise ValueError(f"cannot save an MLP with {estimator.activation} units")
+        return {"type": "mlp", "weights": [_array(w) for w in estimator.coefs_],
+                "biases": [_array(b) for b in estimator.intercepts_]}
+    raise ValueError(f"cannot save a {type(estimator).__name__}")
+
+
+def restore(saved: dict[str, Any]) -> Predictor:
+    """A predictor from `state()`; a ValueError for anything else (an older format)."""
+    kind = saved.get("type")
+    if kind == "linear":
+        w = _unarray(saved["w"]) if saved["w"] is not None else None
+        if w is None:
+            return _Constant(float(saved["b"]))
+        return Linear(w, float(saved["b"]))
+    if kind == "knn":
+        neighbours = KNeighborsRegressor(n_neighbors=int(saved["k"]), weights="distance",
+                                         metric="cosine")
+        neighbours.fit(_unarray(saved["x"]), _unarray(saved["y"]))  # storing them is the fit
+        fitted: Predictor = neighbours
+        return fitted
+    if kind == "mlp":
+        return Network([_unarray(w) for w in saved["weights"]],
+                       [_unarray(b) for b in saved["biases"]])
+    raise ValueError(f"unknown evaluator format {kind!r}: train again")
+
+
+class _Constant:
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def predict(self, x: Matrix) -> Vector:
+        return np.full(len(x), self.value)
+
+
+# ------------------------------------------------------------------ rate-next
+def most_informative(pool: Matrix, x: Matrix, y: Vector, count: int,
                      rng: np.random.Generator) -> list[int]:
-    """Indices of the candidates whose ratings should teach a model most.
+    """Indices of the pool's images whose ratings should teach a model most.
 
     Uncertainty is the distance to the nearest rated image plus, once there
     are a few ratings, the disagreement of bootstrap ridge models. The
     shortlist of the most uncertain is then thinned by farthest-point
     selection, so one batch does not ask five times about the same thing.
     """
-    distance = 1 - (candidates @ x.T).max(axis=1) if len(y) else np.ones(len(candidates))
-    spread = np.zeros(len(candidates))
+    distance = 1 - (pool @ x.T).max(axis=1) if len(y) else np.ones(len(pool))
+    spread = np.zeros(len(pool))
     if len(y) >= 8:
         predictions = []
         for _ in range(5):
             sample = rng.integers(0, len(y), len(y))
-            ridge = RidgeModel(1.0)
-            ridge.fit(x[sample], y[sample])
-            predictions.append(ridge.predict(candidates))
+            predictions.append(np.clip(Ridge(alpha=1.0).fit(x[sample], y[sample]).predict(pool),
+                                       0, 10))
         spread = np.std(predictions, axis=0) / 2.5
     uncertainty = distance / max(float(distance.max()), 1e-9) + spread
     shortlist = np.argsort(-uncertainty)[: max(count * 5, count)]
     chosen = [int(shortlist[0])]
-    nearest = 1 - candidates[shortlist] @ candidates[chosen[0]]
+    nearest = 1 - pool[shortlist] @ pool[chosen[0]]
     while len(chosen) < min(count, len(shortlist)):
         pick = int(np.argmax(nearest * (0.5 + uncertainty[shortlist])))
         chosen.append(int(shortlist[pick]))
-        nearest = np.minimum(nearest, 1 - candidates[shortlist] @ candidates[shortlist[pick]])
+        nearest = np.minimum(nearest, 1 - pool[shortlist] @ pool[shortlist[pick]])
     return chosen

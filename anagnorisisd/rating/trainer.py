@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from anagnorisisd.ml.service import needs_model
 from anagnorisisd.rating import evaluator
 from anagnorisisd.search.service import SearchService, decode_embedding
 from anagnorisisd.store.database import Store
@@ -37,7 +38,7 @@ class Cancelled(Exception):
 class Evaluator:
     """A trained, persisted model and what it was trained on."""
 
-    def __init__(self, version: str, kind: str, model: evaluator.Regressor, identity: str,
+    def __init__(self, version: str, kind: str, model: evaluator.Predictor, identity: str,
                  metrics: dict[str, Any]) -> None:
         self.version, self.kind, self.model = version, kind, model
         self.identity, self.metrics = identity, metrics
@@ -51,7 +52,7 @@ class Trainer:
         self.store = store
         self.search = search
         self.directory = directory
-        self.status: dict[str, Any] = {"state": "idle", "progress": 0.0, "epochs": []}
+        self.status: dict[str, Any] = {"state": "idle", "progress": 0.0, "curve": []}
         self.current: Evaluator | None = None
         self._cancel = threading.Event()
         self._lock = threading.Lock()
@@ -66,18 +67,23 @@ class Trainer:
     def load(self) -> None:
         try:
             data = unpack(self.path.read_bytes())
-        except (OSError, ValueError):
+            model = evaluator.restore(data["state"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            if self.path.exists():  # an older format: its predictions stay until retrained
+                log.warning("evaluator %s not loaded (%s); train again", self.path, exc)
+                self.status = {"state": "idle", "progress": 0.0, "curve": [],
+                               "verdict": f"the saved evaluator could not be read ({exc}): "
+                                          "train again"}
             return
-        self.current = Evaluator(data["version"], data["kind"],
-                                 evaluator.restore(data["kind"], data["state"]),
-                                 data["identity"], data["metrics"])
+        self.current = Evaluator(data["version"], data["kind"], model, data["identity"],
+                                 data["metrics"])
         self.status = dict(data.get("status", self.status))
 
-    def save(self, ev: Evaluator) -> None:
+    def save(self, ev: Evaluator, state: dict[str, Any]) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
         tmp.write_bytes(pack({"version": ev.version, "kind": ev.kind,
-                              "state": ev.model.state(), "identity": ev.identity,
+                              "state": state, "identity": ev.identity,
                               "metrics": ev.metrics, "status": self.status}))
         tmp.replace(self.path)
 
@@ -87,7 +93,7 @@ class Trainer:
             if self.status["state"] == "running":
                 raise TrainingBusy("a training run is already going")
             self._cancel.clear()
-            self.status = {"state": "running", "progress": 0.0, "epochs": [],
+            self.status = {"state": "running", "progress": 0.0, "curve": [],
                            "started_at": time.time(), "phase": "gathering ratings"}
             self._thread = threading.Thread(target=self._run, name="train", daemon=True)
             self._thread.start()
@@ -137,7 +143,7 @@ class Trainer:
     def _train(self) -> None:
         model = self.search.models.maybe_model()
         if model is None:
-            raise RuntimeError(f"no embedding model: {self.search.models.problem}")
+            raise RuntimeError(needs_model("Training"))
         _ids, x, y = self.training_data()
         self.status["n_ratings"] = len(y)
         if len(y) < 2:
@@ -145,46 +151,23 @@ class Trainer:
                                error=f"only {len(y)} rated images with embeddings",
                                finished_at=time.time())
             return
-        self._progress(0.1, "cross-validating candidates")
-        selection, make = evaluator.select(x, y)
+        selection, chosen = evaluator.select(
+            x, y, lambda f: self._progress(0.05 + 0.45 * f, "cross-validating candidates"))
         self.status.update(scores=selection.scores, baseline=selection.baseline,
                            chosen=selection.chosen, verdict=selection.verdict)
-        self._progress(0.5, "drawing the learning curve")
-        self._curve(x, y)
+        self.status["curve"] = evaluator.curve(
+            chosen, x, y, lambda f: self._progress(0.5 + 0.3 * f, "drawing the learning curve"))
         self._progress(0.8, "fitting the chosen model on all ratings")
-        final = make()
-        final.fit(x, y)
+        fitted = evaluator.fit(chosen, x, y)
         version = time.strftime("ev-%Y%m%dT%H%M%S", time.gmtime()) + f"-{len(y)}"
-        ev = Evaluator(version, selection.chosen, final, model.identity, selection.final)
+        ev = Evaluator(version, selection.chosen, fitted, model.identity, selection.final)
         self._progress(0.85, "predicting every image")
         self.current = ev
         self.predict_all(ev)
         self.status.update(state="done", progress=1.0, final=selection.final,
                            version=version, finished_at=time.time(), phase="done")
-        self.save(ev)
+        self.save(ev, evaluator.state(fitted))
         log.info("evaluator %s trained on %d ratings: %s", version, len(y), selection.verdict)
-
-    def _curve(self, x: NDArray[np.float32], y: NDArray[np.float64]) -> None:
-        """Train and validation MAE per epoch (an MLP on an 80/20 split), for the chart."""
-        order = np.random.default_rng(1).permutation(len(y))
-        cut = max(1, int(len(y) * 0.8))
-        train, val = order[:cut], order[cut:]
-        baseline = float(np.abs(y[val] - y[train].mean()).mean()) if len(val) else None
-        self.status["curve_baseline_mae"] = baseline
-        epochs: list[dict[str, float]] = []
-        self.status["epochs"] = epochs
-
-        def on_epoch(epoch: int, train_mae: float, val_mae: float | None) -> None:
-            if epoch % 5 == 0 or epoch == 1:
-                epochs.append({"epoch": epoch, "train_mae": round(train_mae, 4),
-                               **({"val_mae": round(val_mae, 4)} if val_mae is not None
-                                  else {})})
-                self.status["progress"] = round(0.5 + 0.3 * epoch / 150, 3)
-
-        mlp = evaluator.MlpModel(epochs=150, on_epoch=on_epoch)
-        mlp.fit(x[train], y[train], x[val], y[val], cancelled=self._cancel)
-        if self._cancel.is_set():
-            raise Cancelled
 
     # -------------------------------------------------------------- predicting
     def predict_all(self, ev: Evaluator) -> int:

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from anagnorisisd.ml.service import ModelService
+from anagnorisisd.ml.service import ModelService, needs_model
 from anagnorisisd.search.catalog import Catalog, Columns
 from anagnorisisd.search.index import VectorIndex
 from anagnorisisd.search.query import Query
@@ -60,6 +60,8 @@ class Page:
     years: list[tuple[int, int, int]] | None = None
     """For a date sort: (year, images, position of its first image) in the order shown,
     so a panel can jump to a year; undated images, last, are not a year."""
+    notice: str | None = None
+    """Why the order asked for could not be given (and what was shown instead)."""
 
 
 def years_in_order(taken: NDArray[np.float64]) -> list[tuple[int, int, int]]:
@@ -258,7 +260,10 @@ class SearchService:
         hits = [Hit(columns.ids[i], scored.get(columns.ids[i]) if scored else None)
                 for i in chosen]
         years = years_in_order(columns.taken[order]) if query.sort == "date" else None
-        return Page(len(order), hits, years)
+        notice = None
+        if query.sort == "similarity" and not self.similarity_keys():
+            notice = needs_model("Ordering by similarity") + " Shown newest first instead."
+        return Page(len(order), hits, years, notice)
 
     @staticmethod
     def filter_mask(query: Query, columns: Columns) -> NDArray[np.bool_]:
@@ -294,11 +299,11 @@ class SearchService:
         idx = np.flatnonzero(mask)
         mode = query.sort if query.sort != "similar" else None
         tiebreak = columns.id_array[idx]
-        if mode is None:
-            if scored is not None:
-                key = np.asarray([scored[columns.ids[i]] for i in idx])
-                return idx[self._lexsort(key, tiebreak, descending)]
-            return idx[np.argsort(tiebreak, kind="stable")]
+        if mode is None and scored is not None:
+            key = np.asarray([scored[columns.ids[i]] for i in idx])
+            return idx[self._lexsort(key, tiebreak, descending)]
+        if mode is None or (mode == "similarity" and not self.similarity_keys()):
+            mode = "date"  # no order asked for (or none possible): newest first, as people expect
         if mode == "random":
             salt = str(query.seed if query.seed is not None else (seed or 0)).encode()
             keys = np.asarray([hashlib.blake2b(columns.ids[i], key=salt[:64],

@@ -405,6 +405,13 @@ class Store:
                 if len(key) == 38 and bytes(key[32:]) == b"rating":
                     yield bytes(key[:32]), unpack(raw)
 
+    def reviews(self) -> Iterator[tuple[bytes, dict[str, Any]]]:
+        """Every cull decision and "looked at" mark: (content hash, {decision, seen_at})."""
+        with self.env.begin() as txn:
+            for key, raw in txn.cursor(db=self.user):
+                if len(key) == 38 and bytes(key[32:]) == b"review":
+                    yield bytes(key[:32]), unpack(raw)
+
     def get_setting(self, name: str) -> Any:
         with self.env.begin() as txn:
             raw = txn.get(b"setting:" + name.encode(), db=self.meta)

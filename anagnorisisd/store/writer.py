@@ -240,6 +240,14 @@ class Writer:
         history.append({"value": value, "at": at})
         self.txn.put(history_key, pack(history[-RATING_HISTORY_LIMIT:]), db=self.store.user)
 
+    def set_review(self, content_hash: bytes, review: dict[str, Any] | None) -> None:
+        """What the person decided in the cull view ({"decision", "seen_at"}); None clears."""
+        key = content_hash + b"review"
+        if review is None:
+            self.txn.delete(key, db=self.store.user)
+        else:
+            self.txn.put(key, pack(review), db=self.store.user)
+
     def set_prediction(self, content_hash: bytes, value: float, model: str) -> None:
         self.txn.put(content_hash + b"prediction", pack({"value": value, "model": model}),
                      db=self.store.user)

@@ -1,0 +1,175 @@
+"""The cull workflow's memory and plans: what the person picked, rejected and looked at;
+the queue of groups still to look at; and what "trash the rejects" or "trash every
+non-keeper of what I reviewed" would move, counted before anything moves.
+
+Decisions are the person's work, so they live with ratings in the store's user table
+(written before the reply, never garbage-collected) and are keyed by content, so they
+follow a photo through renames. The groups themselves are derived (app.culling), so
+they are never stale state: a stack and a near-duplicate group that share a photo are
+one group here, because the person decides about those photos together.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from anagnorisisd.app.culling import Culling
+from anagnorisisd.search.service import DisjointSet
+from anagnorisisd.store.database import Store
+
+DECISIONS = ("pick", "reject")
+PLANS = ("rejects", "non-keepers")
+
+
+class Reviews:
+    def __init__(self, store: Store, culling: Culling) -> None:
+        self.store = store
+        self.culling = culling
+        self._lock = threading.Lock()
+        self._reviews: dict[bytes, dict[str, Any]] = dict(store.reviews())
+
+    # --------------------------------------------------------------- recording
+    def decide(self, content: bytes, decision: str | None) -> dict[str, Any]:
+        if decision is not None and decision not in DECISIONS:
+            raise ValueError(f"decision must be one of {', '.join(DECISIONS)} or null")
+        with self._lock:
+            review = dict(self._reviews.get(content, {}))
+            review["decision"] = decision
+            review.setdefault("seen_at", time.time())
+            self._save({content: review})
+        return self.review_json(content)
+
+    def mark_seen(self, contents: list[bytes]) -> int:
+        """A group was looked at: its photos leave the unreviewed queue."""
+        now = time.time()
+        with self._lock:
+            changed = {c: {**self._reviews.get(c, {"decision": None}), "seen_at": now}
+                       for c in contents if not self._reviews.get(c, {}).get("seen_at")}
+            if changed:
+                self._save(changed)
+        return len(changed)
+
+    def _save(self, reviews: dict[bytes, dict[str, Any]]) -> None:
+        with self.store.write() as w:  # StoreFull propagates: nothing changed, and it is said
+            for content, review in reviews.items():
+                w.set_review(content, review)
+        self._reviews.update(reviews)
+
+    def decision(self, content: bytes) -> str | None:
+        decision: str | None = self._reviews.get(content, {}).get("decision")
+        return decision
+
+    def seen(self, content: bytes) -> bool:
+        return bool(self._reviews.get(content, {}).get("seen_at"))
+
+    def review_json(self, content: bytes) -> dict[str, Any]:
+        return {"id": content.hex(), "decision": self.decision(content),
+                "seen": self.seen(content)}
+
+    # ------------------------------------------------------------------ groups
+    def groups(self) -> list[tuple[str, list[bytes]]]:
+        """Stacks and near-duplicate groups, merged where they share a photo, with live
+        members only: (kind, members)."""
+        grouping = self.culling.latest()
+        catalog = self.culling.search.catalog
+        sources = [("stack", m) for m in grouping.stacks]
+        sources += [("near-duplicates", m) for m in grouping.duplicates if len(m) > 1]
+        order: dict[bytes, int] = {}
+        for _, members in sources:
+            for content in members:
+                if content in catalog:
+                    order.setdefault(content, len(order))
+        sets = DisjointSet(len(order))
+        for _, members in sources:
+            live = [order[c] for c in members if c in order]
+            for other in live[1:]:
+                sets.union(live[0], other)
+        kinds: dict[int, set[str]] = {}
+        for kind, members in sources:
+            for content in members:
+                if content in order:
+                    kinds.setdefault(sets.find(order[content]), set()).add(kind)
+        merged: dict[int, list[bytes]] = {}
+        for content, i in order.items():
+            merged.setdefault(sets.find(i), []).append(content)
+        return [(" and ".join(sorted(kinds[root])), members)
+                for root, members in merged.items() if len(members) > 1]
+
+    def keeper(self, members: list[bytes]) -> tuple[list[bytes], str]:
+        """The photos to keep: the person's picks if there are any, else the suggestion."""
+        picks = [c for c in members if self.decision(c) == "pick"]
+        if picks:
+            return picks, "you picked " + ("it" if len(picks) == 1 else f"these {len(picks)}")
+        best, reason = self.culling.keeper(members)
+        return [best], reason
+
+    def queue_json(self) -> dict[str, Any]:
+        """Every group, the unreviewed first (in the order they were found)."""
+        out: list[dict[str, Any]] = []
+        for kind, members in self.groups():
+            keep, reason = self.keeper(members)
+            suggested, _ = self.culling.keeper(members)
+            out.append({"key": members[0].hex(), "kind": kind,
+                        "members": [c.hex() for c in members],
+                        "keep": [c.hex() for c in keep], "keeper": suggested.hex(),
+                        "reason": reason,
+                        "reviewed": all(self.seen(c) for c in members),
+                        "decisions": {c.hex(): self.decision(c) for c in members
+                                      if self.decision(c)}})
+        out.sort(key=lambda g: g["reviewed"])
+        unreviewed = sum(1 for g in out if not g["reviewed"])
+        return {"groups": out, "total": len(out), "unreviewed": unreviewed,
+                "rejects": sum(1 for c in self._reviews if self.decision(c) == "reject"
+                               and c in self.culling.search.catalog)}
+
+    # ------------------------------------------------------------------- plans
+    def plan(self, what: str) -> dict[str, Any]:
+        """The files a cull would move to the trash, counted first: every photo marked
+        reject, or every photo of a reviewed group that is not kept."""
+        if what not in PLANS:
+            raise ValueError(f"what must be one of {', '.join(PLANS)}")
+        catalog = self.culling.search.catalog
+        if what == "rejects":
+            chosen = [c for c, r in self._reviews.items()
+                      if r.get("decision") == "reject" and c in catalog]
+        else:
+            chosen = []
+            for _, members in self.groups():
+                if all(self.seen(c) for c in members):
+                    keep, _ = self.keeper(members)
+                    chosen += [c for c in members if c not in keep]
+        files = []
+        for content in chosen:
+            entry = catalog.get(content)
+            for path in sorted(self.store.paths_for(content)):
+                files.append({"id": content.hex(), "path": path,
+                              "bytes": entry.file_size if entry else 0})
+        return {"what": what, "count": len(files), "images": len(chosen),
+                "bytes": sum(f["bytes"] for f in files), "files": files}
+
+    def uncertain(self, count: int) -> list[bytes]:
+        """Photos to ask about first in rate-next: the two leaders of the groups whose
+        keeper is the closest call (no rating of the person's own to decide it, and the
+        evaluator's predictions for the two best nearly equal)."""
+        calls: list[tuple[float, list[bytes]]] = []
+        catalog = self.culling.search.catalog
+        for _, members in self.groups():
+            entries = [(c, catalog.get(c)) for c in members]
+            if any(e is not None and e.user_rating is not None for _, e in entries):
+                continue
+            if any(self.decision(c) == "pick" for c in members):
+                continue
+            predicted = sorted(((e.model_rating if e and e.model_rating is not None else -1.0),
+                                c) for c, e in entries)
+            (second, b), (first, a) = predicted[-2], predicted[-1]
+            margin = first - second if second >= 0 else 0.0
+            calls.append((margin, [a, b]))
+        calls.sort(key=lambda call: call[0])
+        out: list[bytes] = []
+        for _, pair in calls:
+            out += [c for c in pair if c not in out]
+            if len(out) >= count:
+                break
+        return out[:count]
