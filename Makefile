@@ -27,6 +27,7 @@ $(TEST_STAMP): $(RUNTIME_STAMP)
 	$(PIP) install -e '.[test]'
 	$(PIP) install --no-deps open-clip-torch
 	tools/ensure_chromium.sh
+	$(BIN)/python tools/fetch_axe.py $(VENV)/axe
 	touch $@
 
 run: setup

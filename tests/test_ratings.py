@@ -237,3 +237,21 @@ def test_active_picks_need_fewer_ratings_than_random_picks(tmp_path: Path) -> No
     random_ = [ratings_needed(False, s) for s in range(6)]
     assert np.mean(active) < np.mean(random_), (active, random_)
     print(f"ratings to reach 0.67: active {np.mean(active):.1f}, random {np.mean(random_):.1f}")
+
+
+def test_every_candidate_draws_a_learning_curve_that_ends_on_its_score() -> None:
+    """The curve starts where each model can be fitted (kNN needs k ratings) and its last
+    point is the cross-validated figure the selection reports, for every candidate."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(60, 16)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    y = np.clip(5 + 4 * x[:, 0] + rng.normal(0, 0.5, 60), 0, 10)
+    cv = evaluator.splits(len(y))
+    for candidate in evaluator.candidates(len(y)):
+        points = evaluator.curve(candidate, x, y)
+        assert points[0]["n"] >= candidate.min_train, candidate.name
+        mae, _ = evaluator.held_out_mae(candidate, x, y, cv)
+        assert points[-1]["val_mae"] == round(mae, 4), candidate.name
+        saved = evaluator.restore(evaluator.state(evaluator.fit(candidate, x, y)))
+        fitted = evaluator.fit(candidate, x, y)
+        assert np.allclose(saved.predict(x), fitted.predict(x)), candidate.name

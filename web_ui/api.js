@@ -76,3 +76,24 @@ export function el(tag, attrs = {}, ...children) {
   }
   return node;
 }
+
+// One line at the top of the page for what went wrong (or right) outside any form: a failed
+// request never leaves a blank page or a silent button.
+let toastTimer = null;
+export function toast(message, kind = "error") {
+  const box = document.getElementById("toast");
+  box.textContent = message;
+  box.className = `toast ${kind}`;
+  box.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { box.hidden = true; }, kind === "error" ? 12000 : 5000);
+}
+
+export function report(err) {
+  toast(err && err.message ? err.message : String(err));
+}
+
+// "3 files (1.2 MB)": what a destructive action is about to touch, said before it does.
+export function plural(n, word) {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}

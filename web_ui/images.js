@@ -1,10 +1,14 @@
 // The Images page: library setup, live progress, search, grid, selection, duplicates.
-import { api, el, formatBytes, formatDuration, thumb } from "./api.js";
+import { api, el, formatBytes, plural, report, thumb } from "./api.js";
+import { Compare } from "./compare.js";
+import { CullView, restoreUndo, reviewQueue, trashWithUndo } from "./cull.js";
+import { renderProgress } from "./progress.js";
 import { Viewer } from "./viewer.js";
 
 const KEYWORDS = ["rating", "random", "file-size", "proportion", "resolution", "similarity", "date",
-  "duplicates", "stacks", "rate-next"];
-const VIEWS = ["duplicates", "stacks", "rate-next"];  // each replaces the whole query
+  "duplicates", "stacks", "cull", "rate-next"];
+const VIEWS = ["duplicates", "stacks", "cull", "rate-next"];  // each replaces the whole query
+const GROUPED = ["duplicates", "stacks", "cull"];  // these show groups instead of the grid
 const SORTS = KEYWORDS.slice(0, 7);
 const PER_PAGE = 60;
 
@@ -33,8 +37,14 @@ export class ImagesPage {
     this.selected = new Set();
     this.lastClicked = null;
     this.viewer = new Viewer(this);
+    this.compare = new Compare(this);
+    this.cull = new CullView(this);
     this.libraryFilled = false;
     this.wired = false;
+    this.stackOf = null;  // image id -> its stack, when the grid groups stacks
+    this.seenLibrary = null;  // what the last status said the library holds
+    this.refreshWanted = false;  // reload when the library next changes (after a trash)
+    this.lastResult = { total: 0, items: [] };
   }
 
   wire() {
@@ -73,6 +83,13 @@ export class ImagesPage {
       localStorage.setItem("anagnorisisd-scores", scores.checked ? "1" : "0");
       document.body.classList.toggle("show-scores", scores.checked);
     });
+    const stacks = document.getElementById("group-stacks");
+    stacks.checked = localStorage.getItem("anagnorisisd-stacks") === "1";
+    stacks.addEventListener("change", () => {
+      localStorage.setItem("anagnorisisd-stacks", stacks.checked ? "1" : "0");
+      this.load();
+    });
+    restoreUndo();
     document.getElementById("bulk-trash").addEventListener("click", () => this.bulkTrash());
     document.getElementById("bulk-move").addEventListener("click", () => this.bulkMove());
     document.getElementById("bulk-clear").addEventListener("click", () => {
@@ -116,13 +133,15 @@ export class ImagesPage {
     const error = document.getElementById("search-error");
     error.textContent = "";
     const q = state.q.trim().toLowerCase();
-    const grouped = q === "duplicates" || q === "stacks";
+    const grouped = GROUPED.includes(q);
     document.getElementById("duplicates").hidden = !grouped;  // groups replace the grid
     document.getElementById("grid").hidden = grouped;
     document.getElementById("years").hidden = true;
+    document.getElementById("grid").setAttribute("aria-busy", "true");
     try {
       if (q === "duplicates") return await this.showDuplicates();
       if (q === "stacks") return await this.showStacks();
+      if (q === "cull") return await this.cull.show();
       let result;
       if (q === "rate-next") {
         result = await api("/api/rate-next?count=24");
@@ -134,27 +153,45 @@ export class ImagesPage {
         if (state.seed) params.set("seed", state.seed);
         result = await api("/api/images?" + params);
       }
+      this.stackOf = document.getElementById("group-stacks").checked && q !== "rate-next"
+        ? await this.stackIndex() : null;
       this.render(result, state);
     } catch (err) {
       error.textContent = err.body && err.body.token
         ? `${err.message} (at "${err.body.token}")` : err.message;
-      this.render({ total: 0, items: [], page: 1, per_page: PER_PAGE }, state);
+      if (grouped) document.getElementById("duplicates").replaceChildren();
+      else this.render({ total: 0, items: [], page: 1, per_page: PER_PAGE }, state);
+    } finally {
+      document.getElementById("grid").removeAttribute("aria-busy");
     }
   }
 
+  // Which stack each image belongs to, for showing a stack as one tile.
+  async stackIndex() {
+    const result = await api("/api/stacks");
+    const index = new Map();
+    for (const stack of result.stacks) for (const id of stack.members) index.set(id, stack);
+    return index;
+  }
+
   render(result, state) {
+    this.lastResult = result;
     this.items = result.items;
     const grid = document.getElementById("grid");
     const byDate = state.q.split(/\s+/).includes("date");
     const cells = [];
     let month = null;
+    const shownStacks = new Set();
     result.items.forEach((item, index) => {
+      const stack = this.stackOf && this.stackOf.get(item.id);
+      if (stack && shownStacks.has(stack)) return;  // the stack's tile stands for it
       const heading = byDate ? monthOf(item.taken_at) : null;
       if (byDate && heading !== month) {
         month = heading;
         cells.push(el("h3", { class: "month", "data-testid": "month-header" }, heading));
       }
-      cells.push(this.tile(item, index));
+      if (stack) shownStacks.add(stack);
+      cells.push(this.tile(item, index, stack));
     });
     grid.replaceChildren(...cells);
     this.renderYears(result.years, state);
@@ -163,8 +200,12 @@ export class ImagesPage {
     grid.dataset.page = String(state.page);
     grid.dataset.order = state.order;
     const summary = document.getElementById("results-summary");
+    const indexing = this.seenLibrary && this.seenLibrary.pending;
     summary.textContent = result.total ? `${result.total} images` +
-      (state.q ? ` for “${state.q}”` : "") : (state.q ? "No matches." : "No images yet.");
+      (state.q ? ` for “${state.q}”` : "") : result.notice ? "" : state.q ? "No matches."
+      : indexing ? "Indexing: images appear here as they are read." : "No images yet.";
+    if (result.notice) summary.append(el("span", { "data-testid": "notice" },
+      (result.total ? " · " : "") + result.notice));
     if (result.unreadable) {  // failed files are not tiles: they are counted, and listed
       summary.append(" · ", el("a", { href: "/status", "data-testid": "unreadable-link" },
         `${result.unreadable} could not be read`));
@@ -191,15 +232,27 @@ export class ImagesPage {
       onclick: () => this.navigate({ page: y.page }) }, String(y.year))));
   }
 
-  tile(item, index) {
+  // A tile is a button (Enter or Space opens it) beside a labelled checkbox; a stack's tile
+  // carries the count and opens the compare view instead.
+  tile(item, index, stack) {
     const model = item.model_rating == null ? "–" : item.model_rating.toFixed(1);
-    const node = el("div", { class: "tile", "data-testid": "result-tile", "data-id": item.id,
-      title: item.path },
-      el("input", { type: "checkbox", class: "select", "aria-label": "select",
+    const name = (item.path || "").split("/").pop();
+    const open = (e) => {
+      if (e.shiftKey || e.ctrlKey || e.metaKey) this.toggle(index, e.shiftKey);
+      else if (stack) this.openStack(stack);
+      else this.viewer.open(index);
+    };
+    const node = el("div", { class: "tile" + (stack ? " stack" : ""), "data-testid": stack
+      ? "stack-tile" : "result-tile", "data-id": item.id, title: item.path },
+      el("input", { type: "checkbox", class: "select", "aria-label": `Select ${name}`,
         onclick: (e) => { e.stopPropagation(); this.toggle(index, e.shiftKey); } }),
-      el("img", { src: thumb(item.id), loading: "lazy", alt: item.path || "" }),
+      stack ? el("span", { class: "count", "data-testid": "stack-count" },
+        `${stack.members.length} shots`) : null,
+      el("button", { type: "button", class: "open", onclick: open,
+        title: stack ? `Compare the ${stack.members.length} shots` : `Open ${name}` },
+      el("img", { src: thumb(item.id), loading: "lazy", alt: "" }),
       el("div", { class: "meta" },
-        el("span", { class: "name" }, (item.path || "").split("/").pop()),
+        el("span", { class: "name" }, name),
         el("span", { "data-testid": "tile-ratings" },
           `you: ${item.user_rating ?? "–"} · model: `,
           el("span", { class: item.model_rating_stale ? "stale" : "",
@@ -207,13 +260,21 @@ export class ImagesPage {
             model + (item.model_rating_stale ? " (stale)" : ""))),
         el("span", {}, `${formatBytes(item.file_size)} · ${item.width}×${item.height}`),
         item.score == null ? null : el("span", { class: "score", "data-testid": "tile-score" },
-          `score ${item.score.toFixed(3)}`)));
-    node.addEventListener("click", (e) => {
-      if (e.shiftKey || e.ctrlKey || e.metaKey) this.toggle(index, e.shiftKey);
-      else this.viewer.open(index);
-    });
+          `score ${item.score.toFixed(3)}`),
+        item.asked ? el("span", { class: "asked" }, `asked: ${item.asked}`) : null)));
     if (this.selected.has(item.id)) node.classList.add("selected");
     return node;
+  }
+
+  async openStack(stack) {
+    try {
+      const queue = await reviewQueue();
+      const at = queue.groups.findIndex((g) => g.members.includes(stack.members[0]));
+      if (at < 0) return report(new Error("that stack has changed since; reload to see it"));
+      this.compare.open(queue.groups, at);
+    } catch (err) {
+      report(err);
+    }
   }
 
   // Click selects one; shift-click selects the range from the last one clicked.
@@ -248,12 +309,24 @@ export class ImagesPage {
 
   async bulkTrash() {
     const files = this.selectedFiles();
-    if (!files.length || !confirm(`Move ${files.length} file(s) to the trash?`)) return;
-    const result = await api("/api/files/trash", { method: "POST", body: { files } });
-    this.flash(`Moved ${result.trashed.length} file(s) to ${result.trash}` +
-      (result.failed.length ? `; ${result.failed.length} failed` : ""));
-    this.selected.clear();
-    setTimeout(() => this.load(), 800);
+    if (!files.length || !confirm(`Move ${plural(files.length, "file")} to the system trash? You can undo this.`)) return;
+    try {
+      const result = await trashWithUndo(files, "the selection");
+      this.selected.clear();
+      this.dropFromGrid(result.trashed);
+    } catch (err) {
+      report(err);
+    }
+  }
+
+  // Files just moved leave the grid at once; the next change the daemon reports reloads it.
+  dropFromGrid(paths) {
+    const gone = new Set(paths);
+    const before = this.items.length;
+    this.items = this.items.filter((i) => !(i.paths || [i.path]).every((p) => gone.has(p)));
+    this.render({ ...this.lastResult, items: this.items,
+      total: Math.max(0, this.lastResult.total - (before - this.items.length)) }, urlState());
+    this.refreshWanted = true;
   }
 
   async bulkMove() {
@@ -263,11 +336,13 @@ export class ImagesPage {
     try {
       const result = await api("/api/files/move", { method: "POST",
         body: { files, destination: folder } });
-      this.flash(`Moved ${result.moved.length} file(s)`);
+      this.flash(`Moved ${plural(result.moved.length, "file")}` + (result.failed.length
+        ? `; ${result.failed.length} not: ${result.failed[0].error}` : ""));
       this.selected.clear();
-      setTimeout(() => this.load(), 800);
+      this.refreshWanted = true;
+      this.load();
     } catch (err) {
-      this.flash(err.message);
+      report(err);
     }
   }
 
@@ -290,7 +365,7 @@ export class ImagesPage {
 
   async showDuplicates() {
     const box = document.getElementById("duplicates");
-    box.replaceChildren(el("p", {}, "Looking for duplicates…"));
+    box.replaceChildren(el("p", { role: "status" }, "Looking for duplicates…"));
     const result = await api("/api/duplicates");
     document.getElementById("results-summary").textContent =
       `${result.total} groups of duplicates (similarity ≥ ${result.threshold})`;
@@ -303,27 +378,32 @@ export class ImagesPage {
         el("div", { class: "group" }, ...group.files.map((f) => el("div", {
           class: "tile" + (f.id === keeper.id && f.path === keeper.path ? " keeper" : ""),
           title: f.path },
-          el("img", { src: thumb(f.id), alt: f.path }),
+          el("img", { src: thumb(f.id), alt: "" }),
           el("div", { class: "meta" }, el("span", { class: "name" }, f.path.split("/").pop()),
             el("span", {}, `${f.width}×${f.height} · ${formatBytes(f.file_size)}`))))),
         el("button", { "data-testid": "dup-keep", onclick: async (e) => {
-          if (!confirm(`Keep ${keeper.path.split("/").pop()} and move ${rest.length} other file(s) to the trash?`)) return;
+          const bytes = rest.reduce((sum, f) => sum + (f.file_size || 0), 0);
+          if (!confirm(`Keep ${keeper.path.split("/").pop()} and move ${plural(rest.length, "other file")} (${formatBytes(bytes)}) to the system trash? You can undo this.`)) return;
           e.target.disabled = true;
-          const done = await api("/api/files/trash", { method: "POST", body: { files: rest } });
-          this.flash(`Moved ${done.trashed.length} file(s) to ${done.trash}`);
-          setTimeout(() => this.load(), 1500);
+          try {
+            await trashWithUndo(rest, "duplicates");
+            e.target.closest("[data-testid=duplicate-group]").remove();
+            this.refreshWanted = true;
+          } catch (err) {
+            e.target.disabled = false;
+            report(err);
+          }
         } }, "Keep the suggested one, trash the rest"));
     }));
   }
 
   async showStacks() {
     const box = document.getElementById("duplicates");
-    box.replaceChildren(el("p", {}, "Looking for stacks…"));
+    box.replaceChildren(el("p", { role: "status" }, "Looking for stacks…"));
     const result = await api("/api/stacks");
     const summary = document.getElementById("results-summary");
     summary.textContent = result.total ? `${result.total} stacks of shots taken moments apart`
-      : (result.needs_model ? "Stacks need a CLIP model: run “anagnorisisd model pull” to install one."
-        : "No stacks: no shots taken moments apart look alike.");
+      : (result.notice || "No stacks: no shots taken moments apart look alike.");
     document.getElementById("pager").replaceChildren();
     const details = await Promise.all(result.stacks.map((s) =>
       Promise.all(s.members.map((id) => api(`/api/images/${id}`)))));
@@ -333,9 +413,11 @@ export class ImagesPage {
         `${details[n].find((d) => d.id === stack.keeper).path.split("/").pop()}: ${stack.reason}`),
       el("div", { class: "group" }, ...details[n].map((d) => el("div", {
         class: "tile" + (d.id === stack.keeper ? " keeper" : ""), title: d.path },
-        el("img", { src: thumb(d.id), alt: d.path }),
+        el("img", { src: thumb(d.id), alt: "" }),
         el("div", { class: "meta" }, el("span", { class: "name" }, d.path.split("/").pop()),
-          el("span", {}, `you: ${d.user_rating ?? "–"} · sharpness ${d.sharpness == null ? "–" : Math.round(d.sharpness)}`))))))));
+          el("span", {}, `you: ${d.user_rating ?? "–"} · sharpness ${d.sharpness == null ? "–" : Math.round(d.sharpness)}`))))),
+      el("button", { type: "button", "data-testid": "stack-compare",
+        onclick: () => this.openStack(stack) }, "Compare and cull"))));
   }
 
   async saveLibrary() {
@@ -357,31 +439,27 @@ export class ImagesPage {
       this.libraryFilled = true;
       document.getElementById("library-path").value = status.library.paths.join("; ");
     }
-    const box = document.getElementById("progress");
-    const rows = Object.entries(status.stages).map(([name, s]) => {
-      const total = s.done + s.pending + s.failed;
-      const pct = total ? (100 * (s.done + s.failed)) / total : 100;
-      return el("div", { class: "stage", "data-testid": `progress-${name}` },
-        el("span", {}, name),
-        el("div", { class: "bar" }, el("div", { style: `width:${pct.toFixed(1)}%` })),
-        el("span", { class: "numbers" }, `${s.done + s.failed}/${total}` +
-          (s.pending && s.rate_per_s ? ` · ${s.rate_per_s}/s · ETA ${formatDuration(s.eta_s)}` : "")));
-    });
-    const pending = status.files.pending;
+    document.getElementById("progress").replaceChildren(...renderProgress(status));
+    this.refreshIfChanged(status);
+  }
+
+  // The grid fills in as images are indexed, and catches up after a trash or move, without
+  // yanking a full page from under the person: only a page with room, or one that asked.
+  refreshIfChanged(status) {
     const index = status.index || {};
-    const model = status.model || {};
-    box.replaceChildren(...[
-      el("div", { "data-testid": "progress-summary", "data-state": pending ? "working" : "done" },
-        pending ? `Indexing: ${status.files.done + status.files.failed} of ${status.files.total} files`
-          : `All ${status.files.total} files processed` +
-            (status.files.failed ? ` (${status.files.failed} failed)` : "")),
-      ...rows,
-      el("div", { class: "stage" }, el("span", {}, "index"),
-        el("span", {}, `${index.items ?? 0} indexed + ${index.fresh ?? 0} new`),
-        el("span", { class: "numbers" }, index.age_s != null ? `built ${formatDuration(index.age_s)} ago` : "")),
-      model.problem ? el("p", { class: "error" }, `Model: ${model.problem}`) : null,
-      status.library.missing.length ? el("p", { class: "error" },
-        `Not found (watching for it): ${status.library.missing.join(", ")}`) : null,
-    ].filter(Boolean));
+    const library = { files: status.files.total, done: status.files.done,
+      searchable: (index.items ?? 0) + (index.fresh ?? 0), pending: status.files.pending };
+    const before = this.seenLibrary;
+    this.seenLibrary = library;
+    const changed = before && (before.files !== library.files || before.done !== library.done ||
+      before.searchable !== library.searchable);
+    if (!changed || document.getElementById("page-images").hidden) return;
+    const q = urlState().q.trim().toLowerCase();
+    const roomOnPage = !GROUPED.includes(q) && q !== "rate-next" &&
+      this.items.length < PER_PAGE && !this.viewer.dialog.open && !this.compare.dialog.open;
+    if ((roomOnPage || this.refreshWanted) && !this.refreshing) {
+      this.refreshWanted = false;
+      this.refreshing = this.load().finally(() => { this.refreshing = null; });
+    }
   }
 }

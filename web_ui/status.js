@@ -1,12 +1,16 @@
 // The Status page: stages, failures (downloadable), the model, the index, the version.
-import { api, el, formatDuration, withToken } from "./api.js";
+import { api, el, formatDuration, report, withToken } from "./api.js";
 
 export class StatusPage {
   constructor() { this.failures = null; }
 
   enter() {
-    api("/api/failures").then((f) => { this.failures = f; });
-    api("/api/status").then((s) => this.onStatus(s));
+    document.getElementById("status-body").replaceChildren(el("p", { role: "status" }, "Loading…"));
+    api("/api/failures").then((f) => { this.failures = f; }).catch(report);
+    api("/api/status").then((s) => this.onStatus(s)).catch((err) => {
+      document.getElementById("status-body").replaceChildren(el("p", { class: "error" },
+        `The daemon did not answer: ${err.message}`));
+    });
   }
 
   onStatus(s) {
@@ -27,11 +31,14 @@ export class StatusPage {
       el("p", {}, `Index: ${index.items ?? 0} items + ${index.fresh ?? 0} new` +
         (index.age_s != null ? `, built ${formatDuration(index.age_s)} ago` : ", not built yet")),
       el("table", { class: "table" }, el("tr", {}, ...["stage", "done", "pending", "failed", "version"]
-        .map((h) => el("th", {}, h))), ...stages),
+        .map((h) => el("th", { scope: "col" }, h))), ...stages),
       el("h3", {}, `Failures (${this.failures ? this.failures.total : "…"}) `,
         el("a", { href: withToken("/api/failures?format=csv"), download: "failures.csv",
           "data-testid": "failures-download" }, "download CSV")),
-      el("table", { class: "table", "data-testid": "failures" }, ...failures),
+      el("table", { class: "table", "data-testid": "failures" },
+        el("caption", { class: "sr-only" }, "Files that failed, with the stage and why"),
+        el("tr", {}, ...["file", "stage", "why"].map((h) => el("th", { scope: "col" }, h))),
+        ...failures),
     );
   }
 }

@@ -10,42 +10,61 @@ function svg(tag, attrs = {}, text) {
   return node;
 }
 
-export function chart(epochs, baseline) {
-  const W = 720, H = 300, L = 46, R = 12, T = 16, B = 34;
+// Ticks at round steps (1, 2 or 5 times a power of ten) that fit `count` or so in [0, top].
+function ticks(top, count) {
+  const raw = top / count;
+  const power = 10 ** Math.floor(Math.log10(raw || 1));
+  const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw) || raw;
+  const out = [];
+  for (let v = 0; v <= top + step / 1000; v += step) out.push(Number(v.toFixed(6)));
+  return out;
+}
+
+// The chosen evaluator's error on ratings it did not see, by how many it learned from,
+// against always guessing the mean: the last points are the figures the sentence quotes.
+export function chart(curve, chosen) {
+  const W = 720, H = 320, L = 56, R = 150, T = 16, B = 52;
   const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img",
-    "aria-label": "training and validation error per epoch" });
-  if (!epochs.length) {
+    "aria-label": "held-out error of your evaluator and of the baseline, by number of ratings" });
+  if (!curve.length) {
     root.append(svg("text", { x: W / 2, y: H / 2, "text-anchor": "middle" },
-      "Train to see how well the model learns your taste."));
+      "Train to see how well the evaluator predicts your ratings."));
     return root;
   }
-  const values = epochs.flatMap((e) => [e.train_mae, e.val_mae]).filter((v) => v != null);
-  if (baseline != null) values.push(baseline);
-  const top = Math.max(...values) * 1.1 || 1;
-  const last = epochs[epochs.length - 1].epoch;
-  const x = (e) => L + ((W - L - R) * (e - 1)) / Math.max(1, last - 1);
+  const values = curve.flatMap((p) => [p.train_mae, p.val_mae, p.baseline_mae]);
+  const yTicks = ticks(Math.max(...values) * 1.05 || 1, 5);
+  const top = yTicks[yTicks.length - 1];
+  const first = curve[0].n, last = curve[curve.length - 1].n;
+  const x = (n) => L + ((W - L - R) * (n - first)) / Math.max(1, last - first);
   const y = (v) => T + (H - T - B) * (1 - v / top);
-  for (let i = 0; i <= 4; i++) {
-    const v = (top * i) / 4;
+  for (const v of yTicks) {
     root.append(svg("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), stroke: "currentColor",
-      "stroke-opacity": 0.1 }));
-    root.append(svg("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" }, v.toFixed(1)));
+      "stroke-opacity": 0.12 }));
+    root.append(svg("text", { x: L - 8, y: y(v) + 4, "text-anchor": "end" }, String(v)));
   }
-  root.append(svg("text", { x: W / 2, y: H - 6, "text-anchor": "middle" },
-    "epoch · mean absolute error in rating points (lower is better)"));
-  for (const [key, cls, label] of [["train_mae", "train", "training"], ["val_mae", "val", "validation"]]) {
-    const points = epochs.filter((e) => e[key] != null).map((e) => `${x(e.epoch)},${y(e[key])}`);
-    root.append(svg("polyline", { points: points.join(" "), class: cls, fill: "none",
-      "stroke-width": 2.5, "data-series": cls }));
-    const lastPoint = epochs.filter((e) => e[key] != null).pop();
-    if (lastPoint) root.append(svg("text", { x: x(lastPoint.epoch) - 4, y: y(lastPoint[key]) - 6,
-      "text-anchor": "end" }, label));
+  for (const p of curve) {
+    root.append(svg("line", { x1: x(p.n), x2: x(p.n), y1: H - B, y2: H - B + 5,
+      stroke: "currentColor" }));
+    root.append(svg("text", { x: x(p.n), y: H - B + 18, "text-anchor": "middle" }, String(p.n)));
   }
-  if (baseline != null) {
-    root.append(svg("line", { x1: L, x2: W - R, y1: y(baseline), y2: y(baseline),
-      class: "baseline", "stroke-width": 2, "data-series": "baseline" }));
-    root.append(svg("text", { x: L + 6, y: y(baseline) - 6 }, "baseline: always your mean rating"));
-  }
+  root.append(svg("text", { x: (L + W - R) / 2, y: H - 10, "text-anchor": "middle" },
+    "ratings it learned from (per cross-validation fold)"));
+  root.append(svg("text", { x: 14, y: (T + H - B) / 2, "text-anchor": "middle",
+    transform: `rotate(-90 14 ${(T + H - B) / 2})` }, "mean error, rating points"));
+  const series = [["val_mae", "val", `${chosen}, on unseen ratings`],
+    ["baseline_mae", "baseline", "always your mean rating"],
+    ["train_mae", "train", `${chosen}, on its own ratings`]];
+  series.forEach(([key, cls, label], i) => {
+    root.append(svg("polyline", { points: curve.map((p) => `${x(p.n)},${y(p[key])}`).join(" "),
+      class: cls, fill: "none", "stroke-width": 2.5, "data-series": cls }));
+    for (const p of curve) root.append(svg("circle", { cx: x(p.n), cy: y(p[key]), r: 3, class: cls }));
+    const ly = T + 14 + i * 40;  // the legend sits beside the plot, never on a curve
+    root.append(svg("line", { x1: W - R + 12, x2: W - R + 36, y1: ly, y2: ly, class: cls,
+      "stroke-width": 2.5 }));
+    const words = label.split(", ");
+    words.forEach((w, j) => root.append(svg("text", { x: W - R + 42, y: ly + 4 + j * 14 },
+      w + (j < words.length - 1 ? "," : ""))));
+  });
   return root;
 }
 
@@ -60,7 +79,9 @@ export class TrainPage {
       this.wired = true;
       document.getElementById("train-button").addEventListener("click", () => this.start());
     }
-    api("/api/train").then((s) => this.render(s));
+    api("/api/train").then((s) => this.render(s)).catch((err) => {
+      document.getElementById("train-phase").textContent = err.message;
+    });
   }
 
   async start() {
@@ -69,6 +90,7 @@ export class TrainPage {
       this.render(await api("/api/train", { method: "POST" }));
     } catch (err) {
       document.getElementById("train-phase").textContent = err.message;
+      document.getElementById("train-button").disabled = false;
     }
   }
 
@@ -80,15 +102,17 @@ export class TrainPage {
     const running = s.state === "running";
     document.getElementById("train-button").disabled = running;
     document.getElementById("train-progress").style.width = `${Math.round((s.progress || 0) * 100)}%`;
+    const when = s.finished_at ? new Date(s.finished_at * 1000).toLocaleString() : "";
     document.getElementById("train-phase").textContent = running
       ? `Training… ${s.phase || ""}` : {
-        idle: "Rate some images, then train.", done: `Trained ${s.model_version || ""}.`,
+        idle: s.verdict || "Rate some images (10 or more), then train.",
+        done: `Trained on ${s.n_ratings ?? "your"} ratings${when ? ` on ${when}` : ""}; every image now has a predicted rating.`,
         failed: `Training failed: ${s.error || ""}`, cancelled: "Training was cancelled.",
       }[s.state] || s.state;
-    const key = JSON.stringify([s.state, (s.epochs || []).length]);
+    const key = JSON.stringify([s.state, (s.curve || []).length]);
     if (key === this.last) return;
     this.last = key;
-    document.getElementById("train-chart").replaceChildren(chart(s.epochs || [], s.curve_baseline_mae));
+    document.getElementById("train-chart").replaceChildren(chart(s.curve || [], s.chosen || "evaluator"));
     const reading = document.getElementById("train-reading");
     if (s.final && s.baseline) {
       reading.textContent = `Your evaluator (${s.chosen}) is off by ${s.final.mae.toFixed(2)} rating points on average on ratings it did not see, against ${s.baseline.mae.toFixed(2)} for always guessing your mean rating; its ranking agrees with yours at a Spearman of ${s.final.spearman.toFixed(2)}. In short: it ${s.verdict}.`;

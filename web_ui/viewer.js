@@ -1,5 +1,6 @@
 // The full-size view: arrows move, digits rate (+ for 10), Esc closes; ratings save at once.
-import { api, el, file, thumb } from "./api.js";
+import { api, el, file, plural, report, thumb } from "./api.js";
+import { trashWithUndo } from "./cull.js";
 
 export class Viewer {
   constructor(page) {
@@ -21,9 +22,13 @@ export class Viewer {
     };
     document.getElementById("viewer-explain").onclick = () => this.explain();
     document.getElementById("viewer-open").onclick = async () => {
-      const result = await api(`/api/images/${this.item.id}/reveal`, { method: "POST" });
-      document.getElementById("viewer-title").textContent = result.opened
-        ? `Opened the folder of ${result.path}` : `${result.path} (${result.message})`;
+      try {
+        const result = await api(`/api/images/${this.item.id}/reveal`, { method: "POST" });
+        document.getElementById("viewer-title").textContent = result.opened
+          ? `Opened the folder of ${result.path}` : `${result.path} (${result.message})`;
+      } catch (err) {
+        report(err);
+      }
     };
     document.getElementById("viewer-delete").onclick = () => this.trash();
     this.dialog.addEventListener("keydown", (e) => this.key(e));
@@ -67,11 +72,15 @@ export class Viewer {
 
   async rate(value) {
     const item = this.item;
-    const updated = value === null
-      ? await api(`/api/images/${item.id}/rating`, { method: "DELETE" })
-      : await api(`/api/images/${item.id}/rating`, { method: "PUT", body: { rating: value } });
-    item.user_rating = updated.user_rating;
-    this.markRating(item.user_rating);
+    try {
+      const updated = value === null
+        ? await api(`/api/images/${item.id}/rating`, { method: "DELETE" })
+        : await api(`/api/images/${item.id}/rating`, { method: "PUT", body: { rating: value } });
+      item.user_rating = updated.user_rating;
+      this.markRating(item.user_rating);
+    } catch (err) {
+      report(err);  // not saved, and said so: the bar keeps showing the stored rating
+    }
   }
 
   key(e) {
@@ -86,22 +95,33 @@ export class Viewer {
 
   async explain() {
     const box = document.getElementById("viewer-explanation");
-    const why = await api(`/api/images/${this.item.id}/explain`);
     box.hidden = false;
+    box.replaceChildren(el("p", { role: "status" }, "Finding the rated images it resembles…"));
+    let why;
+    try {
+      why = await api(`/api/images/${this.item.id}/explain`);
+    } catch (err) {
+      box.replaceChildren(el("p", { class: "error" }, err.message));
+      return;
+    }
     box.replaceChildren(
       el("p", {}, why.model_rating == null ? "No model rating yet: rate some images and train."
         : `The model rates it ${why.model_rating.toFixed(1)} because it looks like these, which you rated:`),
       ...why.neighbours.map((n) => el("figure", {},
-        el("img", { src: thumb(n.id), alt: n.path }),
+        el("img", { src: thumb(n.id), alt: (n.path || "").split("/").pop() }),
         el("figcaption", {}, `you: ${n.user_rating} · ${(n.similarity * 100).toFixed(0)}% alike`))));
   }
 
   async trash() {
     const item = this.item;
     const files = (item.paths || [item.path]).map((path) => ({ id: item.id, path }));
-    if (!confirm(`Move ${files.map((f) => f.path).join(", ")} to the trash?`)) return;
-    const result = await api("/api/files/trash", { method: "POST", body: { files } });
-    this.page.flash(`Moved ${result.trashed.join(", ")} to ${result.trash}`);
+    if (!confirm(`Move ${files.map((f) => f.path).join(", ")} to the system trash? You can undo this.`)) return;
+    try {
+      await trashWithUndo(files, plural(files.length, "file") + " from the viewer");
+    } catch (err) {
+      return report(err);
+    }
+    this.page.refreshWanted = true;
     this.page.items.splice(this.index, 1);
     if (!this.page.items.length) return this.close();
     this.index = Math.min(this.index, this.page.items.length - 1);

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from anagnorisisd.ml.service import needs_model
 from anagnorisisd.search.keepers import Candidate, choose
 from anagnorisisd.search.service import SearchService
 from anagnorisisd.search.stacks import StackRules, find_stacks
@@ -108,5 +109,6 @@ class Culling:
         return {"stacks": stacks, "total": len(stacks),
                 "rules": {"gap_s": self.rules.gap_s, "similarity": self.rules.similarity},
                 "seconds": round(grouping.seconds, 3),
-                "needs_model": self.search.index.current is None
-                and not self.search.index.fresh}
+                **({"needs_model": True, "notice": needs_model("Finding stacks")}
+                   if self.search.index.current is None and not self.search.index.fresh
+                   else {"needs_model": False})}

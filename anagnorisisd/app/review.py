@@ -110,11 +110,11 @@ class Reviews:
         out: list[dict[str, Any]] = []
         for kind, members in self.groups():
             keep, reason = self.keeper(members)
-            suggested, _ = self.culling.keeper(members)
+            suggested, suggested_reason = self.culling.keeper(members)
             out.append({"key": members[0].hex(), "kind": kind,
                         "members": [c.hex() for c in members],
                         "keep": [c.hex() for c in keep], "keeper": suggested.hex(),
-                        "reason": reason,
+                        "reason": reason, "suggested_reason": suggested_reason,
                         "reviewed": all(self.seen(c) for c in members),
                         "decisions": {c.hex(): self.decision(c) for c in members
                                       if self.decision(c)}})

@@ -49,13 +49,15 @@ class Candidate:
 
     name: str
     make: Callable[[], RegressorMixin]
+    min_train: int = 2
+    """The fewest ratings it can be fitted on (kNN needs k of them)."""
 
 
 def candidates(n: int) -> list[Candidate]:
     """What competes on n ratings: kNN only where every training fold has k neighbours."""
     out = [Candidate(f"ridge(alpha={a:g})", partial(Ridge, alpha=a)) for a in (0.1, 1.0, 10.0)]
     out += [Candidate(f"knn(k={k})", partial(KNeighborsRegressor, n_neighbors=k,
-                                             weights="distance", metric="cosine"))
+                                             weights="distance", metric="cosine"), k)
             for k in (3, 7, 15) if k < n * 0.6]
     out.append(Candidate("mlp(64)", partial(
         MLPRegressor, hidden_layer_sizes=(64,), alpha=1e-3, learning_rate_init=0.01,
@@ -142,7 +144,8 @@ def curve(candidate: Candidate, x: Matrix, y: Vector,
     cv = splits(len(y))
     folds = list(cv.split(x))
     largest = max(len(train) for train, _ in folds)
-    sizes = np.unique(np.linspace(min(5, largest), largest, CURVE_POINTS).astype(int))
+    smallest = min(max(5, candidate.min_train), largest)
+    sizes = np.unique(np.linspace(smallest, largest, CURVE_POINTS).astype(int))
     order = np.random.default_rng(0)
     shuffled = [(train, order.permutation(train), test) for train, test in folds]
     points = []

@@ -255,7 +255,8 @@ class Trainer:
         if vector is None or not ids:
             return out
         sims = x @ vector
-        for i in np.argsort(-sims)[:k]:
+        others = [i for i in np.argsort(-sims) if ids[i] != content]  # never itself
+        for i in others[:k]:
             paths = sorted(self.store.paths_for(ids[i]))
             out["neighbours"].append({"id": ids[i].hex(), "path": paths[0] if paths else None,
                                       "user_rating": float(y[i]),

@@ -1,0 +1,64 @@
+// The progress panel: what the daemon is really doing, in one sentence and a bar per stage.
+// "All processed" is said only when no stage has anything left; a stage that cannot move
+// (no model) says so; failures show on their bar and link to the list of why.
+import { el, formatDuration, plural } from "./api.js";
+
+function summary(status) {
+  const stages = Object.entries(status.stages);
+  const waiting = stages.filter(([, s]) => s.pending > 0);
+  const failed = status.files.failed;
+  const model = status.model || {};
+  if (!status.library.paths.length) {
+    return ["empty", "No library yet: enter the folder of your photos above to start."];
+  }
+  if (!status.files.total) {
+    return status.files.pending || status.queue.queued ? ["working", "Looking for photos…"]
+      : ["done", "No photos found in the library folders yet; new ones are picked up as they arrive."];
+  }
+  const stuck = waiting.length && waiting.every(([name, s]) => name.includes("clip") || s.blocked)
+    && model.state !== "ready";
+  if (stuck) {
+    return ["blocked", `${plural(status.files.done, "file")} read; ${waiting[0][1].pending} ` +
+      `waiting for the CLIP model to embed them (${model.problem || model.state}).`];
+  }
+  if (waiting.length) {
+    const [name, s] = waiting[0];
+    return ["working", `Working: ${name} has ${s.pending} to go` +
+      (s.rate_per_s ? ` at ${s.rate_per_s}/s, about ${formatDuration(s.eta_s)} left` : "") + "."];
+  }
+  return ["done", `All ${plural(status.files.total, "file")} processed` +
+    (failed ? `; ${failed} could not be read (see Status)` : "") + "."];
+}
+
+function bar(name, s) {
+  const total = s.done + s.pending + s.failed;
+  const part = (n) => (total ? (100 * n) / total : 0).toFixed(1);
+  return el("div", { class: "stage", "data-testid": `progress-${name}`,
+    "data-state": !total ? "empty" : s.pending ? "working" : "done" },
+    el("span", {}, name),
+    el("div", { class: "bar", role: "progressbar", "aria-label": `${name} progress`,
+      "aria-valuemin": "0", "aria-valuemax": String(total), "aria-valuenow": String(s.done + s.failed) },
+    el("div", { class: "done", style: `width:${part(s.done)}%` }),
+    el("div", { class: "failed", style: `width:${part(s.failed)}%` })),
+    el("span", { class: "numbers" }, !total ? "nothing yet" : `${s.done}/${total}` +
+      (s.failed ? ` · ` : ""), s.failed ? el("a", { href: "/status", class: "failed-link",
+      "data-testid": `failed-${name}` }, `${s.failed} failed`) : null,
+    s.pending && s.rate_per_s ? ` · ${s.rate_per_s}/s · ETA ${formatDuration(s.eta_s)}` : ""));
+}
+
+export function renderProgress(status) {
+  const [state, sentence] = summary(status);
+  const index = status.index || {};
+  const model = status.model || {};
+  const showBars = status.library.paths.length && status.files.total;
+  return [
+    el("div", { "data-testid": "progress-summary", "data-state": state }, sentence),
+    ...(showBars ? Object.entries(status.stages).map(([name, s]) => bar(name, s)) : []),
+    showBars ? el("div", { class: "stage" }, el("span", {}, "index"),
+      el("span", {}, `${index.items ?? 0} searchable + ${index.fresh ?? 0} new`),
+      el("span", { class: "numbers" }, index.age_s != null ? `built ${formatDuration(index.age_s)} ago` : "")) : null,
+    model.problem ? el("p", { class: "error" }, `Model: ${model.problem}`) : null,
+    status.library.missing.length ? el("p", { class: "error" },
+      `Not found (watching for it): ${status.library.missing.join(", ")}`) : null,
+  ].filter(Boolean);
+}
