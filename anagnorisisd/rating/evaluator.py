@@ -19,18 +19,17 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.stats import spearmanr
-from sklearn.base import RegressorMixin
-from sklearn.dummy import DummyRegressor
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import Ridge
-from sklearn.model_selection import KFold, cross_val_predict
-from sklearn.neighbors import KNeighborsRegressor
-from sklearn.neural_network import MLPRegressor
+
+if TYPE_CHECKING:
+    from sklearn.base import RegressorMixin
+    from sklearn.model_selection import KFold
+
+# scikit-learn and SciPy take a second to import; they are imported where they are used, so
+# that neither the daemon's start nor any CLI command pays for them before a training run.
 
 Matrix = NDArray[np.float32]
 Vector = NDArray[np.float64]
@@ -55,6 +54,10 @@ class Candidate:
 
 def candidates(n: int) -> list[Candidate]:
     """What competes on n ratings: kNN only where every training fold has k neighbours."""
+    from sklearn.linear_model import Ridge
+    from sklearn.neighbors import KNeighborsRegressor
+    from sklearn.neural_network import MLPRegressor
+
     out = [Candidate(f"ridge(alpha={a:g})", partial(Ridge, alpha=a)) for a in (0.1, 1.0, 10.0)]
     out += [Candidate(f"knn(k={k})", partial(KNeighborsRegressor, n_neighbors=k,
                                              weights="distance", metric="cosine"), k)
@@ -65,23 +68,33 @@ def candidates(n: int) -> list[Candidate]:
     return out
 
 
-BASELINE = Candidate("mean", partial(DummyRegressor, strategy="mean"))
+def baseline() -> Candidate:
+    from sklearn.dummy import DummyRegressor
+
+    return Candidate("mean", partial(DummyRegressor, strategy="mean"))
 
 
 def spearman(a: Vector, b: Vector) -> float:
     """Rank agreement; 0 where either side is constant (no ranking to agree with)."""
     if len(a) < 3 or np.std(a) == 0 or np.std(b) == 0:
         return 0.0
+    from scipy.stats import spearmanr
+
     return float(spearmanr(a, b).statistic)
 
 
 def splits(n: int) -> KFold:
+    from sklearn.model_selection import KFold
+
     return KFold(n_splits=5 if n >= 25 else max(2, min(n, 5)), shuffle=True, random_state=0)
 
 
 def held_out_mae(candidate: Candidate, x: Matrix, y: Vector, cv: KFold) -> tuple[float, Vector]:
     """Mean over folds of each fold's MAE (scikit-learn's convention, so the learning
     curve's last point is this very number), and the out-of-fold predictions."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import cross_val_predict
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         predicted = np.clip(cross_val_predict(candidate.make(), x, y, cv=cv), 0, 10)
@@ -118,7 +131,7 @@ def select(x: Matrix, y: Vector,
     """Cross-validate every candidate; the scores and the winner. `checkpoint(fraction)`
     is called between candidates, for progress and to stop a cancelled run."""
     cv = splits(len(y))
-    base_mae, _ = held_out_mae(BASELINE, x, y, cv)
+    base_mae, _ = held_out_mae(baseline(), x, y, cv)
     scores: list[dict[str, Any]] = []
     pool = candidates(len(y))
     for i, candidate in enumerate(pool):
@@ -168,6 +181,8 @@ def _mae(model: RegressorMixin, x: Matrix, y: Vector) -> float:
 
 
 def fit(candidate: Candidate, x: Matrix, y: Vector) -> RegressorMixin:
+    from sklearn.exceptions import ConvergenceWarning
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         estimator = candidate.make().fit(x, y)
@@ -213,6 +228,11 @@ def _unarray(d: dict[str, Any]) -> Vector:
 
 def state(estimator: RegressorMixin) -> dict[str, Any]:
     """The fitted arrays, msgpack-ready."""
+    from sklearn.dummy import DummyRegressor
+    from sklearn.linear_model import Ridge
+    from sklearn.neighbors import KNeighborsRegressor
+    from sklearn.neural_network import MLPRegressor
+
     if isinstance(estimator, Ridge):
         return {"type": "linear", "w": _array(estimator.coef_),
                 "b": float(estimator.intercept_)}
@@ -238,6 +258,8 @@ def restore(saved: dict[str, Any]) -> Predictor:
             return _Constant(float(saved["b"]))
         return Linear(w, float(saved["b"]))
     if kind == "knn":
+        from sklearn.neighbors import KNeighborsRegressor
+
         neighbours = KNeighborsRegressor(n_neighbors=int(saved["k"]), weights="distance",
                                          metric="cosine")
         neighbours.fit(_unarray(saved["x"]), _unarray(saved["y"]))  # storing them is the fit
@@ -267,6 +289,8 @@ def most_informative(pool: Matrix, x: Matrix, y: Vector, count: int,
     shortlist of the most uncertain is then thinned by farthest-point
     selection, so one batch does not ask five times about the same thing.
     """
+    from sklearn.linear_model import Ridge
+
     distance = 1 - (pool @ x.T).max(axis=1) if len(y) else np.ones(len(pool))
     spread = np.zeros(len(pool))
     if len(y) >= 8:
