@@ -31,6 +31,11 @@ class ConfigError(Exception):
     """A problem with the user's configuration, phrased as one line for a human."""
 
 
+def one_of(default: Any, *choices: Any) -> Any:
+    """A field whose value must be one of a few words (a typo is an error, not a default)."""
+    return field(default=default, metadata={"choices": choices})
+
+
 def bounded(default: Any, low: float | None = None, high: float | None = None) -> Any:
     """A field whose value must lie in [low, high]: a 0 where 1 was meant should be an
     error that names the key, not a silently tiny store or a busy loop."""
@@ -101,6 +106,20 @@ class ModelConfig:
     language: str = ""
     text_idle_unload_s: int = bounded(300, 0)
     text_cache_size: int = bounded(256, 0, 1_000_000)
+    backend: str = one_of("local", "local", "remote")
+    remote_urls: list[str] = field(default_factory=list)
+    remote_in_flight: int = bounded(4, 1, 64)
+    remote_timeout_s: float = bounded(30.0, 1.0, 600.0)
+    fallback: str = one_of("none", "none", "local")
+
+    def __post_init__(self) -> None:
+        for url in self.remote_urls:
+            if not url.startswith(("http://", "https://")) or len(url) < 10:
+                raise ConfigError(f"[model] remote_urls: {url!r} is not an http:// or "
+                                  "https:// URL, like http://gpu-box:3003")
+        if self.backend == "remote" and not self.remote_urls:
+            raise ConfigError('[model] backend = "remote" needs remote_urls, like '
+                              '["http://gpu-box:3003"]')
 
 
 @dataclass(frozen=True)
@@ -241,11 +260,18 @@ def _build_section(schema: type, section: str, values: dict[str, Any], source: s
             raise ConfigError(f"{source}: unknown key [{section}] {key}")
         check_type(f"[{section}] {key}", value, hints[key], source)
         check_bounds(f"[{section}] {key}", value, fields[key].metadata, source)
-    return schema(**values)
+    try:
+        return schema(**values)
+    except ConfigError as exc:  # a rule across keys (__post_init__): name the file too
+        raise ConfigError(f"{source}: {exc}") from None
 
 
 def check_bounds(label: str, value: Any, metadata: typing.Mapping[str, Any],
                  source: str = "config") -> None:
+    choices = metadata.get("choices")
+    if choices and value not in choices:
+        raise ConfigError(f"{source}: {label} must be one of "
+                          f"{', '.join(map(repr, choices))}, got {value!r}")
     low, high = metadata.get("low"), metadata.get("high")
     if low is not None and value < low:
         raise ConfigError(f"{source}: {label} must be at least {low:g}, got {value!r}")

@@ -20,9 +20,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from anagnorisisd.imaging.decoding import failure_reason
-from anagnorisisd.ml.clip import ClipModel
 from anagnorisisd.ml.layout import ModelError
 from anagnorisisd.ml.preprocess import MODEL_INPUT
+from anagnorisisd.ml.remote import RemoteClip, Stopped
+from anagnorisisd.ml.service import EmbeddingModel
 from anagnorisisd.stage import Setting, Stage, StageContext, StageInput, StageOutput, StageSkip
 
 
@@ -65,9 +66,9 @@ class ClipStage(Stage):
         with self._lock:  # one batch at a time owns the decoders and the session
             return self._embed(model, batch)
 
-    def _embed(self, model: ClipModel, batch: list[StageInput]) -> list[StageOutput]:
+    def _embed(self, model: EmbeddingModel, batch: list[StageInput]) -> list[StageOutput]:
         outputs: list[StageOutput | None] = [None] * len(batch)
-        pending: deque[tuple[int, Future[NDArray[np.float32]]]] = deque()
+        pending: deque[tuple[int, Future[Any]]] = deque()
         next_index = 0
 
         def top_up() -> None:
@@ -78,7 +79,7 @@ class ClipStage(Stage):
 
         top_up()
         while pending:
-            chunk: list[tuple[int, NDArray[np.float32]]] = []
+            chunk: list[tuple[int, Any]] = []
             while pending and len(chunk) < self.model_batch:
                 index, future = pending.popleft()
                 try:
@@ -92,7 +93,7 @@ class ClipStage(Stage):
             top_up()  # keep the decoders busy while the model runs
             if not chunk:
                 continue
-            vectors = model.embed_images(np.stack([arr for _, arr in chunk]))
+            vectors = self._vectors(model, [arr for _, arr in chunk])
             for (index, _), vector in zip(chunk, vectors, strict=True):
                 outputs[index] = StageOutput.ok({
                     "model": model.identity,
@@ -101,14 +102,28 @@ class ClipStage(Stage):
                 })
         return [o if o is not None else StageOutput.fail("not processed") for o in outputs]
 
-    def _model_input(self, model: ClipModel, item: StageInput) -> Future[NDArray[np.float32]]:
+    @staticmethod
+    def _vectors(model: EmbeddingModel, inputs: list[Any]) -> NDArray[np.float32]:
+        if isinstance(model, RemoteClip):  # the pixels go out as JPEGs, spread over workers
+            try:
+                return model.embed_pixels(inputs)
+            except Stopped:
+                raise StageSkip("shutting down") from None
+        return model.embed_images(np.stack(inputs))
+
+    def _model_input(self, model: EmbeddingModel, item: StageInput) -> Future[Any]:
         """The carried input when an earlier stage decoded the photo for this very model,
-        else a decode in the pool."""
+        else a decode in the pool: the normalised array for the model here, the upright
+        model-size image for remote workers."""
         carried = item.carried.get(MODEL_INPUT)
+        remote = isinstance(model, RemoteClip)
         if carried is not None and carried.get("model") == model.identity:
-            done: Future[NDArray[np.float32]] = Future()
-            done.set_result(model.preprocess.to_array(carried["pixels"]))
+            done: Future[Any] = Future()
+            pixels = carried["pixels"]
+            done.set_result(pixels if remote else model.preprocess.to_array(pixels))
             return done
+        if isinstance(model, RemoteClip):
+            return self._pool.submit(model.pixels_from_path, item.path)
         return self._pool.submit(model.preprocess.load, item.path)
 
     def close(self) -> None:

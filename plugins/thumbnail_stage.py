@@ -17,8 +17,8 @@ from PIL import Image
 
 from anagnorisisd.imaging.convert import to_rgb
 from anagnorisisd.imaging.decoding import decoded
-from anagnorisisd.ml.clip import ClipModel
 from anagnorisisd.ml.preprocess import MODEL_INPUT
+from anagnorisisd.ml.service import EmbeddingModel
 from anagnorisisd.stage import Setting, Stage, StageContext, StageInput, StageOutput
 
 from .per_file import each_file
@@ -40,7 +40,7 @@ def encode(img: Image.Image, fmt: str, quality: int) -> dict[str, Any]:
 
 
 def make_thumbnail(path: str, size: int, fmt: str, quality: int,
-                   model: ClipModel | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+                   model: EmbeddingModel | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """The thumbnail's output, and what to carry on: the thumbnail picture and, when a
     model is given, the model's input."""
     target = model.preprocess.decode_target(size) if model is not None else size
@@ -79,7 +79,7 @@ class ThumbnailStage(Stage):
         # Size and format are part of what the output *is*, so they are part of the version.
         self.version = f"1:{self.size}:{self.format}:{self.quality}"
 
-    def _model(self) -> ClipModel | None:
+    def _model(self) -> EmbeddingModel | None:
         """The loaded model whose input to carry, if any: the file is decoded here anyway."""
         models = self.context.models if self.context is not None else None
         return models.maybe_model() if self.share_decode and models is not None else None

@@ -17,9 +17,13 @@ from anagnorisisd.config import Config
 from anagnorisisd.ml.clip import ClipModel, quantized_visual
 from anagnorisisd.ml.layout import ModelError
 from anagnorisisd.ml.manager import PullProgress, model_files, pull_in_background
+from anagnorisisd.ml.remote import RemoteClip
 from anagnorisisd.ml.session import SessionSettings
 
 log = logging.getLogger(__name__)
+
+EmbeddingModel = ClipModel | RemoteClip
+"""What embeds: the model here, or immich machine-learning workers ([model] backend)."""
 
 
 def needs_model(feature: str) -> str:
@@ -35,7 +39,7 @@ class ModelService:
         self.name = config.model.name
         self.auto_pull = config.model.auto_pull if auto_pull is None else auto_pull
         self.eager_session = eager_session
-        self._model: ClipModel | None = None
+        self._model: EmbeddingModel | None = None
         self.problem: str | None = "not loaded yet"
         self.pull: PullProgress | None = None
         self._listeners: list[Callable[[], object]] = []
@@ -52,6 +56,8 @@ class ModelService:
 
     def load(self) -> bool:
         """Try to load the configured model now; on a missing one, maybe start a pull."""
+        if self.config.model.backend == "remote":
+            return self._load_remote()
         files = model_files(self.config, self.name)
         visual, text = self.settings()
         try:
@@ -76,12 +82,41 @@ class ModelService:
             listener()
         return True
 
+    def _load_remote(self) -> bool:
+        """Workers embed; the model's files here, if installed, only check them (and embed
+        with `fallback = "local"`). Nothing is pulled: the workers have their own copies."""
+        m = self.config.model
+        files = model_files(self.config, self.name)
+        reference = None
+        if files.root.exists():
+            visual, text = self.settings()
+            try:
+                reference = ClipModel(files, visual, text, m.text_cache_size,
+                                      exact_decode=m.exact_decode)
+            except ModelError as exc:
+                log.warning("model %s here cannot check the workers: %s", self.name, exc)
+        model = RemoteClip(self.name, list(m.remote_urls), reference,
+                           in_flight=m.remote_in_flight, timeout_s=m.remote_timeout_s,
+                           fallback_local=m.fallback == "local", exact_decode=m.exact_decode)
+        with self._lock:
+            previous, self._model, self.problem = self._model, model, None
+        if isinstance(previous, RemoteClip):
+            previous.close()
+        log.info("embedding on %d remote worker(s) as %s, checked against %s",
+                 len(model.workers), model.identity,
+                 "the local model" if reference else "the first worker")
+        for listener in list(self._listeners):
+            listener()
+        return True
+
     def reload(self) -> None:
         self.load()
 
     def recheck(self) -> None:
         """The scheduler's job: load the model if it has appeared or been fixed meanwhile."""
         if self._model is not None or (self.pull is not None and self.pull.state == "running"):
+            return
+        if self.config.model.backend == "remote":
             return
         files = model_files(self.config, self.name)
         stamp = self._stamp(files.root)
@@ -122,13 +157,13 @@ class ModelService:
     def ready(self) -> bool:
         return self._model is not None
 
-    def model(self) -> ClipModel:
+    def model(self) -> EmbeddingModel:
         model = self._model
         if model is None:
             raise ModelError(self.problem or f"model '{self.name}' is not loaded")
         return model
 
-    def maybe_model(self) -> ClipModel | None:
+    def maybe_model(self) -> EmbeddingModel | None:
         return self._model
 
     def unload_idle(self) -> None:
@@ -142,7 +177,15 @@ class ModelService:
                             "or 'anagnorisisd model import DIR'")
         state = "ready" if model else ("pulling" if self.pull and self.pull.state == "running"
                                        else "unavailable")
+        if isinstance(model, RemoteClip):
+            remote = model.status()
+            return {"name": self.name, "state": state, "backend": "remote",
+                    "identity": model.identity, "embed_dim": model.embed_dim,
+                    "providers": ["immich machine-learning workers"],
+                    "text_session_loaded": False, "problem": remote["problem"],
+                    "remote": remote, "pull": None}
         return {
+            "backend": "local",
             "name": self.name,
             "state": state,
             "identity": model.identity if model else None,

@@ -1,0 +1,101 @@
+"""A stand-in for immich's machine-learning server, for the tests and the benchmark: the same
+HTTP protocol (GET /ping, POST /predict with a multipart `entries` form and an `image` file
+or a `text` field, answers `{"clip": "<JSON array>", "imageHeight", "imageWidth"}`), served
+by aiohttp on 127.0.0.1 and computed with the project's own small ONNX model, preprocessed
+the way immich's server does it (decode, shortest side to the input size, centre crop).
+
+Modes make it misbehave the ways a real network does: `slow` waits before answering,
+`garbage` answers with something that is not a vector, `disagree` answers with another
+model's vectors (the same numbers, shuffled). GET /stats counts what it embedded.
+
+    python -m tests.immich_ml_worker --port 3003 [--mode slow --delay 0.2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+from aiohttp import web
+from PIL import Image, ImageOps
+
+from anagnorisisd.ml.clip import ClipModel
+from anagnorisisd.ml.layout import ModelFiles
+from anagnorisisd.ml.manager import shipped_model_dir
+from anagnorisisd.ml.session import SessionSettings
+
+MODES = ("normal", "slow", "garbage", "disagree")
+
+
+def build(model_dir: Path, name: str, mode: str = "normal", delay: float = 0.0) -> web.Application:
+    model = ClipModel(ModelFiles(name, model_dir), SessionSettings(("CPUExecutionProvider",), 1),
+                      exact_decode=True)
+    counts = {"images": 0, "texts": 0}
+    shuffle = np.random.default_rng(0).permutation(model.embed_dim)
+
+    async def ping(_: web.Request) -> web.Response:
+        return web.Response(text="pong")
+
+    async def stats(_: web.Request) -> web.Response:
+        return web.json_response(counts)
+
+    async def predict(request: web.Request) -> web.Response:
+        form = await request.post()
+        try:
+            entries = json.loads(str(form["entries"]))
+            (task, types), = entries.items()
+            (kind, entry), = types.items()
+        except (KeyError, ValueError):
+            return web.json_response({"detail": "Invalid request format."}, status=422)
+        if task != "clip" or entry.get("modelName") != name:
+            return web.json_response({"detail": f"Failed to load model '{entry.get('modelName')}'"},
+                                     status=500)
+        if mode == "slow":
+            await asyncio.sleep(delay)
+        loop = asyncio.get_running_loop()
+        image = form.get("image")
+        if kind == "visual" and isinstance(image, web.FileField):
+            img = ImageOps.exif_transpose(Image.open(io.BytesIO(image.file.read())))
+            rgb = img.convert("RGB")
+            vector = await loop.run_in_executor(
+                None, lambda: model.visual.run(model.preprocess(rgb)[None])[0])
+            counts["images"] += 1
+            extra = {"imageHeight": rgb.height, "imageWidth": rgb.width}
+        elif kind == "textual" and "text" in form:
+            vector = await loop.run_in_executor(None, model.embed_texts, [str(form["text"])])
+            vector = vector[0]
+            counts["texts"] += 1
+            extra = {}
+        else:
+            return web.json_response({"detail": "Either image or text must be provided"},
+                                     status=400)
+        if mode == "garbage":
+            return web.json_response({"clip": "sorry, no vector today", **extra})
+        if mode == "disagree":
+            vector = vector[shuffle]
+        return web.json_response({"clip": json.dumps(np.asarray(vector).tolist()), **extra})
+
+    app = web.Application(client_max_size=64 << 20)
+    app.router.add_get("/ping", ping)
+    app.router.add_get("/stats", stats)
+    app.router.add_post("/predict", predict)
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--mode", choices=MODES, default="normal")
+    parser.add_argument("--delay", type=float, default=0.2)
+    parser.add_argument("--model", default="shapes-clip-mini")
+    args = parser.parse_args()
+    app = build(shipped_model_dir(args.model), args.model, args.mode, args.delay)
+    web.run_app(app, host="127.0.0.1", port=args.port, print=None)
+
+
+if __name__ == "__main__":
+    main()

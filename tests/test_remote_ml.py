@@ -1,0 +1,198 @@
+"""Embedding on immich machine-learning workers: real HTTP servers on 127.0.0.1 speaking
+immich's protocol (tests/immich_ml_worker.py, on the project's own ONNX model), a real
+daemon, and workers that are killed, slow, wrong or gone."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tomllib
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from anagnorisisd.app.shapes import make_library
+from anagnorisisd.config import ConfigError, build_config
+from anagnorisisd.ml.clip import ClipModel
+from anagnorisisd.ml.layout import ModelFiles
+from anagnorisisd.ml.manager import shipped_model_dir
+from anagnorisisd.ml.remote import RemoteError, parse_vector
+from anagnorisisd.ml.session import SessionSettings
+from anagnorisisd.store.database import Store
+from tests.helpers import Daemon, free_port, wait_until, write_config
+
+MINI = shipped_model_dir("shapes-clip-mini")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Worker:
+    """tests/immich_ml_worker.py in its own process, so it can be killed like a real one."""
+
+    def __init__(self, mode: str = "normal", delay: float = 0.0, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.immich_ml_worker", "--port", str(self.port),
+             "--mode", mode, "--delay", str(delay)], cwd=ROOT,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(self.answers, timeout=60)
+
+    def answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + "/ping", timeout=2) as r:
+                return bool(r.read() == b"pong")
+        except OSError:
+            return False
+
+    def stats(self) -> dict[str, int]:
+        with urllib.request.urlopen(self.url + "/stats", timeout=5) as r:
+            return dict(json.loads(r.read()))
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+
+def daemon_for(tmp_path: Path, urls: list[str], local_model: bool, **model: object) -> Daemon:
+    if local_model:
+        shutil.copytree(MINI, tmp_path / "data" / "models" / "shapes-clip-mini")
+    config = write_config(tmp_path / "config.toml", {
+        "library": {"paths": [str(tmp_path / "library")]},
+        "storage": {"data_dir": str(tmp_path / "data")}, "server": {"port": free_port()},
+        "model": {"name": "shapes-clip-mini", "auto_pull": False, "backend": "remote",
+                  "remote_urls": urls, **model},
+        "index": {"check_interval_s": 1, "min_rebuild_interval_s": 0}})
+    return Daemon(config, tomllib.loads(config.read_text())["server"]["port"])
+
+
+def workers_by_url(daemon: Daemon) -> dict[str, dict]:
+    return {w["url"]: w for w in daemon.status()["model"]["remote"]["workers"]}
+
+
+def stored_vectors(data_dir: Path) -> dict[str, np.ndarray]:
+    store = Store(data_dir, readonly=True)
+    try:
+        out = {}
+        for content in store.live_hashes():
+            result = store.get_result(content, "clip")
+            assert result is not None and result["model"] == "shapes-clip-mini@remote"
+            out[store.paths_for(content)[0]] = np.frombuffer(result["embedding"], np.float16)
+        return out
+    finally:
+        store.close()
+
+
+def test_two_workers_one_killed_halfway_and_search_with_no_local_model(tmp_path: Path) -> None:
+    scenes = make_library(tmp_path / "library", 60, seed=77, every_class=True)
+    fast, slow = Worker("slow", 0.1), Worker("slow", 0.3)
+    daemon = daemon_for(tmp_path, [fast.url, slow.url], local_model=False, remote_in_flight=2)
+    try:
+        wait_until(lambda: fast.stats()["images"] >= 5, timeout=90)
+        fast.kill()  # mid-run: it had requests in flight
+        assert daemon.status()["stages"]["clip"]["done"] < len(scenes)
+        status = wait_until(lambda: (s := daemon.status())["stages"]["clip"]["done"]
+                            == len(scenes) and s, timeout=120)
+        assert status["stages"]["clip"]["failed"] == 0  # a worker down fails no image
+        workers = workers_by_url(daemon)
+        assert workers[fast.url]["state"] == "down" and workers[fast.url]["failures"] >= 1
+        assert "unreachable" in workers[fast.url]["last_error"]
+        assert workers[slow.url]["state"] == "up" and workers[slow.url]["done"] > 0
+        assert workers[fast.url]["done"] + workers[slow.url]["done"] == len(scenes)
+        assert 0 < workers[slow.url]["bytes_per_image"] < 20_000  # the model's input, not files
+        assert workers[slow.url]["latency_ms"] >= 300
+        # Text search through the same workers: no model is installed here.
+        assert daemon.status()["model"]["identity"] == "shapes-clip-mini@remote"
+        wait_until(lambda: daemon.status()["index"]["items"] + daemon.status()["index"]["fresh"]
+                   == len(scenes), timeout=60)
+        hits = daemon.request("GET", "/api/images?q=a+photo+of+a+red+circle&per_page=3")["items"]
+        labels = {str(p): s.label for p, s in scenes}
+        assert labels[hits[0]["path"]] == "red circle"
+    finally:
+        daemon.kill()
+        fast.kill()
+        slow.kill()
+    # Every image embedded once, equal to what the model here makes of the same file.
+    local = ClipModel(ModelFiles("shapes-clip-mini", MINI),
+                      SessionSettings(("CPUExecutionProvider",)), exact_decode=True)
+    stored = stored_vectors(tmp_path / "data")
+    assert sorted(stored) == sorted(str(p) for p, _ in scenes)
+    mine = local.embed_images(np.stack([local.preprocess.load(str(p)) for p, _ in scenes]))
+    cosines = [float(stored[str(p)].astype(np.float32) @ v) for (p, _), v in zip(
+        scenes, mine, strict=True)]
+    assert min(cosines) >= 0.99, min(cosines)
+
+
+def test_garbage_and_a_disagreeing_model_are_refused_with_their_reason(tmp_path: Path) -> None:
+    scenes = make_library(tmp_path / "library", 12, seed=78, every_class=True)
+    good, garbage, wrong = Worker(), Worker("garbage"), Worker("disagree")
+    daemon = daemon_for(tmp_path, [good.url, garbage.url, wrong.url], local_model=True)
+    try:
+        wait_until(lambda: daemon.status()["stages"]["clip"]["done"] == len(scenes), timeout=90)
+        assert daemon.status()["stages"]["clip"]["failed"] == 0
+        workers = workers_by_url(daemon)
+        assert workers[good.url]["done"] == len(scenes) and workers[good.url]["checked"]
+        assert workers[garbage.url]["state"] == "refused"
+        assert "returned garbage" in workers[garbage.url]["refused"]
+        assert workers[wrong.url]["state"] == "refused"
+        assert "disagrees with the local model" in workers[wrong.url]["refused"]
+        assert workers[garbage.url]["done"] == workers[wrong.url]["done"] == 0
+        assert daemon.status()["model"]["remote"]["checked_against"] == "the local model"
+    finally:
+        daemon.kill()
+        for w in (good, garbage, wrong):
+            w.kill()
+
+
+def test_with_every_worker_down_work_waits_then_resumes(tmp_path: Path) -> None:
+    scenes = make_library(tmp_path / "library", 8, seed=79, every_class=True)
+    port = free_port()
+    daemon = daemon_for(tmp_path, [f"http://127.0.0.1:{port}"], local_model=False)
+    worker = None
+    try:
+        wait_until(lambda: workers_by_url(daemon)[f"http://127.0.0.1:{port}"]["failures"] >= 1,
+                   timeout=60)
+        status = daemon.status()
+        assert "embedding waits" in status["model"]["problem"]
+        assert status["stages"]["clip"]["failed"] == 0 and status["stages"]["clip"]["done"] == 0
+        worker = Worker(port=port)  # it comes back: the waiting items go to it
+        wait_until(lambda: daemon.status()["stages"]["clip"]["done"] == len(scenes),
+                   timeout=120)
+        assert daemon.status()["stages"]["clip"]["failed"] == 0
+    finally:
+        daemon.kill()
+        if worker:
+            worker.kill()
+
+
+def test_fallback_local_embeds_here_while_the_workers_are_down(tmp_path: Path) -> None:
+    scenes = make_library(tmp_path / "library", 6, seed=80, every_class=True)
+    daemon = daemon_for(tmp_path, [f"http://127.0.0.1:{free_port()}"], local_model=True,
+                        fallback="local")
+    try:
+        wait_until(lambda: daemon.status()["stages"]["clip"]["done"] == len(scenes), timeout=90)
+        assert "embedding locally meanwhile" in daemon.status()["model"]["problem"]
+    finally:
+        daemon.kill()
+
+
+def test_the_answers_and_the_config_are_checked() -> None:
+    assert parse_vector({"clip": "[3, 4]"}, 2).tolist() == pytest.approx([0.6, 0.8])
+    assert parse_vector({"clip": [0, 2]}, None).tolist() == [0, 1]  # older immich: a list
+    for bad in ({"clip": "nope"}, {"clip": []}, {"clip": [0, 0]}, {"clip": [1, "x"]},
+                {"clip": [float("nan"), 1]}, {}, [], {"clip": [1, 2, 3]}):
+        with pytest.raises(RemoteError, match="returned garbage"):
+            parse_vector(bad, 2)
+    for model, message in (({"backend": "remote"}, "needs remote_urls"),
+                           ({"backend": "gpu"}, "must be one of 'local', 'remote'"),
+                           ({"remote_urls": ["gpu-box:3003"]}, "is not an http"),
+                           ({"fallback": "yes"}, "must be one of 'none', 'local'")):
+        with pytest.raises(ConfigError, match=message):
+            build_config({"model": model})
+    assert os.path.exists(ROOT / "docs" / "remote-ml.md")
