@@ -31,9 +31,10 @@ from anagnorisisd.ml.session import SessionSettings
 MODES = ("normal", "slow", "garbage", "disagree")
 
 
-def build(model_dir: Path, name: str, mode: str = "normal", delay: float = 0.0) -> web.Application:
-    model = ClipModel(ModelFiles(name, model_dir), SessionSettings(("CPUExecutionProvider",), 1),
-                      exact_decode=True)
+def build(model_dir: Path, name: str, mode: str = "normal", delay: float = 0.0,
+          threads: int = 1) -> web.Application:
+    model = ClipModel(ModelFiles(name, model_dir),
+                      SessionSettings(("CPUExecutionProvider",), threads), exact_decode=True)
     counts = {"images": 0, "texts": 0}
     shuffle = np.random.default_rng(0).permutation(model.embed_dim)
 
@@ -92,8 +93,11 @@ def main() -> None:
     parser.add_argument("--mode", choices=MODES, default="normal")
     parser.add_argument("--delay", type=float, default=0.2)
     parser.add_argument("--model", default="shapes-clip-mini")
+    parser.add_argument("--model-dir", type=Path, help="default: the shipped model of that name")
+    parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads")
     args = parser.parse_args()
-    app = build(shipped_model_dir(args.model), args.model, args.mode, args.delay)
+    app = build(args.model_dir or shipped_model_dir(args.model), args.model, args.mode,
+                args.delay, args.threads)
     web.run_app(app, host="127.0.0.1", port=args.port, print=None)
 
 

@@ -25,7 +25,7 @@ from anagnorisisd.ml.manager import shipped_model_dir
 from anagnorisisd.ml.remote import RemoteError, parse_vector
 from anagnorisisd.ml.session import SessionSettings
 from anagnorisisd.store.database import Store
-from tests.helpers import Daemon, free_port, wait_until, write_config
+from tests.helpers import Daemon, free_port, run_cli, wait_until, write_config
 
 MINI = shipped_model_dir("shapes-clip-mini")
 ROOT = Path(__file__).resolve().parent.parent
@@ -196,3 +196,32 @@ def test_the_answers_and_the_config_are_checked() -> None:
         with pytest.raises(ConfigError, match=message):
             build_config({"model": model})
     assert os.path.exists(ROOT / "docs" / "remote-ml.md")
+
+
+def test_the_status_page_and_the_cli_show_each_worker(tmp_path: Path) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not os.path.exists("/usr/bin/chromium"):
+        pytest.skip("Debian's chromium is not installed (make setup-test)")
+    make_library(tmp_path / "library", 4, seed=81, every_class=True)
+    good, gone = Worker(), f"http://127.0.0.1:{free_port()}"
+    daemon = daemon_for(tmp_path, [good.url, gone], local_model=False)
+    try:
+        wait_until(lambda: daemon.status()["stages"]["clip"]["done"] == 4, timeout=90)
+        wait_until(lambda: workers_by_url(daemon)[gone]["failures"] >= 1, timeout=30)
+        text = run_cli("status", "--config", str(tmp_path / "config.toml"))
+        assert f"worker {good.url}: up, 4 images" in text.stdout, text.stdout
+        assert f"worker {gone}: down" in text.stdout and "unreachable" in text.stdout
+        with sync_api.sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium",
+                                         args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{daemon.port}/status")
+            table = page.get_by_test_id("workers")
+            table.locator('[data-testid="worker"][data-state="up"]').filter(
+                has_text=good.url).wait_for()
+            row = table.locator('[data-testid="worker"][data-state="down"]')
+            assert gone in row.inner_text() and "unreachable" in row.inner_text()
+            browser.close()
+    finally:
+        daemon.kill()
+        good.kill()

@@ -28,6 +28,7 @@ export class StatusPage {
       el("p", { "data-testid": "status-model" }, `Model: ${model.identity || model.name} (${model.state})` +
         (model.providers && model.providers.length ? ` on ${model.providers[0]}` : "") +
         (model.problem ? ` — ${model.problem}` : "")),
+      model.remote ? workersTable(model.remote) : null,
       el("p", {}, `Index: ${index.items ?? 0} items + ${index.fresh ?? 0} new` +
         (index.age_s != null ? `, built ${formatDuration(index.age_s)} ago` : ", not built yet")),
       el("table", { class: "table" }, el("tr", {}, ...["stage", "done", "pending", "failed", "version"]
@@ -41,4 +42,20 @@ export class StatusPage {
         ...failures),
     );
   }
+}
+
+// One row per immich machine-learning worker ([model] backend = "remote").
+function workersTable(remote) {
+  const head = ["worker", "state", "latency", "images/s", "done", "bytes/image", "failures",
+    "last problem"];
+  return el("table", { class: "table", "data-testid": "workers" },
+    el("caption", {}, `Remote workers, checked against ${remote.checked_against}`),
+    el("tr", {}, ...head.map((h) => el("th", { scope: "col" }, h))),
+    ...remote.workers.map((w) => el("tr", { "data-testid": "worker", "data-state": w.state },
+      el("td", {}, w.url),
+      el("td", {}, w.state + (w.retry_in_s ? ` (retry in ${w.retry_in_s} s)` : "")),
+      el("td", {}, w.latency_ms == null ? "–" : `${w.latency_ms} ms`),
+      el("td", {}, w.images_per_s), el("td", {}, w.done),
+      el("td", {}, w.bytes_per_image ?? "–"), el("td", {}, w.failures),
+      el("td", {}, w.refused || w.last_error || ""))));
 }

@@ -96,6 +96,13 @@ def render_status(doc: dict[str, Any]) -> str:
     if model:
         lines.append(f"model: {model.get('identity') or model.get('name')} ({model.get('state')})"
                      + (f": {model['problem']}" if model.get("problem") else ""))
+    for worker in (model.get("remote") or {}).get("workers", []):
+        latency = worker.get("latency_ms")
+        lines.append(f"  worker {worker['url']}: {worker['state']}, {worker['done']} images, "
+                     f"{worker['images_per_s']}/s, "
+                     f"{f'{latency:g} ms' if latency is not None else 'no answer yet'}, "
+                     f"{worker['failures']} failures"
+                     + (f" (last: {worker['last_error']})" if worker.get("last_error") else ""))
     index = doc.get("index") or {}
     if index:
         lines.append(f"index: {index.get('items', 0)} images + {index.get('fresh', 0)} new"
