@@ -126,6 +126,10 @@ def test_the_evaluator_learns_red_over_blue(served) -> None:  # type: ignore[no-
     assert explained["model_rating"] == held_out[0]["model_rating"]
     assert len(explained["neighbours"]) == 5
     assert all(n["id"] in rated for n in explained["neighbours"])
+    # A rated image is explained by the others, never by itself.
+    own = next(iter(rated))
+    assert own not in {n["id"] for n in daemon.request(
+        "GET", f"/api/images/{own}/explain")["neighbours"]}
 
     picks_next = daemon.request("GET", "/api/rate-next?count=5")["items"]
     assert len(picks_next) == 5 and not {p["id"] for p in picks_next} & rated

@@ -453,6 +453,7 @@ def test_15_a_new_user_without_a_model_is_never_left_guessing(world, tmp_path) -
     (home / "Pictures").mkdir(parents=True)
     for i in range(3):
         make_photo(home / "Pictures" / f"p{i}.jpg", 320, 240, seed=i)
+    (home / "Pictures" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a photo")
     config = write_config(tmp_path / "config.toml", {
         "storage": {"data_dir": str(tmp_path / "data")}, "server": {"port": free_port()},
         "watcher": {"debounce_s": 0.2, "settle_s": 0.2},
@@ -475,6 +476,10 @@ def test_15_a_new_user_without_a_model_is_never_left_guessing(world, tmp_path) -
         tiles(page).nth(2).wait_for(timeout=60_000)  # fills in live
         summary.filter(has_text="waiting for the CLIP model").wait_for(timeout=60_000)
         assert "processed" not in summary.inner_text()
+        failed = page.locator('[data-testid^="failed-"]').first  # failures show on the bars
+        failed.wait_for()
+        assert failed.inner_text() == "1 failed" and failed.get_attribute("href") == "/status"
+        assert page.locator(".bar > .failed[style*='width:']").count() >= 1
         page.goto(base + "/?q=similarity")
         page.get_by_test_id("notice").filter(has_text="needs a CLIP model").wait_for()
         assert "anagnorisisd model pull" in page.get_by_test_id("notice").inner_text()

@@ -368,7 +368,7 @@ export class ImagesPage {
     box.replaceChildren(el("p", { role: "status" }, "Looking for duplicates…"));
     const result = await api("/api/duplicates");
     document.getElementById("results-summary").textContent =
-      `${result.total} groups of duplicates (similarity ≥ ${result.threshold})`;
+      `${plural(result.total, "group")} of duplicates (similarity ≥ ${result.threshold})`;
     document.getElementById("pager").replaceChildren();
     box.replaceChildren(...result.groups.map((group) => {
       const keeper = group.keeper;

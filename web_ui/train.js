@@ -23,7 +23,7 @@ function ticks(top, count) {
 // The chosen evaluator's error on ratings it did not see, by how many it learned from,
 // against always guessing the mean: the last points are the figures the sentence quotes.
 export function chart(curve, chosen) {
-  const W = 720, H = 320, L = 56, R = 150, T = 16, B = 52;
+  const W = 720, H = 320, L = 56, R = 180, T = 16, B = 52;
   const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img",
     "aria-label": "held-out error of your evaluator and of the baseline, by number of ratings" });
   if (!curve.length) {
@@ -51,9 +51,9 @@ export function chart(curve, chosen) {
     "ratings it learned from (per cross-validation fold)"));
   root.append(svg("text", { x: 14, y: (T + H - B) / 2, "text-anchor": "middle",
     transform: `rotate(-90 14 ${(T + H - B) / 2})` }, "mean error, rating points"));
-  const series = [["val_mae", "val", `${chosen}, on unseen ratings`],
-    ["baseline_mae", "baseline", "always your mean rating"],
-    ["train_mae", "train", `${chosen}, on its own ratings`]];
+  const series = [["val_mae", "val", [chosen, "on unseen ratings"]],
+    ["baseline_mae", "baseline", ["baseline: always", "your mean rating"]],
+    ["train_mae", "train", [chosen, "on its own ratings"]]];
   series.forEach(([key, cls, label], i) => {
     root.append(svg("polyline", { points: curve.map((p) => `${x(p.n)},${y(p[key])}`).join(" "),
       class: cls, fill: "none", "stroke-width": 2.5, "data-series": cls }));
@@ -61,9 +61,8 @@ export function chart(curve, chosen) {
     const ly = T + 14 + i * 40;  // the legend sits beside the plot, never on a curve
     root.append(svg("line", { x1: W - R + 12, x2: W - R + 36, y1: ly, y2: ly, class: cls,
       "stroke-width": 2.5 }));
-    const words = label.split(", ");
-    words.forEach((w, j) => root.append(svg("text", { x: W - R + 42, y: ly + 4 + j * 14 },
-      w + (j < words.length - 1 ? "," : ""))));
+    label.forEach((line, j) => root.append(svg("text", { x: W - R + 42, y: ly + 4 + j * 14 },
+      line)));
   });
   return root;
 }
@@ -101,7 +100,8 @@ export class TrainPage {
   render(s) {
     const running = s.state === "running";
     document.getElementById("train-button").disabled = running;
-    document.getElementById("train-progress").style.width = `${Math.round((s.progress || 0) * 100)}%`;
+    const progress = s.state === "done" ? 1 : (s.progress || 0);
+    document.getElementById("train-progress").style.width = `${Math.round(progress * 100)}%`;
     const when = s.finished_at ? new Date(s.finished_at * 1000).toLocaleString() : "";
     document.getElementById("train-phase").textContent = running
       ? `Training… ${s.phase || ""}` : {
