@@ -107,7 +107,7 @@ class ClipStage(Stage):
         if isinstance(model, RemoteClip):  # the pixels go out as JPEGs, spread over workers
             try:
                 return model.embed_pixels(inputs)
-            except Stopped:
+            except (Stopped, CancelledError):
                 raise StageSkip("shutting down") from None
         return model.embed_images(np.stack(inputs))
 

@@ -225,3 +225,20 @@ def test_the_status_page_and_the_cli_show_each_worker(tmp_path: Path) -> None:
     finally:
         daemon.kill()
         good.kill()
+
+
+def test_a_daemon_waiting_for_workers_still_stops_at_once(tmp_path: Path) -> None:
+    make_library(tmp_path / "library", 4, seed=82, every_class=True)
+    gone = f"http://127.0.0.1:{free_port()}"
+    daemon = daemon_for(tmp_path, [gone], local_model=False)
+    try:
+        wait_until(lambda: daemon.status()["model"]["remote"]["waiting"] > 0, timeout=60)
+        assert daemon.stop(timeout=30) == 0  # SIGTERM: the waiting items give up, nothing hangs
+    finally:
+        daemon.kill()
+    store = Store(tmp_path / "data", readonly=True)
+    try:
+        assert not any(store.get_result(c, "clip") for c in store.live_hashes())
+        assert not list(store.failures())  # nothing was marked failed for it
+    finally:
+        store.close()

@@ -188,6 +188,7 @@ class Library:
         if self.watch:
             self.watcher.stop()
             self.debouncer.stop()
+        self.models.close()  # items waiting for a remote worker give up first
         self.pipeline.stop()
         with self._scan_lock:  # let a running scan commit its chunk before closing
             self.store.close()

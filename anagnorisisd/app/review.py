@@ -97,20 +97,21 @@ class Reviews:
         return [(" and ".join(sorted(kinds[root])), members)
                 for root, members in merged.items() if len(members) > 1]
 
-    def keeper(self, members: list[bytes]) -> tuple[list[bytes], str]:
+    def keeper(self, members: list[bytes],
+               suggested: tuple[bytes, str] | None = None) -> tuple[list[bytes], str]:
         """The photos to keep: the person's picks if there are any, else the suggestion."""
         picks = [c for c in members if self.decision(c) == "pick"]
         if picks:
             return picks, "you picked " + ("it" if len(picks) == 1 else f"these {len(picks)}")
-        best, reason = self.culling.keeper(members)
+        best, reason = suggested or self.culling.keeper(members)
         return [best], reason
 
     def queue_json(self) -> dict[str, Any]:
         """Every group, the unreviewed first (in the order they were found)."""
         out: list[dict[str, Any]] = []
         for kind, members in self.groups():
-            keep, reason = self.keeper(members)
             suggested, suggested_reason = self.culling.keeper(members)
+            keep, reason = self.keeper(members, (suggested, suggested_reason))
             out.append({"key": members[0].hex(), "kind": kind,
                         "members": [c.hex() for c in members],
                         "keep": [c.hex() for c in keep], "keeper": suggested.hex(),

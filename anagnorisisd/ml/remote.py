@@ -195,6 +195,7 @@ class RemoteClip:
         self._pool = ThreadPoolExecutor(max(1, len(self.workers) * self.in_flight),
                                         thread_name_prefix="remote-ml")
         self._texts: OrderedDict[str, NDArray[np.float32]] = OrderedDict()
+        self._texts_lock = threading.Lock()
 
     # --------------------------------------------------------------- protocol
     def _post(self, worker: Worker, entries: dict[str, Any], image: bytes | None = None,
@@ -336,8 +337,9 @@ class RemoteClip:
 
     def embed_text(self, text: str, language: str | None = None) -> NDArray[np.float32]:
         key = f"{language or ''}\x00{text}"
-        if key in self._texts:
-            return self._texts[key]
+        with self._texts_lock:
+            if key in self._texts:
+                return self._texts[key]
         entries = {"clip": {"textual": {"modelName": self.name,
                                         "options": {"language": language or "en"}}}}
         while True:
@@ -352,9 +354,10 @@ class RemoteClip:
                 self._release(worker, exc)
                 continue
             self._release(worker, None)
-            self._texts[key] = vector
-            while len(self._texts) > 256:
-                self._texts.popitem(last=False)
+            with self._texts_lock:
+                self._texts[key] = vector
+                while len(self._texts) > 256:
+                    self._texts.popitem(last=False)
             return vector
 
     def embed_texts(self, texts: list[str], language: str | None = None) -> NDArray[np.float32]:

@@ -166,6 +166,11 @@ class ModelService:
     def maybe_model(self) -> EmbeddingModel | None:
         return self._model
 
+    def close(self) -> None:
+        """At shutdown: remote requests and items waiting for a worker stop at once."""
+        if isinstance(self._model, RemoteClip):
+            self._model.close()
+
     def unload_idle(self) -> None:
         if self._model is not None:
             self._model.unload_idle()
