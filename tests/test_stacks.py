@@ -102,6 +102,11 @@ def test_stacks_keepers_and_cull_through_the_daemon(tmp_path: Path) -> None:
         stack = daemon.request("GET", "/api/stacks")["stacks"][0]
         assert stack["keeper"] == ids["burst-2"] and stack["reason"].startswith("you rated it 9")
 
+        # A photo picked in the compare view is never trashed by the CLI either.
+        daemon.request("PUT", f"/api/images/{ids['burst-3']}/decision", {"decision": "pick"})
+        dry = run_cli("cull", "--dry-run", "--config", str(config), env=env)
+        assert [line.split("/")[-1] for line in dry.stdout.splitlines()] == ["burst-1.jpg"]
+        daemon.request("DELETE", f"/api/images/{ids['burst-3']}/decision")
         dry = run_cli("cull", "--dry-run", "--config", str(config), env=env)
         assert dry.returncode == 0, dry.stderr
         assert sorted(line.split("/")[-1] for line in dry.stdout.splitlines()) == [

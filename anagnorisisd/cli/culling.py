@@ -59,11 +59,13 @@ def cmd_stacks(args: argparse.Namespace) -> int:
 
 def leftovers(config: Config) -> list[dict[str, Any]]:
     """Every file that is not its group's keeper. A photo that one group keeps is never
-    trashed because another group did not choose it; of exact copies, the copies go and
-    the kept file stays."""
+    trashed because another group did not choose it, nor one picked in the panel's compare
+    view; of exact copies, the copies go and the kept file stays."""
     stacks = ask(config, "GET", "/api/stacks")["stacks"]
     groups = ask(config, "GET", "/api/duplicates")["groups"]
-    kept = {s["keeper"] for s in stacks} | {g["keeper"]["id"] for g in groups}
+    picked = {image for group in ask(config, "GET", "/api/cull")["groups"]
+              for image, decision in group["decisions"].items() if decision == "pick"}
+    kept = {s["keeper"] for s in stacks} | {g["keeper"]["id"] for g in groups} | picked
     files: dict[str, dict[str, Any]] = {}
     for stack in stacks:
         for member in stack["members"]:
