@@ -30,6 +30,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -311,22 +312,37 @@ class RemoteClip:
         return vector
 
     # --------------------------------------------------------------- embedding
-    def embed_one(self, pixels: Image.Image) -> NDArray[np.float32]:
-        data = jpeg(pixels)
+    def _on_some_worker(self, ask: Callable[[Worker], NDArray[np.float32]],
+                        here: Callable[[], NDArray[np.float32]],
+                        sent: int = 0) -> NDArray[np.float32]:
+        """Ask workers until one answers (a failing one hands the item to the next: never a
+        failure of the item), or embed `here` when every worker is down and fallback is on."""
         while True:
             worker = self._acquire()
-            if worker is None:  # every worker down, and fallback = "local"
-                vector = self._reference_vector(pixels)
-                assert vector is not None
-                return vector
+            if worker is None:
+                return here()
             try:
                 self._check(worker)
-                vector = self._visual(worker, data)
+                vector = ask(worker)
             except (RemoteError, OSError) as exc:
                 self._release(worker, exc)
-                continue  # to another worker: never a failure of the item
-            self._release(worker, None, len(data))
+                continue
+            self._release(worker, None, sent)
             return vector
+
+    def embed_one(self, pixels: Image.Image) -> NDArray[np.float32]:
+        data = jpeg(pixels)
+        return self._on_some_worker(lambda w: self._visual(w, data),
+                                    lambda: self._local_vector(pixels), len(data))
+
+    def _local(self) -> ClipModel:
+        assert self.reference is not None  # fallback is on only with a local model
+        return self.reference
+
+    def _local_vector(self, pixels: Image.Image) -> NDArray[np.float32]:
+        vector = self._reference_vector(pixels)
+        assert vector is not None  # fallback is on only with a local model
+        return vector
 
     def embed_pixels(self, images: list[Image.Image]) -> NDArray[np.float32]:
         return np.stack(list(self._pool.map(self.embed_one, images)))
@@ -342,23 +358,13 @@ class RemoteClip:
                 return self._texts[key]
         entries = {"clip": {"textual": {"modelName": self.name,
                                         "options": {"language": language or "en"}}}}
-        while True:
-            worker = self._acquire()
-            if worker is None:
-                assert self.reference is not None
-                return self.reference.embed_text(text, language)
-            try:
-                self._check(worker)
-                vector = self._post(worker, entries, text=text)
-            except (RemoteError, OSError) as exc:
-                self._release(worker, exc)
-                continue
-            self._release(worker, None)
-            with self._texts_lock:
-                self._texts[key] = vector
-                while len(self._texts) > 256:
-                    self._texts.popitem(last=False)
-            return vector
+        vector = self._on_some_worker(lambda w: self._post(w, entries, text=text),
+                                      lambda: self._local().embed_text(text, language))
+        with self._texts_lock:
+            self._texts[key] = vector
+            while len(self._texts) > 256:
+                self._texts.popitem(last=False)
+        return vector
 
     def embed_texts(self, texts: list[str], language: str | None = None) -> NDArray[np.float32]:
         return np.stack([self.embed_text(t, language) for t in texts])
