@@ -278,15 +278,16 @@ def test_9_drop_an_image_on_the_search_bar_and_select_a_range(world) -> None:  #
 def test_10_pages_live_in_the_url_so_reload_and_back_work(world) -> None:  # type: ignore[no-untyped-def]
     page = world["page"]
     page.goto(world["base"] + "/?q=random&seed=11")
-    tiles(page).first.wait_for()
+    page.locator('[data-testid="grid"][data-query="random"][data-page="1"]').wait_for()
     first_page = tiles(page).first.get_attribute("data-id")
     page.get_by_test_id("page-next").click()
     page.wait_for_url(re.compile(r"page=2"))
-    tiles(page).first.wait_for()
+    # the URL changes before the new page is drawn: wait for the grid to say it shows page 2
+    page.locator('[data-testid="grid"][data-query="random"][data-page="2"]').wait_for()
     second_page = tiles(page).first.get_attribute("data-id")
     assert second_page != first_page
     page.reload()
-    tiles(page).first.wait_for()
+    page.locator('[data-testid="grid"][data-query="random"][data-page="2"]').wait_for()
     assert tiles(page).first.get_attribute("data-id") == second_page  # same seed, same page
     page.go_back()
     page.wait_for_url(re.compile(r"seed=11$"))
