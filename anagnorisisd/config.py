@@ -61,6 +61,7 @@ class ServerConfig:
     token: str = ""
     allowed_hosts: list[str] = field(default_factory=list)
     max_body_mb: int = bounded(64, 1, 4096)
+    preview_cache_mb: int = bounded(1024, 0, 1_000_000)
 
 
 @dataclass(frozen=True)
@@ -330,24 +331,24 @@ class Setting:
 
 
 def validate_stage_section(
-    stage: str, values: dict[str, Any], schema: dict[str, Setting]
+    stage: str, values: dict[str, Any], schema: dict[str, Setting], source: str = "config"
 ) -> dict[str, Any]:
     """Merge a [stages.NAME] section over a stage's declared defaults, checked against its
     schema: unknown keys, wrong types, values out of bounds or not among the choices are
-    one-line errors naming the key."""
+    one-line errors naming the file and the key."""
     merged: dict[str, Any] = {"enabled": True, **{k: s.default for k, s in schema.items()}}
     for key, value in values.items():
         label = f"[stages.{stage}] {key}"
         if key == "enabled":
-            check_type(label, value, bool)
+            check_type(label, value, bool, source)
         elif key not in schema:
-            raise ConfigError(f"unknown key {label}")
+            raise ConfigError(f"{source}: unknown key {label}")
         else:
             setting = schema[key]
-            check_type(label, value, setting.type)
-            check_bounds(label, value, {"low": setting.low, "high": setting.high})
+            check_type(label, value, setting.type, source)
+            check_bounds(label, value, {"low": setting.low, "high": setting.high}, source)
             if setting.choices and value not in setting.choices:
-                raise ConfigError(f"{label} must be one of "
+                raise ConfigError(f"{source}: {label} must be one of "
                                   f"{', '.join(map(repr, setting.choices))}, got {value!r}")
         merged[key] = value
     return merged

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from anagnorisisd.app.review import Reviews
 from anagnorisisd.app.xmp_ratings import importer
 from anagnorisisd.imaging.convert import NEUTRAL, to_rgb
 from anagnorisisd.imaging.formats import register
@@ -153,22 +154,32 @@ def test_metadata_reads_time_camera_exposure_and_place(tmp_path: Path) -> None:
 def test_xmp_ratings_come_from_sidecars_and_never_overwrite(tmp_path: Path) -> None:
     photo = make_photo(tmp_path / "IMG_1.jpg", 64, 48)
     (tmp_path / "IMG_1.jpg.xmp").write_text(
-        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF><rdf:Description xmp:Rating="4"/>'
-        "</rdf:RDF></x:xmpmeta>")
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/'
+        '22-rdf-syntax-ns#"><rdf:Description xmlns:xmp="http://ns.adobe.com/xap/1.0/" '
+        'xmp:Rating="4"/></rdf:RDF></x:xmpmeta>')
     meta = read_meta(str(photo))
     assert meta["xmp_rating"] == 4
     store = Store(tmp_path / "data")
     try:
         catalog = Catalog(store)
-        listen = importer(store, catalog, "meta")
+        reviews = Reviews(store, culling=None)
+        listen = importer(store, catalog, reviews, "meta")
         listen("meta", b"a" * 32, {"xmp_rating": 4})
         assert store.get_user(b"a" * 32, "rating")["value"] == 8.0
         with store.write() as w:
             w.set_rating(b"b" * 32, 3.0, 1.0)
-        listen("meta", b"b" * 32, {"xmp_rating": -1})  # a reject elsewhere; rated here: stays
+        listen("meta", b"b" * 32, {"xmp_rating": 5})  # rated here: that stays
         assert store.get_user(b"b" * 32, "rating")["value"] == 3.0
-        listen("meta", b"c" * 32, {"xmp_rating": -1})
-        assert store.get_user(b"c" * 32, "rating")["value"] == 0.0
+        # The XMP specification: 0 is "not rated", -1 is "rejected" (a decision, no rating).
+        listen("meta", b"c" * 32, {"xmp_rating": 0})
+        assert store.get_user(b"c" * 32, "rating") is None
+        assert not store.rating_history(b"c" * 32)
+        listen("meta", b"d" * 32, {"xmp_rating": -1})
+        assert store.get_user(b"d" * 32, "rating") is None
+        assert reviews.decision(b"d" * 32) == "reject" and not reviews.seen(b"d" * 32)
+        reviews.decide(b"e" * 32, "pick")
+        listen("meta", b"e" * 32, {"xmp_rating": -1})  # decided here: that stays
+        assert reviews.decision(b"e" * 32) == "pick"
     finally:
         store.close()
 
@@ -188,7 +199,10 @@ def served(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
     Image.new("RGB", (100, 60), (10, 120, 200)).save(lib / "phone.heic", "HEIF")
     (lib / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     (lib / "fake.dng").write_bytes(b"II*\0 not a raw file at all" * 10)
-    (lib / "winter.jpg.xmp").write_text('<rdf:Description xmp:Rating="5"/>')
+    (lib / "winter.jpg.xmp").write_text(
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/'
+        '22-rdf-syntax-ns#"><rdf:Description xmlns:xmp="http://ns.adobe.com/xap/1.0/" '
+        'xmp:Rating="5"/></rdf:RDF></x:xmpmeta>')
     port = free_port()
     config = write_config(root / "config.toml", {
         "library": {"paths": [str(lib)]}, "storage": {"data_dir": str(root / "data")},

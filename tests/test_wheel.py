@@ -62,8 +62,10 @@ def test_the_wheel_installs_and_runs_outside_the_repository(tmp_path: Path) -> N
                           cwd=tmp_path, env=env)
     assert demo.returncode == 0, demo.stderr
     log = (tmp_path / "serve.log").open("wb")
+    # The README's sequence, typed where a new user is: inside the clone, whose source tree
+    # must not shadow the installed package (serve re-executes itself with `python -m`).
     server = subprocess.Popen([cli, "serve", "--config", str(tmp_path / "demo" / "config.toml")],
-                              stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path, env=env)
+                              stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env=env)
     base = f"http://127.0.0.1:{port}"
 
     def get(path: str) -> tuple[int, bytes, str]:

@@ -9,6 +9,7 @@ import os
 import tomllib
 from pathlib import Path
 
+from anagnorisisd.app.xmp_ratings import stars_to_rating
 from anagnorisisd.imaging.exif import xmp_rating
 from anagnorisisd.imaging.xmp_sidecar import stars, with_rating, write_rating
 from tests.helpers import Daemon, free_port, make_photo, run_cli, wait_until, write_config
@@ -30,11 +31,18 @@ DIGIKAM = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
 LIGHTROOM = """<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF
  xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about=""
  xmlns:crs="http://ns.adobe.com/camera-raw-settings/1.0/" crs:Exposure2012="+0.35">
- <xmp:Rating>1</xmp:Rating></rdf:Description></rdf:RDF></x:xmpmeta>"""
+ <xmp:Rating xmlns:xmp="http://ns.adobe.com/xap/1.0/">1</xmp:Rating></rdf:Description>
+ </rdf:RDF></x:xmpmeta>"""
+OLD_PREFIX = """<?xml version="1.0" encoding="UTF-8"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF
+ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about=""
+ xmlns:xap="http://ns.adobe.com/xap/1.0/" xap:Rating="3"/></rdf:RDF></x:xmpmeta>"""
+"""Older Adobe tools bind the same namespace to the prefix xap: it is the same property."""
 
 
 def test_stars_round_halves_up_and_stay_in_range() -> None:
-    assert [stars(v) for v in (0, 0.9, 1, 2, 7, 8.9, 9, 10)] == [0, 0, 1, 1, 4, 4, 5, 5]
+    # never 0 stars: XMP reads 0 as "not rated", and a 0 here is a rating
+    assert [stars(v) for v in (0, 0.9, 1, 2, 7, 8.9, 9, 10)] == [1, 1, 1, 1, 4, 4, 5, 5]
 
 
 def test_editing_keeps_everything_else_and_reads_back() -> None:
@@ -48,6 +56,53 @@ def test_editing_keeps_everything_else_and_reads_back() -> None:
     assert 'crs:Exposure2012="+0.35"' in lightroom
     cleared = with_rating(DIGIKAM, None)
     assert xmp_rating(cleared.encode()) is None and "Holidays/Lisbon" in cleared
+    assert xmp_rating(OLD_PREFIX.encode()) == 3  # xap: is xmp:
+    assert xmp_rating(with_rating(OLD_PREFIX, None).encode()) is None
+    assert with_rating(DIGIKAM, 2) == DIGIKAM  # nothing to change: not rewritten at all
+
+
+def test_a_cleared_rating_leaves_no_sidecar_saying_otherwise(tmp_path: Path) -> None:
+    """Both sidecar names (darktable's and Lightroom's) lose the rating on clearing."""
+    photo = make_photo(tmp_path / "c.jpg", 64, 48)
+    (tmp_path / "c.jpg.xmp").write_text(DIGIKAM)
+    (tmp_path / "c.xmp").write_text(OLD_PREFIX)
+    write_rating(str(photo), None)
+    assert xmp_rating((tmp_path / "c.jpg.xmp").read_bytes()) is None
+    assert xmp_rating((tmp_path / "c.xmp").read_bytes()) is None
+    assert "Holidays/Lisbon" in (tmp_path / "c.jpg.xmp").read_text()
+
+
+def test_xmp_zero_is_unrated_and_minus_one_is_rejected() -> None:
+    packet = '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="{}"><rdf:Description ' \
+        'xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:Rating="{}"/></rdf:RDF></x:xmpmeta>'
+    rdf = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+    assert xmp_rating(packet.format(rdf, "0").encode()) == 0  # read as written: 0 ...
+    assert stars_to_rating(0) is None  # ... which is "not rated", never a rating of 0
+    assert stars_to_rating(-1) is None and stars_to_rating(1) == 2.0
+
+
+def test_hostile_sidecars_are_refused_or_read_in_linear_time(tmp_path: Path) -> None:
+    """Entities are never expanded, a DOCTYPE is refused, and 4 MB of whitespace (which a
+    pattern-based editor took minutes over) is edited in well under a second."""
+    import time
+
+    from anagnorisisd.imaging.xmp_sidecar import SidecarError
+
+    laughs = ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">'
+              + "".join(f'<!ENTITY {c} "{("&" + p + ";") * 10}">'
+                        for p, c in zip("abcdefgh", "bcdefghi", strict=True))
+              + ']><x:xmpmeta xmlns:x="adobe:ns:meta/">&i;</x:xmpmeta>')
+    for hostile in (laughs, "<not xml", ""):
+        try:
+            with_rating(hostile, 3)
+        except SidecarError:
+            pass
+        else:
+            raise AssertionError(f"accepted {hostile[:40]!r}")
+    spaces = DIGIKAM.replace("<rdf:Description", "<rdf:Description" + " " * (4 << 20), 1)
+    started = time.perf_counter()
+    assert xmp_rating(with_rating(spaces, 5).encode()) == 5
+    assert time.perf_counter() - started < 2.0
 
 
 def test_write_rating_never_touches_the_photo_and_refuses_links(tmp_path: Path) -> None:

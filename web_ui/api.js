@@ -46,6 +46,11 @@ export async function api(path, { method = "GET", body, raw } = {}) {
 
 export function thumb(id) { return withToken(`/api/images/${id}/thumbnail`); }
 export function file(id) { return withToken(`/api/images/${id}/file`); }
+// What a browser can show at `pixels` on the longest side: HEIC, TIFF and RAW come as JPEG.
+export function preview(id, pixels) {
+  const size = Math.max(1, Math.min(100000, Math.ceil(pixels * (window.devicePixelRatio || 1))));
+  return withToken(`/api/images/${id}/preview?size=${size}`);
+}
 
 export function formatBytes(n) {
   if (n == null) return "?";

@@ -1,7 +1,7 @@
 // The compare and cull view: the photos of one group side by side (up to four at a time),
 // zoomed and panned together, decided from the keyboard. Every decision and rating is saved
 // as it is made, and U takes back the last one.
-import { api, el, file, report } from "./api.js";
+import { api, el, preview, report } from "./api.js";
 
 const WINDOW = 4;
 const MAX_ZOOM = 8;
@@ -86,7 +86,7 @@ export class Compare {
       return el("figure", { class: `pane ${index === this.focus ? "focus" : ""} ${decision || ""}`
           + (keep.includes(id) ? " keep" : ""), "data-testid": "compare-pane", "data-id": id,
           "data-decision": decision || "", onclick: () => { this.focus = index; this.render(); } },
-        el("div", { class: "frame" }, el("img", { src: file(id), alt: d.path || id,
+        el("div", { class: "frame" }, el("img", { src: preview(id, Math.max(innerWidth, innerHeight)), alt: d.path || id,
           draggable: "false" })),
         el("figcaption", {},
           el("strong", {}, (d.path || "").split("/").pop()),

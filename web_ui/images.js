@@ -199,9 +199,15 @@ export class ImagesPage {
     grid.dataset.query = state.q;
     grid.dataset.page = String(state.page);
     grid.dataset.order = state.order;
+    this.renderSummary(result, state);
+    this.renderPager(result, state);
+    this.renderSelection();
+  }
+
+  renderSummary(result, state) {
     const summary = document.getElementById("results-summary");
     const indexing = this.seenLibrary && this.seenLibrary.pending;
-    summary.textContent = result.total ? `${result.total} images` +
+    summary.textContent = result.total ? plural(result.total, "image") +
       (state.q ? ` for “${state.q}”` : "") : result.notice ? "" : state.q ? "No matches."
       : indexing ? "Indexing: images appear here as they are read." : "No images yet.";
     if (result.notice) summary.append(el("span", { "data-testid": "notice" },
@@ -210,6 +216,9 @@ export class ImagesPage {
       summary.append(" · ", el("a", { href: "/status", "data-testid": "unreadable-link" },
         `${result.unreadable} could not be read`));
     }
+  }
+
+  renderPager(result, state) {
     const pages = Math.max(1, Math.ceil(result.total / (result.per_page || PER_PAGE)));
     const pager = document.getElementById("pager");
     pager.replaceChildren(
@@ -219,7 +228,6 @@ export class ImagesPage {
       el("button", { disabled: state.page >= pages, "data-testid": "page-next",
         onclick: () => this.navigate({ page: state.page + 1 }) }, "Next ›"),
     );
-    this.renderSelection();
   }
 
   // A date-sorted grid gets a bar of years, each a jump to the page where it begins.
@@ -402,7 +410,7 @@ export class ImagesPage {
     box.replaceChildren(el("p", { role: "status" }, "Looking for stacks…"));
     const result = await api("/api/stacks");
     const summary = document.getElementById("results-summary");
-    summary.textContent = result.total ? `${result.total} stacks of shots taken moments apart`
+    summary.textContent = result.total ? `${plural(result.total, "stack")} of shots taken moments apart`
       : (result.notice || "No stacks: no shots taken moments apart look alike.");
     document.getElementById("pager").replaceChildren();
     const details = await Promise.all(result.stacks.map((s) =>
@@ -457,9 +465,40 @@ export class ImagesPage {
     const q = urlState().q.trim().toLowerCase();
     const roomOnPage = !GROUPED.includes(q) && q !== "rate-next" &&
       this.items.length < PER_PAGE && !this.viewer.dialog.open && !this.compare.dialog.open;
-    if ((roomOnPage || this.refreshWanted) && !this.refreshing) {
+    if (this.refreshing) return;
+    if (roomOnPage || this.refreshWanted) {
       this.refreshWanted = false;
       this.refreshing = this.load().finally(() => { this.refreshing = null; });
+    } else if (!GROUPED.includes(q) && q !== "rate-next") {
+      this.refreshing = this.refreshFullPage().finally(() => { this.refreshing = null; });
     }
+  }
+
+  // A full page is not redrawn under the person while photos arrive; what changed is said.
+  // The same tiles in the same order are redrawn with their current data; otherwise the
+  // count and the pager are brought up to date and a button offers the new page.
+  async refreshFullPage() {
+    const state = urlState();
+    const params = new URLSearchParams({ q: state.q, page: state.page, per_page: PER_PAGE,
+      order: state.order });
+    if (state.seed) params.set("seed", state.seed);
+    let result;
+    try {
+      result = await api("/api/images?" + params);
+    } catch {
+      return;  // the next status change tries again
+    }
+    if (JSON.stringify(urlState()) !== JSON.stringify(state)) return;  // navigated meanwhile
+    const same = result.items.length === this.items.length &&
+      result.items.every((item, i) => item.id === this.items[i].id);
+    const busy = this.viewer.dialog.open || this.compare.dialog.open || this.selected.size;
+    if (same && !busy) return this.render(result, state);
+    if (same) return;
+    this.lastResult = { ...this.lastResult, total: result.total, years: result.years };
+    this.renderSummary(this.lastResult, state);
+    this.renderPager(this.lastResult, state);
+    document.getElementById("results-summary").append(" · ", el("button", {
+      type: "button", class: "link", "data-testid": "show-new",
+      onclick: () => this.load() }, "show the latest"));
   }
 }

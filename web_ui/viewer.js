@@ -1,5 +1,5 @@
 // The full-size view: arrows move, digits rate (+ for 10), Esc closes; ratings save at once.
-import { api, el, file, plural, report, thumb } from "./api.js";
+import { api, el, file, plural, preview, report, thumb } from "./api.js";
 import { trashWithUndo } from "./cull.js";
 
 export class Viewer {
@@ -55,7 +55,11 @@ export class Viewer {
 
   show() {
     const item = this.item;
-    document.getElementById("viewer-image").src = file(item.id);
+    document.getElementById("viewer-image").src =
+      preview(item.id, Math.max(window.innerWidth, window.innerHeight));
+    const download = document.getElementById("viewer-download");
+    download.href = file(item.id);
+    download.setAttribute("download", (item.path || "").split("/").pop());
     document.getElementById("viewer-title").textContent =
       `${item.path} · ${item.width}×${item.height}` +
       (item.model_rating != null ? ` · model rates it ${item.model_rating.toFixed(1)}` : "");

@@ -18,6 +18,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from anagnorisisd import __version__
 from anagnorisisd.app import xmp_ratings
 from anagnorisisd.app.culling import Culling
+from anagnorisisd.app.previews import PreviewCache
 from anagnorisisd.app.review import Reviews
 from anagnorisisd.app.status import build_status
 from anagnorisisd.config import Config
@@ -118,20 +119,23 @@ class Library:
                                     float(config.index.min_rebuild_interval_s),
                                     embedding_stage=self.assembly.provider("embedding"),
                                     metadata_stage=self.assembly.provider("metadata"),
-                                    quality_stage=self.assembly.provider("quality"))
+                                    quality_stage=self.assembly.provider("quality"),
+                                    thumbnail_stage=self.assembly.provider("thumbnail"))
         self.search.index.n_trees = config.index.n_trees
         self.search.index.search_k = config.index.search_k
         self.search.index.exact_below = config.index.exact_below
         self.search.language = config.model.language or None
         self.pipeline.result_listeners.append(self.search.on_result)
         self.pipeline.finish_listeners.append(self.search.catalog.on_finished)
-        self.pipeline.result_listeners.append(xmp_ratings.importer(
-            self.store, self.search.catalog, self.assembly.provider("metadata")))
         self.sidecars = xmp_ratings.SidecarWriter()
+        self.previews = PreviewCache(config.data_dir / "previews",
+                                     config.server.preview_cache_mb << 20)
         self.culling = Culling(self.store, self.search,
                                StackRules(config.stacks.gap_s, config.stacks.similarity),
                                config.index.duplicate_threshold)
         self.reviews = Reviews(self.store, self.culling)
+        self.pipeline.result_listeners.append(xmp_ratings.importer(
+            self.store, self.search.catalog, self.reviews, self.assembly.provider("metadata")))
         self.models.on_ready(self.search.on_model_ready)
         self.trainer = Trainer(self.store, self.search, config.data_dir / "evaluator")
         self.pipeline.result_listeners.append(self.trainer.on_result)

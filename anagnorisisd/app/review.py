@@ -41,6 +41,15 @@ class Reviews:
             self._save({content: review})
         return self.review_json(content)
 
+    def import_decision(self, content: bytes, decision: str) -> bool:
+        """A decision another tool recorded (XMP's -1, a reject), kept only where the person
+        has decided nothing here; it does not count as looked at. Whether it was kept."""
+        with self._lock:
+            if content in self._reviews:
+                return False
+            self._save({content: {"decision": decision}})
+        return True
+
     def mark_seen(self, contents: list[bytes]) -> int:
         """A group was looked at: its photos leave the unreviewed queue."""
         now = time.time()

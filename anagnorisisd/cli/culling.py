@@ -15,6 +15,7 @@ import sys
 from typing import Any
 
 from anagnorisisd.cli import client
+from anagnorisisd.cli.progress import plural
 from anagnorisisd.config import Config, load_config
 
 NO_DAEMON = "anagnorisisd: no daemon answers; start it with 'anagnorisisd serve'"
@@ -53,7 +54,7 @@ def cmd_stacks(args: argparse.Namespace) -> int:
     for stack in result["stacks"]:
         keeper = ask(config, "GET", f"/api/images/{stack['keeper']}")
         print(f"{len(stack['members'])} shots; keep {keeper['path']}: {stack['reason']}")
-    print(f"{result['total']} stacks", file=sys.stderr)
+    print(plural(result["total"], "stack"), file=sys.stderr)
     return 0
 
 
@@ -90,7 +91,8 @@ def cmd_cull(args: argparse.Namespace) -> int:
     total = sum(f["bytes"] for f in files)
     for f in files:
         print(f"{'would trash' if args.dry_run else 'trash'} {f['path']}")
-    print(f"{len(files)} files, {total / 1e6:.1f} MB, are not their group's keeper",
+    print(f"{plural(len(files), 'file')}, {total / 1e6:.1f} MB, "
+          f"{'is' if len(files) == 1 else 'are'} not their group's keeper",
           file=sys.stderr)
     if args.dry_run or not files:
         return 0
@@ -100,6 +102,7 @@ def cmd_cull(args: argparse.Namespace) -> int:
         print(f"moved to the trash: {moved}")
     for failed in done["failed"]:
         print(f"not moved: {failed}", file=sys.stderr)
-    print(f"{len(done['trashed'])} files are in {done['trash']}; restore them from there",
+    print(f"{plural(len(done['trashed']), 'file')} moved to {done['trash']}; "
+          "restore them from there",
           file=sys.stderr)
     return 0 if not done["failed"] else 1

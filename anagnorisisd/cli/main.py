@@ -27,7 +27,7 @@ from anagnorisisd.app.library import Library, LibraryPathError
 from anagnorisisd.cli import client
 from anagnorisisd.cli import culling as cli_culling
 from anagnorisisd.cli import ratings as cli_ratings
-from anagnorisisd.cli.progress import ProgressBar, format_duration
+from anagnorisisd.cli.progress import ProgressBar, format_duration, plural
 from anagnorisisd.cli.serve import cmd_serve
 from anagnorisisd.cli.status import cmd_status
 from anagnorisisd.config import Config, ConfigError, load_config
@@ -60,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = args.func
     try:
         return handler(args)
+    except BrokenPipeError:  # `status --json | head`: the reader has what it wanted
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the exit's own flush does not fail again
+        return 141
     except ConfigError as exc:
         print(f"anagnorisisd: config error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -220,13 +224,24 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(doc, indent=2))
         return 0
-    print(f"{doc['total']} results" + (f", showing {len(doc['items'])}"
-                                        if doc["total"] > len(doc["items"]) else ""))
-    for item in doc["items"]:
-        score = f"{item['score']:.3f}" if item.get("score") is not None else "     "
-        dims = f"{item['width']}x{item['height']}" if item.get("width") else "?"
-        print(f"{score}  {dims:>11}  {item.get('file_size') or 0:>10}  {item['path']}")
+    print(plural(doc["total"], "result") + (f", showing {len(doc['items'])}"
+                                           if doc["total"] > len(doc["items"]) else ""))
+    print_results(doc["items"])
     return 0
+
+
+def print_results(items: list[dict[str, Any]]) -> None:
+    """A table with a header; the score column only when the query scored anything (free
+    text or similar:ID), since a filter-only query has no scores to show."""
+    scored = any(item.get("score") is not None for item in items)
+    if not items:
+        return
+    print(("score  " if scored else "") + f"{'size':>11}  {'bytes':>10}  path")
+    for item in items:
+        score = f"{item['score']:.3f}  " if item.get("score") is not None else "       "
+        dims = f"{item['width']}x{item['height']}" if item.get("width") else "?"
+        print(f"{score if scored else ''}{dims:>11}  {item.get('file_size') or 0:>10}  "
+              f"{item['path']}")
 
 
 class SearchFailed(Exception):
@@ -240,7 +255,7 @@ def daemon_get(config: Config, path: str) -> dict[str, Any] | None:
     try:
         doc: dict[str, Any] | None = client.call(config, "GET", path)
     except client.DaemonError as exc:
-        raise SearchFailed(str(exc), EXIT_USAGE if exc.status == 400 else 1) from None
+        raise SearchFailed(str(exc), EXIT_USAGE if exc.status in (400, 404) else 1) from None
     return doc
 
 
@@ -248,7 +263,7 @@ def offline_search(config: Config, text: str, limit: int) -> dict[str, Any]:
     """The same search without a daemon: load the model, the catalog and the last index."""
     from anagnorisisd.app.presenters import run_query
     from anagnorisisd.search.query import QueryError, parse
-    from anagnorisisd.search.service import SearchUnavailable
+    from anagnorisisd.search.service import NoSuchImage, SearchUnavailable
 
     library = Library(config, watch=False)
     try:
@@ -263,6 +278,8 @@ def offline_search(config: Config, text: str, limit: int) -> dict[str, Any]:
             return run_query(library, query, 1, limit, None)
         except SearchUnavailable as exc:
             raise SearchFailed(str(exc), 1) from None
+        except NoSuchImage as exc:
+            raise SearchFailed(str(exc), EXIT_USAGE) from None
     finally:
         library.stop()
 
@@ -275,8 +292,14 @@ def cmd_index(args: argparse.Namespace) -> int:
         print(f"anagnorisisd: the daemon (PID {running.get('pid')}) is running and indexes on "
               "its own; follow it with 'anagnorisisd status'", file=sys.stderr)
         return 1
+    given = [normalise_root(p) for p in args.paths]
+    for root in given:  # the command line's own mistake, said as such (not a config error)
+        if not os.path.isdir(root):
+            print(f"anagnorisisd: {root} does not exist or is not a directory",
+                  file=sys.stderr)
+            return EXIT_USAGE
     library = Library(config, watch=False, role="index")
-    roots = [normalise_root(p) for p in args.paths] or library.roots
+    roots = given or library.roots
     try:
         if not roots:
             raise ConfigError("no library configured: give PATH arguments or set [library] paths")

@@ -29,4 +29,6 @@ def with_tamed_malloc(argv: list[str]) -> None:
     os.environ.update({k: os.environ.get(k, v) for k, v in SETTINGS.items()})
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(sys.executable, [sys.executable, "-m", "anagnorisisd", *argv])
+    # -P: the current folder is not put first on the import path, so run from inside a
+    # clone of the repository the installed package is imported, not the source tree there.
+    os.execv(sys.executable, [sys.executable, "-P", "-m", "anagnorisisd", *argv])

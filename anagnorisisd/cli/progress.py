@@ -7,6 +7,11 @@ import time
 from typing import TextIO
 
 
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """'1 rating', '2 ratings': what the person reads should not say '1 ratings'."""
+    return f"{n} {word if n == 1 else words or word + 's'}"
+
+
 def format_duration(seconds: float | None) -> str:
     if seconds is None or seconds != seconds or seconds == float("inf"):
         return "--:--"

@@ -10,15 +10,18 @@ import argparse
 import csv
 import datetime as dt
 import json
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from anagnorisisd.app.library import LIBRARY_SETTING
 from anagnorisisd.app.xmp_ratings import SidecarWriter
 from anagnorisisd.cli import client
-from anagnorisisd.cli.progress import ProgressBar
+from anagnorisisd.cli.progress import ProgressBar, plural
 from anagnorisisd.config import Config, load_config
+from anagnorisisd.ingest.safe_io import inside, real_roots
 from anagnorisisd.ingest.scanner import normalise_root
 from anagnorisisd.store.database import Store
 from anagnorisisd.store.instance import InstanceLock
@@ -119,9 +122,16 @@ def cmd_rate(args: argparse.Namespace) -> int:
     store = reading_store(config)
     try:
         record = store.get_file(path)
+        roots = store.get_setting(LIBRARY_SETTING) or list(config.library.paths)
     finally:
         store.close()
     if record is None or record.hash is None:
+        real = real_roots(normalise_root(r) for r in roots)
+        if not inside(os.path.realpath(path), real):
+            where = ", ".join(roots) if roots else "none set"
+            print(f"anagnorisisd: {path} is not in the library (its folders: {where})",
+                  file=sys.stderr)
+            return 1
         print(f"anagnorisisd: {path} is not indexed (yet); run 'anagnorisisd index' first",
               file=sys.stderr)
         return 1
@@ -166,7 +176,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     finally:
         if out is not sys.stdout:
             out.close()
-    print(f"exported {len(rows)} ratings", file=sys.stderr)
+    print(f"exported {plural(len(rows), 'rating')}", file=sys.stderr)
     return 0
 
 
@@ -183,7 +193,8 @@ def export_sidecars(config: Config) -> int:
         bar.close(len(rated), len(rated))
     finally:
         store.close()
-    print(f"wrote {sidecars.written} XMP sidecars for {len(rated)} ratings; "
+    print(f"wrote {plural(sidecars.written, 'XMP sidecar')} for "
+          f"{plural(len(rated), 'rating')}; "
           f"{sidecars.failed} could not be written"
           + (f" (last: {sidecars.last_error})" if sidecars.last_error else ""), file=sys.stderr)
     return 0 if not sidecars.failed else 1
@@ -220,8 +231,10 @@ def cmd_import(args: argparse.Namespace) -> int:
     finally:
         store.close()
     write_ratings(config, good)
-    print(f"imported {len(good)} ratings ({len(good) - unknown} match images in this library, "
-          f"{unknown} are kept for content not here); {len(problems)} rows rejected",
+    print(f"imported {plural(len(good), 'rating')} ({len(good) - unknown} "
+          f"{'matches an image' if len(good) - unknown == 1 else 'match images'} in this "
+          f"library, {unknown} kept for content not here); "
+          f"{plural(len(problems), 'row')} rejected",
           file=sys.stderr)
     for problem in problems[:10]:
         print(f"  {problem}", file=sys.stderr)
@@ -278,7 +291,7 @@ def summary(status: dict[str, Any]) -> str:
     lines = [f"training {status.get('state')}: {status.get('verdict') or status.get('error')}"]
     final, base = status.get("final"), status.get("baseline")
     if final and base:
-        lines.append(f"model {status.get('chosen')} on {final['n']} ratings "
+        lines.append(f"model {status.get('chosen')} on {plural(final['n'], 'rating')} "
                      f"({final['folds']}-fold cross-validation): MAE {final['mae']:.2f} "
                      f"(baseline {base['mae']:.2f}), Spearman {final['spearman']:.2f}")
     return "\n".join(lines)

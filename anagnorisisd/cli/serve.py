@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from typing import Any
@@ -37,19 +38,24 @@ async def serve(library: Library) -> int:
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await loop.run_in_executor(None, library.start)
     # Live progress streams never end by themselves: give them a short grace at shutdown.
     runner = web.AppRunner(create_app(library), access_log=None, shutdown_timeout=2.0)
     await runner.setup()
     server = library.config.server
+    # The port first: a taken one is the last thing said, before any work has started.
     try:
         await web.TCPSite(runner, server.host, server.port).start()
     except OSError as exc:
-        print(f"anagnorisisd: cannot listen on {server.host}:{server.port}: {exc.strerror}",
-              file=sys.stderr)
         await runner.cleanup()
         await loop.run_in_executor(None, library.stop)
+        print(f"anagnorisisd: cannot listen on {server.host}:{server.port}: "
+              f"{exc.strerror or exc}", file=sys.stderr)
         return 1
+    for root in library.roots:
+        if not os.path.isdir(root):
+            log.warning("library path %s does not exist (yet): it is watched for and indexed "
+                        "when it appears", root)
+    await loop.run_in_executor(None, library.start)
     url = f"http://{server.host}:{server.port}/"
     library.instance.update(host=server.host, port=server.port)
     log.info("serving %s (library: %s)", url, ", ".join(library.roots) or "not set yet")

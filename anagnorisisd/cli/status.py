@@ -16,7 +16,7 @@ from anagnorisisd.cli.progress import format_duration
 from anagnorisisd.config import Config, load_config
 from anagnorisisd.ingest.scanner import normalise_root
 from anagnorisisd.ml.service import ModelService
-from anagnorisisd.pipeline.registry import assemble
+from anagnorisisd.pipeline.registry import assemble, check_stage_config
 from anagnorisisd.search.index import saved_index_status
 from anagnorisisd.stage import StageContext
 from anagnorisisd.store.database import Store
@@ -26,6 +26,7 @@ EXIT_USAGE = 2
 
 def cmd_status(args: argparse.Namespace) -> int:
     config = load_config(args.config)
+    check_stage_config(config)  # a mistake in the file is said, whoever answers
     doc = fetch_daemon_status(config)
     if doc is None:
         doc = offline_status(config)

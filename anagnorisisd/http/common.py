@@ -13,7 +13,7 @@ from aiohttp import web
 from anagnorisisd.app.library import Library
 from anagnorisisd.http.errors import BadRequest
 from anagnorisisd.search.query import QueryError
-from anagnorisisd.search.service import SearchUnavailable
+from anagnorisisd.search.service import NoSuchImage, SearchUnavailable
 
 LIBRARY_KEY = web.AppKey("library", Library)
 
@@ -91,3 +91,5 @@ async def handle_errors(request: web.Request, work: Any) -> web.Response:
                                   "position": exc.position}, status=400)
     except SearchUnavailable as exc:
         return json_error(503, str(exc))
+    except NoSuchImage as exc:
+        return json_error(404, str(exc))

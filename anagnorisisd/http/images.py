@@ -32,12 +32,14 @@ from anagnorisisd.http.common import (
     run_blocking,
 )
 from anagnorisisd.http.errors import BadRequest, TooLarge
+from anagnorisisd.imaging import rendition
 from anagnorisisd.imaging.convert import to_rgb
-from anagnorisisd.imaging.decoding import ImageTooLarge, decoded
+from anagnorisisd.imaging.decoding import ImageTooLarge, decoded, failure_reason
 from anagnorisisd.search.query import Query, parse
 
 MIME = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif",
-        "bmp": "image/bmp", "tiff": "image/tiff"}
+        "bmp": "image/bmp", "tiff": "image/tiff", "heif": "image/heif", "avif": "image/avif",
+        "jxl": "image/jxl"}
 
 
 
@@ -98,6 +100,32 @@ async def get_file(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(path, headers={"Content-Type": mime,
                                            "Cache-Control": "private, max-age=3600",
                                            "X-Content-Type-Options": "nosniff"})
+
+
+async def get_preview(request: web.Request) -> web.StreamResponse:
+    """The photo as the browser can show it, at most `size` pixels on its longest side: the
+    original when it is a browser format no larger than that, else a cached JPEG."""
+    library = request.app[LIBRARY_KEY]
+    content = image_id(request)
+    try:
+        asked = int(one_param(request, "size") or rendition.SIZES[1])
+    except (ValueError, BadRequest):
+        return json_error(400, f"size must be a number of pixels, at most {rendition.SIZES[-1]}")
+    if not 1 <= asked <= 100_000:
+        return json_error(400, f"size must be from 1 to 100000 pixels, got {asked}")
+    size = rendition.size_for(asked)
+    path = await run_blocking(servable_path, library, content)
+    entry = library.search.catalog.get(content)
+    if path is None or entry is None:
+        return json_error(404, "no such image")
+    headers = {"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"}
+    if rendition.shown_as_is(entry.format, entry.width, entry.height, size):
+        return web.FileResponse(path, headers={**headers, "Content-Type": MIME[entry.format]})
+    try:
+        made = await run_blocking(library.previews.get, content, size, path)
+    except (OSError, ValueError, UnidentifiedImageError) as exc:
+        return json_error(422, "this photo cannot be shown: " + failure_reason(exc))
+    return web.FileResponse(made, headers={**headers, "Content-Type": "image/jpeg"})
 
 
 async def get_thumbnail(request: web.Request) -> web.Response:
@@ -198,6 +226,7 @@ def register(app: web.Application) -> None:
     app.router.add_get("/api/images/{id}", get_image)
     app.router.add_get("/api/images/{id}/file", get_file)
     app.router.add_get("/api/images/{id}/thumbnail", get_thumbnail)
+    app.router.add_get("/api/images/{id}/preview", get_preview)
     app.router.add_get("/api/images/{id}/similar", similar_images)
     app.router.add_post("/api/search/by-image", by_image)
     app.router.add_get("/api/duplicates", duplicates)

@@ -46,12 +46,16 @@ def json_response(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+ERROR_TEXT = {
+    400: "malformed request", 401: "missing or wrong token",
+    403: "refused (Host or cross-site)", 404: "no such image", 409: "conflict",
+    413: "too large", 415: "not JSON", 422: "a photo that cannot be decoded",
+    503: "semantic search unavailable (no model yet)", 507: "the store is full"}
+"""Every error status the API answers with, each with what it means (the README lists them)."""
+
+
 def errors(*codes: int) -> dict[str, Any]:
-    text = {400: "malformed request", 401: "missing or wrong token", 403: "refused (Host or "
-            "cross-site)", 404: "no such image", 409: "conflict", 413: "too large",
-            415: "not JSON", 503: "semantic search unavailable (no model yet)",
-            507: "the store is full"}
-    return {str(c): json_response(ERROR, text[c]) for c in codes}
+    return {str(c): json_response(ERROR, ERROR_TEXT[c]) for c in codes}
 
 
 def json_body(schema: dict[str, Any]) -> dict[str, Any]:
@@ -116,6 +120,15 @@ SPEC: dict[str, Any] = {
             "responses": {"200": {"description": "the thumbnail", "content": {
                 "image/*": {"schema": {"type": "string", "format": "binary"}}}},
                 "304": {"description": "not modified"}, **errors(404)}}},
+        "/api/images/{id}/preview": {"get": {
+            "summary": "The photo as a browser can show it (HEIC, TIFF and RAW as JPEG), at "
+                       "most `size` pixels on its longest side", "parameters": [ID, {
+                "name": "size", "in": "query", "required": False,
+                "schema": {"type": "integer", "minimum": 1, "maximum": 100000}}],
+            "responses": {"200": {"description": "the original when a browser shows it as it "
+                                  "is and it is no larger, else a JPEG rendition", "content": {
+                "image/*": {"schema": {"type": "string", "format": "binary"}}}},
+                **errors(400, 404, 422)}}},
         "/api/images/{id}/similar": {"get": {
             "summary": "Images like this one", "parameters": [ID, *PAGING],
             "responses": {"200": json_response(PAGE, "similar images"),

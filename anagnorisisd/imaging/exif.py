@@ -16,6 +16,8 @@ from typing import Any
 
 from PIL import Image
 
+from anagnorisisd.imaging.xmp import read_rating
+
 EXIF_IFD = 0x8769
 GPS_IFD = 0x8825
 TAGS = {"make": 0x010F, "model": 0x0110, "datetime": 0x0132}
@@ -24,7 +26,6 @@ EXIF_TAGS = {"datetime_original": 0x9003, "offset_original": 0x9011, "exposure":
              "lens_make": 0xA433}
 XMP_DATE = re.compile(rb'(?:photoshop:DateCreated|xmp:CreateDate)\s*=\s*"([^"]+)"|'
                       rb"<(?:photoshop:DateCreated|xmp:CreateDate)>([^<]+)<")
-XMP_RATING = re.compile(rb'xmp:Rating\s*=\s*"(-?[0-9.]+)"|<xmp:Rating>\s*(-?[0-9.]+)\s*<')
 
 
 def clean(value: Any) -> str | None:
@@ -73,9 +74,8 @@ def xmp_time(xmp: bytes) -> tuple[str, str | None] | None:
 
 
 def xmp_rating(xmp: bytes) -> float | None:
-    """xmp:Rating (0-5 stars, -1 for a reject), or None."""
-    match = XMP_RATING.search(xmp)
-    return number((match.group(1) or match.group(2)).decode()) if match else None
+    """xmp:Rating (0-5 stars, 0 "not rated", -1 for a reject), or None."""
+    return read_rating(xmp)
 
 
 def gps_position(gps: dict[int, Any]) -> tuple[float, float] | None:

@@ -6,28 +6,26 @@ are written, never the original file: a photo's bytes are its identity here, and
 nobody wants their originals rewritten by a search tool.
 
 An existing sidecar (``NAME.EXT.xmp`` as darktable and digiKam name it, or
-``NAME.xmp`` as Lightroom does) is edited in place, changing only the rating and
-keeping every other property those tools keep there. A new one is ``NAME.EXT.xmp``.
-Stars are the rating halved and rounded (7 -> 4 stars); a cleared rating removes the
-property. Writes are atomic (a temporary file, then a rename), and a sidecar that is
-a symlink, a FIFO or bigger than any real sidecar is refused, not followed.
+``NAME.xmp`` as Lightroom does) is edited in place with an XML parser (imaging.xmp),
+changing only the rating and keeping every other property, prefix and comment. A new
+one is ``NAME.EXT.xmp``. Stars are the rating halved and rounded (7 -> 4 stars), and at
+least one: in XMP 0 stars means "not rated", which a rating of 0 here is not. A cleared
+rating is removed from every sidecar of the photo, so no tool (this one included, on a
+later import) still sees it. Writes are atomic (a temporary file, then a rename), and a
+sidecar that is a symlink, a FIFO or bigger than any real sidecar is refused.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
 import tempfile
 from pathlib import Path
 
+from anagnorisisd.imaging.xmp import XMP_NS, XmpError, parse, ratings, serialize, set_rating
 from anagnorisisd.ingest.safe_io import UnreadableFile, open_regular
 
 MAX_SIDECAR_BYTES = 4 << 20
-XMP_NS = "http://ns.adobe.com/xap/1.0/"
-RATING_ATTRIBUTE = re.compile(r'\s*xmp:Rating\s*=\s*"[^"]*"')
-RATING_ELEMENT = re.compile(r"\s*<xmp:Rating>[^<]*</xmp:Rating>")
-DESCRIPTION = re.compile(r"<rdf:Description\b[^>]*?(/?)>", re.S)
 NEW_SIDECAR = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
 <x:xmpmeta xmlns:x="adobe:ns:meta/">
  <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
@@ -45,8 +43,9 @@ class SidecarError(OSError):
 
 
 def stars(rating: float) -> int:
-    """0-10 here to 0-5 stars there, halves rounded up (a 9 is 5 stars, a 1 is 1 star)."""
-    return max(0, min(5, int(rating / 2 + 0.5)))
+    """0-10 here to 1-5 stars there: halves rounded up (a 9 is 5 stars, a 3 is 2), and never
+    0, which XMP reads as "not rated"."""
+    return max(1, min(5, int(rating / 2 + 0.5)))
 
 
 def sidecar_names(photo: str) -> tuple[Path, Path]:
@@ -64,25 +63,31 @@ def sidecar_for(photo: str) -> Path:
 
 def with_rating(xmp: str, value: int | None) -> str:
     """The packet with xmp:Rating set to `value` (or removed), everything else as it was."""
-    xmp = RATING_ELEMENT.sub("", RATING_ATTRIBUTE.sub("", xmp))
-    if value is None:
-        return xmp
-    match = DESCRIPTION.search(xmp)
-    if match is None:
-        raise SidecarError("the sidecar has no rdf:Description to hold a rating")
-    insert = f' xmp:Rating="{value}"'
-    if "xmlns:xmp=" not in match.group(0):
-        insert = f' xmlns:xmp="{XMP_NS}"' + insert
-    at = match.end() - 1 - len(match.group(1))  # before the closing "/>" or ">"
-    return xmp[:at] + insert + xmp[at:]
+    try:
+        root = parse(xmp.encode("utf-8"))
+        if ratings(root) == ([] if value is None else [str(value)]):
+            return xmp  # already so: the file is left exactly as the other tool wrote it
+        set_rating(root, value)
+    except XmpError as exc:
+        raise SidecarError(str(exc)) from None
+    return serialize(root, declaration=xmp.lstrip("\ufeff").startswith("<?xml"))
 
 
 def write_rating(photo: str, rating: float | None) -> Path:
-    """Set (or, for None, remove) the rating in the photo's sidecar; returns the sidecar.
-
-    Raises SidecarError with the reason when the sidecar cannot be read or written."""
+    """Set the rating in the photo's sidecar, or (for None) remove it from every sidecar the
+    photo has; returns the sidecar written. Raises SidecarError with the reason when a
+    sidecar cannot be read or written."""
+    if rating is None:
+        names = [n for n in sidecar_names(photo) if os.path.lexists(n)]
+        for name in names:
+            _edit(name, photo, None)
+        return names[0] if names else sidecar_for(photo)
     target = sidecar_for(photo)
-    value = None if rating is None else stars(rating)
+    _edit(target, photo, stars(rating))
+    return target
+
+
+def _edit(target: Path, photo: str, value: int | None) -> None:
     if target.is_symlink():  # it may lead anywhere, out of the library too
         raise SidecarError(f"{target}: a symlink, not followed")
     try:
@@ -90,18 +95,17 @@ def write_rating(photo: str, rating: float | None) -> Path:
             current = f.read().decode("utf-8")
     except FileNotFoundError:
         if value is None:
-            return target  # nothing to clear
+            return  # nothing to clear
         current = ""
     except (UnreadableFile, UnicodeDecodeError, OSError) as exc:
         raise SidecarError(f"{target}: {exc}") from None
     try:
-        updated = (with_rating(current, value) if current
+        updated = (with_rating(current, value) if current.strip()
                    else NEW_SIDECAR.format(ns=XMP_NS, stars=value))
     except SidecarError as exc:
         raise SidecarError(f"{target}: {exc}") from None
     if updated != current:
         replace_atomically(target, updated, like=photo)
-    return target
 
 
 def replace_atomically(target: Path, text: str, like: str) -> None:

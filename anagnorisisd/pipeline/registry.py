@@ -46,19 +46,36 @@ def available_stage_classes() -> dict[str, Any]:
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
-def assemble(config: Config, context: StageContext | None = None) -> Assembly:
-    """Build the ordered stages. Config errors raise; plugin failures are recorded."""
-    assembly = Assembly()
-    context = context or StageContext(config)
+def check_stage_config(config: Config) -> None:
+    """Raise ConfigError for any mistake in [pipeline] stages or a [stages.NAME] section,
+    without starting a stage: what a command that only asks the daemon checks first, so a
+    typo in the file is said even while a daemon with an older config answers."""
     found = available_stage_classes()
     for name in config.stages:
         if name not in config.pipeline.stages and name not in found:
-            raise ConfigError(f"[stages.{name}] configures a stage that is not installed")
+            raise ConfigError(f"{config.source}: [stages.{name}] configures a stage that is "
+                              "not installed")
     seen: set[str] = set()
     for name in config.pipeline.stages:
         if name in seen:
-            raise ConfigError(f"[pipeline] stages lists '{name}' twice")
+            raise ConfigError(f"{config.source}: [pipeline] stages lists '{name}' twice")
         seen.add(name)
+        if name in found:
+            try:
+                cls = found[name].load()
+            except Exception:  # said by assemble, as the stage's own problem
+                continue
+            validate_stage_section(name, config.stage_section(name),
+                                   dict(cls.config_schema), config.source)
+
+
+def assemble(config: Config, context: StageContext | None = None) -> Assembly:
+    """Build the ordered stages. Config errors raise; plugin failures are recorded."""
+    check_stage_config(config)
+    assembly = Assembly()
+    context = context or StageContext(config)
+    found = available_stage_classes()
+    for name in config.pipeline.stages:
         if name not in found:
             assembly.problems[name] = f"stage '{name}' is not installed (no entry point)"
             continue
@@ -69,7 +86,7 @@ def assemble(config: Config, context: StageContext | None = None) -> Assembly:
             log.error("stage %s failed to load: %s", name, exc)
             continue
         section = validate_stage_section(name, config.stage_section(name),
-                                         dict(cls.config_schema))
+                                         dict(cls.config_schema), config.source)
         if not section["enabled"]:
             assembly.disabled.append(name)
             continue

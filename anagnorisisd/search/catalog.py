@@ -49,6 +49,17 @@ class Entry:
     """The pipeline could not read this content; the grid leaves it out and counts it."""
     sharpness: float = float("nan")
     """From the stage that provides "quality"; nan until it has run."""
+    described: bool = False
+    """Its metadata is recorded (or no stage provides metadata)."""
+    thumbnailed: bool = False
+    """Its thumbnail is stored (or no stage provides thumbnails)."""
+
+    @property
+    def ready(self) -> bool:
+        """Shown as a tile: a content the hash stage has just found has no size, no
+        dimensions and no thumbnail yet, and a tile reading "0 B · 0×0" over a broken
+        picture is worse than no tile until it has them."""
+        return self.described and self.thumbnailed
 
     @property
     def pixels(self) -> int:
@@ -79,6 +90,7 @@ class Columns:
     place: NDArray[np.str_]
     has_gps: NDArray[np.bool_]
     failed: NDArray[np.bool_]
+    ready: NDArray[np.bool_]
     sharpness: NDArray[np.float64]
     position: dict[bytes, int] = field(default_factory=dict)
     id_array: NDArray[np.bytes_] = field(default_factory=lambda: np.zeros(0, dtype="S32"))
@@ -87,10 +99,12 @@ class Columns:
 
 class Catalog:
     def __init__(self, store: Store, metadata_stage: str | None = "meta",
-                 quality_stage: str | None = "quality") -> None:
+                 quality_stage: str | None = "quality",
+                 thumbnail_stage: str | None = "thumbnail") -> None:
         self.store = store
         self.metadata_stage = metadata_stage  # the stage that provides "metadata"
         self.quality_stage = quality_stage  # the stage that provides "quality"
+        self.thumbnail_stage = thumbnail_stage  # the stage that provides "thumbnail"
         self.entries: dict[bytes, Entry] = {}
         self._columns: Columns | None = None
         self._lock = threading.Lock()
@@ -111,10 +125,15 @@ class Catalog:
             self._changed()
 
     def _read(self, content: bytes) -> Entry:
-        entry = Entry()
+        entry = Entry(described=self.metadata_stage is None)
         meta = self.store.get_result(content, self.metadata_stage) if self.metadata_stage else None
         if meta:
             self._apply_meta(entry, meta)
+        if self.thumbnail_stage is None:
+            entry.thumbnailed = True
+        else:  # the mark says it without reading the thumbnail's bytes
+            mark = self.store.get_mark(content, self.thumbnail_stage)
+            entry.thumbnailed = mark is not None and mark.error is None
         quality = self.store.get_result(content, self.quality_stage) if self.quality_stage \
             else None
         if quality:
@@ -136,6 +155,7 @@ class Catalog:
         entry.camera = str(meta.get("camera") or "").lower()
         entry.place = str(meta.get("place") or "").lower()
         entry.has_gps = bool(meta.get("gps"))
+        entry.described = True
 
     def _changed(self) -> None:
         self._columns = None
@@ -154,7 +174,7 @@ class Catalog:
             self._changed()
 
     def on_result(self, stage: str, content: bytes, output: dict[str, Any]) -> None:
-        if stage not in (self.metadata_stage, self.quality_stage):
+        if stage not in (self.metadata_stage, self.quality_stage, self.thumbnail_stage):
             return
         with self._lock:
             entry = self.entries.get(content)
@@ -162,6 +182,8 @@ class Catalog:
                 return
             if stage == self.metadata_stage:
                 self._apply_meta(entry, output)
+            elif stage == self.thumbnail_stage:
+                entry.thumbnailed = True
             else:
                 entry.sharpness = float(output.get("sharpness", float("nan")))
             self._update_row(content, entry)
@@ -208,6 +230,7 @@ class Catalog:
         columns.user_rated[row] = entry.user_rating is not None
         columns.taken[row], columns.has_gps[row] = entry.taken, entry.has_gps
         columns.failed[row] = entry.failed
+        columns.ready[row] = entry.ready
         columns.sharpness[row] = entry.sharpness
         for name in ("format", "camera", "place"):
             value, column = getattr(entry, name), getattr(columns, name)
@@ -255,6 +278,7 @@ class Catalog:
                 place=np.asarray([e.place for e in items], dtype=str),
                 has_gps=np.asarray([e.has_gps for e in items], dtype=bool),
                 failed=np.asarray([e.failed for e in items], dtype=bool),
+                ready=np.asarray([e.ready for e in items], dtype=bool),
                 sharpness=col([e.sharpness for e in items]),
                 position={k: i for i, k in enumerate(ids)},
                 id_array=np.asarray(ids, dtype="S32"),

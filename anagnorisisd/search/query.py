@@ -35,6 +35,12 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
+FORMAT_NAMES = {"jpg": "jpeg", "jpe": "jpeg", "heic": "heif", "hif": "heif", "tif": "tiff",
+                "jpegxl": "jxl"}
+"""What people type for a format, to the name the metadata stage records (Pillow's)."""
+FORMAT_FAMILIES = {"jpeg": ("jpeg", "mpo")}
+"""Formats recorded under more than one name: a phone JPEG with a depth map or a second
+picture inside is an MPO to Pillow, and a JPEG to everyone else."""
 FIELDS = ("rating", "width", "height", "size", "ratio", "pixels", "format", "score", "date",
           "sharp")
 SORT_KEYWORDS = ("rating", "random", "file-size", "proportion", "resolution", "similarity",
@@ -118,7 +124,7 @@ def parse_value(field_name: str, text: str, token: str, position: int) -> float 
         if not re.fullmatch(r"[a-z0-9]+", text, re.I):
             raise QueryError(f"'{token}': format needs a word like jpeg or png", token, position)
         value = text.lower()
-        return "jpeg" if value == "jpg" else value
+        return FORMAT_NAMES.get(value, value)
     match = NUMBER_RE.match(text)
     if not match:
         raise QueryError(f"'{token}': {field_name} needs a number", token, position)

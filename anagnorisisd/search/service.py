@@ -35,7 +35,7 @@ from numpy.typing import NDArray
 from anagnorisisd.ml.service import ModelService, needs_model
 from anagnorisisd.search.catalog import Catalog, Columns
 from anagnorisisd.search.index import VectorIndex
-from anagnorisisd.search.query import Query
+from anagnorisisd.search.query import FORMAT_FAMILIES, Query
 from anagnorisisd.store.database import Store
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,10 @@ DEFAULT_DUPLICATE_THRESHOLD = 0.95
 
 class SearchUnavailable(Exception):
     """The query needs embeddings and there is no model or index yet; said in one line."""
+
+
+class NoSuchImage(LookupError):
+    """A query names an image (similar:ID) that is not in the library."""
 
 
 @dataclass
@@ -84,12 +88,13 @@ class SearchService:
                  text_limit: int = 500, min_rebuild_interval_s: float = 60.0,
                  embedding_stage: str | None = "clip", metadata_stage: str | None = "meta",
                  quality_stage: str | None = "quality",
+                 thumbnail_stage: str | None = "thumbnail",
                  ) -> None:
         self.store = store
         self.models = models
         self.embedding_stage = embedding_stage  # the stage that provides "embedding"
         self.language: str | None = None  # [model] language: queries' default language
-        self.catalog = Catalog(store, metadata_stage, quality_stage)
+        self.catalog = Catalog(store, metadata_stage, quality_stage, thumbnail_stage)
         self.index = VectorIndex(index_dir)
         self.text_limit = text_limit
         self.min_rebuild_interval_s = min_rebuild_interval_s
@@ -216,6 +221,8 @@ class SearchService:
         return vector if vector is not None else self.stored_vector(content, model.identity)
 
     def image_vector(self, content: bytes) -> NDArray[np.float32]:
+        if content not in self.catalog:
+            raise NoSuchImage(f"no image {content.hex()} in the library")
         self.require_model()
         vector = self.vector(content)
         if vector is None:
@@ -267,7 +274,9 @@ class SearchService:
 
     @staticmethod
     def filter_mask(query: Query, columns: Columns) -> NDArray[np.bool_]:
-        mask = ~columns.failed  # unreadable files are counted apart, never shown as tiles
+        # Unreadable files are counted apart, never shown as tiles; a file still being
+        # described (no size, no thumbnail yet) is shown once it is.
+        mask = ~columns.failed & columns.ready
         for f in query.filters:
             if f.field == "score":
                 continue  # applied to the similarities themselves (search)
@@ -279,7 +288,7 @@ class SearchService:
                 mask &= columns.has_gps
                 continue
             if f.field == "format":
-                values = columns.format == f.value
+                values = np.isin(columns.format, FORMAT_FAMILIES.get(str(f.value), (f.value,)))
                 mask &= values if f.op == "=" else ~values
                 continue
             data = {"rating": columns.rating, "width": columns.width, "height": columns.height,
