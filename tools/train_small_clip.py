@@ -223,6 +223,13 @@ def main() -> None:
                      "note": "trained by tools/train_small_clip.py on anagnorisisd.app.shapes",
                      "vision_cfg": {"layers": 4, "width": 160},
                      "text_cfg": {"layers": 2, "width": WIDTH, "heads": 4, "vocab_size": VOCAB_IDS},
+                     # read by anagnorisisd.ml.layout.fitness_warning wherever it is used
+                     "fit_for_photos": False,
+                     "fitness_note": (
+                         "shapes-clip-mini is the small demo model this project ships: it was "
+                         "trained on drawn shapes and tells colours and shapes apart, not "
+                         "photos; search, stacks and duplicates made with it are not to be "
+                         "trusted on a photo library"),
                  })
     (args.out / "training.json").write_text(json.dumps({
         "samples": args.samples, "epochs": args.epochs, "seed": args.seed,

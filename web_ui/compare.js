@@ -65,9 +65,31 @@ export class Compare {
     }
   }
 
+  // What the open view shows at once, before the server's answer: picks, else the suggested
+  // keeper unless it was just rejected. refreshGroups() then brings the server's choice.
   keep() {
-    const picks = this.group.members.filter((id) => this.group.decisions[id] === "pick");
-    return picks.length ? picks : [this.group.keeper];
+    const group = this.group;
+    const picks = group.members.filter((id) => group.decisions[id] === "pick");
+    if (picks.length) return picks;
+    return (group.keep || [group.keeper]).filter((id) => id && group.decisions[id] !== "reject");
+  }
+
+  // The server chooses keepers (a rating or a reject can change them): take its word for
+  // every open group after each change.
+  async refreshGroups() {
+    try {
+      const queue = await api("/api/cull");
+      const fresh = new Map(queue.groups.map((g) => [g.key, g]));
+      for (const group of this.groups) {
+        const now = fresh.get(group.key);
+        if (!now) continue;
+        Object.assign(group, { keeper: now.keeper, keep: now.keep, reason: now.reason,
+          suggestedReason: now.suggested_reason, decisions: now.decisions });
+      }
+    } catch (err) {
+      report(err);
+    }
+    this.render();
   }
 
   render() {
@@ -86,8 +108,8 @@ export class Compare {
       return el("figure", { class: `pane ${index === this.focus ? "focus" : ""} ${decision || ""}`
           + (keep.includes(id) ? " keep" : ""), "data-testid": "compare-pane", "data-id": id,
           "data-decision": decision || "", onclick: () => { this.focus = index; this.render(); } },
-        el("div", { class: "frame" }, el("img", { src: preview(id, Math.max(innerWidth, innerHeight)), alt: d.path || id,
-          draggable: "false" })),
+        el("div", { class: "frame" }, el("img", { src: preview(id, Math.max(innerWidth,
+          innerHeight)), alt: d.path || id, draggable: "false" })),
         el("figcaption", {},
           el("strong", {}, (d.path || "").split("/").pop()),
           state ? el("span", { class: "badge", "data-testid": "pane-state" }, state) : null,
@@ -96,8 +118,9 @@ export class Compare {
           el("span", {}, `sharpness ${d.sharpness == null ? "–" : Math.round(d.sharpness)}`),
           el("span", {}, `${d.width}×${d.height}`)));
     }));
-    document.getElementById("compare-reason").textContent =
-      `Keep ${keep.map((id) => (this.details.get(id)?.path || id).split("/").pop()).join(", ")}: ${group.reason}`;
+    const names = keep.map((id) => (this.details.get(id)?.path || id).split("/").pop());
+    document.getElementById("compare-reason").textContent = names.length
+      ? `Keep ${names.join(", ")}: ${group.reason}` : `Nothing kept: ${group.reason}`;
     this.applyZoom();
   }
 
@@ -165,6 +188,7 @@ export class Compare {
         : `you picked these ${picks.length}`) : group.suggestedReason;
     }
     this.render();
+    await this.refreshGroups();
     return true;
   }
 
@@ -185,6 +209,7 @@ export class Compare {
       return false;
     }
     this.render();
+    await this.refreshGroups();
     return true;
   }
 

@@ -35,7 +35,8 @@ export function restoreUndo() {
 function renderUndo(paths, message) {
   const box = document.getElementById("undo");
   box.hidden = false;
-  box.replaceChildren(
+  // DOM's replaceChildren writes a null as the text "null": leave the absent parts out.
+  box.replaceChildren(...[
     el("p", { "data-testid": "undo-message" }, message),
     paths.length ? el("details", {}, el("summary", {}, `The ${plural(paths.length, "file")} moved`),
       el("ul", { "data-testid": "undo-list" }, ...paths.map((p) => el("li", {}, p)))) : null,
@@ -54,7 +55,7 @@ function renderUndo(paths, message) {
     el("button", { type: "button", class: "quiet", onclick: () => {
       box.hidden = true;
       localStorage.removeItem(UNDO_KEY);
-    } }, "Dismiss"));
+    } }, "Dismiss")].filter(Boolean));
 }
 
 export class CullView {
@@ -101,8 +102,12 @@ export class CullView {
         return;
       }
       const label = what === "rejects" ? "every reject" : "what is not kept";
+      const held = plan.held_back && plan.held_back.length
+        ? `\n\n${plural(plan.held_back.length, "photo")} ${plan.held_back.length === 1 ? "stays" : "stay"}: ${plan.held_back_reason}.` : "";
+      const warning = plan.notice ? `\n\nNote: ${plan.notice}.` : "";
       if (!confirm(`Move ${plural(plan.count, "file")} of ${plural(plan.images, "photo")} ` +
-        `(${formatBytes(plan.bytes)}), ${label}, to the system trash? You can undo this.`)) return;
+        `(${formatBytes(plan.bytes)}), ${label}, to the system trash? You can undo this.` +
+        held + warning)) return;
       await trashWithUndo(plan.files, label);
       this.page.load();
     } catch (err) {

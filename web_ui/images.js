@@ -188,13 +188,19 @@ export class ImagesPage {
       const heading = byDate ? monthOf(item.taken_at) : null;
       if (byDate && heading !== month) {
         month = heading;
-        cells.push(el("h3", { class: "month", "data-testid": "month-header" }, heading));
+        cells.push(el("h3", { class: "month", "data-testid": "month-header",
+          "data-year": (item.taken_at || "").slice(0, 4) }, heading));
       }
       if (stack) shownStacks.add(stack);
       cells.push(this.tile(item, index, stack));
     });
     grid.replaceChildren(...cells);
     this.renderYears(result.years, state);
+    if (this.scrollToYear) {  // a year chosen in the bar: its first heading, in view
+      const heading = grid.querySelector(`h3.month[data-year="${this.scrollToYear}"]`);
+      this.scrollToYear = null;
+      if (heading) heading.scrollIntoView({ block: "start" });
+    }
     // What the grid shows now, so a test (or an extension) can wait for this very render.
     grid.dataset.query = state.q;
     grid.dataset.page = String(state.page);
@@ -237,7 +243,10 @@ export class ImagesPage {
     bar.replaceChildren(...(years || []).map((y) => el("button", { type: "button",
       "data-testid": `year-${y.year}`, title: `${y.count} images`,
       class: y.page === state.page ? "on" : "",
-      onclick: () => this.navigate({ page: y.page }) }, String(y.year))));
+      onclick: () => {
+        this.scrollToYear = String(y.year);
+        this.navigate({ page: y.page });
+      } }, String(y.year))));
   }
 
   // A tile is a button (Enter or Space opens it) beside a labelled checkbox; a stack's tile

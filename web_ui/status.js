@@ -22,12 +22,15 @@ export class StatusPage {
       el("td", {}, f.path), el("td", {}, f.stage), el("td", {}, f.reason))) : [];
     const model = s.model || {};
     const index = s.index || {};
-    document.getElementById("status-body").replaceChildren(
+    // DOM's replaceChildren writes a null as the text "null": absent parts are left out.
+    document.getElementById("status-body").replaceChildren(...[
       el("p", {}, `anagnorisisd ${s.version} · up ${formatDuration(s.uptime_s)} · config ${s.config}`),
       el("p", {}, `Library: ${s.library.paths.join(", ") || "not set"} · ${s.files.total} files, ${s.files.done} done, ${s.files.failed} failed, ${s.files.pending} pending`),
       el("p", { "data-testid": "status-model" }, `Model: ${model.identity || model.name} (${model.state})` +
         (model.providers && model.providers.length ? ` on ${model.providers[0]}` : "") +
         (model.problem ? ` — ${model.problem}` : "")),
+      model.warning ? el("p", { class: "warning", "data-testid": "status-model-warning" },
+        `Warning: ${model.warning}.`) : null,
       model.remote ? workersTable(model.remote) : null,
       el("p", {}, `Index: ${index.items ?? 0} items + ${index.fresh ?? 0} new` +
         (index.age_s != null ? `, built ${formatDuration(index.age_s)} ago` : ", not built yet")),
@@ -40,7 +43,7 @@ export class StatusPage {
         el("caption", { class: "sr-only" }, "Files that failed, with the stage and why"),
         el("tr", {}, ...["file", "stage", "why"].map((h) => el("th", { scope: "col" }, h))),
         ...failures),
-    );
+    ].filter(Boolean));
   }
 }
 

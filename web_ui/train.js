@@ -10,14 +10,14 @@ function svg(tag, attrs = {}, text) {
   return node;
 }
 
-// Ticks at round steps (1, 2 or 5 times a power of ten) that fit `count` or so in [0, top].
-function ticks(top, count) {
+// Ticks at round steps (1, 2 or 5 times a power of ten), about `count` of them, from 0 up
+// to the first step at or above `top`: the axis always reaches past the highest point.
+export function ticks(top, count) {
   const raw = top / count;
   const power = 10 ** Math.floor(Math.log10(raw || 1));
   const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw) || raw;
-  const out = [];
-  for (let v = 0; v <= top + step / 1000; v += step) out.push(Number(v.toFixed(6)));
-  return out;
+  const steps = Math.max(1, Math.ceil(top / step - 1e-9));
+  return Array.from({ length: steps + 1 }, (_, i) => Number((i * step).toFixed(6)));
 }
 
 // The chosen evaluator's error on ratings it did not see, by how many it learned from,
@@ -31,8 +31,9 @@ export function chart(curve, chosen) {
       "Train to see how well the evaluator predicts your ratings."));
     return root;
   }
-  const values = curve.flatMap((p) => [p.train_mae, p.val_mae, p.baseline_mae]);
-  const yTicks = ticks(Math.max(...values) * 1.05 || 1, 5);
+  const values = curve.flatMap((p) => [p.train_mae, p.val_mae, p.baseline_mae])
+    .filter((v) => Number.isFinite(v));
+  const yTicks = ticks(Math.max(0, ...values) * 1.05 || 1, 5);
   const top = yTicks[yTicks.length - 1];
   const first = curve[0].n, last = curve[curve.length - 1].n;
   const x = (n) => L + ((W - L - R) * (n - first)) / Math.max(1, last - first);

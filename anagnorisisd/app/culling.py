@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,9 +18,12 @@ import numpy as np
 
 from anagnorisisd.ml.service import needs_model
 from anagnorisisd.search.keepers import Candidate, choose
+from anagnorisisd.search.pixels import Fingerprint, alike, fingerprint
 from anagnorisisd.search.service import SearchService
 from anagnorisisd.search.stacks import StackRules, find_stacks
 from anagnorisisd.store.database import Store
+
+FINGERPRINTS_KEPT = 50_000
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,8 @@ class Culling:
         self.duplicate_threshold = duplicate_threshold
         self._latest: Grouping | None = None
         self._lock = threading.Lock()
+        self._prints: OrderedDict[bytes, Fingerprint] = OrderedDict()
+        self._prints_lock = threading.Lock()
 
     def _generation(self) -> tuple[int, int, int]:
         current = self.search.index.current
@@ -96,6 +102,41 @@ class Culling:
         best, reason = choose([self.candidate(c) for c in members])
         return best.content, reason
 
+    # ------------------------------------------------------------ pixel check
+    def looks_alike(self, content: bytes, kept: list[bytes]) -> bool:
+        """Whether the photo's thumbnail looks like a kept photo's at pixel level (search.
+        pixels): what a photo must pass, beside the model's grouping, before it may be
+        trashed as a non-keeper without the person rejecting it. No thumbnail, no pass."""
+        if content in kept:
+            return True
+        mine = self._fingerprint(content)
+        if mine is None:
+            return False
+        for other in kept:
+            theirs = self._fingerprint(other)
+            if theirs is not None and alike(mine, theirs):
+                return True
+        return False
+
+    def _fingerprint(self, content: bytes) -> Fingerprint | None:
+        with self._prints_lock:
+            if content in self._prints:
+                self._prints.move_to_end(content)
+                return self._prints[content]
+        stage = self.search.catalog.thumbnail_stage
+        thumb = self.store.get_result(content, stage) if stage else None
+        if not thumb:
+            return None
+        try:
+            made = fingerprint(thumb["data"])
+        except (OSError, ValueError):
+            return None
+        with self._prints_lock:  # bounded: a fingerprint is about 600 bytes
+            self._prints[content] = made
+            while len(self._prints) > FINGERPRINTS_KEPT:
+                self._prints.popitem(last=False)
+        return made
+
     def stacks_json(self) -> dict[str, Any]:
         grouping = self.latest()
         stacks = []
@@ -105,10 +146,16 @@ class Culling:
                 continue
             keeper, reason = self.keeper(live)
             stacks.append({"members": [c.hex() for c in live], "keeper": keeper.hex(),
-                           "reason": reason})
+                           "reason": reason,
+                           "alike": {c.hex(): self.looks_alike(c, [keeper]) for c in live}})
+        notice = self.model_notice()
         return {"stacks": stacks, "total": len(stacks),
                 "rules": {"gap_s": self.rules.gap_s, "similarity": self.rules.similarity},
                 "seconds": round(grouping.seconds, 3),
                 **({"needs_model": True, "notice": needs_model("Finding stacks")}
                    if self.search.index.current is None and not self.search.index.fresh
-                   else {"needs_model": False})}
+                   else {"needs_model": False, "notice": notice})}
+
+    def model_notice(self) -> str | None:
+        """What the model in use says it is unfit for, said beside anything it grouped."""
+        return self.search.models.warning()

@@ -100,10 +100,14 @@ def duplicate_groups(library: Library, threshold: float) -> dict[str, Any]:
         else:
             content, reason = library.culling.keeper(contents)
             keeper = next(f for f in files if f["id"] == content.hex())
+            kept = [bytes.fromhex(keeper["id"])]
+            for f in files:  # the model grouped them: do their pixels agree?
+                f["alike"] = library.culling.looks_alike(bytes.fromhex(f["id"]), kept)
         groups.append({"kind": "exact" if len(contents) == 1 else "near", "files": files,
                        "keeper": {"id": keeper["id"], "path": keeper["path"]},
                        "reason": reason})
-    return {"threshold": threshold, "total": len(groups), "groups": groups}
+    return {"threshold": threshold, "total": len(groups), "groups": groups,
+            "notice": library.culling.model_notice()}
 
 
 def summarize(value: Any, depth: int = 0) -> Any:

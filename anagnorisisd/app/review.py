@@ -21,6 +21,8 @@ from anagnorisisd.store.database import Store
 
 DECISIONS = ("pick", "reject")
 PLANS = ("rejects", "non-keepers")
+HELD_BACK = ("grouped by the model, but their pixels do not look like the photo kept: "
+             "they stay unless you reject them yourself")
 
 
 class Reviews:
@@ -106,24 +108,37 @@ class Reviews:
         return [(" and ".join(sorted(kinds[root])), members)
                 for root, members in merged.items() if len(members) > 1]
 
+    def suggestion(self, members: list[bytes]) -> tuple[bytes | None, str]:
+        """The keeper the person's taste suggests among the photos not rejected."""
+        open_ = [c for c in members if self.decision(c) != "reject"]
+        if not open_:
+            return None, "you rejected every photo of this group"
+        best, reason = self.culling.keeper(open_)
+        if len(open_) < len(members):
+            reason += (" (of the ones you did not reject)" if len(open_) > 1
+                       else " (the only one you did not reject)")
+        return best, reason
+
     def keeper(self, members: list[bytes],
-               suggested: tuple[bytes, str] | None = None) -> tuple[list[bytes], str]:
-        """The photos to keep: the person's picks if there are any, else the suggestion."""
+               suggested: tuple[bytes | None, str] | None = None) -> tuple[list[bytes], str]:
+        """The photos to keep: the person's picks if there are any, else the suggestion,
+        which is never a photo the person rejected."""
         picks = [c for c in members if self.decision(c) == "pick"]
         if picks:
             return picks, "you picked " + ("it" if len(picks) == 1 else f"these {len(picks)}")
-        best, reason = suggested or self.culling.keeper(members)
-        return [best], reason
+        best, reason = suggested or self.suggestion(members)
+        return ([best] if best is not None else []), reason
 
     def queue_json(self) -> dict[str, Any]:
         """Every group, the unreviewed first (in the order they were found)."""
         out: list[dict[str, Any]] = []
         for kind, members in self.groups():
-            suggested, suggested_reason = self.culling.keeper(members)
+            suggested, suggested_reason = self.suggestion(members)
             keep, reason = self.keeper(members, (suggested, suggested_reason))
             out.append({"key": members[0].hex(), "kind": kind,
                         "members": [c.hex() for c in members],
-                        "keep": [c.hex() for c in keep], "keeper": suggested.hex(),
+                        "keep": [c.hex() for c in keep],
+                        "keeper": suggested.hex() if suggested else None,
                         "reason": reason, "suggested_reason": suggested_reason,
                         "reviewed": all(self.seen(c) for c in members),
                         "decisions": {c.hex(): self.decision(c) for c in members
@@ -144,12 +159,20 @@ class Reviews:
         if what == "rejects":
             chosen = [c for c, r in self._reviews.items()
                       if r.get("decision") == "reject" and c in catalog]
-        else:
+        held: list[bytes] = []
+        if what == "non-keepers":
             chosen = []
             for _, members in self.groups():
                 if all(self.seen(c) for c in members):
                     keep, _ = self.keeper(members)
-                    chosen += [c for c in members if c not in keep]
+                    for c in members:
+                        if c in keep:
+                            continue
+                        # The model grouped them; the pixels must agree, or the person.
+                        if self.decision(c) == "reject" or self.culling.looks_alike(c, keep):
+                            chosen.append(c)
+                        else:
+                            held.append(c)
         files = []
         for content in chosen:
             entry = catalog.get(content)
@@ -157,7 +180,10 @@ class Reviews:
                 files.append({"id": content.hex(), "path": path,
                               "bytes": entry.file_size if entry else 0})
         return {"what": what, "count": len(files), "images": len(chosen),
-                "bytes": sum(f["bytes"] for f in files), "files": files}
+                "bytes": sum(f["bytes"] for f in files), "files": files,
+                "held_back": [c.hex() for c in held],
+                "held_back_reason": HELD_BACK if held else None,
+                "notice": self.culling.model_notice()}
 
     def uncertain(self, count: int) -> list[bytes]:
         """Photos to ask about first in rate-next: the two leaders of the groups whose

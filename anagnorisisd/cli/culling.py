@@ -48,9 +48,8 @@ def cmd_stacks(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, indent=1))
         return 0
-    if result.get("needs_model"):
-        print("stacks need a CLIP model: 'anagnorisisd model pull "
-              f"{config.model.name}' installs one", file=sys.stderr)
+    if result.get("notice"):
+        print(result["notice"], file=sys.stderr)
     for stack in result["stacks"]:
         keeper = ask(config, "GET", f"/api/images/{stack['keeper']}")
         print(f"{len(stack['members'])} shots; keep {keeper['path']}: {stack['reason']}")
@@ -58,19 +57,31 @@ def cmd_stacks(args: argparse.Namespace) -> int:
     return 0
 
 
-def leftovers(config: Config) -> list[dict[str, Any]]:
-    """Every file that is not its group's keeper. A photo that one group keeps is never
-    trashed because another group did not choose it, nor one picked in the panel's compare
-    view; of exact copies, the copies go and the kept file stays."""
+def leftovers(config: Config) -> tuple[list[dict[str, Any]], int]:
+    """Every file that is not its group's keeper, and how many photos were held back. A
+    photo that one group keeps is never trashed because another group did not choose it,
+    nor one picked in the panel's compare view; of exact copies, the copies go and the kept
+    file stays. A photo the model grouped but whose pixels do not look like the keeper's
+    stays too, unless the person rejected it: a destructive act never rests on one model's
+    cosine alone."""
     stacks = ask(config, "GET", "/api/stacks")["stacks"]
     groups = ask(config, "GET", "/api/duplicates")["groups"]
-    picked = {image for group in ask(config, "GET", "/api/cull")["groups"]
-              for image, decision in group["decisions"].items() if decision == "pick"}
+    decisions = {image: decision for group in ask(config, "GET", "/api/cull")["groups"]
+                 for image, decision in group["decisions"].items()}
+    picked = {image for image, decision in decisions.items() if decision == "pick"}
     kept = {s["keeper"] for s in stacks} | {g["keeper"]["id"] for g in groups} | picked
+    held: set[str] = set()
+
+    def confirmed(image: str, alike: bool) -> bool:
+        if alike or decisions.get(image) == "reject":
+            return True
+        held.add(image)
+        return False
+
     files: dict[str, dict[str, Any]] = {}
     for stack in stacks:
         for member in stack["members"]:
-            if member in kept:
+            if member in kept or not confirmed(member, stack["alike"].get(member, False)):
                 continue
             image = ask(config, "GET", f"/api/images/{member}")
             for path in image["paths"]:
@@ -79,21 +90,30 @@ def leftovers(config: Config) -> list[dict[str, Any]]:
         keeper = group["keeper"]
         for f in group["files"]:
             copy_of_keeper = f["id"] == keeper["id"] and f["path"] != keeper["path"]
-            if copy_of_keeper or f["id"] not in kept:
+            if copy_of_keeper or (f["id"] not in kept and confirmed(f["id"], f.get("alike",
+                                                                                  False))):
                 files.setdefault(f["path"], {"id": f["id"], "path": f["path"],
                                              "bytes": f["file_size"] or 0})
-    return sorted(files.values(), key=lambda f: f["path"])
+    held -= {f["id"] for f in files.values()}
+    return sorted(files.values(), key=lambda f: f["path"]), len(held)
 
 
 def cmd_cull(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    files = leftovers(config)
+    notice = ask(config, "GET", "/api/stacks").get("notice")
+    if notice:
+        print(f"warning: {notice}", file=sys.stderr)
+    files, held = leftovers(config)
     total = sum(f["bytes"] for f in files)
     for f in files:
         print(f"{'would trash' if args.dry_run else 'trash'} {f['path']}")
     print(f"{plural(len(files), 'file')}, {total / 1e6:.1f} MB, "
           f"{'is' if len(files) == 1 else 'are'} not their group's keeper",
           file=sys.stderr)
+    if held:
+        print(f"{plural(held, 'photo')} the model grouped {'stays' if held == 1 else 'stay'}: "
+              "not alike at pixel level; reject them in the panel's cull view to trash them",
+              file=sys.stderr)
     if args.dry_run or not files:
         return 0
     done = ask(config, "POST", "/api/files/trash",

@@ -33,7 +33,7 @@ from anagnorisisd.cli.status import cmd_status
 from anagnorisisd.config import Config, ConfigError, load_config
 from anagnorisisd.ingest.scanner import normalise_root
 from anagnorisisd.ml import manager
-from anagnorisisd.ml.layout import ModelError
+from anagnorisisd.ml.layout import ModelError, fitness_warning, install_hint
 from anagnorisisd.store.database import StoreError
 from anagnorisisd.store.instance import InstanceBusy, holder
 
@@ -159,6 +159,9 @@ def cmd_model_import(args: argparse.Namespace) -> int:
         print(f"anagnorisisd: cannot import {args.directory}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     print(f"installed {files.name} in {files.root}")
+    warning = fitness_warning(files.config)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 
@@ -167,7 +170,8 @@ def cmd_model_list(args: argparse.Namespace) -> int:
     if args.available:
         return print_available(config.model.name, args.json)
     rows = [{"name": f.name, "path": str(f.root), "embed_dim": f.embed_dim,
-             "active": f.name == config.model.name} for f in manager.installed(config)]
+             "active": f.name == config.model.name, "warning": fitness_warning(f.config)}
+            for f in manager.installed(config)]
     if args.json:
         print(json.dumps({"active": config.model.name, "models": rows}, indent=2))
         return 0
@@ -175,10 +179,10 @@ def cmd_model_list(args: argparse.Namespace) -> int:
         print(f"no models installed in {config.models_dir}")
     for row in rows:
         print(f"{'*' if row['active'] else ' '} {row['name']:<32} {row['embed_dim']:>5}-d  "
-              f"{row['path']}")
+              f"{row['path']}" + (f"\n    warning: {row['warning']}" if row["warning"] else ""))
     if config.model.name not in [r["name"] for r in rows]:
-        print(f"active model '{config.model.name}' is not installed: run "
-              f"'anagnorisisd model pull {config.model.name}'")
+        print(f"active model '{config.model.name}' is not installed: "
+              f"{install_hint(config.model.name)}")
     return 0
 
 
@@ -195,7 +199,7 @@ def print_available(active: str, as_json: bool) -> int:
     for entry in catalog.PUBLISHED:
         mark = "*" if entry.name == active else " "
         print(f"{mark} {catalog.describe(entry)}")
-    print(f"Install one with 'anagnorisisd model pull NAME'. Default: {catalog.DEFAULT}.")
+    print(f"Default: {catalog.DEFAULT}. To install one: {install_hint()}.")
     return 0
 
 

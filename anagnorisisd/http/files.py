@@ -8,6 +8,7 @@ nothing here deletes a file outright, and a trash is undone by /api/files/restor
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -28,7 +29,9 @@ from anagnorisisd.http.common import (
 from anagnorisisd.http.errors import BadRequest, read_json
 from anagnorisisd.ingest.safe_io import inside, real_roots
 from anagnorisisd.ingest.scanner import normalise_root
+from anagnorisisd.store.database import StoreError
 
+log = logging.getLogger(__name__)
 MAX_FILES = 10_000
 
 
@@ -73,7 +76,22 @@ def trash(library: Library, paths: list[str]) -> dict[str, Any]:
             done.append(path)
         except (OSError, Exception) as exc:  # send2trash raises its own TrashPermissionError
             failed.append({"path": path, "error": str(exc)})
+    forget_gone(library, done)
     return {"trashed": done, "failed": failed, "trash": trash_location()}
+
+
+def forget_gone(library: Library, paths: list[str]) -> None:
+    """Files this daemon just moved away leave the store now, not when the watcher's event
+    arrives, so the very next listing no longer shows them (the event is then a no-op)."""
+    gone = [p for p in paths if not os.path.lexists(p)]
+    if not gone:
+        return
+    try:
+        with library.store.write() as w:
+            for path in gone:
+                w.remove(path)
+    except StoreError as exc:  # the watcher and the next scan will do it
+        log.warning("could not forget trashed files at once: %s", exc)
 
 
 def move_target(library: Library, destination: Any) -> str:

@@ -27,6 +27,24 @@ REQUIRED_FILES = (
 DOWNLOAD_PATTERNS = [*REQUIRED_FILES, "visual/model.onnx_data", "textual/model.onnx_data"]
 
 
+def install_hint(name: str = "NAME") -> str:
+    """How to get a model, online or not: one sentence every place that lacks one says."""
+    return (f"'anagnorisisd model pull {name}' downloads it; offline, copy the model's folder "
+            f"(immich-app/{name} on the Hugging Face hub, as immich lays it out) from a "
+            "machine that has it and run 'anagnorisisd model import DIR'; to try everything "
+            "first, 'make demo' (or 'anagnorisisd demo DIR') uses the small model this "
+            "project ships")
+
+
+def fitness_warning(config: dict[str, Any]) -> str | None:
+    """What a model's own config.json says it is not fit for, if anything (the shipped
+    demo model: trained on drawn shapes, it cannot tell photos apart)."""
+    if config.get("fit_for_photos", True) is not False:
+        return None
+    return str(config.get("fitness_note") or
+               f"model '{config.get('model', '?')}' is not fit for photos")
+
+
 class ModelError(Exception):
     """A model that is missing or unusable, said in one line with what to do."""
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from anagnorisisd.config import Config
-from anagnorisisd.ml.layout import DOWNLOAD_PATTERNS, ModelError, ModelFiles
+from anagnorisisd.ml.layout import DOWNLOAD_PATTERNS, ModelError, ModelFiles, install_hint
 
 log = logging.getLogger(__name__)
 
@@ -172,8 +172,7 @@ def pull_in_background(config: Config, name: str,
         except Exception as exc:  # a failed download must never take the daemon down
             message = str(exc) if isinstance(exc, ModelError) else f"{type(exc).__name__}: {exc}"
             progress.state, progress.error = "failed", message
-            log.error("%s; fix: connect and run 'anagnorisisd model pull %s', or "
-                      "'anagnorisisd model import DIR'", exc, name)
+            log.error("%s; %s", exc, install_hint(name))
             return
         progress.state = "done"
         on_done(files)

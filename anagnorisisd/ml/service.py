@@ -15,7 +15,7 @@ from typing import Any
 
 from anagnorisisd.config import Config
 from anagnorisisd.ml.clip import ClipModel, quantized_visual
-from anagnorisisd.ml.layout import ModelError
+from anagnorisisd.ml.layout import ModelError, fitness_warning, install_hint
 from anagnorisisd.ml.manager import PullProgress, model_files, pull_in_background
 from anagnorisisd.ml.remote import RemoteClip
 from anagnorisisd.ml.session import SessionSettings
@@ -28,8 +28,8 @@ EmbeddingModel = ClipModel | RemoteClip
 
 def needs_model(feature: str) -> str:
     """The one sentence every feature that needs embeddings says when there is no model."""
-    return (f"{feature} needs a CLIP model to look at your images: run "
-            "'anagnorisisd model pull' to install one (everything else works meanwhile).")
+    return (f"{feature} needs a CLIP model to look at your images (everything else works "
+            f"meanwhile): {install_hint()}.")
 
 
 class ModelService:
@@ -135,7 +135,7 @@ class ModelService:
         threading.Thread(target=self.load, name="model-load", daemon=True).start()
 
     def _fail(self, exc: ModelError, missing: bool) -> None:
-        fix = f"run 'anagnorisisd model pull {self.name}' or 'anagnorisisd model import DIR'"
+        fix = install_hint(self.name)
         if missing and self.auto_pull and self.pull is None:
             self.problem = f"model '{self.name}' is not installed; downloading it"
             log.warning("%s", self.problem)
@@ -166,6 +166,14 @@ class ModelService:
     def maybe_model(self) -> EmbeddingModel | None:
         return self._model
 
+    def warning(self) -> str | None:
+        """What the loaded model's own config says it is unfit for (the shipped demo model
+        says it cannot tell photos apart), to be said wherever its results are used."""
+        model = self._model
+        if model is None or isinstance(model, RemoteClip):
+            return None
+        return fitness_warning(model.files.config)
+
     def close(self) -> None:
         """At shutdown: remote requests and items waiting for a worker stop at once."""
         if isinstance(self._model, RemoteClip):
@@ -178,8 +186,7 @@ class ModelService:
     def status(self) -> dict[str, Any]:
         model = self._model
         if self.pull is not None and self.pull.state == "failed" and model is None:
-            self.problem = (f"{self.pull.error}; run 'anagnorisisd model pull {self.name}' "
-                            "or 'anagnorisisd model import DIR'")
+            self.problem = f"{self.pull.error}; {install_hint(self.name)}"
         state = "ready" if model else ("pulling" if self.pull and self.pull.state == "running"
                                        else "unavailable")
         if isinstance(model, RemoteClip):
@@ -188,11 +195,12 @@ class ModelService:
                     "identity": model.identity, "embed_dim": model.embed_dim,
                     "providers": ["immich machine-learning workers"],
                     "text_session_loaded": False, "problem": remote["problem"],
-                    "remote": remote, "pull": None}
+                    "remote": remote, "pull": None, "warning": None}
         return {
             "backend": "local",
             "name": self.name,
             "state": state,
+            "warning": self.warning(),
             "identity": model.identity if model else None,
             "embed_dim": model.embed_dim if model else None,
             "providers": model.visual.providers_in_use if model else [],

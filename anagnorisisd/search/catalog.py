@@ -10,7 +10,9 @@ images is one argsort.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,10 +110,18 @@ class Catalog:
         self.entries: dict[bytes, Entry] = {}
         self._columns: Columns | None = None
         self._lock = threading.Lock()
+        self._heard_while_loading: list[Callable[[], None]] | None = None
         self.version = 0
 
     def load(self) -> None:
-        """Fill from the store: every live content with its metadata and ratings."""
+        """Fill from the store: every live content with its metadata and ratings.
+
+        The pipeline runs meanwhile: a result that lands after its content was read here
+        would be lost when the fresh entries replace the old ones (a tile stuck at
+        "0 B · 0×0" until the next start). So every change heard during the load is kept
+        and applied again to the fresh entries once they are in place."""
+        with self._lock:
+            self._heard_while_loading = []
         fresh: dict[bytes, Entry] = {}
         for content in self.store.live_hashes():
             fresh[content] = self._read(content)
@@ -122,7 +132,16 @@ class Catalog:
             fresh.update({k: v for k, v in self.entries.items() if k not in fresh and
                           self.store.is_live(k)})
             self.entries = fresh
+            heard, self._heard_while_loading = self._heard_while_loading, None
             self._changed()
+        for replay in heard or []:
+            replay()
+
+    def _heard(self, replay: Callable[[], None]) -> None:
+        """Keep a change for replay when a load is running (see load)."""
+        with self._lock:
+            if self._heard_while_loading is not None:
+                self._heard_while_loading.append(replay)
 
     def _read(self, content: bytes) -> Entry:
         entry = Entry(described=self.metadata_stage is None)
@@ -163,6 +182,7 @@ class Catalog:
 
     # ------------------------------------------------------------ listeners
     def on_content(self, born: list[bytes], died: list[bytes]) -> None:
+        self._heard(functools.partial(self.on_content, born, died))
         with self._lock:
             for content in died:
                 self.entries.pop(content, None)
@@ -176,6 +196,7 @@ class Catalog:
     def on_result(self, stage: str, content: bytes, output: dict[str, Any]) -> None:
         if stage not in (self.metadata_stage, self.quality_stage, self.thumbnail_stage):
             return
+        self._heard(functools.partial(self.on_result, stage, content, output))
         with self._lock:
             entry = self.entries.get(content)
             if entry is None:
@@ -189,6 +210,7 @@ class Catalog:
             self._update_row(content, entry)
 
     def on_finished(self, done: list[tuple[bytes, bool]]) -> None:
+        self._heard(functools.partial(self.on_finished, done))
         with self._lock:
             for content, failed in done:
                 entry = self.entries.get(content)
@@ -198,6 +220,7 @@ class Catalog:
 
     def set_rating(self, content: bytes, user: float | None = None,
                    model: tuple[float, str] | None = None) -> None:
+        self._heard(functools.partial(self.set_rating, content, user, model))
         with self._lock:
             entry = self.entries.get(content)
             if entry is None:
