@@ -9,7 +9,7 @@ HASH   := $(shell cat pyproject.toml Makefile | cksum | cut -d' ' -f1)
 RUNTIME_STAMP := $(VENV)/.runtime-$(HASH)
 TEST_STAMP    := $(VENV)/.test-$(HASH)
 
-.PHONY: setup setup-test run demo test lint bench bench-clip bench-index bench-stacks bench-remote clean screenshots bench-soak
+.PHONY: setup setup-test run demo test lint bench bench-clip bench-index bench-stacks bench-remote bench-cold clean screenshots bench-soak
 
 setup: $(RUNTIME_STAMP)
 
@@ -59,6 +59,9 @@ bench-stacks: setup-test
 
 bench-remote: setup-test
 	$(BIN)/python bench/bench_remote.py
+
+bench-cold: setup-test
+	$(BIN)/python bench/bench_cold_search.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench/.cache

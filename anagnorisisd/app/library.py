@@ -91,7 +91,8 @@ def validate_library_paths(paths: Any, require_absolute: bool = False,
 class Library:
     """Everything the daemon does to a library, independent of how it is asked."""
 
-    def __init__(self, config: Config, *, watch: bool = True, role: str | None = None) -> None:
+    def __init__(self, config: Config, *, watch: bool = True, role: str | None = None,
+                 eager_model: bool = True) -> None:
         self.config = config
         self.started_at = time.time()
         limits = config.limits
@@ -109,7 +110,10 @@ class Library:
         except BaseException:
             self.instance.release()
             raise
-        self.models = ModelService(config, auto_pull=None if watch else False)
+        # eager_model=False: a one-off text query loads the text graph only, never the image
+        # graph (a second or more for the big models) that it does not use.
+        self.models = ModelService(config, auto_pull=None if watch else False,
+                                   eager_session=eager_model)
         self.assembly: Assembly = assemble(config, StageContext(config, self.models))
         self.pipeline = Pipeline(self.store, self.assembly, config.pipeline.queue_size)
         # The runner notices the new version itself (it polls every stage); this only wakes it.

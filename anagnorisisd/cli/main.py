@@ -28,7 +28,6 @@ from anagnorisisd.cli import client
 from anagnorisisd.cli import culling as cli_culling
 from anagnorisisd.cli import ratings as cli_ratings
 from anagnorisisd.cli.progress import ProgressBar, format_duration, plural
-from anagnorisisd.cli.serve import cmd_serve
 from anagnorisisd.cli.status import cmd_status
 from anagnorisisd.config import Config, ConfigError, load_config
 from anagnorisisd.ingest.scanner import normalise_root
@@ -80,6 +79,14 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _serve(args: argparse.Namespace) -> int:
+    """Imported on use: the web server's imports (aiohttp) cost every other command a
+    tenth of a second it has no use for."""
+    from anagnorisisd.cli.serve import cmd_serve
+
+    return cmd_serve(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", metavar="PATH", help="config file (default: ./config.toml, "
@@ -91,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser("serve", parents=[common], help="run the daemon (watch, index, serve)")
-    serve.set_defaults(func=cmd_serve)
+    serve.set_defaults(func=lambda args: _serve(args))
 
     index = sub.add_parser("index", parents=[common], help="process everything pending, then exit")
     index.add_argument("paths", nargs="*", metavar="PATH",
@@ -269,15 +276,15 @@ def offline_search(config: Config, text: str, limit: int) -> dict[str, Any]:
     from anagnorisisd.search.query import QueryError, parse
     from anagnorisisd.search.service import NoSuchImage, SearchUnavailable
 
-    library = Library(config, watch=False)
     try:
-        try:
-            query = parse(text)
-        except QueryError as exc:
-            raise SearchFailed(f"bad query at '{exc.token}': {exc}", EXIT_USAGE) from None
+        query = parse(text)
+    except QueryError as exc:
+        raise SearchFailed(f"bad query at '{exc.token}': {exc}", EXIT_USAGE) from None
+    library = Library(config, watch=False, eager_model=False)
+    try:
+        library.search.catalog.load()
         if library.uses_model:
-            library.models.load()
-        library.search.start()
+            library.models.load()  # its ready listener loads the saved index, once
         try:
             return run_query(library, query, 1, limit, None)
         except SearchUnavailable as exc:

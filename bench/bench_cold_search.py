@@ -1,0 +1,98 @@
+"""A query from the command line with no daemon running: where the time goes, against the
+bare minimum the same answer needs.
+
+A demo library (drawn pictures, the shipped model) is made and indexed in a temporary
+folder; then each row starts fresh processes, `runs` times, and reports the median:
+
+- the whole command, `anagnorisisd search "…"`, as a person types it;
+- the Python start and the command's imports alone (`anagnorisisd --version` imports
+  nothing past argparse, so the import row runs the CLI module's import in a new python);
+- the limit: a bare Python process that imports numpy, onnxruntime and tokenizers, opens
+  the text graph, encodes the query and ranks the stored vectors by brute force.
+
+    python bench/bench_cold_search.py [--count 600] [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+QUERY = "a photo of a red circle"
+LIMIT = """
+import sys, numpy as np, onnxruntime as ort, lmdb, msgpack
+from tokenizers import Tokenizer
+model, data = sys.argv[1], sys.argv[2]
+tok = Tokenizer.from_file(model + "/textual/tokenizer.json")
+ids = np.zeros((1, 24), dtype=np.int32)
+enc = tok.encode("a photo of a red circle").ids[:24]
+ids[0, :len(enc)] = enc
+opts = ort.SessionOptions(); opts.intra_op_num_threads = 1
+s = ort.InferenceSession(model + "/textual/model.onnx", opts, providers=["CPUExecutionProvider"])
+q = s.run(None, {s.get_inputs()[0].name: ids})[0][0]
+env = lmdb.open(data + "/store.lmdb", readonly=True, lock=False, max_dbs=16, subdir=True)
+results = env.open_db(b"results")
+vecs = []
+with env.begin() as txn:
+    for key, value in txn.cursor(db=results):
+        if key.endswith(b"clip"):
+            out = msgpack.unpackb(value)
+            vecs.append(np.frombuffer(out["embedding"], dtype=np.float16))
+m = np.stack(vecs).astype(np.float32)
+order = np.argsort(-(m @ q))[:5]
+print(len(vecs), order[:1])
+"""
+
+
+def timed(cmd: list[str], runs: int, cwd: Path) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd)
+        times.append(time.perf_counter() - started)
+        if done.returncode != 0:
+            raise SystemExit(f"{cmd[:3]} failed:\n{done.stderr[-2000:]}")
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=600)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    cli = str(Path(sys.executable).with_name("anagnorisisd"))
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        subprocess.run([cli, "demo", str(root / "demo"), "--count", str(args.count)],
+                       check=True, capture_output=True)
+        config = str(root / "demo" / "config.toml")
+        subprocess.run([cli, "index", "--config", config], check=True, capture_output=True)
+        model = root / "demo" / "data" / "models" / "shapes-clip-mini"
+        if not model.exists():
+            from anagnorisisd.ml.manager import shipped_model_dir
+            model = shipped_model_dir("shapes-clip-mini")
+        rows = [
+            ("anagnorisisd search (whole command)",
+             timed([cli, "search", QUERY, "--config", config, "--limit", "5"], args.runs, root)),
+            ("python + the CLI's imports",
+             timed([sys.executable, "-c", "import anagnorisisd.cli.main"], args.runs, root)),
+            ("limit: bare ORT text session + brute force",
+             timed([sys.executable, "-c", LIMIT, str(model), str(root / "demo" / "data")],
+                   args.runs, root)),
+        ]
+    print(f"cold CLI query, {args.count} images, median of {args.runs} runs, "
+          f"{os.cpu_count()} cores")
+    print(f"{'':44} {'seconds':>8} {'vs limit':>9}")
+    limit = rows[-1][1]
+    for name, seconds in rows:
+        print(f"{name:44} {seconds:8.2f} {seconds / limit:8.2f}x")
+
+
+if __name__ == "__main__":
+    main()
