@@ -73,3 +73,94 @@ def test_every_route_is_in_the_openapi_document_and_the_readme() -> None:
         assert f"`{path}" in readme, f"README's API table lacks {path}"
         for method in operations:
             assert method.upper() in readme
+
+
+# ------------------------------------------------- the docs hold what the code does
+def documented_stages() -> dict[str, dict[str, object]]:
+    """docs/plugins.md's table of built-in stages: version, provides and output keys."""
+    import re
+
+    rows: dict[str, dict[str, object]] = {}
+    for line in DOC.splitlines():
+        match = re.match(r"\| `(\w+)` \| `([^`]+)` \| (.+?) \| `(\{.*?\})`", line)
+        if match:
+            name, version, provides, output = match.groups()
+            rows[name] = {"version": version, "provides": re.findall(r"`(\w+)`", provides),
+                          "keys": set(re.findall(r'"(\w+)":', output))}
+    return rows
+
+
+def test_every_built_in_stage_output_is_the_documented_one(tmp_path: Path) -> None:
+    """Each built-in stage runs on a real photo; its stored output has exactly the keys the
+    table names, and its version and what it provides are the ones shown."""
+    import re
+    import shutil
+
+    from anagnorisisd.config import build_config
+    from anagnorisisd.ingest.scanner import scan
+    from anagnorisisd.ml.manager import shipped_model_dir
+    from anagnorisisd.pipeline.registry import assemble
+    from anagnorisisd.pipeline.runner import Pipeline
+    from anagnorisisd.stage import StageContext
+    from anagnorisisd.store.database import Store
+    from tests.helpers import make_photo
+
+    library = tmp_path / "library"
+    photo = make_photo(library / "one.jpg", 640, 480, seed=1)
+    shutil.copytree(shipped_model_dir("shapes-clip-mini"),
+                    tmp_path / "data" / "models" / "shapes-clip-mini")
+    config = build_config({"library": {"paths": [str(library)]},
+                           "storage": {"data_dir": str(tmp_path / "data")},
+                           "model": {"name": "shapes-clip-mini", "auto_pull": False}})
+    from anagnorisisd.ml.service import ModelService
+
+    models = ModelService(config, auto_pull=False)
+    assert models.load()
+    assembly = assemble(config, StageContext(config, models))
+    documented = documented_stages()
+    assert set(documented) == set(assembly.names()) == set(config.pipeline.stages)
+    store = Store(config.data_dir)
+    try:
+        scan(store, [str(library)], config.library.extensions)
+        assert Pipeline(store, assembly).run_sequential() == 1
+        record = store.get_file(str(photo))
+        assert record is not None and record.hash is not None
+        for stage in assembly.stages:
+            doc = documented[stage.name]
+            pattern = re.escape(str(doc["version"])).replace("SIZE", r"\d+").replace(
+                "FORMAT", r"\w+").replace("QUALITY", r"\d+").replace("MODEL", r".+")
+            assert re.fullmatch(pattern, stage.version), (stage.name, stage.version)
+            assert list(stage.provides) == [p for p in doc["provides"]], stage.name
+            if stage.keys_content:
+                continue  # the hash stage's output becomes the file record
+            output = store.get_result(record.hash, stage.name)
+            assert output is not None and set(output) == doc["keys"], (
+                stage.name, set(output or {}) ^ set(doc["keys"]))  # type: ignore[arg-type]
+    finally:
+        store.close()
+    readme = (REPO / "README.md").read_text()
+    for name, doc in documented.items():
+        assert f"`{name}`" in readme, f"the README does not name the {name} stage"
+        for kind in doc["provides"]:  # type: ignore[attr-defined]
+            assert f"`{kind}`" in readme, f"the README does not say what {name} provides"
+
+
+def test_every_path_the_docs_point_to_exists() -> None:
+    """A file named in the README or docs/ (anagnorisisd/…, plugins/…, tests/…) is there."""
+    import re
+
+    for doc in [REPO / "README.md", *(REPO / "docs").glob("*.md")]:
+        # a repository path, not a user's (~/.config/anagnorisisd/config.toml)
+        for path in re.findall(r"(?<![\w/$.~-])((?:anagnorisisd|plugins|tests|bench|tools|"
+                               r"web_ui|systemd)/[\w./-]+\.(?:py|js|css|html|service|toml|"
+                               r"json))", doc.read_text()):
+            assert (REPO / path).exists(), f"{doc.name} points to {path}, which is not there"
+
+
+def test_the_readme_lists_every_error_status_the_api_answers() -> None:
+    from anagnorisisd.http.openapi import ERROR_TEXT
+
+    readme = (REPO / "README.md").read_text()
+    sentence = readme[readme.index("Every error is JSON with a"):][:400]
+    for code in [*ERROR_TEXT, 405]:
+        assert str(code) in sentence, f"the README's error list omits {code}"

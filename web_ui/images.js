@@ -421,6 +421,9 @@ export class ImagesPage {
     const summary = document.getElementById("results-summary");
     summary.textContent = result.total ? `${plural(result.total, "stack")} of shots taken moments apart`
       : (result.notice || "No stacks: no shots taken moments apart look alike.");
+    if (result.total && result.notice) {  // the model in use is not fit for this: said here
+      summary.append(" · ", el("span", { class: "warning", "data-testid": "notice" }, result.notice));
+    }
     document.getElementById("pager").replaceChildren();
     const details = await Promise.all(result.stacks.map((s) =>
       Promise.all(s.members.map((id) => api(`/api/images/${id}`)))));

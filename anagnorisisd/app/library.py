@@ -154,10 +154,12 @@ class Library:
         self.watcher = LibraryWatcher(self.debouncer)
         self.scheduler = BackgroundScheduler(daemon=True)
         self._scan_lock = threading.Lock()
+        self._started = False
         self.scan_state: dict[str, Any] = {"running": False, "last": None}
 
     # --------------------------------------------------------------- lifecycle
     def start(self) -> None:
+        self._started = True
         threading.Thread(target=self.search.start, name="search-load", daemon=True).start()
         self.pipeline.start()
         if self.uses_model:
@@ -191,9 +193,11 @@ class Library:
         return self.assembly.provider("embedding") is not None
 
     def stop(self) -> None:
+        """Stop what runs, then close the store. The watcher runs only after start() (`serve`
+        on a taken port stops a library it never started)."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        if self.watch:
+        if self.watch and self._started:
             self.watcher.stop()
             self.debouncer.stop()
         self.models.close()  # items waiting for a remote worker give up first
