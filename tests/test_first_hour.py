@@ -22,8 +22,16 @@ from anagnorisisd.app.shapes import make_library
 from anagnorisisd.imaging.formats import register
 from anagnorisisd.ml.manager import shipped_model_dir
 from anagnorisisd.search.catalog import Catalog
-from tests.helpers import REPO, Daemon, free_port, http_error, make_photo, run_cli, wait_until
-from tests.helpers import write_config
+from tests.helpers import (
+    REPO,
+    Daemon,
+    free_port,
+    http_error,
+    make_photo,
+    run_cli,
+    wait_until,
+    write_config,
+)
 
 
 # ------------------------------------------------------------------ a small library
@@ -35,7 +43,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Any:
     lib.mkdir()
     base = Image.open(make_photo(root / "source.jpg", 800, 600, seed=3))
     base.save(lib / "phone.heic", "HEIF")
-    base.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(lib / "named-wrong.jpg", "HEIF")  # a HEIC photo with a .jpg name
+    # a HEIC photo with a .jpg name
+    base.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(lib / "named-wrong.jpg", "HEIF")
     base.save(lib / "scan.tif", "TIFF")
     make_photo(lib / "small.jpg", 320, 240, seed=4)
     make_photo(lib / "big.jpg", 3000, 2000, seed=5)
