@@ -164,3 +164,13 @@ def test_the_readme_lists_every_error_status_the_api_answers() -> None:
     sentence = readme[readme.index("Every error is JSON with a"):][:400]
     for code in [*ERROR_TEXT, 405]:
         assert str(code) in sentence, f"the README's error list omits {code}"
+
+
+def test_the_query_docs_name_every_format_word_the_parser_knows() -> None:
+    from anagnorisisd.search.query import FORMAT_NAMES
+
+    doc = (REPO / "docs" / "query.md").read_text()
+    for word in {*FORMAT_NAMES, *FORMAT_NAMES.values()} - {"jpe", "hif", "jpegxl"}:
+        assert f"`{word}`" in doc, f"docs/query.md does not name the format {word}"
+    for name in ("heif", "avif", "jxl"):
+        assert f"`{name}`" in doc
