@@ -95,6 +95,9 @@ class ClipStage(Stage):
                 continue
             vectors = self._vectors(model, [arr for _, arr in chunk])
             for (index, _), vector in zip(chunk, vectors, strict=True):
+                if isinstance(vector, Exception):  # a worker could not embed this one image
+                    outputs[index] = StageOutput.fail(str(vector))
+                    continue
                 outputs[index] = StageOutput.ok({
                     "model": model.identity,
                     "dim": int(vector.shape[0]),
@@ -103,7 +106,8 @@ class ClipStage(Stage):
         return [o if o is not None else StageOutput.fail("not processed") for o in outputs]
 
     @staticmethod
-    def _vectors(model: EmbeddingModel, inputs: list[Any]) -> NDArray[np.float32]:
+    def _vectors(model: EmbeddingModel,
+                 inputs: list[Any]) -> NDArray[np.float32] | list[NDArray[np.float32] | Any]:
         if isinstance(model, RemoteClip):  # the pixels go out as JPEGs, spread over workers
             try:
                 return model.embed_pixels(inputs)

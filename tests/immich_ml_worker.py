@@ -6,7 +6,12 @@ the way immich's server does it (decode, shortest side to the input size, centre
 
 Modes make it misbehave the ways a real network does: `slow` waits before answering,
 `garbage` answers with something that is not a vector, `disagree` answers with another
-model's vectors (the same numbers, shuffled). GET /stats counts what it embedded.
+model's vectors (the same numbers, shuffled), `drip` sends its answer a byte at a time,
+`nested` answers with JSON nested 100,000 deep, `bignum` with a 400-digit number, `random`
+with random vectors once it has answered `--honest` images truthfully (the probe among
+them), and `picky` answers HTTP 500, as immich does for an image it cannot decode, for any
+image that is mostly magenta. GET /stats counts what it embedded; POST /mode?mode=NAME
+changes the mode while it runs.
 
     python -m tests.immich_ml_worker --port 3003 [--mode slow --delay 0.2]
 """
@@ -28,23 +33,41 @@ from anagnorisisd.ml.layout import ModelFiles
 from anagnorisisd.ml.manager import shipped_model_dir
 from anagnorisisd.ml.session import SessionSettings
 
-MODES = ("normal", "slow", "garbage", "disagree")
+MODES = ("normal", "slow", "garbage", "disagree", "drip", "nested", "bignum", "random",
+         "picky")
 
 
 def build(model_dir: Path, name: str, mode: str = "normal", delay: float = 0.0,
-          threads: int = 1) -> web.Application:
+          threads: int = 1, serves: str | None = None, honest: int = 1) -> web.Application:
     model = ClipModel(ModelFiles(name, model_dir),
                       SessionSettings(("CPUExecutionProvider",), threads), exact_decode=True)
+    served = serves or name
     counts = {"images": 0, "texts": 0}
     shuffle = np.random.default_rng(0).permutation(model.embed_dim)
+    rng = np.random.default_rng(1)
+    state = {"mode": mode}
 
     async def ping(_: web.Request) -> web.Response:
         return web.Response(text="pong")
 
     async def stats(_: web.Request) -> web.Response:
-        return web.json_response(counts)
+        return web.json_response({**counts, "mode": state["mode"]})
 
-    async def predict(request: web.Request) -> web.Response:
+    async def set_mode(request: web.Request) -> web.Response:
+        state["mode"] = request.query["mode"]
+        return web.json_response(state)
+
+    async def drip(request: web.Request, body: bytes) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json",
+                                               "Content-Length": str(len(body))})
+        await response.prepare(request)
+        for i in range(len(body)):
+            await response.write(body[i:i + 1])
+            await asyncio.sleep(0.2)
+        return response
+
+    async def predict(request: web.Request) -> web.StreamResponse:
+        mode = state["mode"]
         form = await request.post()
         try:
             entries = json.loads(str(form["entries"]))
@@ -52,7 +75,7 @@ def build(model_dir: Path, name: str, mode: str = "normal", delay: float = 0.0,
             (kind, entry), = types.items()
         except (KeyError, ValueError):
             return web.json_response({"detail": "Invalid request format."}, status=422)
-        if task != "clip" or entry.get("modelName") != name:
+        if task != "clip" or entry.get("modelName") != served:
             return web.json_response({"detail": f"Failed to load model '{entry.get('modelName')}'"},
                                      status=500)
         if mode == "slow":
@@ -62,6 +85,9 @@ def build(model_dir: Path, name: str, mode: str = "normal", delay: float = 0.0,
         if kind == "visual" and isinstance(image, web.FileField):
             img = ImageOps.exif_transpose(Image.open(io.BytesIO(image.file.read())))
             rgb = img.convert("RGB")
+            r, g, b = np.asarray(rgb, dtype=np.float32).reshape(-1, 3).mean(axis=0)
+            if mode == "picky" and r > 180 and b > 180 and g < 90:
+                return web.Response(status=500, text="Internal Server Error")
             vector = await loop.run_in_executor(
                 None, lambda: model.visual.run(model.preprocess(rgb)[None])[0])
             counts["images"] += 1
@@ -76,13 +102,25 @@ def build(model_dir: Path, name: str, mode: str = "normal", delay: float = 0.0,
                                      status=400)
         if mode == "garbage":
             return web.json_response({"clip": "sorry, no vector today", **extra})
+        if mode == "nested":
+            return web.Response(text='{"clip": ' + "[" * 100_000 + "]" * 100_000 + "}",
+                                content_type="application/json")
+        if mode == "bignum":
+            return web.Response(text='{"clip": [' + "9" * 400 + ", 1]}",
+                                content_type="application/json")
         if mode == "disagree":
             vector = vector[shuffle]
-        return web.json_response({"clip": json.dumps(np.asarray(vector).tolist()), **extra})
+        if mode == "random" and counts["images"] > honest:
+            vector = rng.normal(size=len(vector)).astype(np.float32)
+        body = json.dumps({"clip": json.dumps(np.asarray(vector).tolist()), **extra})
+        if mode == "drip":
+            return await drip(request, body.encode())
+        return web.Response(text=body, content_type="application/json")
 
     app = web.Application(client_max_size=64 << 20)
     app.router.add_get("/ping", ping)
     app.router.add_get("/stats", stats)
+    app.router.add_post("/mode", set_mode)
     app.router.add_post("/predict", predict)
     return app
 
@@ -95,9 +133,12 @@ def main() -> None:
     parser.add_argument("--model", default="shapes-clip-mini")
     parser.add_argument("--model-dir", type=Path, help="default: the shipped model of that name")
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads")
+    parser.add_argument("--serves", help="the model name it answers to (default: --model)")
+    parser.add_argument("--honest", type=int, default=1,
+                        help="random mode: images answered truthfully first")
     args = parser.parse_args()
     app = build(args.model_dir or shipped_model_dir(args.model), args.model, args.mode,
-                args.delay, args.threads)
+                args.delay, args.threads, args.serves, args.honest)
     web.run_app(app, host="127.0.0.1", port=args.port, print=None)
 
 

@@ -22,7 +22,7 @@ from anagnorisisd.config import ConfigError, build_config
 from anagnorisisd.ml.clip import ClipModel
 from anagnorisisd.ml.layout import ModelFiles
 from anagnorisisd.ml.manager import shipped_model_dir
-from anagnorisisd.ml.remote import RemoteError, parse_vector
+from anagnorisisd.ml.remote import Refused, RemoteError, parse_vector
 from anagnorisisd.ml.session import SessionSettings
 from anagnorisisd.store.database import Store
 from tests.helpers import Daemon, free_port, run_cli, wait_until, write_config
@@ -34,14 +34,20 @@ ROOT = Path(__file__).resolve().parent.parent
 class Worker:
     """tests/immich_ml_worker.py in its own process, so it can be killed like a real one."""
 
-    def __init__(self, mode: str = "normal", delay: float = 0.0, port: int | None = None) -> None:
+    def __init__(self, mode: str = "normal", delay: float = 0.0, port: int | None = None,
+                 *extra: str) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.immich_ml_worker", "--port", str(self.port),
-             "--mode", mode, "--delay", str(delay)], cwd=ROOT,
+             "--mode", mode, "--delay", str(delay), *extra], cwd=ROOT,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(self.answers, timeout=60)
+
+    def set_mode(self, mode: str) -> None:
+        request = urllib.request.Request(f"{self.url}/mode?mode={mode}", method="POST")
+        with urllib.request.urlopen(request, timeout=5):
+            pass
 
     def answers(self) -> bool:
         try:
@@ -138,8 +144,9 @@ def test_garbage_and_a_disagreeing_model_are_refused_with_their_reason(tmp_path:
         assert daemon.status()["stages"]["clip"]["failed"] == 0
         workers = workers_by_url(daemon)
         assert workers[good.url]["done"] == len(scenes) and workers[good.url]["checked"]
-        assert workers[garbage.url]["state"] == "refused"
-        assert "returned garbage" in workers[garbage.url]["refused"]
+        # garbage is a fault, not a verdict: backed off and checked again, never refused
+        assert workers[garbage.url]["state"] == "down"
+        assert "returned garbage" in workers[garbage.url]["last_error"]
         assert workers[wrong.url]["state"] == "refused"
         assert "disagrees with the local model" in workers[wrong.url]["refused"]
         assert workers[garbage.url]["done"] == workers[wrong.url]["done"] == 0
@@ -186,9 +193,12 @@ def test_the_answers_and_the_config_are_checked() -> None:
     assert parse_vector({"clip": "[3, 4]"}, 2).tolist() == pytest.approx([0.6, 0.8])
     assert parse_vector({"clip": [0, 2]}, None).tolist() == [0, 1]  # older immich: a list
     for bad in ({"clip": "nope"}, {"clip": []}, {"clip": [0, 0]}, {"clip": [1, "x"]},
-                {"clip": [float("nan"), 1]}, {}, [], {"clip": [1, 2, 3]}):
+                {"clip": [float("nan"), 1]}, {}, [], {"clip": [10 ** 400, 1]},
+                {"clip": "[" * 100_000 + "]" * 100_000}):
         with pytest.raises(RemoteError, match="returned garbage"):
             parse_vector(bad, 2)
+    with pytest.raises(Refused, match="3 numbers, not 2"):  # another model: identity
+        parse_vector({"clip": [1, 2, 3]}, 2)
     for model, message in (({"backend": "remote"}, "needs remote_urls"),
                            ({"backend": "gpu"}, "must be one of 'local', 'remote'"),
                            ({"remote_urls": ["gpu-box:3003"]}, "is not an http"),
@@ -242,3 +252,117 @@ def test_a_daemon_waiting_for_workers_still_stops_at_once(tmp_path: Path) -> Non
         assert not list(store.failures())  # nothing was marked failed for it
     finally:
         store.close()
+
+
+# ---------------------------------------------------------------- second round
+def http_status(daemon: Daemon, path: str, timeout: float = 60) -> tuple[int, dict, float]:
+    """Status, JSON body and seconds taken, for a request that may fail."""
+    import time
+    import urllib.error
+
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{daemon.port}{path}",
+                                    timeout=timeout) as r:
+            return r.status, json.loads(r.read()), time.monotonic() - started
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}"), time.monotonic() - started
+
+
+def test_a_down_worker_never_freezes_the_daemon(tmp_path: Path) -> None:
+    """No usable worker and no fallback: a text query answers 503 in one sentence within the
+    timeout; eight of them at once leave status, listing and thumbnails answering within a
+    second; SIGTERM stops the daemon within seconds."""
+    import threading
+    import time
+
+    make_library(tmp_path / "library", 4, seed=83, every_class=True)
+    gone = f"http://127.0.0.1:{free_port()}"
+    daemon = daemon_for(tmp_path, [gone], local_model=False, remote_timeout_s=3)
+    try:
+        wait_until(lambda: daemon.status()["files"]["total"] == 4, timeout=60)
+        code, body, seconds = http_status(daemon, "/api/images?q=a+red+circle")
+        assert code == 503 and "no remote worker could answer within 3 s" in body["error"]
+        assert seconds < 3 + 5 and "\n" not in body["error"]
+        answers: list[int] = []
+        queries = [threading.Thread(target=lambda: answers.append(
+            http_status(daemon, f"/api/images?q=query+{i}")[0])) for i in range(8)]
+        for q in queries:
+            q.start()
+        time.sleep(0.3)  # the queries are waiting for a worker now
+        for path in ("/api/status", "/api/images?per_page=5", "/api/failures"):
+            code, _, seconds = http_status(daemon, path)
+            assert code == 200 and seconds < 1.0, (path, seconds)
+        for q in queries:
+            q.join(30)
+        assert answers == [503] * 8
+        started = time.monotonic()
+        assert daemon.stop(timeout=30) == 0
+        assert time.monotonic() - started < 10
+    finally:
+        daemon.kill()
+
+
+@pytest.mark.parametrize("mode", ["drip", "nested", "bignum"])
+def test_any_answer_however_malformed_frees_the_workers_slot(tmp_path: Path, mode: str) -> None:
+    """A worker that drips its answer is cut off at the request's deadline; one that answers
+    with JSON too deep or a number too large is counted as failing. Either way its slots
+    come back, it is backed off (not refused for good), and once it answers properly the
+    waiting images are embedded through it."""
+    scenes = make_library(tmp_path / "library", 4, seed=84, every_class=True)
+    worker = Worker(mode)
+    daemon = daemon_for(tmp_path, [worker.url], local_model=True, remote_timeout_s=2)
+    try:
+        wait_until(lambda: workers_by_url(daemon)[worker.url]["failures"] >= 1, timeout=60)
+        state = workers_by_url(daemon)[worker.url]
+        assert state["state"] == "down" and state["refused"] is None
+        wait_until(lambda: workers_by_url(daemon)[worker.url]["in_flight"] == 0, timeout=10)
+        worker.set_mode("normal")
+        wait_until(lambda: daemon.status()["stages"]["clip"]["done"] == len(scenes),
+                   timeout=120)
+        assert daemon.status()["stages"]["clip"]["failed"] == 0
+    finally:
+        daemon.kill()
+        worker.kill()
+
+
+def test_a_worker_without_the_model_is_refused_and_an_unreadable_image_is_the_images(
+        tmp_path: Path) -> None:
+    """immich answers HTTP 500 both for a model it does not serve and for an image it cannot
+    decode. The probe tells them apart: a worker that cannot embed the probe does not serve
+    the model (refused, with that reason); one that can, but not this image, fails the image
+    alone."""
+    from PIL import Image
+
+    scenes = make_library(tmp_path / "library", 3, seed=85, every_class=True)
+    Image.new("RGB", (200, 150), (255, 0, 255)).save(tmp_path / "library" / "magenta.jpg")
+    picky, other = Worker("picky"), Worker("normal", 0.0, None, "--serves", "ViT-X")
+    daemon = daemon_for(tmp_path, [picky.url, other.url], local_model=True)
+    try:
+        wait_until(lambda: (c := daemon.status()["stages"]["clip"])["done"] +
+                   c["failed"] == len(scenes) + 1, timeout=120)
+        failures = daemon.request("GET", "/api/failures")["items"]
+        assert [Path(f["path"]).name for f in failures] == ["magenta.jpg"]
+        assert "could not embed this image" in failures[0]["reason"]
+        workers = workers_by_url(daemon)
+        assert workers[picky.url]["state"] == "up"
+        assert workers[other.url]["state"] == "refused"
+        assert "does not serve shapes-clip-mini" in workers[other.url]["refused"]
+    finally:
+        daemon.kill()
+        picky.kill()
+        other.kill()
+
+
+def test_search_by_image_through_the_workers(tmp_path: Path) -> None:
+    scenes = make_library(tmp_path / "library", 6, seed=86, every_class=True)
+    worker = Worker()
+    daemon = daemon_for(tmp_path, [worker.url], local_model=False)
+    try:
+        wait_until(lambda: daemon.status()["stages"]["clip"]["done"] == len(scenes),
+                   timeout=90)
+        status, result = daemon.call("POST", "/api/search/by-image", scenes[0][0].read_bytes())
+        assert status == 200 and result["items"][0]["path"] == str(scenes[0][0])
+    finally:
+        daemon.kill()
+        worker.kill()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from aiohttp import web
 
 from anagnorisisd.app.library import Library
 from anagnorisisd.http import cull, events, files, images, library, openapi, panel, ratings
-from anagnorisisd.http.common import LIBRARY_KEY
+from anagnorisisd.http.common import LIBRARY_KEY, MODEL_POOL_KEY, MODEL_THREADS
 from anagnorisisd.http.errors import MAX_BODY_KEY, error_middleware
 from anagnorisisd.http.guard import guard_middleware
 
@@ -18,6 +20,13 @@ def create_app(library_: Library) -> web.Application:
         client_max_size=server.max_body_mb << 20,
     )
     app[LIBRARY_KEY] = library_
+    pool = ThreadPoolExecutor(MODEL_THREADS, thread_name_prefix="http-model")
+    app[MODEL_POOL_KEY] = pool
+
+    async def stop_pool(_app: web.Application) -> None:  # never waits for a stuck model call
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    app.on_cleanup.append(stop_pool)
     app[MAX_BODY_KEY] = server.max_body_mb << 20
     for resource in (library, images, ratings, cull, files, events, panel):
         resource.register(app)

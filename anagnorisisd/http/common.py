@@ -6,16 +6,24 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from aiohttp import web
 
 from anagnorisisd.app.library import Library
 from anagnorisisd.http.errors import BadRequest
+from anagnorisisd.ml.remote import RemoteError, Stopped
 from anagnorisisd.search.query import QueryError
 from anagnorisisd.search.service import NoSuchImage, SearchUnavailable
 
 LIBRARY_KEY = web.AppKey("library", Library)
+MODEL_POOL_KEY = web.AppKey("model_pool", ThreadPoolExecutor)
+"""Requests that need the model (a text query, an image dropped on the search bar) run on
+threads of their own: when the model is slow or its remote workers are down, they wait
+there, never on the threads that serve status, listings, ratings and thumbnails."""
+MODEL_THREADS = 4
+MODEL_WAITING_MAX = 32
 
 
 T = TypeVar("T")
@@ -31,6 +39,29 @@ def json_error(status: int, message: str) -> web.Response:
 async def run_blocking(func: Callable[..., T], *args: Any) -> T:
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(None, functools.partial(func, *args))
+
+
+_model_waiting = 0
+
+
+async def run_with_model(request: web.Request, func: Callable[..., T], *args: Any) -> T:
+    """Run work that needs the model on the model's own threads, and answer within the
+    model's time limit ([model] remote_timeout_s, plus a margin) whatever happens there."""
+    global _model_waiting
+    library = request.app[LIBRARY_KEY]
+    if _model_waiting >= MODEL_WAITING_MAX:
+        raise SearchUnavailable(f"{_model_waiting} queries already wait for the model; "
+                                "try again in a moment")
+    limit = float(library.config.model.remote_timeout_s) + 5.0
+    loop = asyncio.get_running_loop()
+    _model_waiting += 1
+    try:
+        return await asyncio.wait_for(loop.run_in_executor(
+            request.app[MODEL_POOL_KEY], functools.partial(func, *args)), timeout=limit)
+    except TimeoutError:
+        raise SearchUnavailable(f"the model did not answer within {limit:g} s") from None
+    finally:
+        _model_waiting -= 1
 
 
 def content_id(request: web.Request) -> bytes:
@@ -93,3 +124,5 @@ async def handle_errors(request: web.Request, work: Any) -> web.Response:
         return json_error(503, str(exc))
     except NoSuchImage as exc:
         return json_error(404, str(exc))
+    except (RemoteError, Stopped) as exc:  # an upload's vector from workers that did not answer
+        return json_error(503, f"semantic search is unavailable: {exc or 'stopping'}")

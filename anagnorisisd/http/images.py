@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from aiohttp import web
 from PIL import UnidentifiedImageError
 
@@ -30,6 +29,7 @@ from anagnorisisd.http.common import (
     one_param,
     paging,
     run_blocking,
+    run_with_model,
 )
 from anagnorisisd.http.errors import BadRequest, TooLarge
 from anagnorisisd.imaging import rendition
@@ -70,6 +70,9 @@ async def list_images(request: web.Request) -> web.Response:
         query = parse(one_param(request, "q") or "")
         if order:
             query.order = order
+        if query.text or query.negative:  # the model embeds the words: on its own threads
+            return await run_with_model(request, run_query, library, query, page, per_page,
+                                        seed)
         return await run_blocking(run_query, library, query, page, per_page, seed)
 
     return await handle_errors(request, work())
@@ -158,14 +161,15 @@ def embed_upload(model: Any, data: bytes) -> Any:
     """The model's vector for uploaded image bytes, through the one bounded decode path."""
     try:
         with decoded(data, model.preprocess.size) as img:
-            tensor = model.preprocess(to_rgb(img))
+            upright = to_rgb(img)
+            upright.load()
     except ImageTooLarge as exc:
         raise TooLarge(f"the image is too large: {exc}") from None
     except UnidentifiedImageError:
         raise BadRequest("the body is not an image Pillow can read") from None
     except Exception as exc:  # a malformed image is the sender's problem, said with its reason
         raise BadRequest(f"the image cannot be decoded: {type(exc).__name__}: {exc}") from None
-    return model.embed_images(tensor[np.newaxis])[0]
+    return model.embed_image(upright)  # the local session, or the workers (within a timeout)
 
 
 def search_by_image(library: Library, data: bytes, page: int, per_page: int) -> dict[str, Any]:
@@ -193,7 +197,8 @@ async def by_image(request: web.Request) -> web.Response:
             data = await request.read()
         if not data:
             raise BadRequest("send the image's bytes as the request body")
-        return await run_blocking(search_by_image, library, bytes(data), page, per_page)
+        return await run_with_model(request, search_by_image, library, bytes(data), page,
+                                    per_page)
 
     return await handle_errors(request, work())
 

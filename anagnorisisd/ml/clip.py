@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from blake3 import blake3
 from numpy.typing import NDArray
+from PIL import Image
 
 from anagnorisisd.ml.layout import ModelError, ModelFiles
 from anagnorisisd.ml.preprocess import Preprocessor
@@ -74,6 +75,11 @@ class ClipModel:
 
     def embed_images(self, batch: NDArray[np.float32]) -> NDArray[np.float32]:
         return l2_normalise(self.visual.run(batch))
+
+    def embed_image(self, img: Image.Image) -> NDArray[np.float32]:
+        """One upright RGB image, resized and cropped as the model wants it."""
+        vector: NDArray[np.float32] = self.embed_images(self.preprocess(img)[np.newaxis])[0]
+        return vector
 
     def embed_texts(self, texts: list[str], language: str | None = None,
                     ) -> NDArray[np.float32]:

@@ -20,14 +20,15 @@ embedded by the local model, whose vectors the probe showed to agree.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import io
 import json
 import logging
+import socket
 import threading
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -50,6 +51,10 @@ AGREEMENT = 0.99
 """Least cosine between a worker's and the reference's vector for the probe image (JPEG at
 quality 95 costs about 0.001)."""
 BACKOFF_FIRST_S, BACKOFF_MAX_S = 2.0, 60.0
+REFUSED_RECHECK_S = 300.0
+"""A refused worker is probed again after this long: it may have been given the right model."""
+RECHECK_ITEMS, RECHECK_S = 200, 600.0
+"""A worker is checked on the probe again after this many items or seconds."""
 JPEG_QUALITY = 95
 """With full-resolution colour (4:4:4): the default 4:2:0 halves colour resolution, which at a
 64 px model input moved the small test model's probe vector to a cosine of 0.964; 4:4:4
@@ -57,7 +62,23 @@ keeps it at 0.99998 for a quarter more bytes."""
 
 
 class RemoteError(Exception):
-    """One line: what a worker did wrong."""
+    """One line: what a worker did wrong. The worker is skipped for a while and checked
+    again on the probe image before its next item (a fault, not a verdict)."""
+
+
+class Refused(RemoteError):
+    """The worker is not what it says (it disagrees with the reference on the probe image,
+    does not serve the model, or changes its vector length): no work for it until it is
+    checked again, minutes later."""
+
+
+class ItemFault(RemoteError):
+    """A worker that passes its probe check failed on this one image: the image's failure,
+    recorded with it, never the worker's."""
+
+
+class NoWorker(RemoteError):
+    """No usable worker answered in time for a request someone waits on (a query)."""
 
 
 class Stopped(Exception):
@@ -114,23 +135,95 @@ def multipart(fields: dict[str, str], files: dict[str, bytes]) -> tuple[bytes, s
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
+MAX_ANSWER_BYTES = 4 << 20
+"""Far more than any vector's JSON (a 1,152-d vector is about 25 KB)."""
+MAX_VECTOR = 8192
+
+
+def load_json(raw: bytes | str, what: str) -> Any:
+    """JSON from a worker, or RemoteError: deep nesting (RecursionError) and absurd numbers
+    (ValueError past Python's digit limit) are garbage like any other."""
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError, MemoryError):
+        raise RemoteError(f"returned garbage: {what} is not JSON that can be read") from None
+
+
 def parse_vector(answer: Any, dim: int | None) -> NDArray[np.float32]:
     """The embedding out of a /predict answer, or RemoteError saying what was wrong."""
     raw = answer.get("clip") if isinstance(answer, dict) else None
     if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except ValueError:
-            raise RemoteError("returned garbage: 'clip' is a string but not a JSON array") from None
-    if not isinstance(raw, list) or not raw or not all(
+        raw = load_json(raw, "'clip'")
+    if not isinstance(raw, list) or not raw or len(raw) > MAX_VECTOR or not all(
             isinstance(v, int | float) and not isinstance(v, bool) for v in raw):
         raise RemoteError("returned garbage: no vector of numbers under 'clip'")
-    vector = np.asarray(raw, dtype=np.float32)
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            vector = np.asarray([float(v) for v in raw], dtype=np.float32)
+    except (OverflowError, ValueError):
+        raise RemoteError("returned garbage: a number too large for a vector") from None
     if not np.all(np.isfinite(vector)) or not np.any(vector):
         raise RemoteError("returned garbage: the vector is zero or not finite")
     if dim is not None and len(vector) != dim:
-        raise RemoteError(f"returned garbage: a vector of {len(vector)} numbers, not {dim}")
+        raise Refused(f"returned a vector of {len(vector)} numbers, not {dim}: another model")
     return l2_normalise(vector)
+
+
+def post(url: str, body: bytes, content_type: str, deadline: float) -> bytes:
+    """POST and read the whole answer before `deadline` (time.monotonic): a worker that
+    drips its answer a byte at a time is cut off at the deadline, not after a timeout per
+    read. A timer shuts the socket down when the time is up, whatever phase it is in.
+    HTTP errors raise urllib.error.HTTPError-like RemoteErrors; the network, OSError."""
+    parts = urllib.parse.urlsplit(url)
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise OSError("unreachable: no time left")
+    conn_type = (http.client.HTTPSConnection if parts.scheme == "https"
+                 else http.client.HTTPConnection)
+    conn = conn_type(parts.hostname or "", parts.port, timeout=remaining)
+
+    def cut_off() -> None:
+        sock = conn.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(remaining, cut_off)
+    timer.daemon = True
+    timer.start()
+    try:
+        conn.request("POST", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
+                     body=body, headers={"Content-Type": content_type})
+        response = conn.getresponse()
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"no whole answer within {remaining:.0f} s")
+            chunk = response.read1(65536)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > MAX_ANSWER_BYTES:
+                raise RemoteError(f"returned garbage: an answer over {MAX_ANSWER_BYTES} bytes")
+            chunks.append(chunk)
+        raw = b"".join(chunks)
+        if response.status >= 400:
+            raise HttpStatus(response.status, raw[:300].decode(errors="replace"))
+        return raw
+    except (http.client.HTTPException, ValueError) as exc:  # cut off mid-answer, bad framing
+        raise OSError(f"unreachable: {exc!r}") from None
+    finally:
+        timer.cancel()
+        conn.close()
+
+
+class HttpStatus(RemoteError):
+    """The worker answered with an HTTP error status."""
+
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(f"answered HTTP {status}: {text}")
+        self.status = status
 
 
 @dataclass
@@ -147,10 +240,14 @@ class Worker:
     retry_at: float = 0.0
     backoff: float = 0.0
     in_flight: int = 0
+    since_check: int = 0
+    """Items embedded since the last passed probe check; at RECHECK_ITEMS it is checked
+    again, so a worker that starts answering with wrong vectors is caught."""
+    checked_at: float = 0.0
     finished: deque[float] = field(default_factory=lambda: deque(maxlen=256))
 
     def usable(self, now: float, limit: int) -> bool:
-        return self.refused is None and self.retry_at <= now and self.in_flight < limit
+        return self.retry_at <= now and self.in_flight < limit
 
     def rate(self, now: float, window: float = 30.0) -> float:
         recent = [t for t in self.finished if now - t <= window]
@@ -159,7 +256,8 @@ class Worker:
         return len(recent) / max(now - recent[0], 1e-3)
 
     def as_dict(self, now: float) -> dict[str, Any]:
-        state = ("refused" if self.refused else "unknown" if self.up is None
+        state = ("refused" if self.refused and self.retry_at > now
+                 else "unknown" if self.up is None
                  else "up" if self.up and self.retry_at <= now else "down")
         return {"url": self.url, "state": state, "up": state == "up",
                 "latency_ms": round(self.latency_s * 1000, 1) if self.latency_s else None,
@@ -168,7 +266,7 @@ class Worker:
                 "failures": self.failures, "last_error": self.last_error,
                 "refused": self.refused, "checked": self.checked, "in_flight": self.in_flight,
                 "retry_in_s": round(max(0.0, self.retry_at - now), 1)
-                if state == "down" else None}
+                if state in ("down", "refused") else None}
 
 
 class RemoteClip:
@@ -191,7 +289,7 @@ class RemoteClip:
         self.waiting = 0
         self._anchor: NDArray[np.float32] | None = None
         self._cond = threading.Condition()
-        self._check_locks = {w.url: threading.Lock() for w in self.workers}
+        self._check_locks = {w.url: threading.RLock() for w in self.workers}
         self._stopped = threading.Event()
         self._pool = ThreadPoolExecutor(max(1, len(self.workers) * self.in_flight),
                                         thread_name_prefix="remote-ml")
@@ -200,29 +298,21 @@ class RemoteClip:
 
     # --------------------------------------------------------------- protocol
     def _post(self, worker: Worker, entries: dict[str, Any], image: bytes | None = None,
-              text: str | None = None) -> NDArray[np.float32]:
+              text: str | None = None, deadline: float | None = None) -> NDArray[np.float32]:
         fields = {"entries": json.dumps(entries)}
         if text is not None:
             fields["text"] = text
         body, content_type = multipart(fields, {"image": image} if image is not None else {})
-        request = urllib.request.Request(worker.url + "/predict", data=body, method="POST",
-                                         headers={"Content-Type": content_type})
-        start = time.perf_counter()
+        start = time.monotonic()
+        until = start + self.timeout_s if deadline is None else min(deadline,
+                                                                     start + self.timeout_s)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                raw = response.read(1 << 22)
-        except urllib.error.HTTPError as exc:
-            raise RemoteError(f"answered HTTP {exc.code}: {exc.read(300).decode(errors='replace')}"
-                              ) from None
-        except (OSError, ValueError, http.client.HTTPException) as exc:  # refused, reset,
-            # timed out, cut off mid-answer
-            raise OSError(f"unreachable: {getattr(exc, 'reason', None) or exc!r}") from None
-        elapsed = time.perf_counter() - start
-        try:
-            answer = json.loads(raw)
-        except ValueError:
-            raise RemoteError("returned garbage: the answer is not JSON") from None
-        vector = parse_vector(answer, self.embed_dim)
+            raw = post(worker.url + "/predict", body, content_type, until)
+        except OSError as exc:  # refused, reset, timed out, cut off mid-answer
+            message = str(exc) if str(exc).startswith("unreachable") else f"unreachable: {exc!r}"
+            raise OSError(message) from None
+        elapsed = time.monotonic() - start
+        vector = parse_vector(load_json(raw, "the answer"), self.embed_dim)
         with self._cond:
             worker.latency_s = (elapsed if worker.latency_s is None
                                 else 0.8 * worker.latency_s + 0.2 * elapsed)
@@ -230,14 +320,17 @@ class RemoteClip:
                 self.embed_dim = len(vector)
         return vector
 
-    def _visual(self, worker: Worker, image: bytes) -> NDArray[np.float32]:
+    def _visual(self, worker: Worker, image: bytes,
+                deadline: float | None = None) -> NDArray[np.float32]:
         return self._post(worker, {"clip": {"visual": {"modelName": self.name, "options": {}}}},
-                          image=image)
+                          image=image, deadline=deadline)
 
     # -------------------------------------------------------------- choosing
-    def _acquire(self) -> Worker | None:
+    def _acquire(self, deadline: float | None = None) -> Worker | None:
         """The usable worker with the fewest requests in flight; None means "embed locally"
-        (fallback); waits while every worker is down, since nothing should fail for it."""
+        (fallback). An item of the pipeline waits while every worker is down, since nothing
+        should fail for it; a request someone waits on (a query) waits until `deadline`,
+        then NoWorker says so in one sentence."""
         with self._cond:
             self.waiting += 1
             try:
@@ -250,41 +343,69 @@ class RemoteClip:
                         worker = min(usable, key=lambda w: (w.in_flight, w.latency_s or 0.0))
                         worker.in_flight += 1
                         return worker
-                    live = [w for w in self.workers if w.refused is None]
-                    if self.fallback_local and all(w.in_flight == 0 for w in live):
+                    if self.fallback_local and all(w.in_flight == 0 for w in self.workers):
                         return None
-                    soonest = min((w.retry_at for w in live if w.retry_at > now), default=now + 1)
-                    self._cond.wait(timeout=max(0.05, min(soonest - now, 1.0)))
+                    if deadline is not None and now >= deadline:
+                        raise NoWorker(self._nobody())
+                    soonest = min((w.retry_at for w in self.workers if w.retry_at > now),
+                                  default=now + 1)
+                    until = min(soonest, deadline) if deadline is not None else soonest
+                    self._cond.wait(timeout=max(0.05, min(until - now, 1.0)))
             finally:
                 self.waiting -= 1
 
+    def _nobody(self) -> str:
+        """Why no worker could answer, in one sentence."""
+        now = time.monotonic()
+        states = [f"{w.url} {w.as_dict(now)['state']}"
+                  + (f" ({w.last_error})" if w.last_error else "") for w in self.workers]
+        return (f"no remote worker could answer within {self.timeout_s:g} s: "
+                + "; ".join(states))
+
     def _release(self, worker: Worker, error: Exception | None, sent: int = 0) -> None:
+        """Any answer, however malformed, ends here and frees the worker's slot: a success,
+        a refusal (identity: no work for minutes), or a fault (skipped a while, checked
+        again on the probe before its next item)."""
         with self._cond:
             worker.in_flight -= 1
+            now = time.monotonic()
             if error is None:
                 worker.up, worker.backoff, worker.retry_at = True, 0.0, 0.0
+                worker.refused = None
                 worker.done += 1
+                worker.since_check += 1
                 worker.bytes_sent += sent
-                worker.finished.append(time.monotonic())
+                worker.finished.append(now)
+                if worker.since_check >= RECHECK_ITEMS or now - worker.checked_at > RECHECK_S:
+                    worker.checked = False
             else:
                 worker.failures += 1
-                worker.last_error = str(error)
-                if isinstance(error, RemoteError) and "garbage" in str(error):
-                    worker.refused = f"{worker.url} {error}"
+                worker.checked = False
+                message = str(error) or type(error).__name__
+                worker.last_error = message
+                if isinstance(error, Refused):
+                    worker.refused = f"{worker.url} {message}"
+                    worker.retry_at = now + REFUSED_RECHECK_S
                 else:
                     worker.up = False
                     worker.backoff = min(BACKOFF_MAX_S, max(BACKOFF_FIRST_S, 2 * worker.backoff))
-                    worker.retry_at = time.monotonic() + worker.backoff
-                log.warning("remote worker %s: %s", worker.url, error)
+                    worker.retry_at = now + worker.backoff
+                log.warning("remote worker %s: %s", worker.url, message)
             self._cond.notify_all()
 
-    def _check(self, worker: Worker) -> None:
-        """Once per worker: its vector for the probe image must match the reference's."""
+    def _check(self, worker: Worker, deadline: float | None = None) -> None:
+        """Before a worker's first item, after any fault, and every RECHECK_ITEMS items: its
+        vector for the probe image must match the reference's. A worker that cannot embed
+        the probe at all does not serve this model (immich answers HTTP 500 for a model
+        name it lacks)."""
         with self._check_locks[worker.url]:
             if worker.checked:
                 return
             probe = self.preprocess.resize(probe_image(self.preprocess.size))
-            theirs = self._visual(worker, jpeg(probe))
+            try:
+                theirs = self._visual(worker, jpeg(probe), deadline)
+            except HttpStatus as exc:
+                raise Refused(f"does not serve {self.name}: the probe image got {exc}") from None
             ours = self._reference_vector(probe)
             if ours is None:
                 with self._cond:
@@ -293,16 +414,15 @@ class RemoteClip:
                     ours = self._anchor
             cosine = float(theirs @ ours)
             if cosine < AGREEMENT:
-                with self._cond:
-                    worker.refused = (f"{worker.url} disagrees with the "
-                                      f"{'local model' if self.reference else 'other workers'} "
-                                      f"(cosine {cosine:.3f} on the probe image, needs "
-                                      f"{AGREEMENT}): is it running {self.name}?")
-                    worker.last_error = worker.refused
-                    self._cond.notify_all()
-                log.error("%s", worker.refused)
-                raise RemoteError(worker.refused)
-            worker.checked = True
+                refusal = (f"disagrees with the "
+                           f"{'local model' if self.reference else 'other workers'} "
+                           f"(cosine {cosine:.3f} on the probe image, needs "
+                           f"{AGREEMENT}): is it running {self.name}?")
+                log.error("%s %s", worker.url, refusal)
+                raise Refused(refusal)
+            with self._cond:
+                worker.checked, worker.since_check = True, 0
+                worker.checked_at = time.monotonic()
 
     def _reference_vector(self, pixels: Image.Image) -> NDArray[np.float32] | None:
         if self.reference is None:
@@ -312,28 +432,54 @@ class RemoteClip:
         return vector
 
     # --------------------------------------------------------------- embedding
-    def _on_some_worker(self, ask: Callable[[Worker], NDArray[np.float32]],
-                        here: Callable[[], NDArray[np.float32]],
-                        sent: int = 0) -> NDArray[np.float32]:
+    def _on_some_worker(self, ask: Callable[[Worker, float | None], NDArray[np.float32]],
+                        here: Callable[[], NDArray[np.float32]], sent: int = 0,
+                        deadline: float | None = None) -> NDArray[np.float32]:
         """Ask workers until one answers (a failing one hands the item to the next: never a
-        failure of the item), or embed `here` when every worker is down and fallback is on."""
+        failure of the item), or embed `here` when every worker is down and fallback is on.
+        An error status for this item from a worker that then passes its probe again is the
+        item's fault (ItemFault), not the worker's."""
         while True:
-            worker = self._acquire()
+            worker = self._acquire(deadline)
             if worker is None:
                 return here()
             try:
-                self._check(worker)
-                vector = ask(worker)
-            except (RemoteError, OSError) as exc:
+                self._check(worker, deadline)
+                vector = ask(worker, deadline)
+            except HttpStatus as exc:
+                fault = self._item_or_worker(worker, exc, deadline)
+                self._release(worker, None if isinstance(fault, ItemFault) else fault)
+                if isinstance(fault, ItemFault):
+                    raise fault from None
+                continue
+            except Exception as exc:
                 self._release(worker, exc)
                 continue
             self._release(worker, None, sent)
             return vector
 
-    def embed_one(self, pixels: Image.Image) -> NDArray[np.float32]:
+    def _item_or_worker(self, worker: Worker, status: HttpStatus,
+                        deadline: float | None) -> Exception:
+        """After an error status on an item: probe again. A worker that still embeds the
+        probe could not read this image (ItemFault); one that cannot is at fault itself."""
+        with self._cond:
+            worker.checked = False
+        try:
+            self._check(worker, deadline)
+        except Exception as exc:
+            return exc
+        return ItemFault(f"the worker could not embed this image ({status})")
+
+    def embed_one(self, pixels: Image.Image,
+                  deadline: float | None = None) -> NDArray[np.float32]:
         data = jpeg(pixels)
-        return self._on_some_worker(lambda w: self._visual(w, data),
-                                    lambda: self._local_vector(pixels), len(data))
+        return self._on_some_worker(lambda w, until: self._visual(w, data, until),
+                                    lambda: self._local_vector(pixels), len(data), deadline)
+
+    def embed_image(self, img: Image.Image) -> NDArray[np.float32]:
+        """One upright RGB image someone waits for (search by image): within the timeout."""
+        return self.embed_one(self.preprocess.resize(img),
+                              deadline=time.monotonic() + self.timeout_s)
 
     def _local(self) -> ClipModel:
         assert self.reference is not None  # fallback is on only with a local model
@@ -344,8 +490,16 @@ class RemoteClip:
         assert vector is not None  # fallback is on only with a local model
         return vector
 
-    def embed_pixels(self, images: list[Image.Image]) -> NDArray[np.float32]:
-        return np.stack(list(self._pool.map(self.embed_one, images)))
+    def embed_pixels(self, images: list[Image.Image]) -> list[NDArray[np.float32] | ItemFault]:
+        """A vector for each image, or the ItemFault that says why a worker could not embed
+        that one image; spread over the workers."""
+        def one(img: Image.Image) -> NDArray[np.float32] | ItemFault:
+            try:
+                return self.embed_one(img)
+            except ItemFault as fault:
+                return fault
+
+        return list(self._pool.map(one, images))
 
     def pixels_from_path(self, path: str) -> Image.Image:
         with decoded(path, self.preprocess.decode_target()) as img:
@@ -358,8 +512,11 @@ class RemoteClip:
                 return self._texts[key]
         entries = {"clip": {"textual": {"modelName": self.name,
                                         "options": {"language": language or "en"}}}}
-        vector = self._on_some_worker(lambda w: self._post(w, entries, text=text),
-                                      lambda: self._local().embed_text(text, language))
+        # Someone waits for a query: it answers within the timeout, or says why not.
+        vector = self._on_some_worker(
+            lambda w, until: self._post(w, entries, text=text, deadline=until),
+            lambda: self._local().embed_text(text, language),
+            deadline=time.monotonic() + self.timeout_s)
         with self._texts_lock:
             self._texts[key] = vector
             while len(self._texts) > 256:

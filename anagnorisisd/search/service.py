@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from anagnorisisd.ml.remote import RemoteError, Stopped
 from anagnorisisd.ml.service import ModelService, needs_model
 from anagnorisisd.search.catalog import Catalog, Columns
 from anagnorisisd.search.index import VectorIndex
@@ -185,12 +186,16 @@ class SearchService:
     # ---------------------------------------------------------------- vectors
     def text_vector(self, query: Query) -> NDArray[np.float32]:
         model = self.require_model()
-        vector = np.zeros(model.embed_dim, np.float32)
         language = query.language or self.language
-        if query.text:
-            vector += model.embed_text(query.text, language)
-        for term in query.negative:
-            vector -= NEGATIVE_WEIGHT * model.embed_text(term, language)
+        try:  # the length is the model's answer's (a remote model may not know it yet)
+            parts = [model.embed_text(query.text, language)] if query.text else []
+            parts += [-NEGATIVE_WEIGHT * model.embed_text(term, language)
+                      for term in query.negative]
+        except (RemoteError, Stopped) as exc:  # no worker in time: one sentence, never a hang
+            raise SearchUnavailable(f"semantic search is unavailable: {exc}") from None
+        if not parts:
+            raise SearchUnavailable("a query with words is needed to search by meaning")
+        vector = np.sum(parts, axis=0).astype(np.float32)
         norm = float(np.linalg.norm(vector))
         out: NDArray[np.float32] = (vector / norm if norm > 0 else vector).astype(np.float32)
         return out
