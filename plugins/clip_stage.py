@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Sequence
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from typing import Any, ClassVar
 
@@ -22,7 +23,7 @@ from numpy.typing import NDArray
 from anagnorisisd.imaging.decoding import failure_reason
 from anagnorisisd.ml.layout import ModelError
 from anagnorisisd.ml.preprocess import MODEL_INPUT
-from anagnorisisd.ml.remote import RemoteClip, Stopped
+from anagnorisisd.ml.remote import FromWorker, RemoteClip, Stopped
 from anagnorisisd.ml.service import EmbeddingModel
 from anagnorisisd.stage import Setting, Stage, StageContext, StageInput, StageOutput, StageSkip
 
@@ -68,6 +69,7 @@ class ClipStage(Stage):
 
     def _embed(self, model: EmbeddingModel, batch: list[StageInput]) -> list[StageOutput]:
         outputs: list[StageOutput | None] = [None] * len(batch)
+        made_by: list[tuple[int, FromWorker]] = []
         pending: deque[tuple[int, Future[Any]]] = deque()
         next_index = 0
 
@@ -98,16 +100,26 @@ class ClipStage(Stage):
                 if isinstance(vector, Exception):  # a worker could not embed this one image
                     outputs[index] = StageOutput.fail(str(vector))
                     continue
+                source: dict[str, Any] = {}
+                if isinstance(vector, FromWorker):  # kept, to redo it if the worker lies
+                    made_by.append((index, vector))
+                    source = {"worker": vector.worker, "at": vector.at}
+                    vector = vector.vector
                 outputs[index] = StageOutput.ok({
                     "model": model.identity,
                     "dim": int(vector.shape[0]),
                     "embedding": vector.astype(np.float16).tobytes(),
+                    **source,
                 })
+        for index, made in made_by:  # a worker caught lying while this batch ran: redo
+            if isinstance(model, RemoteClip) and model.distrusted(made):
+                outputs[index] = StageOutput.later("its worker was caught answering wrongly")
         return [o if o is not None else StageOutput.fail("not processed") for o in outputs]
 
     @staticmethod
-    def _vectors(model: EmbeddingModel,
-                 inputs: list[Any]) -> NDArray[np.float32] | list[NDArray[np.float32] | Any]:
+    def _vectors(model: EmbeddingModel, inputs: list[Any]) -> Sequence[Any] | NDArray[Any]:
+        """The local session's vectors, or each worker's answer (a FromWorker, or the
+        ItemFault that fails that one image)."""
         if isinstance(model, RemoteClip):  # the pixels go out as JPEGs, spread over workers
             try:
                 return model.embed_pixels(inputs)

@@ -16,9 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from anagnorisisd.app.shapes import make_library
 from anagnorisisd.config import ConfigError, build_config
+from anagnorisisd.imaging.convert import to_rgb
 from anagnorisisd.ml.clip import ClipModel
 from anagnorisisd.ml.layout import ModelFiles
 from anagnorisisd.ml.manager import shipped_model_dir
@@ -285,7 +287,7 @@ def test_a_down_worker_never_freezes_the_daemon(tmp_path: Path) -> None:
         assert code == 503 and "no remote worker could answer within 3 s" in body["error"]
         assert seconds < 3 + 5 and "\n" not in body["error"]
         answers: list[int] = []
-        queries = [threading.Thread(target=lambda: answers.append(
+        queries = [threading.Thread(target=lambda i=i: answers.append(
             http_status(daemon, f"/api/images?q=query+{i}")[0])) for i in range(8)]
         for q in queries:
             q.start()
@@ -332,8 +334,6 @@ def test_a_worker_without_the_model_is_refused_and_an_unreadable_image_is_the_im
     decode. The probe tells them apart: a worker that cannot embed the probe does not serve
     the model (refused, with that reason); one that can, but not this image, fails the image
     alone."""
-    from PIL import Image
-
     scenes = make_library(tmp_path / "library", 3, seed=85, every_class=True)
     Image.new("RGB", (200, 150), (255, 0, 255)).save(tmp_path / "library" / "magenta.jpg")
     picky, other = Worker("picky"), Worker("normal", 0.0, None, "--serves", "ViT-X")
@@ -366,3 +366,42 @@ def test_search_by_image_through_the_workers(tmp_path: Path) -> None:
     finally:
         daemon.kill()
         worker.kill()
+
+
+def test_a_worker_that_starts_lying_is_caught_and_its_work_redone(tmp_path: Path) -> None:
+    """It passes the probe, answers one image truthfully, then sends random vectors. One
+    item in ten is checked against the local model: it is caught, refused with its reason,
+    and everything it sent since its last passed check is embedded again (here, locally):
+    in the end every stored vector is the true one."""
+    scenes = make_library(tmp_path / "library", 24, seed=87, every_class=True)
+    liar = Worker("random", 0.0, None, "--honest", "2")
+    daemon = daemon_for(tmp_path, [liar.url], local_model=True, fallback="local")
+    try:
+        wait_until(lambda: workers_by_url(daemon)[liar.url]["state"] == "refused", timeout=120)
+        assert "disagrees" in workers_by_url(daemon)[liar.url]["refused"]
+        reference = ClipModel(ModelFiles("shapes-clip-mini", MINI),
+                              SessionSettings(("CPUExecutionProvider",), 1), exact_decode=True)
+
+        def all_true() -> bool:
+            if daemon.status()["files"]["pending"]:
+                return False
+            store = Store(tmp_path / "data", readonly=True)
+            try:
+                for content in store.live_hashes():
+                    result = store.get_result(content, "clip")
+                    if result is None:
+                        return False
+                    ours = reference.embed_image(to_rgb(Image.open(store.paths_for(content)[0])))
+                    theirs = np.frombuffer(result["embedding"], np.float16).astype(np.float32)
+                    if float(ours @ theirs) < 0.98:
+                        return False
+                return True
+            finally:
+                store.close()
+
+        wait_until(all_true, timeout=120, interval=1)
+        assert daemon.status()["stages"]["clip"]["failed"] == 0
+        assert len(scenes) == daemon.status()["stages"]["clip"]["done"]
+    finally:
+        daemon.kill()
+        liar.kill()

@@ -118,6 +118,9 @@ class Library:
         self.pipeline = Pipeline(self.store, self.assembly, config.pipeline.queue_size)
         # The runner notices the new version itself (it polls every stage); this only wakes it.
         self.models.on_ready(self.pipeline.wake)
+        self.models.on_distrust(lambda url, since: threading.Thread(
+            target=self.redo_from_worker, args=(url, since), name="redo-distrusted",
+            daemon=True).start())
         self.search = SearchService(self.store, self.models, config.data_dir / "index",
                                     config.index.text_limit,
                                     float(config.index.min_rebuild_interval_s),
@@ -251,6 +254,32 @@ class Library:
             self.watcher.set_roots(roots)
         self.scheduler.add_job(self.rescan, id="rescan-now", replace_existing=True)
         return roots
+
+    def redo_from_worker(self, url: str, since: float) -> int:
+        """A remote worker was caught answering with wrong vectors: every embedding it sent
+        since its last passed check is marked stale and its files queued, so the next pass
+        embeds them again (elsewhere). Returns how many contents were queued again."""
+        stage = self.assembly.provider("embedding")
+        if stage is None:
+            return 0
+        suspect = [c for c in self.store.live_hashes()
+                   if (out := self.store.get_result(c, stage)) is not None
+                   and out.get("worker") == url and float(out.get("at", 0)) >= since]
+        try:
+            with self.store.write() as w:
+                for content in suspect:
+                    w.put_result(content, stage, "distrusted", None, None)
+                    for path in w.paths_for(content):
+                        w.requeue(path)
+        except StoreError as exc:
+            log.error("could not queue %d images from %s again: %s", len(suspect), url, exc)
+            return 0
+        for content in suspect:
+            self.search.index.discard(content)
+        log.warning("embedding %d image(s) again that %s sent since its last check",
+                    len(suspect), url)
+        self.pipeline.wake()
+        return len(suspect)
 
     def failures(self) -> list[dict[str, Any]]:
         """Every file that failed a stage, and every entry that was skipped, with why."""

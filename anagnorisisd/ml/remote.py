@@ -55,6 +55,10 @@ REFUSED_RECHECK_S = 300.0
 """A refused worker is probed again after this long: it may have been given the right model."""
 RECHECK_ITEMS, RECHECK_S = 200, 600.0
 """A worker is checked on the probe again after this many items or seconds."""
+SPOT_CHECK_EVERY = 10
+"""With the model installed here too, one item in this many is also embedded here and must
+agree: a worker that passes the probe and then answers with other vectors is caught within
+a few items, not a few hundred."""
 JPEG_QUALITY = 95
 """With full-resolution colour (4:4:4): the default 4:2:0 halves colour resolution, which at a
 64 px model input moved the small test model's probe vector to a cosine of 0.964; 4:4:4
@@ -83,6 +87,17 @@ class NoWorker(RemoteError):
 
 class Stopped(Exception):
     """The daemon is stopping while an item waited for a worker."""
+
+
+@dataclass(frozen=True)
+class FromWorker:
+    """A vector and where it came from (a worker's URL, or "local"), so that what a worker
+    sent can be found again and redone if the worker turns out to lie."""
+
+    vector: NDArray[np.float32]
+    worker: str
+    at: float
+    """Wall-clock time it was made."""
 
 
 class ShortSide(Preprocessor):
@@ -244,6 +259,8 @@ class Worker:
     """Items embedded since the last passed probe check; at RECHECK_ITEMS it is checked
     again, so a worker that starts answering with wrong vectors is caught."""
     checked_at: float = 0.0
+    checked_wall: float = 0.0
+    """Wall-clock time of the last passed check: what it sent before that is trusted."""
     finished: deque[float] = field(default_factory=lambda: deque(maxlen=256))
 
     def usable(self, now: float, limit: int) -> bool:
@@ -295,6 +312,11 @@ class RemoteClip:
                                         thread_name_prefix="remote-ml")
         self._texts: OrderedDict[str, NDArray[np.float32]] = OrderedDict()
         self._texts_lock = threading.Lock()
+        self._spot = 0
+        self._distrusted: dict[str, float] = {}
+        self.distrust_listeners: list[Callable[[str, float], None]] = []
+        """Called with (worker URL, wall time of its last passed check) when a worker is
+        caught answering wrongly: what it sent since then is to be redone."""
 
     # --------------------------------------------------------------- protocol
     def _post(self, worker: Worker, entries: dict[str, Any], image: bytes | None = None,
@@ -423,6 +445,7 @@ class RemoteClip:
             with self._cond:
                 worker.checked, worker.since_check = True, 0
                 worker.checked_at = time.monotonic()
+                worker.checked_wall = time.time()
 
     def _reference_vector(self, pixels: Image.Image) -> NDArray[np.float32] | None:
         if self.reference is None:
@@ -434,7 +457,7 @@ class RemoteClip:
     # --------------------------------------------------------------- embedding
     def _on_some_worker(self, ask: Callable[[Worker, float | None], NDArray[np.float32]],
                         here: Callable[[], NDArray[np.float32]], sent: int = 0,
-                        deadline: float | None = None) -> NDArray[np.float32]:
+                        deadline: float | None = None) -> FromWorker:
         """Ask workers until one answers (a failing one hands the item to the next: never a
         failure of the item), or embed `here` when every worker is down and fallback is on.
         An error status for this item from a worker that then passes its probe again is the
@@ -442,7 +465,7 @@ class RemoteClip:
         while True:
             worker = self._acquire(deadline)
             if worker is None:
-                return here()
+                return FromWorker(here(), "local", time.time())
             try:
                 self._check(worker, deadline)
                 vector = ask(worker, deadline)
@@ -456,7 +479,7 @@ class RemoteClip:
                 self._release(worker, exc)
                 continue
             self._release(worker, None, sent)
-            return vector
+            return FromWorker(vector, worker.url, time.time())
 
     def _item_or_worker(self, worker: Worker, status: HttpStatus,
                         deadline: float | None) -> Exception:
@@ -470,16 +493,59 @@ class RemoteClip:
             return exc
         return ItemFault(f"the worker could not embed this image ({status})")
 
-    def embed_one(self, pixels: Image.Image,
-                  deadline: float | None = None) -> NDArray[np.float32]:
+    def embed_one(self, pixels: Image.Image, deadline: float | None = None) -> FromWorker:
         data = jpeg(pixels)
-        return self._on_some_worker(lambda w, until: self._visual(w, data, until),
+        made = self._on_some_worker(lambda w, until: self._visual(w, data, until),
                                     lambda: self._local_vector(pixels), len(data), deadline)
+        return self._spot_check(made, pixels)
+
+    def _spot_check(self, made: FromWorker, pixels: Image.Image) -> FromWorker:
+        """Every SPOT_CHECK_EVERY-th vector from a worker is checked against the local model,
+        when there is one. A worker caught disagreeing is refused, what it sent since its
+        last passed check is handed to the distrust listeners to redo, and this item gets
+        the local model's vector."""
+        if self.reference is None or made.worker == "local":
+            return made
+        with self._cond:
+            self._spot += 1
+            due = self._spot % SPOT_CHECK_EVERY == 0
+        if not due:
+            return made
+        ours = self._local_vector(pixels)
+        cosine = float(made.vector @ ours)
+        if cosine >= AGREEMENT:
+            return made
+        worker = next(w for w in self.workers if w.url == made.worker)
+        with self._cond:
+            since = worker.checked_wall
+            self._distrusted[worker.url] = min(since, self._distrusted.get(worker.url, since))
+            worker.refused = (f"{worker.url} answered an image with a vector the local model "
+                              f"disagrees with (cosine {cosine:.3f}); what it sent since "
+                              "its last check is embedded again")
+            worker.last_error = worker.refused
+            worker.failures += 1
+            worker.checked = False
+            worker.retry_at = time.monotonic() + REFUSED_RECHECK_S
+            self._cond.notify_all()
+        log.error("%s", worker.refused)
+        for listener in list(self.distrust_listeners):
+            try:
+                listener(worker.url, since)
+            except Exception:
+                log.exception("a distrust listener failed")
+        return FromWorker(ours, "local", time.time())
+
+    def distrusted(self, made: FromWorker) -> bool:
+        """Whether this vector came from a worker since caught lying, after its last passed
+        check (an answer that was in flight when the worker was caught)."""
+        with self._cond:
+            since = self._distrusted.get(made.worker)
+        return since is not None and made.at >= since
 
     def embed_image(self, img: Image.Image) -> NDArray[np.float32]:
         """One upright RGB image someone waits for (search by image): within the timeout."""
         return self.embed_one(self.preprocess.resize(img),
-                              deadline=time.monotonic() + self.timeout_s)
+                              deadline=time.monotonic() + self.timeout_s).vector
 
     def _local(self) -> ClipModel:
         assert self.reference is not None  # fallback is on only with a local model
@@ -490,10 +556,10 @@ class RemoteClip:
         assert vector is not None  # fallback is on only with a local model
         return vector
 
-    def embed_pixels(self, images: list[Image.Image]) -> list[NDArray[np.float32] | ItemFault]:
-        """A vector for each image, or the ItemFault that says why a worker could not embed
-        that one image; spread over the workers."""
-        def one(img: Image.Image) -> NDArray[np.float32] | ItemFault:
+    def embed_pixels(self, images: list[Image.Image]) -> list[FromWorker | ItemFault]:
+        """A vector for each image with where it came from, or the ItemFault that says why a
+        worker could not embed that one image; spread over the workers."""
+        def one(img: Image.Image) -> FromWorker | ItemFault:
             try:
                 return self.embed_one(img)
             except ItemFault as fault:
@@ -516,7 +582,7 @@ class RemoteClip:
         vector = self._on_some_worker(
             lambda w, until: self._post(w, entries, text=text, deadline=until),
             lambda: self._local().embed_text(text, language),
-            deadline=time.monotonic() + self.timeout_s)
+            deadline=time.monotonic() + self.timeout_s).vector
         with self._texts_lock:
             self._texts[key] = vector
             while len(self._texts) > 256:

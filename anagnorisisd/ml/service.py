@@ -43,6 +43,7 @@ class ModelService:
         self.problem: str | None = "not loaded yet"
         self.pull: PullProgress | None = None
         self._listeners: list[Callable[[], object]] = []
+        self._distrust_listeners: list[Callable[[str, float], None]] = []
         self._failed_stamp: tuple[int, ...] | None = None
         self._lock = threading.Lock()
 
@@ -98,6 +99,7 @@ class ModelService:
         model = RemoteClip(self.name, list(m.remote_urls), reference,
                            in_flight=m.remote_in_flight, timeout_s=m.remote_timeout_s,
                            fallback_local=m.fallback == "local", exact_decode=m.exact_decode)
+        model.distrust_listeners.extend(self._distrust_listeners)
         with self._lock:
             previous, self._model, self.problem = self._model, model, None
         if isinstance(previous, RemoteClip):
@@ -148,6 +150,11 @@ class ModelService:
         else:
             self.problem = f"{exc}; {fix}"
         log.error("semantic features are off: %s", self.problem)
+
+    def on_distrust(self, listener: Callable[[str, float], None]) -> None:
+        """Called with (worker URL, since) when a remote worker is caught answering with
+        wrong vectors: what it sent since then is to be embedded again."""
+        self._distrust_listeners.append(listener)
 
     def on_ready(self, listener: Callable[[], object]) -> None:
         self._listeners.append(listener)
