@@ -41,6 +41,11 @@ def trash_location() -> str:
 
 def checked_files(library: Library, body: Any) -> list[str]:
     """The paths named in {"files": [{"id", "path"}]}, each verified against the store."""
+    return [path for _, path in checked_pairs(library, body)]
+
+
+def checked_pairs(library: Library, body: Any) -> list[tuple[bytes, str]]:
+    """(content, path) for each of {"files": [{"id", "path"}]}, verified against the store."""
     if not isinstance(body, dict) or not isinstance(body.get("files"), list):
         raise BadRequest('send JSON like {"files": [{"id": "...", "path": "..."}]}')
     files = body["files"]
@@ -62,20 +67,36 @@ def checked_files(library: Library, body: Any) -> list[str]:
         # (a folder swapped for a symlink since indexing must not lead outside).
         if not inside(os.path.realpath(os.path.dirname(item["path"])), roots):
             raise BadRequest(f"{item['path']!r} is no longer inside the library")
-        paths.append(item["path"])
+        paths.append((content, item["path"]))
     return paths
 
 
-def trash(library: Library, paths: list[str]) -> dict[str, Any]:
+def trash(library: Library, pairs: list[tuple[bytes, str]]) -> dict[str, Any]:
+    """To the system trash, each trash recorded (trash_can) so that it, and only it, can be
+    put back by /api/files/restore."""
     from send2trash import send2trash
 
-    done, failed = [], []
-    for path in paths:
+    done, failed, records = [], [], {}
+    for content, path in pairs:
         try:
+            size = os.lstat(path).st_size
             send2trash(path)
-            done.append(path)
         except (OSError, Exception) as exc:  # send2trash raises its own TrashPermissionError
             failed.append({"path": path, "error": str(exc)})
+            continue
+        done.append(path)
+        entry = trash_can.find_entry(path, size)
+        if entry is None:
+            log.warning("trashed %s, but found no safe trash entry for it: it cannot be "
+                        "put back from here", path)
+            continue
+        records[trash_can.record_name(path)] = trash_can.record(path, entry, content, size)
+    try:
+        with library.store.write() as w:
+            for name, kept in records.items():
+                w.set_setting(name, kept)
+    except StoreError as exc:  # the files are in the trash; the desktop can put them back
+        log.warning("could not record %d trash(es) for undo: %s", len(records), exc)
     forget_gone(library, done)
     return {"trashed": done, "failed": failed, "trash": trash_location()}
 
@@ -140,8 +161,8 @@ async def post_trash(request: web.Request) -> web.Response:
     library = request.app[LIBRARY_KEY]
 
     async def work() -> dict[str, Any]:
-        paths = await run_blocking(checked_files, library, await json_body(request))
-        return await run_blocking(trash, library, paths)
+        pairs = await run_blocking(checked_pairs, library, await json_body(request))
+        return await run_blocking(trash, library, pairs)
 
     return await handle_errors(request, work())
 
@@ -167,14 +188,20 @@ def restore_files(library: Library, body: Any) -> dict[str, Any]:
     outside = [p for p in paths if not inside(os.path.realpath(os.path.dirname(p)), roots)]
     if outside:
         raise BadRequest(f"{outside[0]!r} is not inside the library")
-    entries = trash_can.find_trashed(paths)
     restored, failed = [], []
     for path in paths:
+        name = trash_can.record_name(path)
         try:
-            trash_can.restore(path, entries.get(path))
-            restored.append(path)
+            trash_can.restore(path, library.store.get_setting(name))
         except trash_can.RestoreError as exc:
             failed.append({"path": path, "error": str(exc)})
+            continue
+        restored.append(path)
+        try:
+            with library.store.write() as w:
+                w.delete_setting(name)
+        except StoreError as exc:  # the file is back; a stale record only fails a later undo
+            log.warning("could not forget the trash record of %s: %s", path, exc)
     return {"restored": restored, "failed": failed}
 
 

@@ -254,3 +254,6 @@ class Writer:
 
     def set_setting(self, name: str, value: Any) -> None:
         self.txn.put(b"setting:" + name.encode(), pack(value), db=self.store.meta)
+
+    def delete_setting(self, name: str) -> None:
+        self.txn.delete(b"setting:" + name.encode(), db=self.store.meta)
