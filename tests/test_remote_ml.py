@@ -294,7 +294,9 @@ def test_a_down_worker_never_freezes_the_daemon(tmp_path: Path) -> None:
         time.sleep(0.3)  # the queries are waiting for a worker now
         for path in ("/api/status", "/api/images?per_page=5", "/api/failures"):
             code, _, seconds = http_status(daemon, path)
-            assert code == 200 and seconds < 1.0, (path, seconds)
+            # well under a second on a quiet machine; before, these waited for the queries
+            # (30 s and more). The bound leaves room for a busy 2-core CI machine.
+            assert code == 200 and seconds < 3.0, (path, seconds)
         for q in queries:
             q.join(30)
         assert answers == [503] * 8

@@ -123,7 +123,7 @@ def test_the_move_back_never_replaces_a_file_that_took_the_name(tmp_path: Path) 
         target = tmp_path / f"photo-{i}.jpg"
         created: list[bool] = []
 
-        def create(t: Path = target) -> None:
+        def create(t: Path = target, created: list[bool] = created) -> None:
             try:
                 fd = os.open(t, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
             except FileExistsError:
