@@ -12,9 +12,11 @@ export async function reviewQueue() {
 }
 
 // Trash files, then offer to put them back: the one path every trash in the panel takes.
-export async function trashWithUndo(files, what) {
-  const result = await api("/api/files/trash", { method: "POST",
-    body: { files: files.map(({ id, path }) => ({ id, path })) } });
+// With a cull plan's `generation`, the daemon refuses (409) if a pick or reject came in since.
+export async function trashWithUndo(files, what, generation = null) {
+  const body = { files: files.map(({ id, path }) => ({ id, path })) };
+  if (generation !== null) body.generation = generation;
+  const result = await api("/api/files/trash", { method: "POST", body });
   showUndo(result.trashed, `Moved ${plural(result.trashed.length, "file")} (${what}) to ${result.trash}` +
     (result.failed.length ? `; ${result.failed.length} could not be moved: ${result.failed[0].error}` : ""));
   return result;
@@ -108,7 +110,7 @@ export class CullView {
       if (!confirm(`Move ${plural(plan.count, "file")} of ${plural(plan.images, "photo")} ` +
         `(${formatBytes(plan.bytes)}), ${label}, to the system trash? You can undo this.` +
         held + warning)) return;
-      await trashWithUndo(plan.files, label);
+      await trashWithUndo(plan.files, label, plan.generation);
       this.page.load();
     } catch (err) {
       report(err);

@@ -11,6 +11,7 @@ import logging
 import os
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -56,6 +57,22 @@ def system_folder(real: str) -> bool:
                                          for t in SYSTEM_TREES)
 
 
+MIN_ROOM_TO_OPEN = 4 << 20
+"""Free bytes below which `serve` opens the store read-only: LMDB writes its lock file and
+new pages through memory maps, and a map write the disk cannot back kills the process."""
+
+
+def disk_has_no_room(data_dir: Path) -> bool:
+    """Whether the disk holding an existing store has no room left to open it for writing."""
+    if not (Path(data_dir) / "store.lmdb" / "data.mdb").exists():
+        return False  # nothing to serve read-only: opening says what is wrong
+    try:
+        st = os.statvfs(data_dir)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < MIN_ROOM_TO_OPEN
+
+
 def validate_library_paths(paths: Any, require_absolute: bool = False,
                            data_dir: str | None = None) -> list[str]:
     """Each path must be an existing folder the daemon can read, not a system folder, not
@@ -81,8 +98,14 @@ def validate_library_paths(paths: Any, require_absolute: bool = False,
         real = os.path.realpath(root)
         if system_folder(real):
             raise LibraryPathError(f"{raw}: a system folder ({real}), not a photo library")
+        if os.path.islink(root.rstrip(os.sep) or os.sep):
+            raise LibraryPathError(f"{raw}: a symlink (to {real}); give the folder itself, so "
+                                   "that nothing can swap where it leads")
         if data_dir and (real == data_dir or real.startswith(data_dir.rstrip(os.sep) + os.sep)):
             raise LibraryPathError(f"{raw}: inside the daemon's own data directory")
+        if data_dir and data_dir.startswith(real.rstrip(os.sep) + os.sep):
+            raise LibraryPathError(f"{raw}: holds the daemon's own data directory ({data_dir}),"
+                                   " whose thumbnails and models would be indexed as photos")
         if root not in out:
             out.append(root)
     return out
@@ -105,8 +128,10 @@ class Library:
             except OSError as exc:
                 raise StoreError(f"cannot use the data directory {config.data_dir}: "
                                  f"{exc.strerror or exc}") from None
+        self.read_only: str | None = None
+        """Why the daemon serves without writing (a disk with no room at start), or None."""
         try:
-            self.store = Store(config.data_dir, config.storage.map_size_gb)
+            self.store = self._open_store(config, role)
         except BaseException:
             self.instance.release()
             raise
@@ -160,9 +185,27 @@ class Library:
         self._started = False
         self.scan_state: dict[str, Any] = {"running": False, "last": None}
 
+    def _open_store(self, config: Config, role: str | None) -> Store:
+        """The store, for writing; when the disk has no room even to open it so, the daemon
+        (`serve` only) opens it read-only, says why, and serves search and the panel."""
+        if role != "serve" or not disk_has_no_room(config.data_dir):
+            return Store(config.data_dir, config.storage.map_size_gb)
+        store = Store(config.data_dir, config.storage.map_size_gb, readonly=True, lock=False)
+        self.read_only = (f"the disk holding {config.data_dir} has no room: the library is "
+                          "shown read-only (no indexing, no ratings saved) until there is "
+                          "space and the daemon is restarted")
+        store.full = self.read_only
+        log.error("%s", self.read_only)
+        return store
+
     # --------------------------------------------------------------- lifecycle
     def start(self) -> None:
         self._started = True
+        if self.read_only:  # nothing that writes: the catalog, the index and the model only
+            threading.Thread(target=self.search.start, name="search-load", daemon=True).start()
+            if self.uses_model:
+                self.models.load_in_background()
+            return
         threading.Thread(target=self.search.start, name="search-load", daemon=True).start()
         self.pipeline.start()
         if self.uses_model:
@@ -200,7 +243,7 @@ class Library:
         on a taken port stops a library it never started)."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        if self.watch and self._started:
+        if self.watch and self._started and not self.read_only:
             self.watcher.stop()
             self.debouncer.stop()
         self.models.close()  # items waiting for a remote worker give up first
@@ -319,7 +362,7 @@ class Library:
                 "scan": dict(self.scan_state),
                 "model": self.models.status(),
                 "index": self.search.status(),
-                "store": {"full": self.store.full},
+                "store": {"full": self.store.full, "read_only": self.read_only},
                 "requeued_mid_stage": self.pipeline.requeued_mid_stage,
                 "xmp_sidecars": {"write": self.config.ratings.write_xmp,
                                  **self.sidecars.status()},

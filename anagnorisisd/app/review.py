@@ -11,8 +11,10 @@ one group here, because the person decides about those photos together.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from anagnorisisd.app.culling import Culling
@@ -20,6 +22,11 @@ from anagnorisisd.search.service import DisjointSet
 from anagnorisisd.store.database import Store
 
 DECISIONS = ("pick", "reject")
+
+
+class DecisionsChanged(Exception):
+    """A trash was asked for with a plan made before the latest pick or reject."""
+
 PLANS = ("rejects", "non-keepers")
 HELD_BACK = ("grouped by the model, but their pixels do not look like the photo kept: "
              "they stay unless you reject them yourself")
@@ -29,8 +36,11 @@ class Reviews:
     def __init__(self, store: Store, culling: Culling) -> None:
         self.store = store
         self.culling = culling
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._reviews: dict[bytes, dict[str, Any]] = dict(store.reviews())
+        self.generation = 0
+        """Counts changes to decisions: a plan carries it, and a trash made from that plan
+        refuses (DecisionsChanged) if a pick or reject came in between."""
 
     # --------------------------------------------------------------- recording
     def decide(self, content: bytes, decision: str | None) -> dict[str, Any]:
@@ -66,7 +76,20 @@ class Reviews:
         with self.store.write() as w:  # StoreFull propagates: nothing changed, and it is said
             for content, review in reviews.items():
                 w.set_review(content, review)
+        if any(r.get("decision") != self._reviews.get(c, {}).get("decision")
+               for c, r in reviews.items()):
+            self.generation += 1
         self._reviews.update(reviews)
+
+    @contextlib.contextmanager
+    def unchanged_since(self, generation: int | None) -> Iterator[None]:
+        """Hold decisions still while the block runs (a trash made from a plan), after
+        checking none changed since the plan was made at `generation` (None: no check)."""
+        with self._lock:
+            if generation is not None and generation != self.generation:
+                raise DecisionsChanged("picks or rejects changed since this plan was made; "
+                                       "look at the plan again")
+            yield
 
     def decision(self, content: bytes) -> str | None:
         decision: str | None = self._reviews.get(content, {}).get("decision")
@@ -130,7 +153,12 @@ class Reviews:
         return ([best] if best is not None else []), reason
 
     def queue_json(self) -> dict[str, Any]:
-        """Every group, the unreviewed first (in the order they were found)."""
+        """Every group, the unreviewed first (in the order they were found); the decisions
+        it shows are those of its `generation`."""
+        with self._lock:
+            return self._queue_json()
+
+    def _queue_json(self) -> dict[str, Any]:
         out: list[dict[str, Any]] = []
         for kind, members in self.groups():
             suggested, suggested_reason = self.suggestion(members)
@@ -145,14 +173,20 @@ class Reviews:
                                       if self.decision(c)}})
         out.sort(key=lambda g: g["reviewed"])
         unreviewed = sum(1 for g in out if not g["reviewed"])
-        return {"groups": out, "total": len(out), "unreviewed": unreviewed,
+        return {"groups": out, "generation": self.generation, "total": len(out),
+                "unreviewed": unreviewed,
                 "rejects": sum(1 for c in self._reviews if self.decision(c) == "reject"
                                and c in self.culling.search.catalog)}
 
     # ------------------------------------------------------------------- plans
     def plan(self, what: str) -> dict[str, Any]:
         """The files a cull would move to the trash, counted first: every photo marked
-        reject, or every photo of a reviewed group that is not kept."""
+        reject, or every photo of a reviewed group that is not kept. Made under the lock,
+        so its `generation` is that of the decisions it used."""
+        with self._lock:
+            return self._plan(what)
+
+    def _plan(self, what: str) -> dict[str, Any]:
         if what not in PLANS:
             raise ValueError(f"what must be one of {', '.join(PLANS)}")
         catalog = self.culling.search.catalog
@@ -179,7 +213,8 @@ class Reviews:
             for path in sorted(self.store.paths_for(content)):
                 files.append({"id": content.hex(), "path": path,
                               "bytes": entry.file_size if entry else 0})
-        return {"what": what, "count": len(files), "images": len(chosen),
+        return {"what": what, "generation": self.generation, "count": len(files),
+                "images": len(chosen),
                 "bytes": sum(f["bytes"] for f in files), "files": files,
                 "held_back": [c.hex() for c in held],
                 "held_back_reason": HELD_BACK if held else None,

@@ -57,8 +57,9 @@ def cmd_stacks(args: argparse.Namespace) -> int:
     return 0
 
 
-def leftovers(config: Config) -> tuple[list[dict[str, Any]], int]:
-    """Every file that is not its group's keeper, and how many photos were held back. A
+def leftovers(config: Config) -> tuple[list[dict[str, Any]], int, int]:
+    """Every file that is not its group's keeper, how many photos were held back, and the
+    generation of the decisions it read (the trash refuses if they change meanwhile). A
     photo that one group keeps is never trashed because another group did not choose it,
     nor one picked in the panel's compare view; of exact copies, the copies go and the kept
     file stays. A photo the model grouped but whose pixels do not look like the keeper's
@@ -66,7 +67,8 @@ def leftovers(config: Config) -> tuple[list[dict[str, Any]], int]:
     cosine alone."""
     stacks = ask(config, "GET", "/api/stacks")["stacks"]
     groups = ask(config, "GET", "/api/duplicates")["groups"]
-    decisions = {image: decision for group in ask(config, "GET", "/api/cull")["groups"]
+    queue = ask(config, "GET", "/api/cull")
+    decisions = {image: decision for group in queue["groups"]
                  for image, decision in group["decisions"].items()}
     picked = {image for image, decision in decisions.items() if decision == "pick"}
     kept = {s["keeper"] for s in stacks} | {g["keeper"]["id"] for g in groups} | picked
@@ -95,7 +97,7 @@ def leftovers(config: Config) -> tuple[list[dict[str, Any]], int]:
                 files.setdefault(f["path"], {"id": f["id"], "path": f["path"],
                                              "bytes": f["file_size"] or 0})
     held -= {f["id"] for f in files.values()}
-    return sorted(files.values(), key=lambda f: f["path"]), len(held)
+    return sorted(files.values(), key=lambda f: f["path"]), len(held), queue["generation"]
 
 
 def cmd_cull(args: argparse.Namespace) -> int:
@@ -103,7 +105,7 @@ def cmd_cull(args: argparse.Namespace) -> int:
     notice = ask(config, "GET", "/api/stacks").get("notice")
     if notice:
         print(f"warning: {notice}", file=sys.stderr)
-    files, held = leftovers(config)
+    files, held, generation = leftovers(config)
     total = sum(f["bytes"] for f in files)
     for f in files:
         print(f"{'would trash' if args.dry_run else 'trash'} {f['path']}")
@@ -116,8 +118,9 @@ def cmd_cull(args: argparse.Namespace) -> int:
               file=sys.stderr)
     if args.dry_run or not files:
         return 0
-    done = ask(config, "POST", "/api/files/trash",
-               {"files": [{"id": f["id"], "path": f["path"]} for f in files]})
+    done = ask(config, "POST", "/api/files/trash",  # 409 if a pick came in since the plan
+               {"files": [{"id": f["id"], "path": f["path"]} for f in files],
+                "generation": generation})
     for moved in done["trashed"]:
         print(f"moved to the trash: {moved}")
     for failed in done["failed"]:

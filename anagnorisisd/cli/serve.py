@@ -32,6 +32,7 @@ async def serve(library: Library) -> int:
 
     from anagnorisisd.cli.systemd_notify import SystemdNotifier
     from anagnorisisd.http.app import create_app
+    from anagnorisisd.http.server import install as install_json_errors
 
     notifier = SystemdNotifier()
     loop = asyncio.get_running_loop()
@@ -41,6 +42,7 @@ async def serve(library: Library) -> int:
     # Live progress streams never end by themselves: give them a short grace at shutdown.
     runner = web.AppRunner(create_app(library), access_log=None, shutdown_timeout=2.0)
     await runner.setup()
+    install_json_errors(runner)
     server = library.config.server
     # The port first: a taken one is the last thing said, before any work has started.
     try:

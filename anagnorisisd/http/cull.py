@@ -74,6 +74,8 @@ async def post_seen(request: web.Request) -> web.Response:
                 content = b""
             if len(content) != 32:
                 raise BadRequest(f"{raw!r} is not an image id")
+            if content not in library.search.catalog:  # junk ids never reach the store
+                raise BadRequest(f"{raw!r} is not an image of the library")
             contents.append(content)
         return {"marked": await decide(library.reviews.mark_seen, contents)}
 

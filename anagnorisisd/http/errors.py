@@ -40,6 +40,10 @@ class NotFound(HttpProblem):
     status = 404
 
 
+class Conflict(HttpProblem):
+    status = 409
+
+
 class TooLarge(HttpProblem):
     status = 413
 

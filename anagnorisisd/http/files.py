@@ -19,6 +19,7 @@ from aiohttp import web
 from anagnorisisd.app import trash_can
 from anagnorisisd.app.library import Library
 from anagnorisisd.app.presenters import servable_path
+from anagnorisisd.app.review import DecisionsChanged
 from anagnorisisd.http.common import (
     LIBRARY_KEY,
     content_id,
@@ -26,7 +27,7 @@ from anagnorisisd.http.common import (
     json_error,
     run_blocking,
 )
-from anagnorisisd.http.errors import BadRequest, read_json
+from anagnorisisd.http.errors import BadRequest, Conflict, read_json
 from anagnorisisd.ingest.safe_io import inside, real_roots
 from anagnorisisd.ingest.scanner import normalise_root
 from anagnorisisd.store.database import StoreError
@@ -101,6 +102,15 @@ def trash(library: Library, pairs: list[tuple[bytes, str]]) -> dict[str, Any]:
     return {"trashed": done, "failed": failed, "trash": trash_location()}
 
 
+def trash_as_planned(library: Library, pairs: list[tuple[bytes, str]],
+                     generation: int | None) -> dict[str, Any]:
+    """Trash with the decisions held still: when the request names the plan's generation,
+    a pick or reject made since that plan refuses the whole trash (409), and none can
+    land while the files move."""
+    with library.reviews.unchanged_since(generation):
+        return trash(library, pairs)
+
+
 def forget_gone(library: Library, paths: list[str]) -> None:
     """Files this daemon just moved away leave the store now, not when the watcher's event
     arrives, so the very next listing no longer shows them (the event is then a no-op)."""
@@ -161,8 +171,16 @@ async def post_trash(request: web.Request) -> web.Response:
     library = request.app[LIBRARY_KEY]
 
     async def work() -> dict[str, Any]:
-        pairs = await run_blocking(checked_pairs, library, await json_body(request))
-        return await run_blocking(trash, library, pairs)
+        body = await json_body(request)
+        pairs = await run_blocking(checked_pairs, library, body)
+        generation = body.get("generation")
+        if generation is not None and (isinstance(generation, bool) or
+                                       not isinstance(generation, int)):
+            raise BadRequest("generation must be the integer a cull plan gave")
+        try:
+            return await run_blocking(trash_as_planned, library, pairs, generation)
+        except DecisionsChanged as exc:
+            raise Conflict(str(exc)) from None
 
     return await handle_errors(request, work())
 

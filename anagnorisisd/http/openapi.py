@@ -63,11 +63,13 @@ def json_body(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 OBJECT = {"type": "object"}
+FILE_LIST = {"type": "array", "minItems": 1, "items": {
+    "type": "object", "required": ["id", "path"],
+    "properties": {"id": {"type": "string"}, "path": {"type": "string"}}}}
 FILES = {"type": "object", "required": ["files"], "properties": {
-    "files": {"type": "array", "minItems": 1, "items": {
-        "type": "object", "required": ["id", "path"],
-        "properties": {"id": {"type": "string"}, "path": {"type": "string"}}}},
-    "destination": {"type": "string"}}}
+    "files": FILE_LIST, "destination": {"type": "string"}}}
+TRASH_FILES = {"type": "object", "required": ["files"], "properties": {
+    "files": FILE_LIST, "generation": {"type": "integer"}}}
 
 
 SPEC: dict[str, Any] = {
@@ -192,10 +194,12 @@ SPEC: dict[str, Any] = {
                             "schema": {"type": "integer", "minimum": 1, "maximum": 200}}],
             "responses": {"200": json_response(OBJECT, "images"), **errors(400, 503)}}},
         "/api/files/trash": {"post": {
-            "summary": "Move files of the library to the system trash (never deletes)",
-            "requestBody": json_body(FILES),
+            "summary": "Move files of the library to the system trash (never deletes). With "
+                       "the `generation` of a cull plan, refused (409) if a pick or reject "
+                       "came in since that plan",
+            "requestBody": json_body(TRASH_FILES),
             "responses": {"200": json_response(OBJECT, "trashed and failed files"),
-                          **errors(400, 415)}}},
+                          **errors(400, 409, 415)}}},
         "/api/files/restore": {"post": {
             "summary": "Undo a trash: put files back where they were (never overwrites)",
             "requestBody": json_body({"type": "object", "required": ["paths"], "properties": {

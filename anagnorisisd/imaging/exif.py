@@ -28,12 +28,20 @@ XMP_DATE = re.compile(rb'(?:photoshop:DateCreated|xmp:CreateDate)\s*=\s*"([^"]+)
                       rb"<(?:photoshop:DateCreated|xmp:CreateDate)>([^<]+)<")
 
 
+MAX_TEXT = 200
+"""The longest camera or lens name kept. EXIF text is untrusted: a 30,000-character camera
+name would be stored, indexed and served with every listing. Longer text is cut here, with
+an ellipsis, and the metadata stage records which fields were cut (`capped`)."""
+
+
 def clean(value: Any) -> str | None:
     if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
+        value = value[: MAX_TEXT * 4].decode("utf-8", "replace")
     if not isinstance(value, str):
         return None
-    value = value.strip("\x00 \t\r\n")
+    value = value[: MAX_TEXT * 4].strip("\x00 \t\r\n")
+    if len(value) > MAX_TEXT:
+        value = value[: MAX_TEXT - 1] + "…"
     return value or None
 
 
@@ -125,6 +133,13 @@ def read_exif(img: Image.Image, mtime: float) -> dict[str, Any]:
         make = None  # "Canon" + "Canon EOS R5" reads as "Canon EOS R5"
     out["camera"] = " ".join(p for p in (make, model) if p) or None
     out["lens"] = clean(sub.get(EXIF_TAGS["lens"]))
+    capped = [name for name, raw in (("camera", exif.get(TAGS["model"])),
+                                     ("camera", exif.get(TAGS["make"])),
+                                     ("lens", sub.get(EXIF_TAGS["lens"])))
+              if (text := clean(raw)) is not None and text.endswith("…") and
+              len(text) == MAX_TEXT]
+    if capped:
+        out["capped"] = sorted(set(capped))
     out["focal_length"] = number(sub.get(EXIF_TAGS["focal_length"]))
     out["exposure"] = number(sub.get(EXIF_TAGS["exposure"]))
     out["f_number"] = number(sub.get(EXIF_TAGS["fnumber"]))

@@ -108,12 +108,35 @@ def _edit(target: Path, photo: str, value: int | None) -> None:
         replace_atomically(target, updated, like=photo)
 
 
+TEMP_MARK = ".anagnorisisd-"
+"""In the name of a sidecar being written; a process killed mid-write leaves one behind,
+which the next write of that sidecar removes (and nobody else's file has this name)."""
+
+
+def remove_leftovers(target: Path) -> int:
+    """Delete temporary files a killed write of this sidecar left beside it."""
+    prefix = f".{target.name}{TEMP_MARK}"
+    removed = 0
+    try:
+        with os.scandir(target.parent) as entries:
+            stale = [e.path for e in entries if e.name.startswith(prefix)
+                     and e.is_file(follow_symlinks=False)]
+    except OSError:
+        return 0
+    for path in stale:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+            removed += 1
+    return removed
+
+
 def replace_atomically(target: Path, text: str, like: str) -> None:
     """Write beside the target, then rename over it: a crash leaves the old sidecar or the
     new one, never half of one. The permissions are the photo's, less any execute bit."""
+    remove_leftovers(target)
     fd, tmp = -1, ""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}{TEMP_MARK}", dir=target.parent)
         os.fchmod(fd, os.stat(like).st_mode & 0o666)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             fd = -1

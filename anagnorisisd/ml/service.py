@@ -7,13 +7,14 @@ command that fixes it.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from anagnorisisd.config import Config
+from anagnorisisd.config import Config, ConfigError
 from anagnorisisd.ml.clip import ClipModel, quantized_visual
 from anagnorisisd.ml.layout import ModelError, fitness_warning, install_hint
 from anagnorisisd.ml.manager import PullProgress, model_files, pull_in_background
@@ -37,6 +38,10 @@ class ModelService:
                  eager_session: bool = True) -> None:
         self.config = config
         self.name = config.model.name
+        if config.model.quantized and importlib.util.find_spec("onnx") is None:
+            # onnxruntime's quantiser imports onnx, which a plain install does not bring
+            raise ConfigError(f"{config.source}: [model] quantized = true needs the onnx "
+                              "package ('pip install onnx' in the daemon's environment)")
         self.auto_pull = config.model.auto_pull if auto_pull is None else auto_pull
         self.eager_session = eager_session
         self._model: EmbeddingModel | None = None

@@ -66,7 +66,8 @@ def _is_disk_full(exc: BaseException) -> bool:
 class Store:
     """One LMDB environment per data dir; safe to share between threads."""
 
-    def __init__(self, data_dir: Path, map_size_gb: float = 256, readonly: bool = False) -> None:
+    def __init__(self, data_dir: Path, map_size_gb: float = 256, readonly: bool = False,
+                 lock: bool = True) -> None:
         self.path = Path(data_dir) / "store.lmdb"
         self.readonly = readonly
         if not map_size_gb > 0:
@@ -86,7 +87,10 @@ class Store:
                 map_size=map_size,
                 max_dbs=16,
                 readonly=readonly,
-                lock=True,
+                # lock=False only read-only on a disk with no room, by the one holder of the
+                # data directory: LMDB's lock file is written through a map, and a write to
+                # a page a full disk cannot back kills the process (SIGBUS), not an error.
+                lock=lock,
                 max_readers=256,
                 # Data pages are flushed at every commit, the meta page is not: a power cut
                 # can undo the last commit but never corrupts the store, and the durable
@@ -267,6 +271,8 @@ class Store:
     def write(self) -> Iterator[Writer]:
         """One write transaction; census deltas land, and listeners hear of content that came
         to life or died, only if it commits."""
+        if self.readonly:  # opened read-only (a full disk at start): said, never a crash
+            raise StoreFull(self.full or "the store is open read-only")
         writer = Writer(self)
         with self._write_lock:
             try:

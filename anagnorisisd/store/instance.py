@@ -12,12 +12,15 @@ CLI reads it to find the running daemon, instead of guessing from a port.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock, Timeout
+
+log = logging.getLogger(__name__)
 
 
 class InstanceBusy(Exception):
@@ -50,8 +53,13 @@ class InstanceLock:
         info.update({k: v for k, v in fields.items() if v is not None})
         info.update(pid=os.getpid(), started_at=info.get("started_at", time.time()))
         tmp = self.info_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(info))
-        tmp.replace(self.info_path)
+        try:
+            tmp.write_text(json.dumps(info))
+            tmp.replace(self.info_path)
+        except OSError as exc:  # a full disk: the lock holds all the same; commands that
+            # look for the daemon then find it at the configured address
+            tmp.unlink(missing_ok=True)
+            log.warning("could not write %s: %s", self.info_path, exc.strerror or exc)
 
     def release(self) -> None:
         if self._lock is not None:
