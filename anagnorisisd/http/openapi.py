@@ -63,9 +63,11 @@ def json_body(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 OBJECT = {"type": "object"}
-FILE_LIST = {"type": "array", "minItems": 1, "items": {
+IMAGE_ID = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+ABSOLUTE_PATH = {"type": "string", "minLength": 1, "pattern": "^/"}
+FILE_LIST = {"type": "array", "minItems": 1, "maxItems": 10000, "items": {
     "type": "object", "required": ["id", "path"],
-    "properties": {"id": {"type": "string"}, "path": {"type": "string"}}}}
+    "properties": {"id": IMAGE_ID, "path": ABSOLUTE_PATH}}}
 FILES = {"type": "object", "required": ["files"], "properties": {
     "files": FILE_LIST, "destination": {"type": "string"}}}
 TRASH_FILES = {"type": "object", "required": ["files"], "properties": {
@@ -203,7 +205,8 @@ SPEC: dict[str, Any] = {
         "/api/files/restore": {"post": {
             "summary": "Undo a trash: put files back where they were (never overwrites)",
             "requestBody": json_body({"type": "object", "required": ["paths"], "properties": {
-                "paths": {"type": "array", "items": {"type": "string"}}}}),
+                "paths": {"type": "array", "minItems": 1, "maxItems": 10000,
+                          "items": ABSOLUTE_PATH}}}),
             "responses": {"200": json_response(OBJECT, "restored and failed files"),
                           **errors(400, 415)}}},
         "/api/cull": {"get": {
@@ -220,7 +223,8 @@ SPEC: dict[str, Any] = {
         "/api/cull/seen": {"post": {
             "summary": "Mark images as looked at (their groups leave the unreviewed queue)",
             "requestBody": json_body({"type": "object", "required": ["ids"], "properties": {
-                "ids": {"type": "array", "items": {"type": "string"}}}}),
+                "ids": {"type": "array", "minItems": 1, "maxItems": 10000,
+                        "items": IMAGE_ID}}}),
             "responses": {"200": json_response(OBJECT, "how many were marked"),
                           **errors(400, 415, 507)}}},
         "/api/images/{id}/decision": {
