@@ -9,11 +9,12 @@ string holding one>, …}`. Vectors are L2-normalised here, as the local model's
 What crosses the network is the model's input, not the photo: the decoded, upright image
 at the size the model needs, as a JPEG (quality 95, 4:4:4), a few tens of kilobytes.
 
-Workers are trusted with nothing: each is checked once, on a fixed probe image, against the
-local model when it is installed (else against the first worker that answered), and one
-that disagrees, or answers with anything but a vector of the right length, is refused with
-its reason. A worker that fails or times out is skipped for a while (2 s, doubling to a
-minute) and its item goes to another; nothing is marked failed because a worker was down.
+Workers are trusted with nothing: each is checked on a fixed probe image (before its first
+item, after any fault, every RECHECK_ITEMS items) against the local model when it is
+installed (else against the first worker that answered), and spot-checked against the local
+model on one item in SPOT_CHECK_EVERY; one that disagrees, or does not serve the model, is
+refused with its reason and what it sent since its last check is redone. A worker that fails or times out is skipped for a while (2 s, doubling to
+15 s) and its item goes to another; nothing is marked failed because a worker was down.
 With every worker down, an item waits (status says so) or, with `fallback = "local"`, is
 embedded by the local model, whose vectors the probe showed to agree.
 """
@@ -64,7 +65,7 @@ log = logging.getLogger(__name__)
 AGREEMENT = 0.99
 """Least cosine between a worker's and the reference's vector for the probe image (JPEG at
 quality 95 costs about 0.001)."""
-BACKOFF_FIRST_S, BACKOFF_MAX_S = 2.0, 60.0
+BACKOFF_FIRST_S, BACKOFF_MAX_S = 2.0, 15.0
 REFUSED_RECHECK_S = 300.0
 """A refused worker is probed again after this long: it may have been given the right model."""
 RECHECK_ITEMS, RECHECK_S = 200, 600.0
