@@ -13,8 +13,9 @@ Workers are trusted with nothing: each is checked on a fixed probe image (before
 item, after any fault, every RECHECK_ITEMS items) against the local model when it is
 installed (else against the first worker that answered), and spot-checked against the local
 model on one item in SPOT_CHECK_EVERY; one that disagrees, or does not serve the model, is
-refused with its reason and what it sent since its last check is redone. A worker that fails or times out is skipped for a while (2 s, doubling to
-15 s) and its item goes to another; nothing is marked failed because a worker was down.
+refused with its reason and what it sent since its last check is redone. A worker that
+fails or times out is skipped for a while (2 s, doubling to 15 s) and its item goes to
+another; nothing is marked failed because a worker was down.
 With every worker down, an item waits (status says so) or, with `fallback = "local"`, is
 embedded by the local model, whose vectors the probe showed to agree.
 """
