@@ -10,15 +10,47 @@ keeps the two in step).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from anagnorisisd.config import Setting
 
-__all__ = ["Setting", "Stage", "StageContext", "StageInput", "StageOutput", "StageSkip"]
+__all__ = ["PixelNeed", "PixelSource", "Setting", "Stage", "StageContext", "StageInput",
+           "StageOutput", "StageSkip"]
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from anagnorisisd.config import Config
     from anagnorisisd.ml.service import ModelService
+
+
+@dataclass(frozen=True)
+class PixelNeed:
+    """The pixels a stage wants, declared the way ``requires`` is (``Stage.pixels``).
+
+    The runner decodes each file once, through the one bounded decode path, at the
+    largest size any stage still to run on that file declared, and hands each stage a view
+    at its own size (``StageInput.pixels()``). Every view is upright (EXIF orientation
+    applied) and sRGB (colour-managed, transparency on grey): what every stage here wants.
+    """
+
+    longest: int | None = None
+    """The longest side wanted: the view is no larger (a thumbnail's 320, say)."""
+    shortest: int | None = None
+    """Or the shortest side needed at least (a model that crops a square of 224 from the
+    middle); the view may be larger. With neither set: the full resolution."""
+
+    @property
+    def full(self) -> bool:
+        return self.longest is None and self.shortest is None
+
+
+class PixelSource(Protocol):
+    """The runner's one decode of one file, for one trip through the pipeline."""
+
+    def view(self, need: PixelNeed) -> Image.Image:
+        """The file's pixels at `need` (decoding them first, once, if no stage has yet)."""
+        ...
 
 
 @dataclass
@@ -33,9 +65,22 @@ class StageInput:
     content_hash: bytes | None
     inputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     carried: dict[str, Any] = field(default_factory=dict)
-    """What earlier stages handed on for this trip only (``StageOutput.carry``), so that a
-    file decoded once serves every stage that needs its pixels. Often empty: a stage must
-    work without it."""
+    """What earlier stages handed on for this trip only (``StageOutput.carry``): for
+    hand-offs that really are one stage's business. Pixels never go here: ask
+    ``pixels()``."""
+    source: PixelSource | None = None
+    """Set by the runner: the file's one decode. A stage reads it through ``pixels()``."""
+    need: PixelNeed | None = None
+    """The stage's own declaration (``Stage.pixel_need()``), the default of ``pixels()``."""
+
+    def pixels(self, need: PixelNeed | None = None) -> Image.Image:
+        """The file's pixels, upright and sRGB, at the stage's declared size (or `need`):
+        from the pipeline's one decode of this file, made now if no stage has made it yet
+        (the content was processed before, a model came later, a version changed). Raises
+        what the decoder raises for a file that cannot be read; never stores anything."""
+        if self.source is None:
+            raise RuntimeError("no pixels: this StageInput was not made by the runner")
+        return self.source.view(need or self.need or PixelNeed())
 
 
 @dataclass
@@ -103,6 +148,11 @@ class Stage:
     keys_content: ClassVar[bool] = False
     """True for the single stage that turns a path into a content hash."""
 
+    pixels: ClassVar[PixelNeed | None] = None
+    """The pixels this stage reads, if any (``PixelNeed``): the runner decodes each file once
+    for every stage that declares them. A stage whose need depends on its config or its
+    model says so in ``pixel_need``."""
+
     provides: ClassVar[tuple[str, ...]] = ()
     """Well-known kinds of output this stage makes, each with the schema docs/plugins.md gives:
     ``"metadata"`` (sort and filter columns), ``"thumbnail"`` (the grid's pictures),
@@ -126,6 +176,11 @@ class Stage:
         and the daemon's shared context."""
         self.config = config
         self.context = context
+
+    def pixel_need(self) -> PixelNeed | None:
+        """The pixels this stage reads now: ``pixels`` unless the stage knows better at run
+        time (a thumbnail's configured size, a model's input size)."""
+        return self.pixels
 
     def ready(self) -> bool:
         """False while the stage cannot work yet (say, its model is still downloading).

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from anagnorisisd.builtin.hash_stage import hash_file
 from anagnorisisd.builtin.meta_stage import read_meta
-from anagnorisisd.builtin.thumbnail_stage import make_thumbnail
+from anagnorisisd.builtin.thumbnail_stage import thumbnail_of
 from blake3 import blake3
 from photos import CACHE, linked_library, photo_set
 from PIL import Image
@@ -155,7 +155,7 @@ def main() -> None:
         decode_s = bare_pool(decode_only, files)
         print(row(f"{label}: bare JPEG decode at thumbnail scale (decode floor)", count, mb,
                   decode_s, None, ""))
-        thumb_s = bare_pool(lambda p: make_thumbnail(p, 320, "jpeg", 85), files)
+        thumb_s = bare_pool(lambda p: thumbnail_of(p, 320, "jpeg", 85), files)
         print(row(f"{label}: bare thumbnail (draft decode + resize + JPEG)", count, mb,
                   thumb_s, decode_s, "decode floor"))
         bare_sum = bare_hash_s + meta_s + thumb_s

@@ -1,12 +1,13 @@
 """The CLIP embedding stage: one float16 vector per image, from the daemon's shared model.
 
-Decoding runs in a small thread pool with a bounded look-ahead (rclip's
-trick): while the model embeds one chunk, the next chunks are being decoded,
-so the model does not wait for JPEG decoding and memory stays bounded by the
-look-ahead. A photo that arrives with its model input already made (the
-thumbnail stage's decode, carried under ``MODEL_INPUT``) is not decoded again.
-The model's identity is the stage version, so switching models re-embeds
-everything, and each stored vector names the model that made it.
+The model is whatever implements the image-model protocol (ml.protocol: the local ONNX
+session or remote immich workers); this stage never asks which. Its pixels are a view of
+the pipeline's one decode at the size the model declares; preparing the model's input
+runs in a small thread pool with a bounded look-ahead (rclip's trick): while the model
+embeds one chunk, the next chunks are being prepared (and decoded, for a photo no earlier
+stage decoded), so the model does not wait and memory stays bounded by the look-ahead.
+The model's identity is the stage version, so switching models re-embeds everything, and
+each stored vector names the model that made it.
 """
 
 from __future__ import annotations
@@ -18,14 +19,20 @@ from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from typing import Any, ClassVar
 
 import numpy as np
-from numpy.typing import NDArray
 
 from anagnorisisd.imaging.decoding import failure_reason
 from anagnorisisd.ml.layout import ModelError
-from anagnorisisd.ml.preprocess import MODEL_INPUT
-from anagnorisisd.ml.remote import FromWorker, RemoteClip, Stopped
-from anagnorisisd.ml.service import EmbeddingModel
-from anagnorisisd.stage import Setting, Stage, StageContext, StageInput, StageOutput, StageSkip
+from anagnorisisd.ml.protocol import Embedded, ImageModel
+from anagnorisisd.ml.remote import Stopped
+from anagnorisisd.stage import (
+    PixelNeed,
+    Setting,
+    Stage,
+    StageContext,
+    StageInput,
+    StageOutput,
+    StageSkip,
+)
 
 
 class ClipStage(Stage):
@@ -56,6 +63,10 @@ class ClipStage(Stage):
         model = self.models.maybe_model()
         self.version = f"2:{model.identity}" if model else "unavailable"
 
+    def pixel_need(self) -> PixelNeed | None:
+        model = self.models.maybe_model()
+        return model.pixel_need() if model is not None else None
+
     def ready(self) -> bool:
         return self.models.ready
 
@@ -67,9 +78,9 @@ class ClipStage(Stage):
         with self._lock:  # one batch at a time owns the decoders and the session
             return self._embed(model, batch)
 
-    def _embed(self, model: EmbeddingModel, batch: list[StageInput]) -> list[StageOutput]:
+    def _embed(self, model: ImageModel, batch: list[StageInput]) -> list[StageOutput]:
         outputs: list[StageOutput | None] = [None] * len(batch)
-        made_by: list[tuple[int, FromWorker]] = []
+        made_by: list[tuple[int, Embedded]] = []
         pending: deque[tuple[int, Future[Any]]] = deque()
         next_index = 0
 
@@ -95,52 +106,35 @@ class ClipStage(Stage):
             top_up()  # keep the decoders busy while the model runs
             if not chunk:
                 continue
-            vectors = self._vectors(model, [arr for _, arr in chunk])
-            for (index, _), vector in zip(chunk, vectors, strict=True):
-                if isinstance(vector, Exception):  # a worker could not embed this one image
-                    outputs[index] = StageOutput.fail(str(vector))
+            results = self._vectors(model, [arr for _, arr in chunk])
+            for (index, _), made in zip(chunk, results, strict=True):
+                if isinstance(made, Exception):  # the model could not embed this one image
+                    outputs[index] = StageOutput.fail(str(made))
                     continue
-                source: dict[str, Any] = {}
-                if isinstance(vector, FromWorker):  # kept, to redo it if the worker lies
-                    made_by.append((index, vector))
-                    source = {"worker": vector.worker, "at": vector.at}
-                    vector = vector.vector
+                made_by.append((index, made))
                 outputs[index] = StageOutput.ok({
                     "model": model.identity,
-                    "dim": int(vector.shape[0]),
-                    "embedding": vector.astype(np.float16).tobytes(),
-                    **source,
+                    "dim": int(made.vector.shape[0]),
+                    "embedding": made.vector.astype(np.float16).tobytes(),
+                    **made.source,  # where a remote vector came from, to redo it if it lied
                 })
-        for index, made in made_by:  # a worker caught lying while this batch ran: redo
-            if isinstance(model, RemoteClip) and model.distrusted(made):
+        for index, made in made_by:  # its maker caught answering wrongly meanwhile: redo
+            if not model.trusted(made):
                 outputs[index] = StageOutput.later("its worker was caught answering wrongly")
         return [o if o is not None else StageOutput.fail("not processed") for o in outputs]
 
     @staticmethod
-    def _vectors(model: EmbeddingModel, inputs: list[Any]) -> Sequence[Any] | NDArray[Any]:
-        """The local session's vectors, or each worker's answer (a FromWorker, or the
-        ItemFault that fails that one image)."""
-        if isinstance(model, RemoteClip):  # the pixels go out as JPEGs, spread over workers
-            try:
-                return model.embed_pixels(inputs)
-            except (Stopped, CancelledError):
-                raise StageSkip("shutting down") from None
-        return model.embed_images(np.stack(inputs))
+    def _vectors(model: ImageModel, inputs: list[Any]) -> Sequence[Embedded | Exception]:
+        try:
+            return model.embed_prepared(inputs)
+        except (Stopped, CancelledError):
+            raise StageSkip("shutting down") from None
 
-    def _model_input(self, model: EmbeddingModel, item: StageInput) -> Future[Any]:
-        """The carried input when an earlier stage decoded the photo for this very model,
-        else a decode in the pool: the normalised array for the model here, the upright
-        model-size image for remote workers."""
-        carried = item.carried.get(MODEL_INPUT)
-        remote = isinstance(model, RemoteClip)
-        if carried is not None and carried.get("model") == model.identity:
-            done: Future[Any] = Future()
-            pixels = carried["pixels"]
-            done.set_result(pixels if remote else model.preprocess.to_array(pixels))
-            return done
-        if isinstance(model, RemoteClip):
-            return self._pool.submit(model.pixels_from_path, item.path)
-        return self._pool.submit(model.preprocess.load, item.path)
+    def _model_input(self, model: ImageModel, item: StageInput) -> Future[Any]:
+        """The model's input, prepared in the pool from the photo's view at the model's
+        size (decoding the photo there if no earlier stage has)."""
+        need = model.pixel_need()
+        return self._pool.submit(lambda: model.prepare(item.pixels(need)))
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -3,9 +3,8 @@
 Sharpness decides between shots of a burst when the person's taste does not (the same
 rating, the same prediction): the one with the least blur and camera shake. The measure
 is the variance of the Laplacian of the grey image (Pech-Pacheco et al., 2000), taken on
-the thumbnail-sized picture the thumbnail stage hands on (``THUMBNAIL_IMAGE``), so it
-costs no decode of its own; only photos whose thumbnails were made before this stage
-existed are decoded here, once, at thumbnail scale.
+a 256-pixel view of the pipeline's one decode of the photo (``PixelNeed``), so it costs
+no decode of its own.
 """
 
 from __future__ import annotations
@@ -15,12 +14,9 @@ from typing import Any, ClassVar
 import numpy as np
 from PIL import Image
 
-from anagnorisisd.imaging.convert import to_rgb
-from anagnorisisd.imaging.decoding import decoded
-from anagnorisisd.stage import Setting, Stage, StageContext, StageInput, StageOutput
+from anagnorisisd.stage import PixelNeed, Setting, Stage, StageContext, StageInput, StageOutput
 
 from .per_file import each_file
-from .thumbnail_stage import THUMBNAIL_IMAGE
 
 MEASURE_SIZE = 256
 """Sharpness is measured on the picture scaled to this longest side, whatever the thumbnail
@@ -42,7 +38,8 @@ def sharpness(img: Image.Image) -> float:
 class QualityStage(Stage):
     name: ClassVar[str] = "quality"
     provides: ClassVar[tuple[str, ...]] = ("quality",)
-    version = "1"
+    version = "2"  # 2: measured on a view of the shared decode, not on the thumbnail
+    pixels: ClassVar[PixelNeed | None] = PixelNeed(longest=MEASURE_SIZE)
     config_schema: ClassVar[dict[str, Setting]] = {}
 
     def __init__(self, config: dict[str, Any], context: StageContext | None = None) -> None:
@@ -54,9 +51,5 @@ class QualityStage(Stage):
 
 
 def measure(item: StageInput) -> dict[str, Any]:
-    """Sharpness of the carried thumbnail, or of a thumbnail-scale decode without one."""
-    picture = item.carried.get(THUMBNAIL_IMAGE)
-    if picture is not None:
-        return {"sharpness": sharpness(picture)}
-    with decoded(item.path, MEASURE_SIZE) as full:
-        return {"sharpness": sharpness(to_rgb(full))}
+    """Sharpness of the photo's 256-pixel view."""
+    return {"sharpness": sharpness(item.pixels())}

@@ -1,8 +1,10 @@
-"""One decode per photo: the thumbnail stage's decode feeds the model, and the vectors are the
-ones the embedding stage makes when it decodes for itself.
+"""One decode per photo, for every stage that reads pixels, built-in or third-party: the
+pipeline decodes each file once at the largest size its stages declare, and the vectors
+are the ones the embedding stage makes when it is the only stage that decodes.
 
 Counted with the process-wide decode budget (every decode holds it once), on the shipped
-model, with the real stages and the sequential runner."""
+model, with the real stages (the worked example stage registered in-process, as a test
+may) and the sequential runner."""
 
 from __future__ import annotations
 
@@ -42,15 +44,15 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def index(tmp_path: Path, library: Path, stages: list[str], *, exact: bool = False,
-          share: bool = True) -> tuple[dict[str, np.ndarray], int]:
+          **sections: dict) -> tuple[dict[str, np.ndarray], int]:
     """Index the library; the stored vectors by file name, and how many decodes it took."""
-    data = tmp_path / "-".join([*stages, str(exact), str(share)])
+    data = tmp_path / "-".join([*stages, str(exact), str(len(sections))])
     config = build_config({
         "storage": {"data_dir": str(data)},
         "pipeline": {"stages": stages},
         "model": {"name": MODEL, "providers": ["CPUExecutionProvider"], "auto_pull": False,
                   "exact_decode": exact},
-        "stages": {"thumbnail": {"share_decode": share}},
+        **({"stages": sections} if sections else {}),
     })
     shutil.copytree(shipped_model_dir(MODEL), config.models_dir / MODEL)
     models = ModelService(config, auto_pull=False)
@@ -70,28 +72,44 @@ def index(tmp_path: Path, library: Path, stages: list[str], *, exact: bool = Fal
         result = store.get_result(record.hash, "clip")
         assert result is not None, path
         vectors[path.name] = np.frombuffer(result["embedding"], np.float16).astype(np.float32)
+        if "brightness" in stages:
+            assert store.get_result(record.hash, "brightness") is not None, path
     for stage in assembly.stages:
         stage.close()
     store.close()
     return vectors, decodes
 
 
+@pytest.fixture(scope="module", autouse=True)
+def example_stage() -> None:
+    """The worked example in examples/ registered in-process, the way a test registers a
+    stage without installing a distribution."""
+    import sys
+
+    from anagnorisisd.pipeline import registry
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"
+                           / "anagnorisisd-brightness"))
+    registry.register_stage("brightness", "anagnorisisd_brightness:BrightnessStage")
+
+
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
 
 
-def test_thumbnail_and_model_input_come_from_one_decode(tmp_path: Path, library: Path) -> None:
-    shared, shared_decodes = index(tmp_path, library, ["hash", "meta", "thumbnail", "clip"])
-    apart, apart_decodes = index(tmp_path, library, ["hash", "meta", "thumbnail", "clip"],
-                                 share=False)
+def test_every_stage_reads_one_decode(tmp_path: Path, library: Path) -> None:
+    shared, shared_decodes = index(tmp_path, library, ["hash", "meta", "thumbnail", "quality",
+                                                       "clip"])
     alone, alone_decodes = index(tmp_path, library, ["hash", "clip"])
-    assert shared_decodes == 4
-    assert apart_decodes == 8  # the switch is what makes the difference
-    assert alone_decodes == 4
+    example, example_decodes = index(tmp_path, library, ["hash", "meta", "thumbnail",
+                                                         "quality", "clip", "brightness"],
+                                     brightness={"size": 1024})
+    assert shared_decodes == alone_decodes == 4
+    assert example_decodes == 4  # a third-party stage asking for 1,024 pixels: still one
     for name in shared:
         # Same model input up to the libjpeg scale the larger decode may pick.
         assert cosine(shared[name], alone[name]) >= 0.999, name
-        assert np.array_equal(apart[name], alone[name]), name
+        assert cosine(example[name], alone[name]) >= 0.999, name
 
 
 def test_exact_decoding_shares_bit_for_bit(tmp_path: Path, library: Path) -> None:
@@ -100,3 +118,32 @@ def test_exact_decoding_shares_bit_for_bit(tmp_path: Path, library: Path) -> Non
     assert shared_decodes == 4
     for name in shared:
         assert np.array_equal(shared[name], alone[name]), name
+
+
+def test_a_stage_that_comes_later_decodes_for_itself_once(tmp_path: Path, library: Path) -> None:
+    """Thumbnails made first; then the quality and model stages added: the photos are
+    decoded again, once each, by the first stage that asks (none decoded on this trip)."""
+    common = {"storage": {"data_dir": str(tmp_path / "later")},
+              "model": {"name": MODEL, "providers": ["CPUExecutionProvider"],
+                        "auto_pull": False}}
+    first = build_config({**common, "pipeline": {"stages": ["hash", "meta", "thumbnail"]}})
+    shutil.copytree(shipped_model_dir(MODEL), first.models_dir / MODEL)
+    store = Store(first.data_dir)
+    scan(store, [str(library)], first.library.extensions)
+    assert Pipeline(store, assemble(first)).run_sequential() == 4
+    second = build_config({**common, "pipeline": {"stages": ["hash", "meta", "thumbnail",
+                                                            "quality", "clip"]}})
+    models = ModelService(second, auto_pull=False)
+    assert models.load()
+    assembly = assemble(second, StageContext(second, models))
+    before = Limits.budget.decodes
+    Pipeline(store, assembly).run_sequential()
+    assert Limits.budget.decodes - before == 4
+    assert all(store.get_result(h, "clip") and store.get_result(h, "quality")
+               for h in store.live_hashes())
+    for stage in assembly.stages:
+        stage.close()
+    store.close()
+
+
+

@@ -26,7 +26,7 @@ from anagnorisisd.imaging.formats import register
 from anagnorisisd.search.catalog import Catalog
 from anagnorisisd.store.database import Store
 from plugins.meta_stage import read_meta
-from plugins.thumbnail_stage import make_thumbnail
+from plugins.thumbnail_stage import thumbnail_of
 from tests.helpers import Daemon, free_port, make_photo, wait_until, write_config
 
 LISBON = (38.0, 43.0, 20.4), (9.0, 8.0, 21.48)  # 38.7223 N, 9.1393 W
@@ -96,7 +96,7 @@ def test_every_format_decodes_upright_with_its_colours(tmp_path: Path) -> None:
     for fmt, suffix in (("HEIF", ".heic"), ("AVIF", ".avif"), ("JXL", ".jxl")):
         path = tmp_path / f"phone{suffix}"
         base.save(path, fmt, quality=95)
-        thumb, _ = make_thumbnail(str(path), 64, "jpeg", 95)
+        thumb = thumbnail_of(str(path), 64, "jpeg", 95)
         pixel = Image.open(io.BytesIO(thumb["data"])).getpixel((32, 20))
         assert thumb["width"] == 64 and np.abs(np.subtract(pixel, (200, 30, 40))).max() < 20, fmt
         assert read_meta(str(path))["format"] in ("heif", "avif", "jxl")
@@ -111,7 +111,7 @@ def test_transparency_and_16_bit_are_never_blank(tmp_path: Path) -> None:
     assert to_rgb(grey_alpha).getpixel((0, 0)) == NEUTRAL
     ramp = np.linspace(0, 65535, 64 * 64).reshape(64, 64).astype(np.uint16)
     Image.fromarray(ramp).save(tmp_path / "deep.png")
-    thumb, _ = make_thumbnail(str(tmp_path / "deep.png"), 32, "jpeg", 95)
+    thumb = thumbnail_of(str(tmp_path / "deep.png"), 32, "jpeg", 95)
     values = np.asarray(Image.open(io.BytesIO(thumb["data"])).convert("L"))
     assert values.min() < 20 and values.max() > 235  # the whole ramp, not black
 

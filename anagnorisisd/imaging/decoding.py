@@ -19,6 +19,7 @@ many decodes are asked for at once.
 from __future__ import annotations
 
 import io
+import math
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -119,13 +120,27 @@ def configure(max_pixels: int, budget_pixels: int, max_file_bytes: int) -> None:
     Image.MAX_IMAGE_PIXELS = max_pixels
 
 
+def draft_box(width: int, height: int, target: int | None, longest: int | None
+              ) -> tuple[int, int] | None:
+    """The smallest size, in the image's own shape, whose sides are at least `target` and
+    whose longest side is at least `longest`: what a reduced-size decode may shrink to."""
+    if not width or not height or (not target and not longest):
+        return None
+    scale = max((target or 0) / min(width, height), (longest or 0) / max(width, height))
+    if scale >= 1:
+        return None
+    return max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))
+
+
 @contextmanager
-def decoded(source: str | bytes, target: int | None = None) -> Iterator[Image.Image]:
+def decoded(source: str | bytes, target: int | None = None,
+            longest: int | None = None) -> Iterator[Image.Image]:
     """The image at a path (or in bytes), decoded, first frame, EXIF-upright.
 
     With `target`, a JPEG is decoded at the smallest libjpeg scale whose sides are
-    still at least `target`. The pixels are held against the decode budget until the
-    with-block ends: shrink the image inside it.
+    still at least `target`; with `longest`, whose longest side is at least that. The
+    pixels are held against the decode budget until the with-block ends: shrink the image
+    inside it.
     """
     raw = (io.BytesIO(source) if isinstance(source, bytes)
            else open_regular(source, Limits.max_file_bytes))
@@ -134,13 +149,14 @@ def decoded(source: str | bytes, target: int | None = None) -> Iterator[Image.Im
             width, height, sensor = formats.raw_size(raw)
             check_size(width, height)
             with Limits.budget.hold(sensor):  # LibRaw holds the sensor's data while it works
-                yield formats.raw_image(raw, target)
+                yield formats.raw_image(raw, max(target or 0, longest or 0) or None)
         return
     with raw, open_header(raw) as img:
         if getattr(img, "n_frames", 1) > 1:
             img.seek(0)
-        if target and img.format == "JPEG":
-            img.draft("RGB", (target, target))
+        box = draft_box(*img.size, target, longest)
+        if box and img.format == "JPEG":
+            img.draft("RGB", box)
         rotates = img.getexif().get(ORIENTATION, 1) in range(2, 9)
         cost = img.size[0] * img.size[1] * (2 if rotates else 1)
         if img.format not in PIXEL_BOUNDED:

@@ -8,6 +8,7 @@ from collections import OrderedDict
 from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from blake3 import blake3
@@ -16,8 +17,10 @@ from PIL import Image
 
 from anagnorisisd.ml.layout import ModelError, ModelFiles
 from anagnorisisd.ml.preprocess import Preprocessor
+from anagnorisisd.ml.protocol import Embedded
 from anagnorisisd.ml.session import OnnxEncoder, SessionSettings
 from anagnorisisd.ml.tokenizer import ClipTokenizer
+from anagnorisisd.stage import PixelNeed
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +83,21 @@ class ClipModel:
         """One upright RGB image, resized and cropped as the model wants it."""
         vector: NDArray[np.float32] = self.embed_images(self.preprocess(img)[np.newaxis])[0]
         return vector
+
+    # ------------------------------------------------------ the ImageModel protocol
+    def pixel_need(self) -> PixelNeed:
+        """Its input's short side, decoded at a reduced JPEG scale no smaller; the whole
+        photo under [model] exact_decode, as immich decodes it."""
+        return PixelNeed(shortest=self.preprocess.size) if self.preprocess.draft else PixelNeed()
+
+    def prepare(self, img: Image.Image) -> NDArray[np.float32]:
+        return self.preprocess(img)
+
+    def embed_prepared(self, inputs: list[Any]) -> list[Embedded | Exception]:
+        return [Embedded(v) for v in self.embed_images(np.stack(inputs))]
+
+    def trusted(self, made: Embedded) -> bool:
+        return True
 
     def embed_texts(self, texts: list[str], language: str | None = None,
                     ) -> NDArray[np.float32]:

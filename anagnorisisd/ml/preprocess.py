@@ -40,10 +40,6 @@ INTERPOLATIONS = {
 }
 RESIZE_MODES = ("shortest", "squash", "longest")
 MAX_STRETCH = 8
-MODEL_INPUT = "model_input"
-"""The carry key (``StageOutput.carry``) under which a stage that has decoded a photo hands
-the model's input on: ``{"model": identity, "pixels": size x size RGB image}``, so the
-embedding stage does not decode the file a second time."""
 """Above this aspect ratio the "shortest" resize works on the crop window alone."""
 
 

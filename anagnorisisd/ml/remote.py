@@ -40,6 +40,7 @@ from anagnorisisd.imaging.convert import to_rgb
 from anagnorisisd.imaging.decoding import decoded
 from anagnorisisd.ml.clip import ClipModel
 from anagnorisisd.ml.preprocess import MAX_STRETCH, Preprocessor
+from anagnorisisd.ml.protocol import Embedded
 from anagnorisisd.ml.remote_protocol import (
     FromWorker,
     HttpStatus,
@@ -57,6 +58,7 @@ from anagnorisisd.ml.remote_protocol import (
     probe_image,
 )
 from anagnorisisd.ml.remote_worker import Worker
+from anagnorisisd.stage import PixelNeed
 
 __all__ = ["FromWorker", "ItemFault", "Refused", "RemoteClip", "RemoteError", "Stopped",
            "parse_vector"]
@@ -339,6 +341,25 @@ class RemoteClip:
             except Exception:
                 log.exception("a distrust listener failed")
         return FromWorker(ours, "local", time.time())
+
+    # ------------------------------------------------------ the ImageModel protocol
+    def pixel_need(self) -> PixelNeed:
+        """The model's input size on the short side (the whole photo under exact_decode)."""
+        return PixelNeed(shortest=self.preprocess.size) if self.preprocess.draft else PixelNeed()
+
+    def prepare(self, img: Image.Image) -> Image.Image:
+        """What goes over the wire: the upright image at the model's size (sent as JPEG)."""
+        return self.preprocess.resize(img)
+
+    def embed_prepared(self, inputs: list[Any]) -> list[Embedded | Exception]:
+        return [made if isinstance(made, Exception) else
+                Embedded(made.vector, {"worker": made.worker, "at": made.at})
+                for made in self.embed_pixels(inputs)]
+
+    def trusted(self, made: Embedded) -> bool:
+        worker = made.source.get("worker")
+        return not (isinstance(worker, str) and self.distrusted(
+            FromWorker(made.vector, worker, float(made.source.get("at", 0)))))
 
     def distrusted(self, made: FromWorker) -> bool:
         """Whether this vector came from a worker since caught lying, after its last passed

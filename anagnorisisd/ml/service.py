@@ -24,6 +24,7 @@ from anagnorisisd.ml.session import SessionSettings
 log = logging.getLogger(__name__)
 
 EmbeddingModel = ClipModel | RemoteClip
+"""The two implementations of ml.protocol.ImageModel; stages use the protocol."""
 """What embeds: the model here, or immich machine-learning workers ([model] backend)."""
 
 

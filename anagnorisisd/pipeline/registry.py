@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from anagnorisisd.config import Config, ConfigError, validate_stage_section
@@ -41,9 +41,18 @@ class Assembly:
         return next((s.name for s in self.stages if kind in s.provides), None)
 
 
+_REGISTERED: dict[str, EntryPoint] = {}
+
+
+def register_stage(name: str, value: str) -> None:
+    """Make a stage available in this process without an installed distribution, exactly as
+    its entry point would (`value` is "module:Class"): how a test registers a stage."""
+    _REGISTERED[name] = EntryPoint(name=name, value=value, group=ENTRY_POINT_GROUP)
+
+
 def available_stage_classes() -> dict[str, Any]:
     """Entry points by name, not yet loaded (loading may fail; that is assembly's business)."""
-    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    return {**{ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}, **_REGISTERED}
 
 
 def check_stage_config(config: Config) -> None:

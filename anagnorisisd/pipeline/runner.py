@@ -27,11 +27,12 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from anagnorisisd.pipeline.isolation import run_isolated
 from anagnorisisd.pipeline.meter import RateMeter
+from anagnorisisd.pipeline.pixels import FilePixels
+from anagnorisisd.pipeline.plan import Item, StagePlan
 from anagnorisisd.pipeline.registry import Assembly
 from anagnorisisd.stage import Stage, StageInput, StageOutput
 from anagnorisisd.store.database import Store, StoreFull
@@ -42,26 +43,13 @@ FULL_RECHECK_S = 5.0
 STAGE_CHECK_S = 1.0
 
 
-@dataclass(eq=False)
-class Item:
-    """A file's trip through the pipeline, as seen at the moment it was fed."""
-
-    path: str
-    gen: int
-    content_hash: bytes | None
-    stat: tuple[int, int] | None = None  # (size, mtime_ns) of the version being processed
-    failure: tuple[str, str] | None = None
-    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
-    failed_stages: set[str] = field(default_factory=set)
-    carried: dict[str, Any] = field(default_factory=dict)  # StageOutput.carry, never stored
-
-
 class Pipeline:
     """Moves every dirty file through the assembled stages until it is done or failed."""
 
     def __init__(self, store: Store, assembly: Assembly, queue_size: int = 64) -> None:
         self.store = store
         self.stages = assembly.stages
+        self.plan = StagePlan(store, self.stages)
         self.queue_size = queue_size
         self.inboxes: list[queue.Queue[Item]] = [
             queue.Queue(maxsize=queue_size) for _ in range(len(self.stages) + 1)
@@ -296,20 +284,6 @@ class Pipeline:
             for item in forward:
                 self._put(index + 1, item)
 
-    def _needs(self, stage: Stage, item: Item) -> bool:
-        if stage.keys_content:
-            return True
-        if not stage.ready():
-            return False  # passes by unmarked; refresh_versions() re-queues it later
-        if item.content_hash is None or any(r in item.failed_stages for r in stage.requires):
-            return False
-        mark = self.store.get_mark(item.content_hash, stage.name)
-        if mark is not None and mark.version == stage.version:
-            if mark.error:
-                self._note_failure(item, stage.name, mark.error)
-            return False
-        return True
-
     def _inputs_for(self, stage: Stage, item: Item) -> StageInput:
         inputs: dict[str, dict[str, Any]] = {}
         for required in stage.requires:
@@ -317,13 +291,12 @@ class Pipeline:
             if output is None and item.content_hash is not None:
                 output = self.store.get_result(item.content_hash, required)
             inputs[required] = output or {}
-        return StageInput(item.path, item.content_hash, inputs, item.carried)
-
-    @staticmethod
-    def _note_failure(item: Item, stage: str, reason: str) -> None:
-        item.failed_stages.add(stage)
-        if item.failure is None:
-            item.failure = (stage, reason)
+        if item.pixels is None:  # nothing decoded until a stage asks for pixels
+            index = self.stages.index(stage)
+            item.pixels = FilePixels(item.path, functools.partial(self.plan.needs_after, index,
+                                                                  item))
+        return StageInput(item.path, item.content_hash, inputs, item.carried,
+                          source=item.pixels, need=self.plan.pixel_need(stage))
 
     @staticmethod
     def _still(item: Item, out: StageOutput, keys_content: bool) -> tuple[int, int] | None:
@@ -344,7 +317,7 @@ class Pipeline:
         return now if expected is None or now == expected else None
 
     def _run_stage(self, stage: Stage, batch: list[Item]) -> list[Item]:
-        todo = [item for item in batch if self._needs(stage, item)]
+        todo = [item for item in batch if self.plan.needs(stage, item)]
         if todo and not self.store.room_for_bulk():  # before the work, not after it
             raise StoreFull(self.store.full or "the store is full")
         outputs = run_isolated(stage, [self._inputs_for(stage, i) for i in todo]) if todo else []
@@ -366,7 +339,7 @@ class Pipeline:
                     continue
                 if stage.keys_content:
                     if out.error is not None or out.output is None:
-                        self._note_failure(item, stage.name, out.error or "no output")
+                        item.note_failure(stage.name, out.error or "no output")
                     else:
                         item.content_hash = bytes(out.output["hash"])
                         item.stat = (int(out.output["size"]), int(out.output["mtime_ns"]))
@@ -379,13 +352,18 @@ class Pipeline:
                     w.put_result(item.content_hash, stage.name, stage.version, out.output,
                                  out.error)
                     if out.error is not None:
-                        self._note_failure(item, stage.name, out.error)
+                        item.note_failure(stage.name, out.error)
                     elif out.output is not None:
                         item.outputs[stage.name] = out.output
                         if out.carry:
                             item.carried.update(out.carry)
                 forward.append(item)
         self.meters[stage.name].add(len(todo))
+        index = self.stages.index(stage)
+        for item in forward:  # pixels no stage still to run reads are let go at once
+            if item.pixels is not None and item.pixels.holding and not self.plan.needs_after(
+                    index, item):
+                item.pixels.release()
         if self.result_listeners and not stage.keys_content:
             for item, out in zip(todo, outputs, strict=True):
                 if out is not None and out.output is not None and item.content_hash:

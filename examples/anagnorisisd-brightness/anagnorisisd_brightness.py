@@ -1,8 +1,9 @@
 """An example stage: the mean brightness of each image, from 0 (black) to 1 (white).
 
 Everything a stage needs is in docs/plugins.md; this file uses only what is documented
-there: the contract (anagnorisisd.stage), the safe decode (anagnorisisd.imaging.decoding)
-and a typed config schema.
+there: the contract (anagnorisisd.stage), the pixels the pipeline decodes once for every
+stage (``PixelNeed``, ``StageInput.pixels()``), and a typed config schema. It costs no
+decode of its own.
 """
 
 from __future__ import annotations
@@ -11,8 +12,7 @@ from typing import Any, ClassVar
 
 from PIL import ImageStat
 
-from anagnorisisd.imaging.decoding import decoded
-from anagnorisisd.stage import Setting, Stage, StageInput, StageOutput
+from anagnorisisd.stage import PixelNeed, Setting, Stage, StageInput, StageOutput
 
 
 class BrightnessStage(Stage):
@@ -23,15 +23,17 @@ class BrightnessStage(Stage):
         "size": Setting(int, 64, "pixels on the short side to measure at", 8, 1024),
     }
 
+    def pixel_need(self) -> PixelNeed:
+        return PixelNeed(shortest=int(self.config["size"]))
+
     def process(self, batch: list[StageInput]) -> list[StageOutput]:
         size = int(self.config["size"])
         out = []
         for item in batch:
             try:
-                with decoded(item.path, size) as img:
-                    grey = img.convert("L")
-                    grey.thumbnail((size, size))
-                    mean = ImageStat.Stat(grey).mean[0] / 255
+                grey = item.pixels().convert("L")
+                grey.thumbnail((size, size))
+                mean = ImageStat.Stat(grey).mean[0] / 255
             except FileNotFoundError:
                 out.append(StageOutput.later("the file vanished while it was read"))
                 continue

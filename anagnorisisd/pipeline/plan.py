@@ -1,0 +1,77 @@
+"""Which stages a file's trip still holds, and what each of them reads: the runner's view
+of one file, kept apart from how the runner moves files."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from anagnorisisd.pipeline.pixels import FilePixels
+from anagnorisisd.stage import PixelNeed, Stage
+from anagnorisisd.store.database import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class Item:
+    """A file's trip through the pipeline, as seen at the moment it was fed."""
+
+    path: str
+    gen: int
+    content_hash: bytes | None
+    stat: tuple[int, int] | None = None  # (size, mtime_ns) of the version being processed
+    failure: tuple[str, str] | None = None
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    failed_stages: set[str] = field(default_factory=set)
+    carried: dict[str, Any] = field(default_factory=dict)  # StageOutput.carry, never stored
+    pixels: FilePixels | None = None  # the trip's one decode, made when a stage first asks
+
+    def note_failure(self, stage: str, reason: str) -> None:
+        self.failed_stages.add(stage)
+        if self.failure is None:
+            self.failure = (stage, reason)
+
+
+class StagePlan:
+    def __init__(self, store: Store, stages: list[Stage]) -> None:
+        self.store = store
+        self.stages = stages
+
+    def needs(self, stage: Stage, item: Item) -> bool:
+        """Whether `stage` runs on this file now; a failure recorded before is noted."""
+        if stage.keys_content:
+            return True
+        if not stage.ready():
+            return False  # passes by unmarked; refresh_versions() re-queues it later
+        if item.content_hash is None or any(r in item.failed_stages for r in stage.requires):
+            return False
+        mark = self.store.get_mark(item.content_hash, stage.name)
+        if mark is not None and mark.version == stage.version:
+            if mark.error:
+                item.note_failure(stage.name, mark.error)
+            return False
+        return True
+
+    def will_run(self, stage: Stage, item: Item) -> bool:
+        """Whether `stage` is still to run on this file (as `needs`, noting nothing)."""
+        if stage.keys_content or not stage.ready() or item.content_hash is None or any(
+                r in item.failed_stages for r in stage.requires):
+            return False
+        mark = self.store.get_mark(item.content_hash, stage.name)
+        return mark is None or mark.version != stage.version
+
+    @staticmethod
+    def pixel_need(stage: Stage) -> PixelNeed | None:
+        try:
+            return stage.pixel_need()
+        except Exception:  # a plugin's hook must not stop the runner: it gets full pixels
+            log.exception("stage %s: pixel_need() failed", stage.name)
+            return PixelNeed()
+
+    def needs_after(self, index: int, item: Item) -> list[PixelNeed]:
+        """The pixels the stages after `index` that will still run on this file read."""
+        return [need for stage in self.stages[index + 1:]
+                if (need := self.pixel_need(stage)) is not None
+                and self.will_run(stage, item)]
