@@ -56,7 +56,6 @@ class ClipStage(Stage):
                                         thread_name_prefix="clip-decode")
         self._lock = threading.Lock()
         self._adopt_model()
-        self.models.on_ready(self._adopt_model)
 
     def _adopt_model(self) -> None:
         """Called when the model (re)loads, before the pipeline re-queues for the new version."""
@@ -68,6 +67,9 @@ class ClipStage(Stage):
         return model.pixel_need() if model is not None else None
 
     def ready(self) -> bool:
+        """Ready with a model; the runner polls this (and then the version), so the stage
+        follows a model that (re)loads without subscribing to anything."""
+        self._adopt_model()
         return self.models.ready
 
     def status(self) -> dict[str, Any]:

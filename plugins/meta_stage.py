@@ -17,9 +17,8 @@ from anagnorisisd.imaging.formats import is_raw, raw_size
 from anagnorisisd.imaging.places import PLACES
 from anagnorisisd.imaging.xmp_sidecar import sidecar_names
 from anagnorisisd.ingest.safe_io import UnreadableFile, open_regular
+from anagnorisisd.pipeline.per_file import each_file
 from anagnorisisd.stage import Stage, StageContext, StageInput, StageOutput
-
-from .per_file import each_file
 
 
 def read_meta(path: str) -> dict[str, Any]:

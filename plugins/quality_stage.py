@@ -14,9 +14,8 @@ from typing import Any, ClassVar
 import numpy as np
 from PIL import Image
 
+from anagnorisisd.pipeline.per_file import each_file
 from anagnorisisd.stage import PixelNeed, Setting, Stage, StageContext, StageInput, StageOutput
-
-from .per_file import each_file
 
 MEASURE_SIZE = 256
 """Sharpness is measured on the picture scaled to this longest side, whatever the thumbnail

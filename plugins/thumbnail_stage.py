@@ -12,10 +12,9 @@ from typing import Any, ClassVar
 
 from PIL import Image
 
+from anagnorisisd.pipeline.per_file import each_file
 from anagnorisisd.pipeline.pixels import FilePixels
 from anagnorisisd.stage import PixelNeed, Setting, Stage, StageContext, StageInput, StageOutput
-
-from .per_file import each_file
 
 FORMATS = {"webp": ("WEBP", "image/webp"), "jpeg": ("JPEG", "image/jpeg")}
 

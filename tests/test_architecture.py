@@ -12,8 +12,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "anagnorisisd"
 # Lower layers never import higher ones. Same-layer imports are allowed within a package.
-LAYERS = ["config", "stage", "store", "ingest", "imaging", "ml", "pipeline", "search", "rating",
-          "app", "http", "cli", "builtin"]
+LAYERS = ["config", "events", "stage", "store", "ingest", "imaging", "ml", "pipeline", "search",
+          "rating", "app", "http", "cli", "builtin"]
 MAX_LINES = 450
 
 
@@ -106,3 +106,20 @@ def test_every_module_is_small_enough_to_read_in_one_sitting() -> None:
 def test_every_folder_is_a_layer() -> None:
     folders = {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
     assert folders <= set(LAYERS), folders - set(LAYERS)
+
+
+def test_no_stage_imports_another_stage() -> None:
+    """Stages meet only through the pipeline (requires, pixels, outputs), never by import:
+    a third-party stage can take any built-in's place."""
+    stages = {module_name(p) for p in (REPO / "plugins").glob("*_stage.py")}
+    edges = graph()
+    wrong = [(src, dst) for src in stages for dst in edges[src] if dst in stages]
+    assert not wrong, wrong
+    for path in (REPO / "plugins").glob("*.py"):
+        assert "from ." not in path.read_text(), f"{path.name} imports a sibling module"
+
+
+def test_no_module_but_the_composition_root_subscribes_to_the_hub() -> None:
+    subscribers = sorted(str(p.relative_to(REPO)) for p in sources()
+                         if ".subscribe(" in p.read_text())
+    assert subscribers == ["anagnorisisd/app/library.py"], subscribers

@@ -98,3 +98,43 @@ def test_any_stage_becoming_ready_or_changing_version_at_run_time_is_caught_up(
         assert d.status()["stages"]["gated"]["done"] == 4
     finally:
         d.kill()
+
+
+def test_a_listener_that_raises_never_undoes_a_committed_batch(tmp_path: Path, library_dir: Path,
+                                                                caplog) -> None:  # type: ignore[no-untyped-def]
+    """The hub guards every listener: one that raises is logged with its name; the batch it
+    heard of stays committed and recorded, and the other listeners still hear it."""
+    import logging
+
+    from anagnorisisd.config import build_config
+    from anagnorisisd.events import FilesFinished, Hub, StageResult
+    from anagnorisisd.ingest.scanner import scan
+    from anagnorisisd.pipeline.registry import assemble
+    from anagnorisisd.pipeline.runner import Pipeline
+    from anagnorisisd.store.database import Store
+
+    for i in range(3):
+        make_photo(library_dir / f"{i}.jpg", 64, 48, seed=i)
+    config = build_config({"storage": {"data_dir": str(tmp_path / "data")},
+                           "pipeline": {"stages": ["hash", "meta", "thumbnail"]}})
+    hub = Hub()
+    heard: list[str] = []
+
+    def broken(_event: StageResult) -> None:
+        raise RuntimeError("a listener with a bug")
+
+    hub.subscribe(StageResult, broken, "a broken listener")
+    hub.subscribe(StageResult, lambda e: heard.append(e.stage), "a good listener")
+    finished: list[int] = []
+    hub.subscribe(FilesFinished, lambda e: finished.append(len(e.done)), "counter")
+    store = Store(config.data_dir, hub=hub)
+    try:
+        scan(store, [str(library_dir)], config.library.extensions)
+        with caplog.at_level(logging.ERROR, logger="anagnorisisd.events"):
+            assert Pipeline(store, assemble(config)).run_sequential() == 3
+        assert sorted(heard) == ["meta"] * 3 + ["thumbnail"] * 3
+        assert sum(finished) == 3 and store.census_snapshot().files["done"] == 3
+        assert "listener a broken listener failed on StageResult" in caplog.text
+        assert "could not be recorded" not in caplog.text
+    finally:
+        store.close()

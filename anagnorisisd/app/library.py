@@ -23,6 +23,14 @@ from anagnorisisd.app.previews import PreviewCache
 from anagnorisisd.app.review import Reviews
 from anagnorisisd.app.status import build_status
 from anagnorisisd.config import Config
+from anagnorisisd.events import (
+    ContentChanged,
+    FilesFinished,
+    Hub,
+    ModelReady,
+    StageResult,
+    WorkerDistrusted,
+)
 from anagnorisisd.imaging import decoding
 from anagnorisisd.ingest.scanner import ScanReport, normalise_root, scan
 from anagnorisisd.ingest.watcher import Debouncer, LibraryWatcher
@@ -121,6 +129,8 @@ class Library:
         limits = config.limits
         decoding.configure(limits.max_pixels, limits.decode_budget_pixels,
                            limits.max_file_mb << 20)
+        self.hub = Hub()
+        """The one event hub: the parts publish, and only this class subscribes (wire)."""
         self.instance = InstanceLock(config.data_dir)
         if role is not None:
             try:
@@ -138,14 +148,10 @@ class Library:
         # eager_model=False: a one-off text query loads the text graph only, never the image
         # graph (a second or more for the big models) that it does not use.
         self.models = ModelService(config, auto_pull=None if watch else False,
-                                   eager_session=eager_model)
+                                   eager_session=eager_model, hub=self.hub)
         self.assembly: Assembly = assemble(config, StageContext(config, self.models))
-        self.pipeline = Pipeline(self.store, self.assembly, config.pipeline.queue_size)
-        # The runner notices the new version itself (it polls every stage); this only wakes it.
-        self.models.on_ready(self.pipeline.wake)
-        self.models.on_distrust(lambda url, since: threading.Thread(
-            target=self.redo_from_worker, args=(url, since), name="redo-distrusted",
-            daemon=True).start())
+        self.pipeline = Pipeline(self.store, self.assembly, config.pipeline.queue_size,
+                                 hub=self.hub)
         self.search = SearchService(self.store, self.models, config.data_dir / "index",
                                     config.index.text_limit,
                                     float(config.index.min_rebuild_interval_s),
@@ -157,8 +163,6 @@ class Library:
         self.search.index.search_k = config.index.search_k
         self.search.index.exact_below = config.index.exact_below
         self.search.language = config.model.language or None
-        self.pipeline.result_listeners.append(self.search.on_result)
-        self.pipeline.finish_listeners.append(self.search.catalog.on_finished)
         self.sidecars = xmp_ratings.SidecarWriter()
         self.previews = PreviewCache(config.data_dir / "previews",
                                      config.server.preview_cache_mb << 20)
@@ -166,11 +170,7 @@ class Library:
                                StackRules(config.stacks.gap_s, config.stacks.similarity),
                                config.index.duplicate_threshold)
         self.reviews = Reviews(self.store, self.culling)
-        self.pipeline.result_listeners.append(xmp_ratings.importer(
-            self.store, self.search.catalog, self.reviews, self.assembly.provider("metadata")))
-        self.models.on_ready(self.search.on_model_ready)
         self.trainer = Trainer(self.store, self.search, config.data_dir / "evaluator")
-        self.pipeline.result_listeners.append(self.trainer.on_result)
         stored = self.store.get_setting(LIBRARY_SETTING)
         self.roots_source = "api" if stored is not None else "config"
         self.roots: list[str] = [normalise_root(p) for p in (stored or config.library.paths)]
@@ -183,14 +183,39 @@ class Library:
         self.scheduler = BackgroundScheduler(daemon=True)
         self._scan_lock = threading.Lock()
         self._started = False
+        self.wire()
         self.scan_state: dict[str, Any] = {"running": False, "last": None}
+
+    def wire(self) -> None:
+        """Every subscription of the daemon, in one place: who hears what."""
+        hub, search = self.hub, self.search
+        hub.subscribe(ContentChanged, lambda e: search.on_content(e.born, e.died),
+                      "search: contents born and died")
+        hub.subscribe(StageResult, lambda e: search.on_result(e.stage, e.content, e.output),
+                      "search: catalog and index")
+        importer = xmp_ratings.importer(self.store, search.catalog, self.reviews,
+                                        self.assembly.provider("metadata"))
+        hub.subscribe(StageResult, lambda e: importer(e.stage, e.content, e.output),
+                      "XMP ratings in")
+        hub.subscribe(StageResult, lambda e: self.trainer.on_result(e.stage, e.content,
+                                                                    e.output),
+                      "evaluator: predictions for new images")
+        hub.subscribe(FilesFinished, lambda e: search.catalog.on_finished(e.done),
+                      "catalog: failed files")
+        # The runner notices a new version itself (it polls every stage); this only wakes it.
+        hub.subscribe(ModelReady, lambda e: self.pipeline.wake(), "pipeline: wake")
+        hub.subscribe(ModelReady, lambda e: search.on_model_ready(), "search: the model's index")
+        hub.subscribe(WorkerDistrusted, lambda e: threading.Thread(
+            target=self.redo_from_worker, args=(e.url, e.since), name="redo-distrusted",
+            daemon=True).start(), "redo what a lying worker sent")
 
     def _open_store(self, config: Config, role: str | None) -> Store:
         """The store, for writing; when the disk has no room even to open it so, the daemon
         (`serve` only) opens it read-only, says why, and serves search and the panel."""
         if role != "serve" or not disk_has_no_room(config.data_dir):
-            return Store(config.data_dir, config.storage.map_size_gb)
-        store = Store(config.data_dir, config.storage.map_size_gb, readonly=True, lock=False)
+            return Store(config.data_dir, config.storage.map_size_gb, hub=self.hub)
+        store = Store(config.data_dir, config.storage.map_size_gb, readonly=True, lock=False,
+                      hub=self.hub)
         self.read_only = (f"the disk holding {config.data_dir} has no room: the library is "
                           "shown read-only (no indexing, no ratings saved) until there is "
                           "space and the daemon is restarted")

@@ -10,11 +10,11 @@ from __future__ import annotations
 import importlib.util
 import logging
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from anagnorisisd.config import Config, ConfigError
+from anagnorisisd.events import Hub, ModelReady, WorkerDistrusted
 from anagnorisisd.ml.clip import ClipModel, quantized_visual
 from anagnorisisd.ml.layout import ModelError, fitness_warning, install_hint
 from anagnorisisd.ml.manager import PullProgress, model_files, pull_in_background
@@ -36,7 +36,7 @@ def needs_model(feature: str) -> str:
 
 class ModelService:
     def __init__(self, config: Config, *, auto_pull: bool | None = None,
-                 eager_session: bool = True) -> None:
+                 eager_session: bool = True, hub: Hub | None = None) -> None:
         self.config = config
         self.name = config.model.name
         if config.model.quantized and importlib.util.find_spec("onnx") is None:
@@ -48,8 +48,9 @@ class ModelService:
         self._model: EmbeddingModel | None = None
         self.problem: str | None = "not loaded yet"
         self.pull: PullProgress | None = None
-        self._listeners: list[Callable[[], object]] = []
-        self._distrust_listeners: list[Callable[[str, float], None]] = []
+        self.hub = hub or Hub()
+        """Told ModelReady when a model (re)loads, WorkerDistrusted when a remote worker is
+        caught answering wrongly."""
         self._failed_stamp: tuple[int, ...] | None = None
         self._lock = threading.Lock()
 
@@ -85,8 +86,7 @@ class ModelService:
             self._model, self.problem = model, None
         log.info("model %s ready (%s)", model.identity,
                  ", ".join(model.visual.providers_in_use) or "lazy")
-        for listener in list(self._listeners):
-            listener()
+        self.hub.publish(ModelReady())
         return True
 
     def _load_remote(self) -> bool:
@@ -105,7 +105,8 @@ class ModelService:
         model = RemoteClip(self.name, list(m.remote_urls), reference,
                            in_flight=m.remote_in_flight, timeout_s=m.remote_timeout_s,
                            fallback_local=m.fallback == "local", exact_decode=m.exact_decode)
-        model.distrust_listeners.extend(self._distrust_listeners)
+        model.distrust_listeners.append(
+            lambda url, since: self.hub.publish(WorkerDistrusted(url, since)))
         with self._lock:
             previous, self._model, self.problem = self._model, model, None
         if isinstance(previous, RemoteClip):
@@ -113,8 +114,7 @@ class ModelService:
         log.info("embedding on %d remote worker(s) as %s, checked against %s",
                  len(model.workers), model.identity,
                  "the local model" if reference else "the first worker")
-        for listener in list(self._listeners):
-            listener()
+        self.hub.publish(ModelReady())
         return True
 
     def reload(self) -> None:
@@ -157,15 +157,6 @@ class ModelService:
             self.problem = f"{exc}; {fix}"
         log.error("semantic features are off: %s", self.problem)
 
-    def on_distrust(self, listener: Callable[[str, float], None]) -> None:
-        """Called with (worker URL, since) when a remote worker is caught answering with
-        wrong vectors: what it sent since then is to be embedded again."""
-        self._distrust_listeners.append(listener)
-
-    def on_ready(self, listener: Callable[[], object]) -> None:
-        self._listeners.append(listener)
-
-    # -------------------------------------------------------------------- using
     @property
     def ready(self) -> bool:
         return self._model is not None

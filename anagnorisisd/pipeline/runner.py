@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from anagnorisisd.events import FilesFinished, Hub, StageResult
 from anagnorisisd.pipeline.isolation import run_isolated
 from anagnorisisd.pipeline.meter import RateMeter
 from anagnorisisd.pipeline.pixels import FilePixels
@@ -46,7 +47,8 @@ STAGE_CHECK_S = 1.0
 class Pipeline:
     """Moves every dirty file through the assembled stages until it is done or failed."""
 
-    def __init__(self, store: Store, assembly: Assembly, queue_size: int = 64) -> None:
+    def __init__(self, store: Store, assembly: Assembly, queue_size: int = 64,
+                 hub: Hub | None = None) -> None:
         self.store = store
         self.stages = assembly.stages
         self.plan = StagePlan(store, self.stages)
@@ -62,9 +64,9 @@ class Pipeline:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self.result_listeners: list[Callable[[str, bytes, dict[str, Any]], None]] = []
-        self.finish_listeners: list[Callable[[list[tuple[bytes, bool]]], None]] = []
-        """Told (content, failed) for every file the pipeline finished, after the commit."""
+        self.hub = hub or store.hub
+        """Told StageResult for every output committed and FilesFinished for every file
+        that left the pipeline, after the commit."""
         self.requeued_mid_stage = 0  # files that changed or vanished while a stage read them
         self._stage_state: tuple[tuple[str, str, bool], ...] = ()
         self._next_stage_check = 0.0
@@ -130,11 +132,7 @@ class Pipeline:
     def _tell_finished(self, items: list[Item]) -> None:
         done = [(item.content_hash, item.failure is not None) for item in items
                 if item.content_hash is not None]
-        for listener in self.finish_listeners:
-            try:
-                listener(done)
-            except Exception:
-                log.exception("a finish listener failed")
+        self.hub.publish(FilesFinished(done))
 
     def wake(self) -> None:
         """Say that new work may be queued in the store."""
@@ -364,11 +362,10 @@ class Pipeline:
             if item.pixels is not None and item.pixels.holding and not self.plan.needs_after(
                     index, item):
                 item.pixels.release()
-        if self.result_listeners and not stage.keys_content:
+        if not stage.keys_content:
             for item, out in zip(todo, outputs, strict=True):
                 if out is not None and out.output is not None and item.content_hash:
-                    for listener in self.result_listeners:
-                        listener(stage.name, item.content_hash, out.output)
+                    self.hub.publish(StageResult(stage.name, item.content_hash, out.output))
         return forward
 
     def _requeue_moved(self, w: Any, item: Item) -> None:

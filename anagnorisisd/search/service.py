@@ -102,7 +102,6 @@ class SearchService:
         self.changed = True
         self._build_lock = threading.Lock()
         self._last_build = 0.0
-        store.listeners.append(self._on_content)
 
     # ------------------------------------------------------------- lifecycle
     def start(self) -> None:
@@ -130,7 +129,7 @@ class SearchService:
             if vector is not None:
                 self.index.add_fresh(content, vector)
 
-    def _on_content(self, born: list[bytes], died: list[bytes]) -> None:
+    def on_content(self, born: list[bytes], died: list[bytes]) -> None:
         self.catalog.on_content(born, died)
         self.changed = True
         for content in died:

@@ -31,13 +31,14 @@ import logging
 import shutil
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import lmdb
 
+from anagnorisisd.events import ContentChanged, Hub
 from anagnorisisd.store.census import Census
 from anagnorisisd.store.keys import records_under, stage_key
 from anagnorisisd.store.migrations import MIGRATIONS
@@ -67,7 +68,7 @@ class Store:
     """One LMDB environment per data dir; safe to share between threads."""
 
     def __init__(self, data_dir: Path, map_size_gb: float = 256, readonly: bool = False,
-                 lock: bool = True) -> None:
+                 lock: bool = True, hub: Hub | None = None) -> None:
         self.path = Path(data_dir) / "store.lmdb"
         self.readonly = readonly
         if not map_size_gb > 0:
@@ -118,7 +119,9 @@ class Store:
         self.full: str | None = None  # why bulk writes are paused, while they are
         self.stage_versions: dict[str, str] = {}
         self.census = Census()
-        self.listeners: list[Callable[[list[bytes], list[bytes]], None]] = []
+        self.hub = hub or Hub()
+        """Told ContentChanged after each commit that brought contents to life or let
+        them die."""
         self._check_schema(readonly)
         self.recount()
 
@@ -269,7 +272,7 @@ class Store:
     # ------------------------------------------------------------------ writes
     @contextmanager
     def write(self) -> Iterator[Writer]:
-        """One write transaction; census deltas land, and listeners hear of content that came
+        """One write transaction; census deltas land, and the hub hears of content that came
         to life or died, only if it commits."""
         if self.readonly:  # opened read-only (a full disk at start): said, never a crash
             raise StoreFull(self.full or "the store is open read-only")
@@ -291,8 +294,7 @@ class Store:
             with self._census_lock:
                 self.census.apply(writer.delta)
         if writer.born or writer.died:
-            for listener in self.listeners:
-                listener(writer.born, writer.died)
+            self.hub.publish(ContentChanged(writer.born, writer.died))
 
     # ------------------------------------------------------------------- reads
     def get_file(self, path: str) -> FileRecord | None:
