@@ -138,3 +138,62 @@ def test_a_listener_that_raises_never_undoes_a_committed_batch(tmp_path: Path, l
         assert "could not be recorded" not in caplog.text
     finally:
         store.close()
+
+
+def test_stop_wakes_waiting_threads_and_never_closes_a_busy_stage(tmp_path: Path,
+                                                                   library_dir: Path) -> None:
+    """Idle threads wake at once on stop; a stage still inside `process` at the deadline is
+    not closed under it (its pool or session would vanish mid-call)."""
+    import threading
+    import time
+    from typing import ClassVar
+
+    from anagnorisisd.config import build_config
+    from anagnorisisd.ingest.scanner import scan
+    from anagnorisisd.pipeline.registry import Assembly, assemble
+    from anagnorisisd.pipeline.runner import Pipeline
+    from anagnorisisd.stage import Stage, StageInput, StageOutput
+    from anagnorisisd.store.database import Store
+
+    entered, release = threading.Event(), threading.Event()
+
+    class Stuck(Stage):
+        name: ClassVar[str] = "stuck"
+        closed_while_busy = False
+        busy = False
+
+        def process(self, batch: list[StageInput]) -> list[StageOutput]:
+            self.busy = True
+            entered.set()
+            release.wait(30)
+            self.busy = False
+            return [StageOutput.ok({}) for _ in batch]
+
+        def close(self) -> None:
+            Stuck.closed_while_busy = Stuck.closed_while_busy or self.busy
+
+    config = build_config({"storage": {"data_dir": str(tmp_path / "data")},
+                           "pipeline": {"stages": ["hash", "meta"]}})
+    store = Store(config.data_dir)
+    try:
+        idle = Pipeline(store, assemble(config))
+        idle.start()
+        started = time.monotonic()
+        idle.stop()
+        assert time.monotonic() - started < 1.0
+        assert not any(t.is_alive() for t in idle._threads)
+
+        make_photo(library_dir / "a.jpg", 64, 48)
+        assembly = assemble(config)
+        stuck = Stuck({"enabled": True})
+        busy = Pipeline(store, Assembly(stages=[*assembly.stages, stuck]))
+        scan(store, [str(library_dir)], config.library.extensions)
+        busy.start()
+        busy.wake()
+        assert entered.wait(30)
+        busy.stop(timeout=0.5)
+        assert not Stuck.closed_while_busy
+        release.set()
+    finally:
+        release.set()
+        store.close()

@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from anagnorisisd.app.library import Library
@@ -17,6 +18,7 @@ from anagnorisisd.http.guard import check_bind
 
 log = logging.getLogger("anagnorisisd")
 EXIT_USAGE = 2
+HTTP_THREADS = 8
 
 def cmd_serve(args: argparse.Namespace) -> int:
     config = load_config(args.config)
@@ -36,6 +38,9 @@ async def serve(library: Library) -> int:
 
     notifier = SystemdNotifier()
     loop = asyncio.get_running_loop()
+    # Requests run on threads of their own, a bounded pool no stage uses: a slow stage can
+    # never take the threads the panel is answered on (the model has its own, http.common).
+    loop.set_default_executor(ThreadPoolExecutor(HTTP_THREADS, thread_name_prefix="http"))
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)

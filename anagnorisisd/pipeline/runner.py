@@ -44,6 +44,10 @@ FULL_RECHECK_S = 5.0
 STAGE_CHECK_S = 1.0
 
 
+WAKE: Any = object()
+"""Put in every queue by stop(): a thread waiting for work wakes up and sees the stop."""
+
+
 class Pipeline:
     """Moves every dirty file through the assembled stages until it is done or failed."""
 
@@ -64,6 +68,7 @@ class Pipeline:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._stage_threads: dict[str, list[threading.Thread]] = {}
         self.hub = hub or store.hub
         """Told StageResult for every output committed and FilesFinished for every file
         that left the pipeline, after the commit."""
@@ -79,13 +84,16 @@ class Pipeline:
         self._spawn(self._feed, "feeder")
         for index, stage in enumerate(self.stages):
             for n in range(max(1, stage.workers)):
-                self._spawn(functools.partial(self._work, index), f"stage-{stage.name}-{n}")
+                thread = self._spawn(functools.partial(self._work, index),
+                                     f"stage-{stage.name}-{n}")
+                self._stage_threads.setdefault(stage.name, []).append(thread)
         self._spawn(self._sink, "sink")
 
-    def _spawn(self, target: Callable[[], None], name: str) -> None:
+    def _spawn(self, target: Callable[[], None], name: str) -> threading.Thread:
         thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
+        return thread
 
     def refresh_versions(self) -> int:
         """Adopt the stages' current versions and queue whatever content lacks them.
@@ -139,13 +147,29 @@ class Pipeline:
         self._wake.set()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop after the batches in hand are committed; the rest stays queued in the store."""
+        """Stop after the batches in hand are committed; the rest stays queued in the store.
+
+        Threads waiting for work are woken at once (a wake-up in every queue), and a stage
+        is closed only once its own threads have returned: a stage still inside `process`
+        at the deadline is left open (the process is ending) rather than closed under it."""
         self._stop.set()
         self._wake.set()
+        readers = [max(1, stage.workers) for stage in self.stages] + [1]  # the sink reads last
+        for inbox, count in zip(self.inboxes, readers, strict=True):
+            for _ in range(count + 1):  # one for every thread that reads this queue
+                try:
+                    inbox.put_nowait(WAKE)
+                except queue.Full:  # a full queue has work to hand out: its readers look
+                    break           # at the stop flag after the batch
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         for stage in self.stages:
+            running = [t.name for t in self._stage_threads.get(stage.name, []) if t.is_alive()]
+            if running:
+                log.warning("stage %s still busy in %s at shutdown; not closed under it",
+                            stage.name, ", ".join(running))
+                continue
             try:
                 stage.close()
             except Exception:
@@ -245,17 +269,21 @@ class Pipeline:
                 continue
 
     def _take_batch(self, index: int, size: int) -> list[Item]:
+        """Wait for work (woken by stop(), never polled), then gather a batch for 20 ms."""
         inbox = self.inboxes[index]
-        try:
-            batch = [inbox.get(timeout=0.2)]
-        except queue.Empty:
+        first = inbox.get()
+        if first is WAKE:
             return []
+        batch = [first]
         deadline = time.monotonic() + 0.02
         while len(batch) < size:
             try:
-                batch.append(inbox.get(timeout=max(0.0, deadline - time.monotonic())))
+                item = inbox.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 break
+            if item is WAKE:
+                break
+            batch.append(item)
         return batch
 
     # ---------------------------------------------------------------- stages
