@@ -278,8 +278,14 @@ def test_a_down_worker_never_freezes_the_daemon(tmp_path: Path) -> None:
     import threading
     import time
 
+    import socket
+
     make_library(tmp_path / "library", 4, seed=83, every_class=True)
-    gone = f"http://127.0.0.1:{free_port()}"
+    # A port held bound but never listening: connections are refused, and no other
+    # process of a busy machine can start listening there meanwhile.
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    gone = f"http://127.0.0.1:{held.getsockname()[1]}"
     daemon = daemon_for(tmp_path, [gone], local_model=False, remote_timeout_s=3)
     try:
         wait_until(lambda: daemon.status()["files"]["total"] == 4, timeout=60)
@@ -305,6 +311,7 @@ def test_a_down_worker_never_freezes_the_daemon(tmp_path: Path) -> None:
         assert time.monotonic() - started < 10
     finally:
         daemon.kill()
+        held.close()
 
 
 @pytest.mark.parametrize("mode", ["drip", "nested", "bignum"])
