@@ -275,10 +275,9 @@ def test_a_down_worker_never_freezes_the_daemon(tmp_path: Path) -> None:
     """No usable worker and no fallback: a text query answers 503 in one sentence within the
     timeout; eight of them at once leave status, listing and thumbnails answering within a
     second; SIGTERM stops the daemon within seconds."""
+    import socket
     import threading
     import time
-
-    import socket
 
     make_library(tmp_path / "library", 4, seed=83, every_class=True)
     # A port held bound but never listening: connections are refused, and no other
@@ -287,8 +286,8 @@ def test_a_down_worker_never_freezes_the_daemon(tmp_path: Path) -> None:
     held.bind(("127.0.0.1", 0))
     gone = f"http://127.0.0.1:{held.getsockname()[1]}"
     daemon = daemon_for(tmp_path, [gone], local_model=False, remote_timeout_s=3)
-    try:
-        wait_until(lambda: daemon.status()["files"]["total"] == 4, timeout=60)
+    try:  # the photos listed: a query has something to search, so it needs the model
+        wait_until(lambda: daemon.request("GET", "/api/images")["total"] == 4, timeout=60)
         code, body, seconds = http_status(daemon, "/api/images?q=a+red+circle")
         assert code == 503 and "no remote worker could answer within 3 s" in body["error"]
         assert seconds < 3 + 5 and "\n" not in body["error"]
