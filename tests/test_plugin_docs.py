@@ -30,7 +30,7 @@ def test_every_hook_has_a_docstring() -> None:
 
 
 def test_every_public_name_of_the_contract_is_documented() -> None:
-    for name in ("StageInput", "StageOutput", "StageSkip"):
+    for name in ("StageInput", "StageOutput", "StageSkip", "PixelNeed", "PixelSource"):
         assert inspect.getdoc(getattr(stage_module, name))
         assert f"`{name}" in DOC
 

@@ -108,9 +108,9 @@ class FilePixels:
         cheaper than bilinear at these factors); the decode itself when it is no larger."""
         if need.longest is None or max(img.size) <= need.longest:
             return img
-        view = img.copy()
-        view.thumbnail((need.longest, need.longest), Image.Resampling.BOX, reducing_gap=2.0)
-        return view
+        scale = need.longest / max(img.size)  # as Image.thumbnail sizes it, without a copy
+        size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+        return img.resize(size, Image.Resampling.BOX, reducing_gap=2.0)
 
     def __del__(self) -> None:  # a trip dropped midway (retried later) held pixels too
         if self._held:
