@@ -11,7 +11,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,37 @@ def make_photo(path: Path, width: int = 640, height: int = 480, seed: int = 0,
     pil = Image.fromarray(np.clip(img + 64, 0, 255).astype(np.uint8))
     pil.save(path, "JPEG", quality=quality, **({"exif": exif} if exif is not None else {}))
     return path
+
+
+def browserless_photos(folder: Path, tiff_name: str = "scan.tif") -> None:
+    """Photos a browser cannot show: a HEIC, a HEIC named .jpg (read by its content, not its
+    name) and a TIFF, each 800 x 600, all different."""
+    from anagnorisisd.imaging.formats import register
+
+    register()
+    folder.mkdir(parents=True, exist_ok=True)
+    base = Image.open(make_photo(folder.parent / f"{folder.name}-source.jpg", 800, 600,
+                                 seed=3))
+    base.save(folder / "phone.heic", "HEIF")
+    base.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(folder / "named-wrong.jpg", "HEIF")
+    base.save(folder / tiff_name, "TIFF")
+
+
+@contextmanager
+def small_disk(path: Path, size_mb: int) -> Iterator[Path]:
+    """A tmpfs of `size_mb` MiB mounted at `path`, unmounted after; the test is skipped
+    where mounting is not allowed (not root)."""
+    import pytest
+
+    path.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs",
+                              str(path)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root: " + mounted.stderr.decode().strip())
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:

@@ -19,12 +19,12 @@ import pytest
 from PIL import Image
 
 from anagnorisisd.app.shapes import make_library
-from anagnorisisd.imaging.formats import register
 from anagnorisisd.ml.manager import shipped_model_dir
 from anagnorisisd.search.catalog import Catalog
 from tests.helpers import (
     REPO,
     Daemon,
+    browserless_photos,
     free_port,
     http_error,
     make_photo,
@@ -37,15 +37,9 @@ from tests.helpers import (
 # ------------------------------------------------------------------ a small library
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    register()
     root = tmp_path_factory.mktemp("first-hour")
     lib = root / "library"
-    lib.mkdir()
-    base = Image.open(make_photo(root / "source.jpg", 800, 600, seed=3))
-    base.save(lib / "phone.heic", "HEIF")
-    # a HEIC photo with a .jpg name
-    base.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(lib / "named-wrong.jpg", "HEIF")
-    base.save(lib / "scan.tif", "TIFF")
+    browserless_photos(lib)
     make_photo(lib / "small.jpg", 320, 240, seed=4)
     make_photo(lib / "big.jpg", 3000, 2000, seed=5)
     config = write_config(root / "config.toml", {

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.helpers import Daemon, http_error, make_photo, wait_until
+from tests.helpers import Daemon, http_error, make_photo, small_disk, wait_until
 
 
 @pytest.fixture
@@ -131,13 +131,7 @@ def test_quantized_without_onnx_is_refused_in_one_line(tmp_path: Path) -> None:
 
 def test_a_disk_with_no_room_at_start_serves_read_only(make_config: Any, library_dir: Path,
                                                        tmp_path: Path) -> None:
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96m", "tmpfs", str(disk)],
-                             capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip("mounting a small tmpfs needs root: " + mounted.stderr.decode().strip())
-    try:
+    with small_disk(tmp_path / "disk", 96) as disk:
         for i in range(4):
             make_photo(library_dir / f"{i}.jpg", 160, 120, seed=i)
         config = make_config(library={"paths": [str(library_dir)]},
@@ -173,5 +167,3 @@ def test_a_disk_with_no_room_at_start_serves_read_only(make_config: Any, library
                 assert page.status == 200  # the panel
         finally:
             assert d.stop() == 0
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], capture_output=True)

@@ -16,7 +16,14 @@ from PIL import Image, ImageFilter
 
 from anagnorisisd.app.shapes import make_library
 from anagnorisisd.ml.manager import shipped_model_dir
-from tests.helpers import Daemon, free_port, make_photo, wait_until, write_config
+from tests.helpers import (
+    Daemon,
+    browserless_photos,
+    free_port,
+    make_photo,
+    wait_until,
+    write_config,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
@@ -632,15 +639,8 @@ def test_16_heic_tiff_and_a_heic_named_jpg_show_in_the_viewer(world, tmp_path) -
     """Browsers decode none of HEIC, HEIF or TIFF: the viewer shows a rendition made by the
     daemon, and the original stays a download away. A HEIC file named .jpg is read by its
     content, not its name."""
-    from anagnorisisd.imaging.formats import register
-
-    register()
     lib = tmp_path / "library"
-    lib.mkdir()
-    base = Image.open(make_photo(tmp_path / "source.jpg", 800, 600, seed=3))
-    base.save(lib / "phone.heic", "HEIF")
-    base.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(lib / "named-wrong.jpg", "HEIF")
-    base.save(lib / "scan.tiff", "TIFF")
+    browserless_photos(lib, "scan.tiff")
     config = write_config(tmp_path / "config.toml", {
         "library": {"paths": [str(lib)]},
         "storage": {"data_dir": str(tmp_path / "data")}, "server": {"port": free_port()},
