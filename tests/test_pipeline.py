@@ -194,6 +194,9 @@ def test_stop_wakes_waiting_threads_and_never_closes_a_busy_stage(tmp_path: Path
         busy.stop(timeout=0.5)
         assert not Stuck.closed_while_busy
         release.set()
+        for thread in busy._threads:  # the stuck stage finishes its batch, then stops
+            thread.join(30)
+        assert not any(t.is_alive() for t in busy._threads)
     finally:
         release.set()
         store.close()

@@ -401,7 +401,9 @@ def test_a_worker_that_starts_lying_is_caught_and_its_work_redone(tmp_path: Path
                         return False
                     ours = reference.embed_image(to_rgb(Image.open(store.paths_for(content)[0])))
                     theirs = np.frombuffer(result["embedding"], np.float16).astype(np.float32)
-                    if float(ours @ theirs) < 0.98:
+                    # a random vector sits near 0; the truth near 1 (decode paths differ a
+                    # little for this 64-pixel model, so not exactly 1)
+                    if float(ours @ theirs) < 0.9:
                         return False
                 return True
             finally:

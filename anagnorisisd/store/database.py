@@ -117,6 +117,7 @@ class Store:
         # LMDB serialises writers anyway, so this costs no concurrency.
         self._write_lock = threading.Lock()
         self.full: str | None = None  # why bulk writes are paused, while they are
+        self.closed = False
         self.stage_versions: dict[str, str] = {}
         self.census = Census()
         self.hub = hub or Hub()
@@ -218,9 +219,15 @@ class Store:
             return int(unpack(raw)) if raw is not None else SCHEMA_VERSION
 
     def close(self) -> None:
-        if not self.readonly:
-            self.env.sync(True)
-        self.env.close()
+        """Close after any write in progress; a write asked for later is a StoreError (a
+        stage thread still busy when the daemon stopped), never a use of a closed map."""
+        with self._write_lock:
+            if self.closed:
+                return
+            self.closed = True
+            if not self.readonly:
+                self.env.sync(True)
+            self.env.close()
 
     # ------------------------------------------------------------------ census
     def set_stage_versions(self, versions: dict[str, str]) -> None:
@@ -278,6 +285,8 @@ class Store:
             raise StoreFull(self.full or "the store is open read-only")
         writer = Writer(self)
         with self._write_lock:
+            if self.closed:
+                raise StoreError("the store is closed (the daemon is stopping)")
             try:
                 with self.env.begin(write=True) as txn:
                     writer.txn = txn
