@@ -199,8 +199,8 @@ class RemoteClip:
             worker.in_flight -= 1
             now = time.monotonic()
             if error is None:
-                worker.up, worker.backoff, worker.retry_at = True, 0.0, 0.0
-                worker.refused = None
+                if worker.refused is None:  # a refusal made meanwhile stands until a check
+                    worker.up, worker.backoff, worker.retry_at = True, 0.0, 0.0
                 worker.done += 1
                 worker.since_check += 1
                 worker.bytes_sent += sent
@@ -253,6 +253,7 @@ class RemoteClip:
                 worker.checked, worker.since_check = True, 0
                 worker.checked_at = time.monotonic()
                 worker.checked_wall = time.time()
+                worker.refused = None  # identity shown again: any earlier refusal ends
 
     def _reference_vector(self, pixels: Image.Image) -> NDArray[np.float32] | None:
         if self.reference is None:
