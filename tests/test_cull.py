@@ -115,10 +115,13 @@ def test_restore_never_overwrites(tmp_path: Path) -> None:
     shots = burst(lib)
     daemon, _, _ = start(tmp_path)
     try:
-        wait_until(lambda: daemon.status()["files"]["pending"] == 0 and
-                   daemon.status()["files"]["total"] == 5, timeout=90)
-        item = next(i for i in daemon.request("GET", "/api/images?per_page=10")["items"]
-                    if i["path"] == str(shots["other-a"]))
+        # one status document (two calls could read before and after the scan), then the
+        # photo as the listing shows it once it is described
+        wait_until(lambda: (f := daemon.status()["files"])["pending"] == 0 and
+                   f["total"] == 5, timeout=90)
+        item = wait_until(lambda: next(
+            (i for i in daemon.request("GET", "/api/images?per_page=10")["items"]
+             if i["path"] == str(shots["other-a"])), None), timeout=30)
         daemon.request("POST", "/api/files/trash",
                        {"files": [{"id": item["id"], "path": item["path"]}]})
         shots["other-a"].write_bytes(b"a new file took its name")

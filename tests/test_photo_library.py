@@ -209,8 +209,9 @@ def served(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
         "server": {"port": port}, "pipeline": {"stages": ["hash", "meta", "thumbnail"]},
         "watcher": {"debounce_s": 0.2, "settle_s": 0.2}})
     daemon = Daemon(config, tomllib.loads(config.read_text())["server"]["port"])
-    wait_until(lambda: daemon.status()["files"]["pending"] == 0
-               and daemon.status()["files"]["total"] == 6, timeout=60)
+    # one status document: two calls could read before and after the first scan
+    wait_until(lambda: (f := daemon.status()["files"])["pending"] == 0 and f["total"] == 6,
+               timeout=60)
     yield daemon, lib
     daemon.kill()
 

@@ -26,7 +26,6 @@ transaction, so a ``kill -9`` leaves either the old or the new state and the
 
 from __future__ import annotations
 
-import errno
 import logging
 import shutil
 import threading
@@ -40,9 +39,12 @@ import lmdb
 
 from anagnorisisd.events import ContentChanged, Hub
 from anagnorisisd.store.census import Census
+from anagnorisisd.store.errors import StoreError, StoreFull, is_disk_full
+
+__all__ = ["Store", "StoreError", "StoreFull"]
 from anagnorisisd.store.keys import records_under, stage_key
-from anagnorisisd.store.migrations import MIGRATIONS
-from anagnorisisd.store.records import FAILED, FileRecord, Mark, key_path, pack, path_key, unpack
+from anagnorisisd.store.migrations import upgrade
+from anagnorisisd.store.records import FAILED, FileRecord, Mark, key_path, path_key, unpack
 from anagnorisisd.store.writer import Writer
 
 log = logging.getLogger(__name__)
@@ -50,18 +52,6 @@ SCHEMA_VERSION = 2
 MIN_RESERVE_BYTES = 16 << 20
 """Room kept free in the map and on the disk for the person's own writes (ratings,
 settings): bulk pipeline writes stop short of it."""
-
-
-class StoreError(Exception):
-    """The store cannot be used as it is; the message says why in one line."""
-
-
-class StoreFull(StoreError):
-    """A write did not fit: the map or the disk is full. Nothing was written."""
-
-
-def _is_disk_full(exc: BaseException) -> bool:
-    return getattr(exc, "errno", None) == errno.ENOSPC or "No space left" in str(exc)
 
 
 class Store:
@@ -173,45 +163,8 @@ class Store:
         return True
 
     def _check_schema(self, readonly: bool) -> None:
-        stored = self._stored_schema()
-        if stored == SCHEMA_VERSION or (stored is None and readonly):
-            return
-        try:
-            self._upgrade_schema(readonly)
-        except lmdb.MapFullError:
-            raise StoreError(f"the store at {self.path} is full and could not be upgraded; "
-                             "raise [storage] map_size_gb") from None
-        except lmdb.Error as exc:
-            if _is_disk_full(exc):
-                raise StoreError(f"the disk holding {self.path} is full; free some space "
-                                 "and start again") from None
-            raise
-
-    def _stored_schema(self) -> int | None:
-        with self.env.begin() as txn:
-            raw = txn.get(b"schema_version", db=self.meta)
-            return int(unpack(raw)) if raw is not None else None
-
-    def _upgrade_schema(self, readonly: bool) -> None:
-        with self.env.begin(write=not readonly) as txn:
-            raw = txn.get(b"schema_version", db=self.meta)
-            stored = unpack(raw) if raw is not None else None
-            if stored is None:
-                if not readonly:
-                    txn.put(b"schema_version", pack(SCHEMA_VERSION), db=self.meta)
-                return
-            if stored > SCHEMA_VERSION:
-                raise StoreError(
-                    f"store at {self.path} has schema {stored}, newer than this anagnorisisd "
-                    f"understands ({SCHEMA_VERSION}); upgrade anagnorisisd or use another data_dir"
-                )
-            if stored < SCHEMA_VERSION and readonly:
-                raise StoreError(f"store at {self.path} needs migrating; run 'anagnorisisd index'")
-            if stored == SCHEMA_VERSION:
-                return
-            for version in range(stored, SCHEMA_VERSION):
-                MIGRATIONS[version](txn, self)
-            txn.put(b"schema_version", pack(SCHEMA_VERSION), db=self.meta)
+        """At schema SCHEMA_VERSION, migrated if older (store.migrations)."""
+        upgrade(self, readonly, SCHEMA_VERSION)
 
     def schema_version(self) -> int:
         with self.env.begin() as txn:
@@ -296,7 +249,7 @@ class Store:
                              "it, or raise [storage] map_size_gb")
                 raise StoreFull(self.full) from None
             except lmdb.Error as exc:
-                if not _is_disk_full(exc):
+                if not is_disk_full(exc):
                     raise
                 self.full = f"the disk holding {self.path} is full; indexing is paused"
                 raise StoreFull(self.full) from None

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import lmdb
 
+from anagnorisisd.store.errors import StoreError, is_disk_full
 from anagnorisisd.store.records import Mark, pack, unpack
 
 if TYPE_CHECKING:
@@ -49,3 +50,36 @@ def _migrate_1_to_2(txn: lmdb.Transaction, store: Store) -> None:
 
 
 MIGRATIONS: dict[int, Callable[[lmdb.Transaction, Store], None]] = {1: _migrate_1_to_2}
+
+
+def upgrade(store: Store, readonly: bool, schema: int) -> None:
+    """Bring the store to `schema`, every migration in one transaction (a crash leaves the
+    old schema whole); StoreError says why it cannot (newer, read-only, full)."""
+    with store.env.begin() as txn:
+        raw = txn.get(b"schema_version", db=store.meta)
+    stored = int(unpack(raw)) if raw is not None else None
+    if stored == schema or (stored is None and readonly):
+        return
+    try:
+        with store.env.begin(write=not readonly) as txn:
+            if stored is None:
+                txn.put(b"schema_version", pack(schema), db=store.meta)
+                return
+            if stored > schema:
+                raise StoreError(
+                    f"store at {store.path} has schema {stored}, newer than this anagnorisisd "
+                    f"understands ({schema}); upgrade anagnorisisd or use another data_dir")
+            if readonly:
+                raise StoreError(f"store at {store.path} needs migrating; run "
+                                 "'anagnorisisd index'")
+            for version in range(stored, schema):
+                MIGRATIONS[version](txn, store)
+            txn.put(b"schema_version", pack(schema), db=store.meta)
+    except lmdb.MapFullError:
+        raise StoreError(f"the store at {store.path} is full and could not be upgraded; "
+                         "raise [storage] map_size_gb") from None
+    except lmdb.Error as exc:
+        if is_disk_full(exc):
+            raise StoreError(f"the disk holding {store.path} is full; free some space "
+                             "and start again") from None
+        raise
