@@ -15,6 +15,7 @@ export class Compare {
     this.focus = 0;
     this.details = new Map();
     this.history = [];
+    this.changes = 0;  // counts saved changes, so a refresh never overwrites a newer one
     this.zoom = { scale: 1, x: 50, y: 50 };
     document.getElementById("compare-close").onclick = () => this.dialog.close();
     document.getElementById("compare-prev").onclick = () => this.moveGroup(-1);
@@ -77,8 +78,10 @@ export class Compare {
   // The server chooses keepers (a rating or a reject can change them): take its word for
   // every open group after each change.
   async refreshGroups() {
+    const asked = this.changes;
     try {
       const queue = await api("/api/cull");
+      if (asked !== this.changes) return;  // a newer change is on its way: its refresh wins
       const fresh = new Map(queue.groups.map((g) => [g.key, g]));
       for (const group of this.groups) {
         const now = fresh.get(group.key);
@@ -164,11 +167,16 @@ export class Compare {
   }
 
   // P on a picked photo (or X on a rejected one) takes the decision back.
+  // The decision shows and joins the undo history as soon as the daemon saved it; the
+  // server's keeper and reason follow (refreshGroups), without holding up the next key.
   async decide(decision) {
     const id = this.group.members[this.focus];
     const before = this.group.decisions[id] || null;
     const after = before === decision ? null : decision;
-    if (await this.saveDecision(id, after)) this.history.push({ kind: "decision", id, before });
+    if (await this.saveDecision(id, after)) {
+      this.history.push({ kind: "decision", id, before });
+      this.refreshGroups();
+    }
   }
 
   async saveDecision(id, decision) {
@@ -187,15 +195,18 @@ export class Compare {
       group.reason = picks.length ? (picks.length === 1 ? "you picked it"
         : `you picked these ${picks.length}`) : group.suggestedReason;
     }
+    this.changes += 1;
     this.render();
-    await this.refreshGroups();
     return true;
   }
 
   async rate(value) {
     const id = this.group.members[this.focus];
     const before = this.details.get(id)?.user_rating ?? null;
-    if (await this.saveRating(id, value)) this.history.push({ kind: "rating", id, before });
+    if (await this.saveRating(id, value)) {
+      this.history.push({ kind: "rating", id, before });
+      this.refreshGroups();
+    }
   }
 
   async saveRating(id, value) {
@@ -208,8 +219,8 @@ export class Compare {
       report(err);
       return false;
     }
+    this.changes += 1;
     this.render();
-    await this.refreshGroups();
     return true;
   }
 
@@ -225,5 +236,6 @@ export class Compare {
     const ok = last.kind === "decision" ? await this.saveDecision(last.id, last.before)
       : await this.saveRating(last.id, last.before);
     if (!ok) this.history.push(last);
+    else this.refreshGroups();
   }
 }
