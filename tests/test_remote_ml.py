@@ -80,8 +80,14 @@ def daemon_for(tmp_path: Path, urls: list[str], local_model: bool, **model: obje
     return Daemon(config, tomllib.loads(config.read_text())["server"]["port"])
 
 
+def remote_status(daemon: Daemon) -> dict:
+    """The remote model's status, once the daemon has loaded it (it listens first, then
+    loads the model in the background)."""
+    return dict(wait_until(lambda: daemon.status()["model"].get("remote"), timeout=60))
+
+
 def workers_by_url(daemon: Daemon) -> dict[str, dict]:
-    return {w["url"]: w for w in daemon.status()["model"]["remote"]["workers"]}
+    return {w["url"]: w for w in remote_status(daemon)["workers"]}
 
 
 def stored_vectors(data_dir: Path) -> dict[str, np.ndarray]:
@@ -244,7 +250,7 @@ def test_a_daemon_waiting_for_workers_still_stops_at_once(tmp_path: Path) -> Non
     gone = f"http://127.0.0.1:{free_port()}"
     daemon = daemon_for(tmp_path, [gone], local_model=False)
     try:
-        wait_until(lambda: daemon.status()["model"]["remote"]["waiting"] > 0, timeout=60)
+        wait_until(lambda: remote_status(daemon)["waiting"] > 0, timeout=60)
         assert daemon.stop(timeout=30) == 0  # SIGTERM: the waiting items give up, nothing hangs
     finally:
         daemon.kill()
