@@ -34,17 +34,16 @@ class PreviewCache:
         target = self.path_for(content, size)
         with self._lock:
             making = self._making.setdefault(target.name, threading.Lock())
-        with making:
-            try:
-                os.utime(target)  # served now: the last to be evicted
-                return target
-            except FileNotFoundError:
-                pass
-            data = render_jpeg(source, size)
-            self._store(target, data)
-        with self._lock:
-            self._making.pop(target.name, None)
-        return target
+        try:
+            with making:
+                try:
+                    os.utime(target)  # served now: the last to be evicted
+                except FileNotFoundError:
+                    self._store(target, render_jpeg(source, size))
+            return target
+        finally:  # one lock per rendition being asked for now, never one per rendition ever
+            with self._lock:
+                self._making.pop(target.name, None)
 
     def _store(self, target: Path, data: bytes) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)

@@ -358,16 +358,12 @@ class RemoteClip:
                 for made in self.embed_pixels(inputs)]
 
     def trusted(self, made: Embedded) -> bool:
-        worker = made.source.get("worker")
-        return not (isinstance(worker, str) and self.distrusted(
-            FromWorker(made.vector, worker, float(made.source.get("at", 0)))))
-
-    def distrusted(self, made: FromWorker) -> bool:
-        """Whether this vector came from a worker since caught lying, after its last passed
+        """False for a vector from a worker since caught lying, made after its last passed
         check (an answer that was in flight when the worker was caught)."""
+        worker = made.source.get("worker")
         with self._cond:
-            since = self._distrusted.get(made.worker)
-        return since is not None and made.at >= since
+            since = self._distrusted.get(worker) if isinstance(worker, str) else None
+        return since is None or float(made.source.get("at", 0)) < since
 
     def embed_image(self, img: Image.Image) -> NDArray[np.float32]:
         """One upright RGB image someone waits for (search by image): within the timeout."""
