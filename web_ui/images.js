@@ -113,6 +113,7 @@ export class ImagesPage {
   }
 
   navigate(change) {
+    this.scrollToYear = null;
     const state = { ...urlState(), ...change };
     const params = new URLSearchParams();
     if (state.q) params.set("q", state.q);
@@ -196,9 +197,10 @@ export class ImagesPage {
     });
     grid.replaceChildren(...cells);
     this.renderYears(result.years, state);
-    if (this.scrollToYear) {  // a year chosen in the bar: its first heading, in view
-      const heading = grid.querySelector(`h3.month[data-year="${this.scrollToYear}"]`);
-      this.scrollToYear = null;
+    // A year chosen in the bar: its first heading in view, on this render and on the live
+    // refreshes after it, until the person scrolls or goes elsewhere.
+    if (this.scrollToYear && this.scrollToYear.page === state.page) {
+      const heading = grid.querySelector(`h3.month[data-year="${this.scrollToYear.year}"]`);
       if (heading) heading.scrollIntoView({ block: "start" });
     }
     // What the grid shows now, so a test (or an extension) can wait for this very render.
@@ -244,8 +246,12 @@ export class ImagesPage {
       "data-testid": `year-${y.year}`, title: `${y.count} images`,
       class: y.page === state.page ? "on" : "",
       onclick: () => {
-        this.scrollToYear = String(y.year);
         this.navigate({ page: y.page });
+        this.scrollToYear = { year: String(y.year), page: y.page };
+        const forget = () => { this.scrollToYear = null; };
+        for (const event of ["wheel", "touchmove", "keydown"]) {
+          addEventListener(event, forget, { once: true });
+        }
       } }, String(y.year))));
   }
 
