@@ -403,11 +403,14 @@ def test_11_timeline_month_headers_and_jump_to_a_year(world) -> None:  # type: i
         page.wait_for_url(re.compile(r"page=2"))
         rendered(page, "date")
         page.get_by_test_id("month-header").filter(has_text="2015").first.wait_for()
-        # the year's first heading is scrolled into view, not just its page opened
+        # the year's first heading is scrolled into view below the sticky header, not just
+        # its page opened, and it is the element seen at its own place
         page.wait_for_function("""() => { const h = [...document.querySelectorAll(
             '[data-testid=month-header]')].find((n) => n.textContent.includes('2015'));
             const box = h && h.getBoundingClientRect();
-            return box && box.top >= 0 && box.bottom <= innerHeight; }""")
+            const top = document.querySelector('header.top').getBoundingClientRect().bottom;
+            return box && box.top >= top && box.bottom <= innerHeight &&
+              h.contains(document.elementFromPoint(box.left + 4, box.top + box.height / 2)); }""")
     finally:
         page.set_viewport_size({"width": 1280, "height": 900})
     shot(page, "timeline")

@@ -199,10 +199,7 @@ export class ImagesPage {
     this.renderYears(result.years, state);
     // A year chosen in the bar: its first heading in view, on this render and on the live
     // refreshes after it, until the person scrolls or goes elsewhere.
-    if (this.scrollToYear && this.scrollToYear.page === state.page) {
-      const heading = grid.querySelector(`h3.month[data-year="${this.scrollToYear.year}"]`);
-      if (heading) heading.scrollIntoView({ block: "start" });
-    }
+    this.keepYearInView();
     // What the grid shows now, so a test (or an extension) can wait for this very render.
     grid.dataset.query = state.q;
     grid.dataset.page = String(state.page);
@@ -253,6 +250,22 @@ export class ImagesPage {
           addEventListener(event, forget, { once: true });
         }
       } }, String(y.year))));
+  }
+
+  // The chosen year's first heading sits just below the sticky header, not under it, and
+  // stays there while the progress line above the grid grows or shrinks (a layout shift
+  // that no render follows), until the person scrolls, types or goes elsewhere.
+  keepYearInView() {
+    const pin = this.scrollToYear;
+    if (!pin || pin.page !== urlState().page) return;
+    const heading = document.querySelector(`#grid h3.month[data-year="${pin.year}"]`);
+    if (!heading) return;
+    const below = document.querySelector("header.top").getBoundingClientRect().bottom;
+    scrollBy(0, heading.getBoundingClientRect().top - below - 8);
+    if (!this.yearObserver) {
+      this.yearObserver = new ResizeObserver(() => this.keepYearInView());
+      this.yearObserver.observe(document.getElementById("main"));
+    }
   }
 
   // A tile is a button (Enter or Space opens it) beside a labelled checkbox; a stack's tile
