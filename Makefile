@@ -25,9 +25,9 @@ setup-test: $(TEST_STAMP)
 $(TEST_STAMP): $(RUNTIME_STAMP)
 	$(PIP) install torch==2.13.0
 	$(PIP) install -e '.[test]'
-	$(PIP) install --no-deps open-clip-torch
+	$(PIP) install --no-deps open-clip-torch insightface
 	tools/ensure_chromium.sh
-	$(BIN)/python tools/fetch_axe.py $(VENV)/axe
+	$(BIN)/python tools/npm_files.py $(VENV)/npm
 	touch $@
 
 run: setup

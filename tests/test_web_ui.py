@@ -548,9 +548,9 @@ def test_13_a_stack_is_one_tile_that_opens_the_compare_view(world) -> None:  # t
 
 
 def axe_file() -> Path:
-    import tools.fetch_axe as fetch_axe
+    from tools.npm_files import AXE
 
-    return fetch_axe.fetch(Path(__file__).resolve().parent.parent / ".venv" / "axe")
+    return AXE.fetch(Path(__file__).resolve().parent.parent / ".venv" / "npm")[0]
 
 
 def serious_violations(page) -> list[str]:  # type: ignore[no-untyped-def]

@@ -45,7 +45,6 @@ from anagnorisisd.ml.remote_protocol import (
     FromWorker,
     HttpStatus,
     ItemFault,
-    NoWorker,
     Refused,
     RemoteError,
     Stopped,
@@ -58,6 +57,7 @@ from anagnorisisd.ml.remote_protocol import (
     probe_image,
 )
 from anagnorisisd.ml.remote_worker import Worker
+from anagnorisisd.ml.worker_pool import REFUSED_RECHECK_S, WorkerPool
 from anagnorisisd.stage import PixelNeed
 
 __all__ = ["FromWorker", "ItemFault", "Refused", "RemoteClip", "RemoteError", "Stopped",
@@ -68,11 +68,6 @@ log = logging.getLogger(__name__)
 AGREEMENT = 0.99
 """Least cosine between a worker's and the reference's vector for the probe image (JPEG at
 quality 95 costs about 0.001)."""
-BACKOFF_FIRST_S, BACKOFF_MAX_S = 2.0, 15.0
-REFUSED_RECHECK_S = 300.0
-"""A refused worker is probed again after this long: it may have been given the right model."""
-RECHECK_ITEMS, RECHECK_S = 200, 600.0
-"""A worker is checked on the probe again after this many items or seconds."""
 SPOT_CHECK_EVERY = 10
 """With the model installed here too, one item in this many is also embedded here and must
 agree: a worker that passes the probe and then answers with other vectors is caught within
@@ -93,7 +88,7 @@ class ShortSide(Preprocessor):
         return img if new == (w, h) else img.resize(new, self.interpolation)
 
 
-class RemoteClip:
+class RemoteClip(WorkerPool):
     """The embedding model, served by immich machine-learning workers."""
 
     def __init__(self, name: str, urls: list[str], reference: ClipModel | None, *,
@@ -106,15 +101,9 @@ class RemoteClip:
         base = (reference.preprocess if reference else
                 ShortSide(input_size(name), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)))
         self.preprocess = replace(base, draft=not exact_decode)
-        self.workers = [Worker(u.rstrip("/")) for u in urls]
-        self.in_flight = max(1, in_flight)
-        self.timeout_s = timeout_s
-        self.fallback_local = fallback_local and reference is not None
-        self.waiting = 0
+        super().__init__(urls, in_flight=in_flight, timeout_s=timeout_s,
+                         fallback_local=fallback_local and reference is not None)
         self._anchor: NDArray[np.float32] | None = None
-        self._cond = threading.Condition()
-        self._check_locks = {w.url: threading.RLock() for w in self.workers}
-        self._stopped = threading.Event()
         self._pool = ThreadPoolExecutor(max(1, len(self.workers) * self.in_flight),
                                         thread_name_prefix="remote-ml")
         self._texts: OrderedDict[str, NDArray[np.float32]] = OrderedDict()
@@ -154,74 +143,6 @@ class RemoteClip:
         return self._post(worker, {"clip": {"visual": {"modelName": self.name, "options": {}}}},
                           image=image, deadline=deadline)
 
-    # -------------------------------------------------------------- choosing
-    def _acquire(self, deadline: float | None = None) -> Worker | None:
-        """The usable worker with the fewest requests in flight; None means "embed locally"
-        (fallback). An item of the pipeline waits while every worker is down, since nothing
-        should fail for it; a request someone waits on (a query) waits until `deadline`,
-        then NoWorker says so in one sentence."""
-        with self._cond:
-            self.waiting += 1
-            try:
-                while True:
-                    if self._stopped.is_set():
-                        raise Stopped
-                    now = time.monotonic()
-                    usable = [w for w in self.workers if w.usable(now, self.in_flight)]
-                    if usable:
-                        worker = min(usable, key=lambda w: (w.in_flight, w.latency_s or 0.0))
-                        worker.in_flight += 1
-                        return worker
-                    if self.fallback_local and all(w.in_flight == 0 for w in self.workers):
-                        return None
-                    if deadline is not None and now >= deadline:
-                        raise NoWorker(self._nobody())
-                    soonest = min((w.retry_at for w in self.workers if w.retry_at > now),
-                                  default=now + 1)
-                    until = min(soonest, deadline) if deadline is not None else soonest
-                    self._cond.wait(timeout=max(0.05, min(until - now, 1.0)))
-            finally:
-                self.waiting -= 1
-
-    def _nobody(self) -> str:
-        """Why no worker could answer, in one sentence."""
-        now = time.monotonic()
-        states = [f"{w.url} {w.as_dict(now)['state']}"
-                  + (f" ({w.last_error})" if w.last_error else "") for w in self.workers]
-        return (f"no remote worker could answer within {self.timeout_s:g} s: "
-                + "; ".join(states))
-
-    def _release(self, worker: Worker, error: Exception | None, sent: int = 0) -> None:
-        """Any answer, however malformed, ends here and frees the worker's slot: a success,
-        a refusal (identity: no work for minutes), or a fault (skipped a while, checked
-        again on the probe before its next item)."""
-        with self._cond:
-            worker.in_flight -= 1
-            now = time.monotonic()
-            if error is None:
-                if worker.refused is None:  # a refusal made meanwhile stands until a check
-                    worker.up, worker.backoff, worker.retry_at = True, 0.0, 0.0
-                worker.done += 1
-                worker.since_check += 1
-                worker.bytes_sent += sent
-                worker.finished.append(now)
-                if worker.since_check >= RECHECK_ITEMS or now - worker.checked_at > RECHECK_S:
-                    worker.checked = False
-            else:
-                worker.failures += 1
-                worker.checked = False
-                message = str(error) or type(error).__name__
-                worker.last_error = message
-                if isinstance(error, Refused):
-                    worker.refused = f"{worker.url} {message}"
-                    worker.retry_at = now + REFUSED_RECHECK_S
-                else:
-                    worker.up = False
-                    worker.backoff = min(BACKOFF_MAX_S, max(BACKOFF_FIRST_S, 2 * worker.backoff))
-                    worker.retry_at = now + worker.backoff
-                log.warning("remote worker %s: %s", worker.url, message)
-            self._cond.notify_all()
-
     def _check(self, worker: Worker, deadline: float | None = None) -> None:
         """Before a worker's first item, after any fault, and every RECHECK_ITEMS items: its
         vector for the probe image must match the reference's. A worker that cannot embed
@@ -249,11 +170,7 @@ class RemoteClip:
                            f"{AGREEMENT}): is it running {self.name}?")
                 log.error("%s %s", worker.url, refusal)
                 raise Refused(refusal)
-            with self._cond:
-                worker.checked, worker.since_check = True, 0
-                worker.checked_at = time.monotonic()
-                worker.checked_wall = time.time()
-                worker.refused = None  # identity shown again: any earlier refusal ends
+            self._passed_check(worker)
 
     def _reference_vector(self, pixels: Image.Image) -> NDArray[np.float32] | None:
         if self.reference is None:
@@ -262,49 +179,12 @@ class RemoteClip:
             self.reference.preprocess.to_array(self.reference.preprocess.resize(pixels))[None])[0]
         return vector
 
-    # --------------------------------------------------------------- embedding
-    def _on_some_worker(self, ask: Callable[[Worker, float | None], NDArray[np.float32]],
-                        here: Callable[[], NDArray[np.float32]], sent: int = 0,
-                        deadline: float | None = None) -> FromWorker:
-        """Ask workers until one answers (a failing one hands the item to the next: never a
-        failure of the item), or embed `here` when every worker is down and fallback is on.
-        An error status for this item from a worker that then passes its probe again is the
-        item's fault (ItemFault), not the worker's."""
-        while True:
-            worker = self._acquire(deadline)
-            if worker is None:
-                return FromWorker(here(), "local", time.time())
-            try:
-                self._check(worker, deadline)
-                vector = ask(worker, deadline)
-            except HttpStatus as exc:
-                fault = self._item_or_worker(worker, exc, deadline)
-                self._release(worker, None if isinstance(fault, ItemFault) else fault)
-                if isinstance(fault, ItemFault):
-                    raise fault from None
-                continue
-            except Exception as exc:
-                self._release(worker, exc)
-                continue
-            self._release(worker, None, sent)
-            return FromWorker(vector, worker.url, time.time())
-
-    def _item_or_worker(self, worker: Worker, status: HttpStatus,
-                        deadline: float | None) -> Exception:
-        """After an error status on an item: probe again. A worker that still embeds the
-        probe could not read this image (ItemFault); one that cannot is at fault itself."""
-        with self._cond:
-            worker.checked = False
-        try:
-            self._check(worker, deadline)
-        except Exception as exc:
-            return exc
-        return ItemFault(f"the worker could not embed this image ({status})")
-
     def embed_one(self, pixels: Image.Image, deadline: float | None = None) -> FromWorker:
         data = jpeg(pixels)
-        made = self._on_some_worker(lambda w, until: self._visual(w, data, until),
-                                    lambda: self._local_vector(pixels), len(data), deadline)
+        vector, maker = self._on_some_worker(lambda w, until: self._visual(w, data, until),
+                                             lambda: self._local_vector(pixels), len(data),
+                                             deadline)
+        made = FromWorker(vector, maker, time.time())
         return self._spot_check(made, pixels)
 
     def _spot_check(self, made: FromWorker, pixels: Image.Image) -> FromWorker:
@@ -402,10 +282,10 @@ class RemoteClip:
         entries = {"clip": {"textual": {"modelName": self.name,
                                         "options": {"language": language or "en"}}}}
         # Someone waits for a query: it answers within the timeout, or says why not.
-        vector = self._on_some_worker(
+        vector, _ = self._on_some_worker(
             lambda w, until: self._post(w, entries, text=text, deadline=until),
             lambda: self._local().embed_text(text, language),
-            deadline=time.monotonic() + self.timeout_s).vector
+            deadline=time.monotonic() + self.timeout_s)
         with self._texts_lock:
             self._texts[key] = vector
             while len(self._texts) > 256:
@@ -434,7 +314,5 @@ class RemoteClip:
             self.reference.unload_idle()
 
     def close(self) -> None:
-        self._stopped.set()
-        with self._cond:
-            self._cond.notify_all()
+        self.stop()
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,166 @@
+"""Spreading requests over immich machine-learning workers, whatever the model.
+
+Every remote model (CLIP, faces) asks its workers the same way: the usable worker with
+the fewest requests in flight takes the next item; any answer, however malformed, frees
+its slot; a worker that fails is skipped for a while (2 s, doubling to 15 s) and its item
+goes to another, so nothing is ever marked failed because a worker was down; a worker
+whose identity check fails is refused for REFUSED_RECHECK_S; every RECHECK_ITEMS items (or
+RECHECK_S) it is checked again. What "checked" means is the model's business (`_check`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from anagnorisisd.ml.remote_protocol import HttpStatus, ItemFault, NoWorker, Refused, Stopped
+from anagnorisisd.ml.remote_worker import Worker
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+BACKOFF_FIRST_S, BACKOFF_MAX_S = 2.0, 15.0
+REFUSED_RECHECK_S = 300.0
+"""A refused worker is probed again after this long: it may have been given the right model."""
+RECHECK_ITEMS, RECHECK_S = 200, 600.0
+"""A worker is checked on the probe again after this many items or seconds."""
+
+
+class WorkerPool:
+    """The workers of one remote model, and the rules for choosing among them."""
+
+    def __init__(self, urls: list[str], *, in_flight: int, timeout_s: float,
+                 fallback_local: bool) -> None:
+        self.workers = [Worker(u.rstrip("/")) for u in urls]
+        self.in_flight = max(1, in_flight)
+        self.timeout_s = timeout_s
+        self.fallback_local = fallback_local
+        self.waiting = 0
+        self._cond = threading.Condition()
+        self._check_locks = {w.url: threading.RLock() for w in self.workers}
+        self._stopped = threading.Event()
+
+    def _check(self, worker: Worker, deadline: float | None = None) -> None:
+        """Raise unless the worker shows it runs this model; mark it checked if it does."""
+        raise NotImplementedError
+
+    def _passed_check(self, worker: Worker) -> None:
+        with self._cond:
+            worker.checked, worker.since_check = True, 0
+            worker.checked_at = time.monotonic()
+            worker.checked_wall = time.time()
+            worker.refused = None  # identity shown again: any earlier refusal ends
+
+    def _acquire(self, deadline: float | None = None) -> Worker | None:
+        """The usable worker with the fewest requests in flight; None means "embed locally"
+        (fallback). An item of the pipeline waits while every worker is down, since nothing
+        should fail for it; a request someone waits on (a query) waits until `deadline`,
+        then NoWorker says so in one sentence."""
+        with self._cond:
+            self.waiting += 1
+            try:
+                while True:
+                    if self._stopped.is_set():
+                        raise Stopped
+                    now = time.monotonic()
+                    usable = [w for w in self.workers if w.usable(now, self.in_flight)]
+                    if usable:
+                        worker = min(usable, key=lambda w: (w.in_flight, w.latency_s or 0.0))
+                        worker.in_flight += 1
+                        return worker
+                    if self.fallback_local and all(w.in_flight == 0 for w in self.workers):
+                        return None
+                    if deadline is not None and now >= deadline:
+                        raise NoWorker(self._nobody())
+                    soonest = min((w.retry_at for w in self.workers if w.retry_at > now),
+                                  default=now + 1)
+                    until = min(soonest, deadline) if deadline is not None else soonest
+                    self._cond.wait(timeout=max(0.05, min(until - now, 1.0)))
+            finally:
+                self.waiting -= 1
+
+    def _nobody(self) -> str:
+        """Why no worker could answer, in one sentence."""
+        now = time.monotonic()
+        states = [f"{w.url} {w.as_dict(now)['state']}"
+                  + (f" ({w.last_error})" if w.last_error else "") for w in self.workers]
+        return (f"no remote worker could answer within {self.timeout_s:g} s: "
+                + "; ".join(states))
+
+    def _release(self, worker: Worker, error: Exception | None, sent: int = 0) -> None:
+        """Any answer, however malformed, ends here and frees the worker's slot: a success,
+        a refusal (identity: no work for minutes), or a fault (skipped a while, checked
+        again on the probe before its next item)."""
+        with self._cond:
+            worker.in_flight -= 1
+            now = time.monotonic()
+            if error is None:
+                if worker.refused is None:  # a refusal made meanwhile stands until a check
+                    worker.up, worker.backoff, worker.retry_at = True, 0.0, 0.0
+                worker.done += 1
+                worker.since_check += 1
+                worker.bytes_sent += sent
+                worker.finished.append(now)
+                if worker.since_check >= RECHECK_ITEMS or now - worker.checked_at > RECHECK_S:
+                    worker.checked = False
+            else:
+                worker.failures += 1
+                worker.checked = False
+                message = str(error) or type(error).__name__
+                worker.last_error = message
+                if isinstance(error, Refused):
+                    worker.refused = f"{worker.url} {message}"
+                    worker.retry_at = now + REFUSED_RECHECK_S
+                else:
+                    worker.up = False
+                    worker.backoff = min(BACKOFF_MAX_S, max(BACKOFF_FIRST_S, 2 * worker.backoff))
+                    worker.retry_at = now + worker.backoff
+                log.warning("remote worker %s: %s", worker.url, message)
+            self._cond.notify_all()
+
+    def _on_some_worker(self, ask: Callable[[Worker, float | None], T],
+                        here: Callable[[], T], sent: int = 0,
+                        deadline: float | None = None) -> tuple[T, str]:
+        """Ask workers until one answers (a failing one hands the item to the next: never a
+        failure of the item), or embed `here` when every worker is down and fallback is on.
+        An error status for this item from a worker that then passes its probe again is the
+        item's fault (ItemFault), not the worker's."""
+        while True:
+            worker = self._acquire(deadline)
+            if worker is None:
+                return here(), "local"
+            try:
+                self._check(worker, deadline)
+                answer = ask(worker, deadline)
+            except HttpStatus as exc:
+                fault = self._item_or_worker(worker, exc, deadline)
+                self._release(worker, None if isinstance(fault, ItemFault) else fault)
+                if isinstance(fault, ItemFault):
+                    raise fault from None
+                continue
+            except Exception as exc:
+                self._release(worker, exc)
+                continue
+            self._release(worker, None, sent)
+            return answer, worker.url
+
+    def _item_or_worker(self, worker: Worker, status: HttpStatus,
+                        deadline: float | None) -> Exception:
+        """After an error status on an item: probe again. A worker that still embeds the
+        probe could not read this image (ItemFault); one that cannot is at fault itself."""
+        with self._cond:
+            worker.checked = False
+        try:
+            self._check(worker, deadline)
+        except Exception as exc:
+            return exc
+        return ItemFault(f"the worker could not embed this image ({status})")
+
+    def stop(self) -> None:
+        self._stopped.set()
+        with self._cond:
+            self._cond.notify_all()

@@ -1,0 +1,70 @@
+"""Files out of an npm package, pinned by version and checked against the registry's
+sha512 integrity, without needing node: what the test suite takes from npm (axe-core's
+rules, face-api's demo photos) lands in the virtual environment, which git ignores.
+
+Usage: python tools/npm_files.py DEST_DIR   (fetches everything below; prints the folder)
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import sys
+import tarfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class NpmFiles:
+    package: str
+    version: str
+    integrity: str
+    members: tuple[str, ...]
+    """Paths inside the tarball, under package/."""
+
+    @property
+    def url(self) -> str:
+        tail = self.package.split("/")[-1]
+        return f"https://registry.npmjs.org/{self.package}/-/{tail}-{self.version}.tgz"
+
+    def fetch(self, dest: Path) -> list[Path]:
+        """The members, in dest, named by their file names; downloaded once."""
+        targets = [dest / Path(m).name for m in self.members]
+        if all(t.exists() for t in targets):
+            return targets
+        with urllib.request.urlopen(self.url, timeout=120) as response:
+            data = response.read()
+        digest = "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
+        if digest != self.integrity:
+            raise SystemExit(f"{self.package} {self.version}: the tarball does not match its "
+                             "pinned integrity")
+        dest.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+            for member, target in zip(self.members, targets, strict=True):
+                extracted = archive.extractfile(f"package/{member}")
+                if extracted is None:
+                    raise SystemExit(f"{self.package} {self.version}: no {member}")
+                tmp = target.with_suffix(".tmp")
+                tmp.write_bytes(extracted.read())
+                tmp.replace(target)
+        return targets
+
+
+AXE = NpmFiles("axe-core", "4.14.1",
+               "sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuF"
+               "ooJpZe37OgudVGtQ==", ("axe.min.js",))
+FACE_API_PHOTOS = NpmFiles(
+    "@vladmandic/face-api", "1.7.15",
+    "sha512-WDMmK3CfNLo8jylWqMoQgf4nIst3M0fzx1dnac96wv/dvMTN4DxC/Pq1DGtduDk1lktCamQ3MIDXFnvrd"
+    "HTXDw==", tuple(f"demo/sample{i}.jpg" for i in range(1, 7)))
+"""Six real photos of real people, alone and in groups (MIT-licensed package)."""
+
+
+if __name__ == "__main__":
+    folder = Path(sys.argv[1] if len(sys.argv) > 1 else ".venv/npm")
+    for files in (AXE, FACE_API_PHOTOS):
+        files.fetch(folder)
+    print(folder)
