@@ -94,5 +94,5 @@ def test_a_detector_of_another_shape_is_refused_in_one_line(tmp_path: Path) -> N
         geometry.decode([np.zeros((1, 1), np.float32)] * 6, 0.5, 1.0)
     root = write_face_model(tmp_path / "m")
     (root / "recognition" / "model.onnx").unlink()
-    with pytest.raises(ModelError, match="lacks recognition/model.onnx"):
+    with pytest.raises(ModelError, match=r"lacks recognition/model\.onnx"):
         LocalFaces(FaceFiles("m", root), SessionSettings(("CPUExecutionProvider",)))
