@@ -67,7 +67,7 @@ class ServerConfig:
 @dataclass(frozen=True)
 class PipelineConfig:
     stages: list[str] = field(default_factory=lambda: ["hash", "meta", "thumbnail", "quality",
-                                                          "clip"])
+                                                          "clip", "faces"])
     queue_size: int = bounded(64, 1, 100_000)
 
 

@@ -10,7 +10,9 @@ model's vectors (the same numbers, shuffled), `drip` sends its answer a byte at 
 `nested` answers with JSON nested 100,000 deep, `bignum` with a 400-digit number, `random`
 with random vectors once it has answered `--honest` images truthfully (the probe among
 them), and `picky` answers HTTP 500, as immich does for an image it cannot decode, for any
-image that is mostly magenta. GET /stats counts what it embedded; POST /mode?mode=NAME
+image that is mostly magenta. With `--faces NAME` it also serves immich's facial-recognition
+entry with dlib's real weights (tests/dlib_faces.py); `outside` then puts every face box
+far outside the picture. GET /stats counts what it embedded; POST /mode?mode=NAME
 changes the mode while it runs.
 
     python -m tests.immich_ml_worker --port 3003 [--mode slow --delay 0.2]
@@ -23,6 +25,7 @@ import asyncio
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from aiohttp import web
@@ -32,17 +35,21 @@ from anagnorisisd.ml.clip import ClipModel
 from anagnorisisd.ml.layout import ModelFiles
 from anagnorisisd.ml.manager import shipped_model_dir
 from anagnorisisd.ml.session import SessionSettings
+from tests.dlib_faces import DlibFaces
 
 MODES = ("normal", "slow", "garbage", "disagree", "drip", "nested", "bignum", "random",
-         "picky")
+         "picky", "outside")
 
 
 def build(model_dir: Path, name: str, mode: str = "normal", delay: float = 0.0,
-          threads: int = 1, serves: str | None = None, honest: int = 1) -> web.Application:
+          threads: int = 1, serves: str | None = None, honest: int = 1,
+          faces: str | None = None) -> web.Application:
     model = ClipModel(ModelFiles(name, model_dir),
                       SessionSettings(("CPUExecutionProvider",), threads), exact_decode=True)
     served = serves or name
-    counts = {"images": 0, "texts": 0}
+    counts = {"images": 0, "texts": 0, "faces": 0}
+    faces_model = DlibFaces() if faces else None
+    served_faces = faces
     shuffle = np.random.default_rng(0).permutation(model.embed_dim)
     rng = np.random.default_rng(1)
     state = {"mode": mode}
@@ -66,12 +73,41 @@ def build(model_dir: Path, name: str, mode: str = "normal", delay: float = 0.0,
             await asyncio.sleep(0.2)
         return response
 
+    async def face_answer(types: dict[str, Any], image: Any, mode: str) -> web.Response:
+        """immich's facial-recognition entry, with dlib's real weights (tests/dlib_faces)."""
+        detection, recognition = types["detection"], types["recognition"]
+        if faces_model is None or served_faces not in (detection.get("modelName"),
+                                                       recognition.get("modelName")):
+            return web.json_response({"detail": "Failed to load model"}, status=500)
+        if not isinstance(image, web.FileField):
+            return web.json_response({"detail": "an image is needed"}, status=400)
+        rgb = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(image.file.read())))
+                         .convert("RGB"))
+        min_score = float(detection.get("options", {}).get("minScore", 0.7))
+        found = await asyncio.get_running_loop().run_in_executor(
+            None, faces_model.faces, rgb, min_score)
+        counts["faces"] += 1
+        for face in found:
+            if mode == "outside":
+                face["boundingBox"] = {"x1": 5000, "y1": 5000, "x2": 5100, "y2": 5100}
+            if mode == "disagree":
+                face["embedding"] = face["embedding"][::-1]
+            if mode == "random" and counts["faces"] > honest:
+                face["embedding"] = rng.normal(size=len(face["embedding"])).tolist()
+            face["embedding"] = json.dumps(face["embedding"])
+        if mode == "garbage":
+            found = "no faces today"  # type: ignore[assignment]
+        return web.json_response({"facial-recognition": found,
+                                  "imageHeight": rgb.shape[0], "imageWidth": rgb.shape[1]})
+
     async def predict(request: web.Request) -> web.StreamResponse:
         mode = state["mode"]
         form = await request.post()
         try:
             entries = json.loads(str(form["entries"]))
             (task, types), = entries.items()
+            if task == "facial-recognition":
+                return await face_answer(types, form.get("image"), mode)
             (kind, entry), = types.items()
         except (KeyError, ValueError):
             return web.json_response({"detail": "Invalid request format."}, status=422)
@@ -136,9 +172,12 @@ def main() -> None:
     parser.add_argument("--serves", help="the model name it answers to (default: --model)")
     parser.add_argument("--honest", type=int, default=1,
                         help="random mode: images answered truthfully first")
+    parser.add_argument("--faces", metavar="NAME",
+                        help="also serve facial-recognition under this model name, with "
+                             "dlib's real weights")
     args = parser.parse_args()
     app = build(args.model_dir or shipped_model_dir(args.model), args.model, args.mode,
-                args.delay, args.threads, args.serves, args.honest)
+                args.delay, args.threads, args.serves, args.honest, args.faces)
     web.run_app(app, host="127.0.0.1", port=args.port, print=None)
 
 

@@ -109,6 +109,10 @@ def test_every_built_in_stage_output_is_the_documented_one(tmp_path: Path) -> No
     photo = make_photo(library / "one.jpg", 640, 480, seed=1)
     shutil.copytree(shipped_model_dir("shapes-clip-mini"),
                     tmp_path / "data" / "models" / "shapes-clip-mini")
+    from tools.face_layout import write_face_model
+
+    write_face_model(tmp_path / "data" / "models" / "facial-recognition" / "buffalo_l",
+                     score_bias=0.0)
     config = build_config({"library": {"paths": [str(library)]},
                            "storage": {"data_dir": str(tmp_path / "data")},
                            "model": {"name": "shapes-clip-mini", "auto_pull": False}})

@@ -1,0 +1,210 @@
+"""Faces from immich machine-learning workers, over immich's own protocol.
+
+`POST /predict` with `entries` = `{"facial-recognition": {"detection": {"modelName": NAME,
+"options": {"minScore": S}}, "recognition": {"modelName": NAME}}}` and the picture as
+`image`; the answer is `{"facial-recognition": [{"boundingBox": {"x1", "y1", "x2", "y2"},
+"embedding": "<JSON array>", "score"}, …], "imageHeight", "imageWidth"}`. immich sends no
+landmarks, so remote faces have none.
+
+The workers are spread, retried and backed off as for CLIP (ml.worker_pool). A worker's
+identity is checked on a probe photo with a face: against the local model where it is
+installed (boxes IoU 0.9 or more, vectors cosine 0.99 or more), else against the first
+worker that answered. An answer with boxes outside the picture, non-finite numbers or
+vectors whose length changes is refused with its reason.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import time
+from importlib import resources
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
+
+from anagnorisisd.ml.faces import Face, LocalFaces, l2_rows
+from anagnorisisd.ml.remote_protocol import (
+    HttpStatus,
+    Refused,
+    RemoteError,
+    jpeg,
+    load_json,
+    multipart,
+    post,
+)
+from anagnorisisd.ml.remote_worker import Worker
+from anagnorisisd.ml.worker_pool import WorkerPool
+
+MAX_FACES_ANSWERED = 1000
+BOX_SLACK = 0.02
+"""How far outside the picture a box may reach (a face cut by the edge) before the answer
+is refused: a box entirely elsewhere is a lie."""
+PROBE_IOU, PROBE_COSINE = 0.9, 0.99
+
+
+def probe_photo() -> NDArray[np.uint8]:
+    """A public-domain photo with one clear face (NASA's portrait of Eileen Collins, as
+    scikit-image ships it), the same on every machine."""
+    data = (resources.files("anagnorisisd.ml") / "shipped" / "face_probe.jpg").read_bytes()
+    with Image.open(io.BytesIO(data)) as img:
+        return np.asarray(img.convert("RGB"))
+
+
+def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+class RemoteFaces(WorkerPool):
+    """The face model, served by immich machine-learning workers."""
+
+    def __init__(self, name: str, urls: list[str], reference: LocalFaces | None, *,
+                 in_flight: int = 4, timeout_s: float = 30.0) -> None:
+        super().__init__(urls, in_flight=in_flight, timeout_s=timeout_s, fallback_local=False)
+        self.name = name
+        self.reference = reference
+        self.dim: int | None = None
+        self._anchor: list[Face] | None = None
+
+    @property
+    def identity(self) -> str:
+        return f"{self.name}@remote"
+
+    def _ask(self, worker: Worker, rgb: NDArray[np.uint8], min_score: float,
+             deadline: float | None) -> list[Face]:
+        entries = {"facial-recognition": {
+            "detection": {"modelName": self.name, "options": {"minScore": min_score}},
+            "recognition": {"modelName": self.name}}}
+        body, content_type = multipart({"entries": json.dumps(entries)},
+                                       {"image": jpeg(Image.fromarray(rgb))})
+        start = time.monotonic()
+        until = start + self.timeout_s if deadline is None else min(deadline,
+                                                                     start + self.timeout_s)
+        try:
+            raw = post(worker.url + "/predict", body, content_type, until)
+        except OSError as exc:
+            message = str(exc) if str(exc).startswith("unreachable") else f"unreachable: {exc!r}"
+            raise OSError(message) from None
+        faces = self._parse(load_json(raw, "the answer"), rgb.shape[1], rgb.shape[0])
+        with self._cond:
+            elapsed = time.monotonic() - start
+            worker.latency_s = (elapsed if worker.latency_s is None
+                                else 0.8 * worker.latency_s + 0.2 * elapsed)
+        return faces
+
+    def _parse(self, answer: Any, width: int, height: int) -> list[Face]:
+        listed = answer.get("facial-recognition") if isinstance(answer, dict) else None
+        if not isinstance(listed, list) or len(listed) > MAX_FACES_ANSWERED:
+            raise RemoteError("returned garbage: no list of faces under 'facial-recognition'")
+        faces = []
+        for item in listed:
+            if not isinstance(item, dict):
+                raise RemoteError("returned garbage: a face that is not an object")
+            box = _box(item.get("boundingBox"))
+            slack_x, slack_y = BOX_SLACK * width, BOX_SLACK * height
+            if not (-slack_x <= box[0] < box[2] <= width + slack_x
+                    and -slack_y <= box[1] < box[3] <= height + slack_y):
+                raise Refused(f"returned a face box {[round(v) for v in box]} outside the "
+                              f"{width}x{height} picture it was sent")
+            score = item.get("score")
+            if not isinstance(score, int | float) or not 0.0 <= float(score) <= 1.0:
+                raise RemoteError("returned garbage: a face score that is not in 0..1")
+            vector = _vector(item.get("embedding"))
+            with self._cond:
+                if self.dim is None:
+                    self.dim = len(vector)
+            if len(vector) != self.dim:
+                raise Refused(f"returned a face vector of {len(vector)} numbers, not "
+                              f"{self.dim}: another model")
+            faces.append(Face(box=box, score=float(score), vector=vector))
+        return faces
+
+    def _check(self, worker: Worker, deadline: float | None = None) -> None:
+        with self._check_locks[worker.url]:
+            if worker.checked:
+                return
+            probe = probe_photo()
+            try:
+                theirs = self._ask(worker, probe, 0.5, deadline)
+            except HttpStatus as exc:
+                raise Refused(f"does not serve {self.name}: the probe photo got {exc}") from None
+            if self.reference is not None:
+                ours = self.reference.faces(probe, 0.5)
+                against = "the local model"
+            else:
+                with self._cond:
+                    if self._anchor is None:
+                        self._anchor = theirs
+                    ours = self._anchor
+                against = "the first worker"
+            problem = disagreement(theirs, ours)
+            if problem:
+                raise Refused(f"disagrees with {against} on the probe photo ({problem}): is "
+                              f"it running {self.name}?")
+            self._passed_check(worker)
+
+    def faces(self, rgb: NDArray[np.uint8], min_score: float) -> list[Face]:
+        found, _ = self._on_some_worker(
+            lambda worker, until: self._ask(worker, rgb, min_score, until),
+            lambda: [], deadline=None)
+        return found
+
+    def status(self) -> dict[str, Any]:
+        now = time.monotonic()
+        with self._cond:
+            workers = [w.as_dict(now) for w in self.workers]
+        return {"workers": workers, "waiting": self.waiting}
+
+
+def disagreement(theirs: list[Face], ours: list[Face]) -> str | None:
+    """Why two answers for the same photo are not the same model's, or None."""
+    if not ours:
+        return None if not theirs else f"{len(theirs)} faces where there are none"
+    if not theirs:
+        return "no face where there is one"
+    for face in ours:
+        best = max(theirs, key=lambda t: iou(t.box, face.box))
+        overlap = iou(best.box, face.box)
+        if overlap < PROBE_IOU:
+            return f"box overlap {overlap:.2f}, needs {PROBE_IOU}"
+        if len(best.vector) != len(face.vector):
+            return f"vectors of {len(best.vector)} numbers, not {len(face.vector)}"
+        cosine = float(best.vector @ face.vector)
+        if cosine < PROBE_COSINE:
+            return f"vector cosine {cosine:.3f}, needs {PROBE_COSINE}"
+    return None
+
+
+def _box(raw: Any) -> tuple[float, float, float, float]:
+    if not isinstance(raw, dict):
+        raise RemoteError("returned garbage: a face without a boundingBox")
+    values = [raw.get(k) for k in ("x1", "y1", "x2", "y2")]
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+               for v in values):
+        raise RemoteError("returned garbage: a boundingBox that is not four numbers")
+    return (float(values[0]), float(values[1]), float(values[2]),  # type: ignore[arg-type]
+            float(values[3]))  # type: ignore[arg-type]
+
+
+def _vector(raw: Any) -> NDArray[np.float32]:
+    if isinstance(raw, str):
+        raw = load_json(raw, "'embedding'")
+    if not isinstance(raw, list) or not raw or len(raw) > 4096 or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in raw):
+        raise RemoteError("returned garbage: a face embedding that is not a list of numbers")
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            vector = np.asarray([float(v) for v in raw], dtype=np.float32)
+    except (OverflowError, ValueError):
+        raise RemoteError("returned garbage: a number too large for a vector") from None
+    if not np.all(np.isfinite(vector)) or not np.any(vector):
+        raise RemoteError("returned garbage: a face vector that is zero or not finite")
+    normalised: NDArray[np.float32] = l2_rows(vector[None])[0]
+    return normalised

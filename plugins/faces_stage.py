@@ -1,0 +1,125 @@
+"""The faces stage: every face in a photo, with its box, landmarks, score and vector.
+
+Like immich, detection looks at a preview (PREVIEW px on the longest side, a view of the
+pipeline's one decode), not at the 224-pixel CLIP input: faces in a group photo are a few
+dozen pixels there. Boxes and landmarks are stored in pixels of the upright photo at full
+size, so they land on the face whatever size it is shown at. A photo without faces is a
+result too (zero faces). The model is immich's (local ONNX or workers, ml.face_service);
+its identity is the stage version, so another model redoes every photo.
+
+Bounds: at most `max_faces` faces are kept per photo, the largest first (a crowd says how
+many more there were); faces smaller than `min_face_px` in the preview are kept as found
+but marked `small` and left out of people, since recognition is unreliable at that size.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from anagnorisisd.imaging.decoding import failure_reason
+from anagnorisisd.ml.face_service import FaceModels
+from anagnorisisd.ml.faces import Face, FaceModel
+from anagnorisisd.ml.remote_protocol import ItemFault, Stopped
+from anagnorisisd.stage import (
+    PixelNeed,
+    Setting,
+    Stage,
+    StageContext,
+    StageInput,
+    StageOutput,
+    StageSkip,
+)
+
+PREVIEW = 1440
+"""immich's preview size, which is what its workers detect faces on."""
+
+
+class FacesStage(Stage):
+    name: ClassVar[str] = "faces"
+    provides: ClassVar[tuple[str, ...]] = ("faces",)
+    requires: ClassVar[tuple[str, ...]] = ("meta",)
+    pixels: ClassVar[PixelNeed | None] = PixelNeed(longest=PREVIEW)
+    config_schema: ClassVar[dict[str, Setting]] = {
+        "model": Setting(str, "buffalo_l", "immich's face model (buffalo_s, buffalo_m, "
+                         "buffalo_l, antelopev2)"),
+        "backend": Setting(str, "", "local or remote; empty: as [model] backend",
+                           choices=("", "local", "remote")),
+        "min_score": Setting(float, 0.7, "least detection score kept", 0.05, 1.0),
+        "max_faces": Setting(int, 50, "faces kept per photo, the largest first", 1, 1000),
+        "min_face_px": Setting(int, 32, "faces smaller than this in the preview are not "
+                               "grouped into people", 0, 1000),
+    }
+
+    def __init__(self, config: dict[str, Any], context: StageContext | None = None) -> None:
+        super().__init__(config, context)
+        if context is None:
+            raise ValueError("the faces stage needs the daemon's configuration")
+        self.models = FaceModels(context.config, str(config["model"]), str(config["backend"]),
+                                 retry_s=float(context.config.scheduler.model_check_s))
+        self.min_score = float(config["min_score"])
+        self.max_faces = int(config["max_faces"])
+        self.min_face_px = int(config["min_face_px"])
+        self.batch_size = 8
+        self.version = "unavailable"
+
+    def ready(self) -> bool:
+        model = self.models.current()
+        if model is not None:
+            self.version = f"1:{model.identity}"
+        return model is not None
+
+    def status(self) -> dict[str, Any]:
+        return {"model": self.models.status()}
+
+    def process(self, batch: list[StageInput]) -> list[StageOutput]:
+        model = self.models.current()
+        if model is None:
+            raise StageSkip(self.models.problem or "no face model")
+        return [self._one(model, item) for item in batch]
+
+    def _one(self, model: FaceModel, item: StageInput) -> StageOutput:
+        try:
+            view = item.pixels()
+        except FileNotFoundError:
+            return StageOutput.later("the file vanished while it was read")
+        except Exception as exc:
+            return StageOutput.fail(failure_reason(exc))
+        try:
+            found = model.faces(np.asarray(view), self.min_score)
+        except Stopped:
+            raise StageSkip("shutting down") from None
+        except ItemFault as exc:
+            return StageOutput.fail(str(exc))
+        meta = item.inputs.get("meta", {})
+        width = int(meta.get("width") or view.width)
+        height = int(meta.get("height") or view.height)
+        return StageOutput.ok(self.record(found, view.size, (width, height), model.identity))
+
+    def record(self, found: list[Face], view: tuple[int, int], full: tuple[int, int],
+               identity: str) -> dict[str, Any]:
+        """What is stored: faces in full-size upright pixels, the largest first, bounded."""
+        sx, sy = full[0] / max(1, view[0]), full[1] / max(1, view[1])
+        ordered = sorted(found, key=lambda f: -(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+        faces = []
+        for face in ordered[: self.max_faces]:
+            x1, y1 = max(0.0, face.box[0]), max(0.0, face.box[1])
+            x2, y2 = min(float(view[0]), face.box[2]), min(float(view[1]), face.box[3])
+            side = min(x2 - x1, y2 - y1)
+            faces.append({
+                "box": [round(x1 * sx, 1), round(y1 * sy, 1), round(x2 * sx, 1),
+                        round(y2 * sy, 1)],
+                "score": round(face.score, 4),
+                "landmarks": [[round(x * sx, 1), round(y * sy, 1)] for x, y in face.landmarks]
+                if face.landmarks else None,
+                "small": side < self.min_face_px,
+                "vector": face.vector.astype(np.float16).tobytes(),
+            })
+        dims = {len(f.vector) for f in found}
+        return {"model": identity, "width": full[0], "height": full[1], "faces": faces,
+                "dim": dims.pop() if len(dims) == 1 else None,
+                "more": max(0, len(found) - self.max_faces)}
+
+    def close(self) -> None:
+        self.models.close()
