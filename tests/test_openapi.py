@@ -74,7 +74,8 @@ def test_every_route_of_the_server_is_in_the_openapi_document(daemon: Daemon) ->
     for source in package.rglob("*.py"):
         for match in re.finditer(r'add_(get|post|put|delete)\(\s*"(/api/[^"]+)"',
                                  source.read_text()):
-            served.add((match[1].upper(), match[2]))
+            path = re.sub(r"\{(\w+):.*?\}(?=/|$)", r"{\1}", match[2])  # {id:REGEX}
+            served.add((match[1].upper(), path))
     assert served, "no routes found"
     assert served == documented, (served - documented, documented - served)
 

@@ -35,6 +35,8 @@ from anagnorisisd.imaging import decoding
 from anagnorisisd.ingest.scanner import ScanReport, normalise_root, scan
 from anagnorisisd.ingest.watcher import Debouncer, LibraryWatcher
 from anagnorisisd.ml.service import ModelService
+from anagnorisisd.people.desk import PeopleDesk
+from anagnorisisd.people.service import People
 from anagnorisisd.pipeline.registry import Assembly, assemble
 from anagnorisisd.pipeline.runner import Pipeline
 from anagnorisisd.rating.trainer import Trainer
@@ -171,6 +173,10 @@ class Library:
                                config.index.duplicate_threshold)
         self.reviews = Reviews(self.store, self.culling)
         self.trainer = Trainer(self.store, self.search, config.data_dir / "evaluator")
+        self.faces_stage = self.assembly.provider("faces")
+        self.people = People(self.store)
+        self.desk = PeopleDesk(self.people)
+        self.search.people = self.desk.passing
         stored = self.store.get_setting(LIBRARY_SETTING)
         self.roots_source = "api" if stored is not None else "config"
         self.roots: list[str] = [normalise_root(p) for p in (stored or config.library.paths)]
@@ -200,6 +206,10 @@ class Library:
         hub.subscribe(StageResult, lambda e: self.trainer.on_result(e.stage, e.content,
                                                                     e.output),
                       "evaluator: predictions for new images")
+        hub.subscribe(StageResult, lambda e: self.people.on_result(e.content, e.output)
+                      if e.stage == self.faces_stage else None, "people: a photo's faces")
+        hub.subscribe(ContentChanged, lambda e: self.people.on_removed(e.died),
+                      "people: photos gone")
         hub.subscribe(FilesFinished, lambda e: search.catalog.on_finished(e.done),
                       "catalog: failed files")
         # The runner notices a new version itself (it polls every stage); this only wakes it.
@@ -228,10 +238,12 @@ class Library:
         self._started = True
         if self.read_only:  # nothing that writes: the catalog, the index and the model only
             threading.Thread(target=self.search.start, name="search-load", daemon=True).start()
+            threading.Thread(target=self.people.load, name="people-load", daemon=True).start()
             if self.uses_model:
                 self.models.load_in_background()
             return
         threading.Thread(target=self.search.start, name="search-load", daemon=True).start()
+        threading.Thread(target=self.people.load, name="people-load", daemon=True).start()
         self.pipeline.start()
         if self.uses_model:
             self.models.load_in_background()
@@ -391,6 +403,7 @@ class Library:
                 "requeued_mid_stage": self.pipeline.requeued_mid_stage,
                 "xmp_sidecars": {"write": self.config.ratings.write_xmp,
                                  **self.sidecars.status()},
+                "people": self.desk.counts(),
                 "evaluator": {"version": self.trainer.current.version
                               if self.trainer.current else None,
                               "training": self.trainer.status.get("state")},

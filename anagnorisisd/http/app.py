@@ -7,7 +7,17 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import web
 
 from anagnorisisd.app.library import Library
-from anagnorisisd.http import cull, events, files, images, library, openapi, panel, ratings
+from anagnorisisd.http import (
+    cull,
+    events,
+    files,
+    images,
+    library,
+    openapi,
+    panel,
+    people,
+    ratings,
+)
 from anagnorisisd.http.common import LIBRARY_KEY, MODEL_POOL_KEY, MODEL_THREADS
 from anagnorisisd.http.errors import MAX_BODY_KEY, error_middleware
 from anagnorisisd.http.guard import guard_middleware
@@ -28,7 +38,7 @@ def create_app(library_: Library) -> web.Application:
 
     app.on_cleanup.append(stop_pool)
     app[MAX_BODY_KEY] = server.max_body_mb << 20
-    for resource in (library, images, ratings, cull, files, events, panel):
+    for resource in (library, images, ratings, cull, people, files, events, panel):
         resource.register(app)
     app.router.add_get("/api/openapi.json", openapi.handler)
     return app

@@ -74,6 +74,79 @@ TRASH_FILES = {"type": "object", "required": ["files"], "properties": {
     "files": FILE_LIST, "generation": {"type": "integer"}}}
 
 
+PERSON_ID = {"name": "id", "in": "path", "required": True,
+             "schema": {"type": "string", "pattern": "^[0-9a-f]{12}$"},
+             "description": "a person's id"}
+FACE_ID = {"name": "id", "in": "path", "required": True,
+           "schema": {"type": "string", "pattern": "^[0-9a-f]{64}-[0-9]{1,5}$"},
+           "description": "a face: its image's id, a dash, and its index in that image"}
+NAME = {"type": "string", "nullable": True, "maxLength": 200}
+PERSON = {"type": "object", "required": ["id", "name", "faces", "photos"], "properties": {
+    "id": {"type": "string"}, "name": NAME, "faces": {"type": "integer"},
+    "photos": {"type": "integer"}, "hidden": {"type": "boolean"},
+    "cover": {"type": "string", "nullable": True}}}
+FACE = {"type": "object", "required": ["id", "box", "score", "person"], "properties": {
+    "id": {"type": "string"}, "box": {"type": "array", "items": {"type": "number"},
+                                      "minItems": 4, "maxItems": 4},
+    "score": {"type": "number"}, "person": {"type": "string", "nullable": True},
+    "name": NAME, "small": {"type": "boolean"}, "hidden": {"type": "boolean"}}}
+PEOPLE_PATHS: dict[str, Any] = {
+    "/api/people": {
+        "get": {"summary": "Everyone found in the photos, the largest first (hidden=1: the "
+                           "hidden ones); `summary` counts faces and says how they were grouped",
+                "parameters": [{"name": "hidden", "in": "query",
+                                "schema": {"type": "string", "enum": ["0", "1"]}}],
+                "responses": {"200": json_response({"type": "object", "required": ["people"],
+                                                    "properties": {"people": {
+                                                        "type": "array", "items": PERSON}}},
+                                                   "people"), **errors(400)}},
+        "post": {"summary": "A new person from some faces (naming a face by hand)",
+                 "requestBody": json_body({"type": "object", "required": ["name", "faces"],
+                                           "properties": {"name": NAME, "faces": {
+                                               "type": "array", "minItems": 1,
+                                               "items": {"type": "string"}}}}),
+                 "responses": {"200": json_response(PERSON, "the new person"),
+                               **errors(400, 404, 415)}}},
+    "/api/people/regroup": {"post": {
+        "summary": "Group every face into people afresh, in the background",
+        "responses": {"202": json_response(OBJECT, "started"), **errors(409)}}},
+    "/api/people/{id}": {
+        "get": {"summary": "A person: their faces and photos", "parameters": [PERSON_ID],
+                "responses": {"200": json_response(PERSON, "the person"), **errors(404)}},
+        "put": {"summary": "Name a person (null: unnamed), or hide or show them",
+                "parameters": [PERSON_ID],
+                "requestBody": json_body({"type": "object", "properties": {
+                    "name": NAME, "hidden": {"type": "boolean"}}}),
+                "responses": {"200": json_response(PERSON, "the person"),
+                              **errors(400, 404, 415)}}},
+    "/api/people/{id}/merge": {"post": {
+        "summary": "Merge this person into another", "parameters": [PERSON_ID],
+        "requestBody": json_body({"type": "object", "required": ["into"], "properties": {
+            "into": {"type": "string", "pattern": "^[0-9a-f]{12}$"}}}),
+        "responses": {"200": json_response(PERSON, "the person merged into"),
+                      **errors(400, 404, 415)}}},
+    "/api/faces/{id}": {"put": {
+        "summary": "Move a face to a person, out of its person (null), or hide it",
+        "parameters": [FACE_ID],
+        "requestBody": json_body({"type": "object", "properties": {
+            "person": {"type": "string", "nullable": True, "pattern": "^[0-9a-f]{12}$"},
+            "hidden": {"type": "boolean"}}}),
+        "responses": {"200": json_response(FACE, "the face"), **errors(400, 404, 415)}}},
+    "/api/faces/{id}/crop": {"get": {
+        "summary": "The face cut from its photo (JPEG, 160 px)", "parameters": [FACE_ID],
+        "responses": {"200": {"description": "a JPEG", "content": {
+            "image/jpeg": {"schema": {"type": "string", "format": "binary"}}}},
+            **errors(404)}}},
+    "/api/images/{id}/faces": {"get": {
+        "summary": "The faces in an image, with their boxes in upright full-size pixels",
+        "parameters": [ID],
+        "responses": {"200": json_response({"type": "object", "required": ["faces"],
+                                            "properties": {"faces": {"type": "array",
+                                                                     "items": FACE}}},
+                                           "the faces"), **errors(404)}}},
+}
+
+
 SPEC: dict[str, Any] = {
     "openapi": "3.0.3",
     "info": {"title": "anagnorisisd", "version": __version__,
@@ -251,6 +324,7 @@ SPEC: dict[str, Any] = {
         "/api/openapi.json": {"get": {
             "summary": "This document",
             "responses": {"200": json_response(OBJECT, "the OpenAPI document")}}},
+        **PEOPLE_PATHS,
     },
 }
 

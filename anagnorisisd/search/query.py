@@ -5,10 +5,10 @@
 Grammar (tokens are separated by white space; "double quotes" make one token):
 
     query    = { term }
-    term     = filter | when | what | keyword | negative | text
+    term     = filter | when | what | who | keyword | negative | text
     filter   = FIELD OP VALUE                     rating>=7, size<5MB, ratio<1, format=png
     FIELD    = rating | width | height | size | ratio | pixels | format | score | date
-             | sharp
+             | sharp | faces
                (sharp: how sharp, the variance of the Laplacian at thumbnail scale;
                blurred shots measure under about 100;
                score: the cosine similarity to the free text or to similar:ID, -1 to 1;
@@ -16,6 +16,9 @@ Grammar (tokens are separated by white space; "double quotes" make one token):
                YYYY-MM-DD, compared with the capture time)
     when     = date:PERIOD | year:YYYY | before:PERIOD | after:PERIOD
     what     = camera:TEXT | place:TEXT | has:gps      (TEXT: part of the name, any case)
+    who      = person:NAME (a name, any case, or a person's id; one per person wanted,
+               all of them in the photo) | faces:N | faces>=N (faces found) | unnamed:
+               (a face that is in no named person)
     OP       = ">=" | "<=" | ">" | "<" | "=" | "!="
     VALUE    = NUMBER [UNIT]    size: B KB MB GB (powers of 1000), KiB MiB GiB;
                                 pixels: MP (millions); format: a word (jpeg, png, ...)
@@ -42,7 +45,9 @@ FORMAT_FAMILIES = {"jpeg": ("jpeg", "mpo")}
 """Formats recorded under more than one name: a phone JPEG with a depth map or a second
 picture inside is an MPO to Pillow, and a JPEG to everyone else."""
 FIELDS = ("rating", "width", "height", "size", "ratio", "pixels", "format", "score", "date",
-          "sharp")
+          "sharp", "faces")
+PEOPLE_FIELDS = ("person", "unnamed", "faces")
+"""Filters answered by the people of the library, not by the catalog's columns."""
 SORT_KEYWORDS = ("rating", "random", "file-size", "proportion", "resolution", "similarity",
                  "date", "sharpness")
 PERIOD_RE = re.compile(r"^(?P<y>\d{4})(?:-(?P<m>\d{1,2})(?:-(?P<d>\d{1,2}))?)?$")
@@ -180,6 +185,20 @@ def parse(raw: str) -> Query:
                 raise QueryError(f"'{token}': {key.lower()}: needs a name, like "
                                  f'{key.lower()}:"iPhone 13"', token, position)
             query.filters.append(Filter(key.lower(), "~", value.strip().lower()))
+        elif lower.startswith("person:"):
+            name = token.split(":", 1)[1].strip()
+            if not name:
+                raise QueryError(f"'{token}': person: needs a name, like person:\"Ana\"", token,
+                                 position)
+            query.filters.append(Filter("person", "=", name))
+        elif lower.startswith("faces:"):
+            count = lower.split(":", 1)[1]
+            if not count.isdigit():
+                raise QueryError(f"'{token}': faces: needs a whole number, like faces:0", token,
+                                 position)
+            query.filters.append(Filter("faces", "=", float(count)))
+        elif lower == "unnamed:":
+            query.filters.append(Filter("unnamed", "=", 1.0))
         elif lower.startswith("has:"):
             if lower != "has:gps":
                 raise QueryError(f"'{token}': has: takes gps", token, position)

@@ -36,7 +36,7 @@ from anagnorisisd.ml.remote import RemoteError, Stopped
 from anagnorisisd.ml.service import ModelService, needs_model
 from anagnorisisd.search.catalog import Catalog, Columns
 from anagnorisisd.search.index import VectorIndex
-from anagnorisisd.search.query import FORMAT_FAMILIES, Query
+from anagnorisisd.search.query import FORMAT_FAMILIES, PEOPLE_FIELDS, Filter, Query
 from anagnorisisd.store.database import Store
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,9 @@ class SearchService:
         self.changed = True
         self._build_lock = threading.Lock()
         self._last_build = 0.0
+        self.people: Callable[[Filter], set[bytes]] | None = None
+        """The photos that pass a person:, faces: or unnamed: filter (set by the library,
+        which knows the people); without it those filters match nothing."""
 
     # ------------------------------------------------------------- lifecycle
     def start(self) -> None:
@@ -243,7 +246,7 @@ class SearchService:
         columns = self.catalog.columns()
         if (page - 1) * per_page >= len(columns.ids):
             return Page(self.search(query, 1, 1, seed).total if columns.ids else 0, [])
-        mask = self.filter_mask(query, columns)
+        mask = self.filter_mask(query, columns) & self.people_mask(query, columns)
         descending = query.order != "asc"
         scored: dict[bytes, float] | None = None
         if query.text or query.negative or query.sort == "similar":
@@ -276,14 +279,27 @@ class SearchService:
             notice = needs_model("Ordering by similarity") + " Shown newest first instead."
         return Page(len(order), hits, years, notice)
 
+    def people_mask(self, query: Query, columns: Columns) -> NDArray[np.bool_]:
+        mask = np.ones(len(columns.ids), dtype=bool)
+        for f in query.filters:
+            if f.field not in PEOPLE_FIELDS:
+                continue
+            passing = np.zeros(len(columns.ids), dtype=bool)
+            for content in self.people(f) if self.people else ():
+                index = columns.position.get(content)
+                if index is not None:
+                    passing[index] = True
+            mask &= passing
+        return mask
+
     @staticmethod
     def filter_mask(query: Query, columns: Columns) -> NDArray[np.bool_]:
         # Unreadable files are counted apart, never shown as tiles; a file still being
         # described (no size, no thumbnail yet) is shown once it is.
         mask = ~columns.failed & columns.ready
         for f in query.filters:
-            if f.field == "score":
-                continue  # applied to the similarities themselves (search)
+            if f.field == "score" or f.field in PEOPLE_FIELDS:
+                continue  # applied to the similarities themselves (search), or people_mask
             if f.field in ("camera", "place"):
                 column = columns.camera if f.field == "camera" else columns.place
                 mask &= np.char.find(column, str(f.value)) >= 0

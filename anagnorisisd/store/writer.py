@@ -248,6 +248,13 @@ class Writer:
         else:
             self.txn.put(key, pack(review), db=self.store.user)
 
+    def set_user(self, content_hash: bytes, key: str, value: Any) -> None:
+        """Other per-content user data (who is in the photo, say); None deletes it."""
+        if value is None:
+            self.txn.delete(content_hash + key.encode(), db=self.store.user)
+        else:
+            self.txn.put(content_hash + key.encode(), pack(value), db=self.store.user)
+
     def set_prediction(self, content_hash: bytes, value: float, model: str) -> None:
         self.txn.put(content_hash + b"prediction", pack({"value": value, "model": model}),
                      db=self.store.user)

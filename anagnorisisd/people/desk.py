@@ -1,0 +1,204 @@
+"""What the API, the CLI and the query language ask of people, and the person's edits.
+
+Reads are answered from memory (People), so the people page and a `person:` query cost
+a dictionary walk, not a store scan. Every edit is written to the store before it is
+answered: a name or a correction acknowledged is never lost.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from anagnorisisd.people.book import Person
+from anagnorisisd.people.service import FaceRow, NoSuchPerson, People, split_face_id
+from anagnorisisd.search.query import Filter
+
+COMPARE = {">=": int.__ge__, "<=": int.__le__, ">": int.__gt__, "<": int.__lt__,
+           "=": int.__eq__, "!=": int.__ne__}
+
+
+class PeopleDesk:
+    def __init__(self, people: People) -> None:
+        self.people = people
+
+    # ---------------------------------------------------------------- reads
+    def _members(self) -> dict[str, list[FaceRow]]:
+        found: dict[str, list[FaceRow]] = {}
+        for fid, pid in self.people.final.items():
+            if pid is not None:
+                found.setdefault(pid, []).append(self.people.faces[fid])
+        return found
+
+    def listing(self, hidden: bool = False) -> list[dict[str, Any]]:
+        """Everyone with a face, the largest first; named people without faces left too."""
+        with self.people._lock:
+            members = self._members()
+            out = []
+            for pid, person in self.people.people.items():
+                faces = members.get(pid, [])
+                if person.hidden != hidden or (not faces and not person.name):
+                    continue
+                out.append(self._summary(person, faces))
+        return sorted(out, key=lambda p: (-p["faces"], p["name"] or "~", p["id"]))
+
+    @staticmethod
+    def _summary(person: Person, faces: list[FaceRow]) -> dict[str, Any]:
+        cover = max(faces, key=lambda f: (f.box[2] - f.box[0]) * f.score) if faces else None
+        return {"id": person.id, "name": person.name, "hidden": person.hidden,
+                "faces": len(faces), "photos": len({f.content for f in faces}),
+                "cover": cover.id if cover else None}
+
+    def person(self, pid: str) -> dict[str, Any]:
+        with self.people._lock:
+            person = self.people.people.get(pid)
+            if person is None:
+                raise NoSuchPerson(f"no person {pid}")
+            faces = self._members().get(pid, [])
+            summary = self._summary(person, faces)
+            summary["face_list"] = [self.face(f.id) for f in faces]
+            summary["photo_ids"] = sorted({f.content.hex() for f in faces})
+        return summary
+
+    def face(self, fid: str) -> dict[str, Any]:
+        face = self.people.faces.get(fid)
+        if face is None:
+            raise NoSuchPerson(f"no face {fid}")
+        pid = self.people.final.get(fid)
+        person = self.people.people.get(pid) if pid else None
+        return {"id": fid, "image": face.content.hex(), "box": list(face.box),
+                "score": face.score, "small": face.small, "person": pid,
+                "name": person.name if person else None,
+                "hidden": bool(self.people._fix(fid).get("hidden"))}
+
+    def faces_of(self, content: bytes) -> list[dict[str, Any]]:
+        with self.people._lock:
+            return [self.face(fid) for fid in self.people.by_content.get(content, [])]
+
+    def face_count(self, content: bytes) -> int | None:
+        """Faces found in a photo; None until the faces stage has looked at it."""
+        ids = self.people.by_content.get(content)
+        return len(ids) if ids is not None else None
+
+    def photos_with(self, name_or_id: str) -> set[bytes]:
+        """Photos showing the person of that name (any case) or id; empty if nobody is."""
+        wanted = name_or_id.strip().lower()
+        with self.people._lock:
+            pids = {pid for pid, p in self.people.people.items()
+                    if pid == wanted or (p.name or "").lower() == wanted}
+            return {self.people.faces[fid].content for fid, pid in self.people.final.items()
+                    if pid in pids}
+
+    def photos_with_unnamed(self) -> set[bytes]:
+        """Photos with a face that is in no named person (small faces aside)."""
+        with self.people._lock:
+            out = set()
+            for fid, pid in self.people.final.items():
+                face = self.people.faces[fid]
+                named = pid is not None and self.people.people[pid].name
+                if not named and not face.small and not self.people._fix(fid).get("hidden"):
+                    out.add(face.content)
+            return out
+
+    def passing(self, f: Filter) -> set[bytes]:
+        """The photos that pass a person:, unnamed: or faces filter of the query language."""
+        if f.field == "person":
+            return self.photos_with(str(f.value))
+        if f.field == "unnamed":
+            return self.photos_with_unnamed()
+        wanted, compare = int(float(f.value)), COMPARE[f.op]
+        with self.people._lock:
+            return {c for c in self.people.looked_at
+                    if compare(len(self.people.by_content.get(c, ())), wanted)}
+
+    def counts(self) -> dict[str, Any]:
+        with self.people._lock:
+            final = Counter(pid is not None for pid in self.people.final.values())
+            return {"faces": len(self.people.faces), "grouped": final[True],
+                    "people": len({p for p in self.people.final.values() if p}),
+                    "named": sum(1 for p in self.people.people.values() if p.name),
+                    "grouping": self.people.grouping,
+                    "thresholds": vars(self.people.thresholds())}
+
+    # ---------------------------------------------------------------- edits
+    def _require(self, pid: str) -> Person:
+        person = self.people.people.get(pid)
+        if person is None:
+            raise NoSuchPerson(f"no person {pid}")
+        return person
+
+    def rename(self, pid: str, name: str | None) -> dict[str, Any]:
+        with self.people._lock:
+            self._require(pid).name = name.strip() if name and name.strip() else None
+            self.people.book.save_people(self.people.people)
+        return self.person(pid)
+
+    def hide(self, pid: str, hidden: bool) -> dict[str, Any]:
+        with self.people._lock:
+            self._require(pid).hidden = hidden
+            self.people.book.save_people(self.people.people)
+        return self.person(pid)
+
+    def merge(self, pid: str, into: str) -> dict[str, Any]:
+        """Every face of `pid` becomes `into`'s, corrections included; `into` keeps its
+        name, or takes the other's if it had none."""
+        if pid == into:
+            raise ValueError("a person cannot be merged into themselves")
+        with self.people._lock:
+            source, target = self._require(pid), self._require(into)
+            for fid, owner in list(self.people.machine.items()):
+                if owner == pid:
+                    self.people.machine[fid] = into
+            touched = {f.content for f in self.people.faces.values()
+                       if self.people.final.get(f.id) == pid}
+            for content, fixes in self.people.fixes.items():
+                for fix in fixes.values():
+                    if fix.get("person") == pid:
+                        fix["person"] = into
+                        touched.add(content)
+            target.name = target.name or source.name
+            del self.people.people[pid]
+            self.people._settle()
+            self.people.book.save_people(self.people.people)
+            for content in touched:
+                self.people.book.save_fixes(content, self.people.fixes.get(content, {}))
+            self.people.book.save_assigned({c: self.people._machine_of(c) for c in touched})
+        return self.person(into)
+
+    def fix_face(self, fid: str, change: dict[str, Any]) -> dict[str, Any]:
+        """Move a face to a person, out of its person ("not this person": `person` None),
+        or hide it (a stranger in the background). Never undone by a later grouping."""
+        content, index = split_face_id(fid)
+        with self.people._lock:
+            if fid not in self.people.faces:
+                raise NoSuchPerson(f"no face {fid}")
+            fixes = self.people.fixes.setdefault(content, {})
+            fix = dict(fixes.get(index, {}))
+            if "person" in change:
+                target = change["person"]
+                if target is not None:
+                    self._require(target)
+                    fix["person"] = target
+                else:
+                    current = self.people.final.get(fid)
+                    fix.pop("person", None)
+                    fix["not"] = sorted({*fix.get("not", []), *([current] if current else [])})
+                    fix["person"] = None
+            if "hidden" in change:
+                fix["hidden"] = bool(change["hidden"])
+            fixes[index] = fix
+            self.people.book.save_fixes(content, fixes)
+            self.people.final[fid] = self.people._person_of(fid)
+        return self.face(fid)
+
+    def new_person(self, name: str | None, faces: list[str]) -> dict[str, Any]:
+        """A person made by hand from some faces (a name given by clicking a face)."""
+        from anagnorisisd.people.book import new_person_id
+
+        with self.people._lock:
+            pid = new_person_id()
+            self.people.people[pid] = Person(pid, name.strip() if name else None)
+            self.people.book.save_people(self.people.people)
+        for fid in faces:
+            self.fix_face(fid, {"person": pid})
+        return self.person(pid)

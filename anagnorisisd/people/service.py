@@ -1,0 +1,299 @@
+"""The people of the library: every stored face, the person each belongs to, and the
+person's own names and corrections, held in memory and answered from there.
+
+Faces arrive from the faces stage one photo at a time and join people incrementally
+(clustering.nearest): a face whose nearest grouped face is within the model's
+`max_distance` joins that face's person; a face with `min_faces` ungrouped faces close to
+it founds a new person with them. A full grouping (DBSCAN) runs on request and in the
+background after RECLUSTER_AFTER new faces stayed ungrouped. Whatever the grouping says,
+the person's corrections (book.py) win: they are applied last, every time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from anagnorisisd.people import clustering
+from anagnorisisd.people.book import PeopleBook, Person, new_person_id
+from anagnorisisd.store.database import Store
+
+log = logging.getLogger(__name__)
+
+FACES_STAGE = "faces"
+RECLUSTER_AFTER = 200
+"""Faces left ungrouped since the last grouping that start a background one."""
+
+
+class NoSuchPerson(KeyError):
+    """An unknown person or face id (the API's 404)."""
+
+
+@dataclass(frozen=True)
+class FaceRow:
+    content: bytes
+    index: int
+    box: tuple[float, ...]
+    score: float
+    small: bool
+    row: int
+
+    @property
+    def id(self) -> str:
+        return f"{self.content.hex()}-{self.index}"
+
+
+def split_face_id(face_id: str) -> tuple[bytes, int]:
+    content, _, index = face_id.partition("-")
+    try:
+        return bytes.fromhex(content), int(index)
+    except ValueError:
+        raise NoSuchPerson(f"no face {face_id}") from None
+
+
+class People:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.book = PeopleBook(store)
+        self.people: dict[str, Person] = {}
+        self.faces: dict[str, FaceRow] = {}
+        self.by_content: dict[bytes, list[str]] = {}
+        self.looked_at: set[bytes] = set()
+        """Photos the faces stage has looked at, with faces or without."""
+        self.machine: dict[str, str] = {}
+        self.fixes: dict[bytes, dict[int, dict[str, Any]]] = {}
+        self.final: dict[str, str | None] = {}
+        self.vectors = np.zeros((0, 0), dtype=np.float16)
+        self.row_face: list[str | None] = []
+        self.dim: int | None = None
+        self.ungrouped_since = 0
+        self.grouping: dict[str, Any] = {"state": "idle", "last": None}
+        self._lock = threading.RLock()
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------ loading
+    def load(self) -> None:
+        with self._lock:
+            self.people = self.book.load_people()
+            for content in self.store.live_hashes():
+                if content in self.looked_at:  # heard from the stage before loading began
+                    continue
+                output = self.store.get_result(content, FACES_STAGE)
+                if output:
+                    self.looked_at.add(content)
+                    self._add_rows(content, output)
+                    for index, pid in self.book.assigned(content).items():
+                        self.machine[f"{content.hex()}-{index}"] = pid
+                    fixes = self.book.fixes(content)
+                    if fixes:
+                        self.fixes[content] = fixes
+            self._settle()
+
+    def thresholds(self) -> clustering.Thresholds:
+        return clustering.thresholds_for(self.dim or 512)
+
+    def _add_rows(self, content: bytes, output: dict[str, Any]) -> list[FaceRow]:
+        dim = output.get("dim")
+        if not isinstance(dim, int) or dim <= 0:
+            return []
+        if self.dim is None or (self.dim != dim and not self.faces):
+            self.dim = dim
+            self.vectors = np.zeros((0, dim), dtype=np.float16)
+            self.row_face = []
+        if dim != self.dim:
+            return []  # faces of another model, still to be redone by the stage
+        added = []
+        for index, face in enumerate(output.get("faces") or []):
+            vector = np.frombuffer(face["vector"], dtype=np.float16)
+            if len(vector) != dim:
+                continue
+            row = len(self.row_face)
+            if row >= len(self.vectors):
+                grown = np.zeros((max(64, 2 * len(self.vectors)), dim), dtype=np.float16)
+                grown[: len(self.vectors)] = self.vectors
+                self.vectors = grown
+            self.vectors[row] = vector
+            item = FaceRow(content, index, tuple(face["box"]), float(face["score"]),
+                           bool(face.get("small")), row)
+            self.row_face.append(item.id)
+            self.faces[item.id] = item
+            self.by_content.setdefault(content, []).append(item.id)
+            added.append(item)
+        return added
+
+    def _drop(self, content: bytes) -> None:
+        for fid in self.by_content.pop(content, []):
+            face = self.faces.pop(fid)
+            self.row_face[face.row] = None
+            self.machine.pop(fid, None)
+            self.final.pop(fid, None)
+
+    # --------------------------------------------------------- assignment
+    def _fix(self, fid: str) -> dict[str, Any]:
+        face = self.faces[fid]
+        return self.fixes.get(face.content, {}).get(face.index, {})
+
+    def _person_of(self, fid: str) -> str | None:
+        fix = self._fix(fid)
+        if fix.get("hidden"):
+            return None
+        if "person" in fix:
+            pid = fix["person"]
+            return pid if pid in self.people else None
+        pid = self.machine.get(fid)
+        if pid is None or pid in fix.get("not", ()) or pid not in self.people:
+            return None
+        return pid
+
+    def _settle(self) -> None:
+        self.final = {fid: self._person_of(fid) for fid in self.faces}
+
+    def _groupable(self) -> tuple[NDArray[np.int64], list[str]]:
+        rows, ids = [], []
+        for fid, face in self.faces.items():
+            if not face.small and not self._fix(fid).get("hidden"):
+                rows.append(face.row)
+                ids.append(fid)
+        return np.asarray(rows, dtype=np.int64), ids
+
+    def on_result(self, content: bytes, output: dict[str, Any]) -> None:
+        """A photo's faces, new or redone: join people without regrouping the library."""
+        with self._lock:
+            self._drop(content)
+            self.looked_at.add(content)
+            added = self._add_rows(content, output)
+            limits = self.thresholds()
+            changed: dict[bytes, dict[int, str]] = {}
+            for face in added:
+                if face.small:
+                    self.final[face.id] = None
+                    continue
+                pid, founders = self._join(face, limits)
+                if pid is None:
+                    self.ungrouped_since += 1
+                    continue
+                for fid in [face.id, *founders]:
+                    self.machine[fid] = pid
+                    self.final[fid] = self._person_of(fid)
+                    changed.setdefault(self.faces[fid].content, {})[self.faces[fid].index] = pid
+                if founders:
+                    self.book.save_people(self.people)
+        if changed:
+            self.book.save_assigned({c: self._machine_of(c) for c in changed})
+        if self.ungrouped_since >= RECLUSTER_AFTER:
+            self.regroup_in_background()
+
+    def _join(self, face: FaceRow, limits: clustering.Thresholds
+              ) -> tuple[str | None, list[str]]:
+        """The person a new face joins, and the ungrouped faces that found a new person
+        with it (none when it joins an existing one)."""
+        self.final[face.id] = None
+        rows, ids = self._groupable()
+        others = rows != face.row
+        rows, ids = rows[others], [i for i, keep in zip(ids, others, strict=True) if keep]
+        if not len(rows):
+            return None, []
+        vector = self.vectors[face.row].astype(np.float32)
+        distance = 1.0 - self.vectors[rows].astype(np.float32) @ vector
+        close = np.flatnonzero(distance <= limits.max_distance)
+        refused = set(self._fix(face.id).get("not", ()))
+        for position in close[np.argsort(distance[close])]:
+            pid = self.final.get(ids[position])
+            if pid is not None and pid not in refused:
+                return pid, []
+        loose = [ids[p] for p in close if self.final.get(ids[p]) is None
+                 and "person" not in self._fix(ids[p])]
+        if len(loose) + 1 < limits.min_faces:
+            return None, []
+        pid = new_person_id()  # enough alike and ungrouped: a new person
+        self.people[pid] = Person(pid)
+        return pid, loose
+
+    def _machine_of(self, content: bytes) -> dict[int, str]:
+        return {self.faces[f].index: self.machine[f] for f in self.by_content.get(content, [])
+                if f in self.machine}
+
+    def on_removed(self, contents: list[bytes]) -> None:
+        with self._lock:
+            for content in contents:
+                self._drop(content)
+                self.looked_at.discard(content)
+
+    # ----------------------------------------------------------- grouping
+    def regroup(self) -> dict[str, Any]:
+        """Group every face afresh; people keep their ids (and names) by majority."""
+        started = time.monotonic()
+        with self._lock:
+            rows, ids = self._groupable()
+            vectors = self.vectors[rows].astype(np.float32)
+            limits = self.thresholds()
+            self.grouping = {"state": "running", "faces": len(ids), "last": self.grouping.get(
+                "last")}
+        labels = clustering.group(vectors, limits)
+        with self._lock:
+            fresh = self._name_groups(ids, labels)
+            for fid in ids:
+                self.machine.pop(fid, None)
+            self.machine.update(fresh)
+            self.ungrouped_since = 0
+            self._settle()
+            contents = {self.faces[f].content for f in ids if f in self.faces}
+            to_save = {c: self._machine_of(c) for c in contents}
+            summary = {"faces": len(ids), "groups": len(set(labels[labels >= 0].tolist())),
+                       "ungrouped": int((labels < 0).sum()),
+                       "seconds": round(time.monotonic() - started, 2), "at": time.time()}
+            self.grouping = {"state": "idle", "last": summary}
+            self.book.save_people(self.people)
+        self.book.save_assigned(to_save)
+        return summary
+
+    def _name_groups(self, ids: list[str], labels: NDArray[np.int64]) -> dict[str, str]:
+        """Each new group takes the id its faces voted for (corrections count five times),
+        the largest groups choosing first; a group nobody knew becomes a new person."""
+        groups: dict[int, list[str]] = {}
+        for fid, label in zip(ids, labels.tolist(), strict=True):
+            if label >= 0:
+                groups.setdefault(label, []).append(fid)
+        taken: set[str] = set()
+        out: dict[str, str] = {}
+        for members in sorted(groups.values(), key=len, reverse=True):
+            votes: Counter[str] = Counter()
+            for fid in members:
+                fix = self._fix(fid)
+                if fix.get("person"):
+                    votes[fix["person"]] += 5
+                elif self.machine.get(fid):
+                    votes[self.machine[fid]] += 1
+            pid = next((p for p, _ in votes.most_common() if p not in taken
+                        and p in self.people), None)
+            if pid is None:
+                pid = new_person_id()
+                self.people[pid] = Person(pid)
+            taken.add(pid)
+            out.update({fid: pid for fid in members})
+        return out
+
+    def regroup_in_background(self) -> bool:
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return False
+            self.ungrouped_since = 0
+            self._thread = threading.Thread(target=self._regroup_logged, name="people-regroup",
+                                            daemon=True)
+            self._thread.start()
+            return True
+
+    def _regroup_logged(self) -> None:
+        try:
+            self.regroup()
+        except Exception:
+            log.exception("grouping faces into people failed")
+            with self._lock:
+                self.grouping = {**self.grouping, "state": "failed"}
