@@ -182,3 +182,38 @@ def http_error(daemon: Daemon, method: str, path: str, body: Any = None) -> tupl
             return exc.code, json.loads(body or b"null")
         except ValueError:
             return exc.code, body.decode(errors="replace")
+
+
+class Worker:
+    """tests/immich_ml_worker.py in its own process, so it can be killed like a real one."""
+
+    def __init__(self, mode: str = "normal", delay: float = 0.0, port: int | None = None,
+                 *extra: str) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.immich_ml_worker", "--port", str(self.port),
+             "--mode", mode, "--delay", str(delay), *extra], cwd=REPO,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(self.answers, timeout=60)
+
+    def set_mode(self, mode: str) -> None:
+        request = urllib.request.Request(f"{self.url}/mode?mode={mode}", method="POST")
+        with urllib.request.urlopen(request, timeout=5):
+            pass
+
+    def answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + "/ping", timeout=2) as r:
+                return bool(r.read() == b"pong")
+        except OSError:
+            return False
+
+    def stats(self) -> dict[str, int]:
+        with urllib.request.urlopen(self.url + "/stats", timeout=5) as r:
+            return dict(json.loads(r.read()))
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()

@@ -7,11 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import tomllib
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -27,45 +23,10 @@ from anagnorisisd.ml.manager import shipped_model_dir
 from anagnorisisd.ml.remote import Refused, RemoteError, parse_vector
 from anagnorisisd.ml.session import SessionSettings
 from anagnorisisd.store.database import Store
-from tests.helpers import Daemon, free_port, run_cli, wait_until, write_config
+from tests.helpers import Daemon, Worker, free_port, run_cli, wait_until, write_config
 
 MINI = shipped_model_dir("shapes-clip-mini")
 ROOT = Path(__file__).resolve().parent.parent
-
-
-class Worker:
-    """tests/immich_ml_worker.py in its own process, so it can be killed like a real one."""
-
-    def __init__(self, mode: str = "normal", delay: float = 0.0, port: int | None = None,
-                 *extra: str) -> None:
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.immich_ml_worker", "--port", str(self.port),
-             "--mode", mode, "--delay", str(delay), *extra], cwd=ROOT,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_until(self.answers, timeout=60)
-
-    def set_mode(self, mode: str) -> None:
-        request = urllib.request.Request(f"{self.url}/mode?mode={mode}", method="POST")
-        with urllib.request.urlopen(request, timeout=5):
-            pass
-
-    def answers(self) -> bool:
-        try:
-            with urllib.request.urlopen(self.url + "/ping", timeout=2) as r:
-                return bool(r.read() == b"pong")
-        except OSError:
-            return False
-
-    def stats(self) -> dict[str, int]:
-        with urllib.request.urlopen(self.url + "/stats", timeout=5) as r:
-            return dict(json.loads(r.read()))
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
 
 
 def daemon_for(tmp_path: Path, urls: list[str], local_model: bool, **model: object) -> Daemon:

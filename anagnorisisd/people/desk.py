@@ -114,7 +114,8 @@ class PeopleDesk:
     def counts(self) -> dict[str, Any]:
         with self.people._lock:
             final = Counter(pid is not None for pid in self.people.final.values())
-            return {"faces": len(self.people.faces), "grouped": final[True],
+            return {"photos_looked_at": len(self.people.looked_at),
+                    "faces": len(self.people.faces), "grouped": final[True],
                     "people": len({p for p in self.people.final.values() if p}),
                     "named": sum(1 for p in self.people.people.values() if p.name),
                     "grouping": self.people.grouping,
