@@ -227,3 +227,17 @@ def test_a_worker_that_lies_about_boxes_is_refused_with_its_reason(tmp_path: Pat
             garbage._ask(State(liar.url), np.zeros((64, 64, 3), np.uint8), 0.7, None)
     finally:
         liar.kill()
+
+
+def test_the_people_command_lists_and_names(world: Any) -> None:
+    from tests.helpers import run_cli
+
+    daemon = world["daemon"]
+    person = wait_until(lambda: daemon.request("GET", "/api/people")["people"], timeout=60)[0]
+    named = run_cli("people", "--config", str(world["config"]), "name", person["id"], "Ben")
+    assert named.returncode == 0 and "Ben" in named.stdout, named.stderr
+    listing = run_cli("people", "--config", str(world["config"]))
+    assert listing.returncode == 0 and f"{person['id']}  Ben" in listing.stdout
+    assert "grouped" in listing.stdout
+    wrong = run_cli("people", "--config", str(world["config"]), "name", "zzz", "X")
+    assert wrong.returncode != 0 and "no such person" in wrong.stderr
