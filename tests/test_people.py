@@ -241,3 +241,44 @@ def test_the_people_command_lists_and_names(world: Any) -> None:
     assert "grouped" in listing.stdout
     wrong = run_cli("people", "--config", str(world["config"]), "name", "zzz", "X")
     assert wrong.returncode != 0 and "no such person" in wrong.stderr
+
+
+def test_the_people_page_names_a_person_and_moves_a_face_out_in_chromium(world: Any) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_web_ui import CHROMIUM, serious_violations
+
+    daemon = world["daemon"]
+    base = f"http://127.0.0.1:{daemon.port}"
+    wait_until(lambda: len(daemon.request("GET", "/api/people")["people"]) >= 2, timeout=60)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                     args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(base + "/people")
+            first = page.get_by_test_id("person").first
+            first.wait_for()
+            pid = first.get_attribute("data-id")
+            assert serious_violations(page) == []
+            box = first.get_by_test_id("person-name")
+            box.fill("Carla")
+            box.press("Enter")
+            wait_until(lambda: daemon.request("GET", f"/api/people/{pid}")["name"] == "Carla",
+                       timeout=15)
+            page.reload()
+            page.get_by_test_id("person-name").first.wait_for()
+            assert "Carla" in [i.input_value() for i in page.get_by_test_id("person-name").all()]
+            page.locator(f'[data-id="{pid}"] [data-testid=person-link]').click()
+            page.get_by_test_id("person-title").filter(has_text="Carla").wait_for()
+            faces = page.get_by_test_id("person-face")
+            before = faces.count()
+            assert before >= 1 and serious_violations(page) == []
+            page.get_by_test_id("not-this-person").first.focus()
+            page.keyboard.press("Enter")  # from the keyboard
+            page.wait_for_function(f"() => document.querySelectorAll("
+                                   f"'[data-testid=person-face]').length === {before - 1}")
+            wait_until(lambda: daemon.request("GET", f"/api/people/{pid}")["faces"] ==
+                       before - 1, timeout=15)
+        finally:
+            browser.close()

@@ -2,15 +2,18 @@
 import { withToken } from "./api.js";
 import { ImagesPage } from "./images.js";
 import { TrainPage } from "./train.js";
+import { PeoplePage } from "./people.js";
 import { StatusPage } from "./status.js";
 
 const pages = {
   images: new ImagesPage(),
+  people: new PeoplePage(),
   train: new TrainPage(),
   status: new StatusPage(),
 };
 
 function pageFor(path) {
+  if (path.startsWith("/people")) return "people";
   if (path.startsWith("/train")) return "train";
   if (path.startsWith("/status")) return "status";
   return "images";
