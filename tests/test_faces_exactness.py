@@ -96,3 +96,20 @@ def test_a_detector_of_another_shape_is_refused_in_one_line(tmp_path: Path) -> N
     (root / "recognition" / "model.onnx").unlink()
     with pytest.raises(ModelError, match=r"lacks recognition/model\.onnx"):
         LocalFaces(FaceFiles("m", root), SessionSettings(("CPUExecutionProvider",)))
+
+
+def test_a_face_model_folder_is_imported_in_immichs_layout_and_listed(tmp_path: Path) -> None:
+    from tests.helpers import run_cli, write_config
+
+    config = write_config(tmp_path / "config.toml",
+                          {"storage": {"data_dir": str(tmp_path / "data")}})
+    source = write_face_model(tmp_path / "buffalo_s", score_bias=0.0)
+    done = run_cli("model", "import", str(source), "--config", str(config))
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "data" / "models" / "facial-recognition" / "buffalo_s" / "recognition"
+            / "model.onnx").is_file()
+    (source / "detection" / "model.onnx").write_bytes(b"not a graph")
+    broken = run_cli("model", "import", str(source), "--config", str(config))
+    assert broken.returncode == 2 and "cannot import" in broken.stderr
+    listed = run_cli("model", "list", "--available", "--config", str(config))
+    assert "antelopev2" in listed.stdout and "non-commercial" in listed.stdout

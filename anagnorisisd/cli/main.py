@@ -150,9 +150,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 # --------------------------------------------------------------------- model
 def cmd_model_pull(args: argparse.Namespace) -> int:
+    from anagnorisisd.ml import face_manager  # OpenCV and the face code, on use only
+    from anagnorisisd.ml.faces import FACE_MODELS
+
     config = load_config(args.config)
     try:
-        files = manager.pull(config, args.name)
+        files = (face_manager.pull_face_model(config, args.name) if args.name in FACE_MODELS
+                 else manager.pull(config, args.name))
     except ModelError as exc:
         print(f"anagnorisisd: {exc}", file=sys.stderr)
         return 1
@@ -161,8 +165,14 @@ def cmd_model_pull(args: argparse.Namespace) -> int:
 
 
 def cmd_model_import(args: argparse.Namespace) -> int:
+    from anagnorisisd.ml import face_manager
+
     config = load_config(args.config)
     try:
+        if face_manager.is_face_model(args.directory):
+            faces = face_manager.import_face_model(config, args.directory)
+            print(f"installed face model {faces.name} in {faces.root}")
+            return 0
         files = manager.import_model(config, args.directory)
     except ModelError as exc:
         print(f"anagnorisisd: cannot import {args.directory}: {exc}", file=sys.stderr)
@@ -197,11 +207,13 @@ def cmd_model_list(args: argparse.Namespace) -> int:
 
 def print_available(active: str, as_json: bool) -> int:
     from anagnorisisd.ml import catalog
+    from anagnorisisd.ml.faces import FACE_MODELS
 
     if as_json:
         print(json.dumps({"source": "https://docs.immich.app/features/searching",
                           "default": catalog.DEFAULT,
-                          "models": [vars(p) for p in catalog.PUBLISHED]}, indent=2))
+                          "models": [vars(p) for p in catalog.PUBLISHED],
+                          "face_models": FACE_MODELS}, indent=2))
         return 0
     print("Published under immich-app/ on the Hugging Face hub; figures as immich's docs state "
           "them\n(recall: English, Crossmodal-3600; time and memory: 7800X3D CPU, fp32).")
@@ -209,6 +221,10 @@ def print_available(active: str, as_json: bool) -> int:
         mark = "*" if entry.name == active else " "
         print(f"{mark} {catalog.describe(entry)}")
     print(f"Default: {catalog.DEFAULT}. To install one: {install_hint()}.")
+    print("\nFace models (immich-app/NAME; insightface licenses their weights for "
+          "non-commercial use only):")
+    for name, what in FACE_MODELS.items():
+        print(f"  {name:<12} {what}")
     return 0
 
 
