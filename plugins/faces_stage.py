@@ -21,7 +21,7 @@ import numpy as np
 from anagnorisisd.imaging.decoding import failure_reason
 from anagnorisisd.ml.face_service import FaceModels
 from anagnorisisd.ml.faces import Face, FaceModel
-from anagnorisisd.ml.remote_protocol import ItemFault, Stopped
+from anagnorisisd.ml.remote_protocol import ItemFault, NoWorker, Stopped
 from anagnorisisd.stage import (
     PixelNeed,
     Setting,
@@ -65,10 +65,13 @@ class FacesStage(Stage):
         self.version = "unavailable"
 
     def ready(self) -> bool:
+        """Ready with a model that can answer now. Without one (none installed, every
+        worker refusing it) photos pass this stage by and finish their trip; the runner
+        queues them again when this turns true."""
         model = self.models.current()
         if model is not None:
             self.version = f"1:{model.identity}"
-        return model is not None
+        return model is not None and model.available()
 
     def status(self) -> dict[str, Any]:
         return {"model": self.models.status()}
@@ -92,6 +95,8 @@ class FacesStage(Stage):
             raise StageSkip("shutting down") from None
         except ItemFault as exc:
             return StageOutput.fail(str(exc))
+        except NoWorker as exc:  # the worker's trouble, never the photo's
+            return StageOutput.later(str(exc))
         meta = item.inputs.get("meta", {})
         width = int(meta.get("width") or view.width)
         height = int(meta.get("height") or view.height)

@@ -68,14 +68,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Any:
                   "remote_urls": [worker.url]},
         "stages.faces": {"backend": "remote"}})
     port = tomllib.loads(config.read_text())["server"]["port"]
-    daemon = Daemon(config, port)
+    state = {"daemon": Daemon(config, port), "made": made, "tmp": tmp, "config": config,
+             "port": port, "worker": worker}
     try:
-        wait_until(lambda: daemon.request("GET", "/api/people")["summary"][
+        wait_until(lambda: state["daemon"].request("GET", "/api/people")["summary"][
             "photos_looked_at"] == len(made) + 1, timeout=240, interval=0.5)
-        yield {"daemon": daemon, "made": made, "tmp": tmp, "config": config, "port": port,
-               "worker": worker}
+        yield state
     finally:
-        daemon.kill()
+        state["daemon"].kill()  # the one running now: a test restarts it
         worker.kill()
 
 

@@ -316,7 +316,9 @@ def test_a_worker_without_the_model_is_refused_and_an_unreadable_image_is_the_im
     try:
         wait_until(lambda: (c := daemon.status()["stages"]["clip"])["done"] +
                    c["failed"] == len(scenes) + 1, timeout=120)
-        failures = daemon.request("GET", "/api/failures")["items"]
+        # listed once its trip ends (the stages after clip have had their turn)
+        failures = wait_until(lambda: daemon.request("GET", "/api/failures")["items"],
+                              timeout=120)
         assert [Path(f["path"]).name for f in failures] == ["magenta.jpg"]
         assert "could not embed this image" in failures[0]["reason"]
         workers = workers_by_url(daemon)

@@ -69,8 +69,12 @@ class FaceModels:
 
     def status(self) -> dict[str, object]:
         model = self._model
+        problem = self.problem
+        if model is not None and not model.available():
+            problem = (f"no face worker serves {self.name}: every one of [model] remote_urls "
+                       "refused it (see each worker's reason)")
         out: dict[str, object] = {"name": self.name, "backend": self.backend,
-                                  "problem": self.problem}
+                                  "problem": problem}
         if isinstance(model, RemoteFaces):
             out.update(model.status())
         return out

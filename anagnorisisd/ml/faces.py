@@ -57,6 +57,10 @@ class FaceModel(Protocol):
         """Names the model and its weights: faces found by another identity are redone."""
         ...
 
+    def available(self) -> bool:
+        """Whether it can answer now (immich workers may all refuse the model)."""
+        ...
+
     def faces(self, rgb: NDArray[np.uint8], min_score: float) -> list[Face]:
         """Every face in an upright RGB picture scoring at least `min_score`."""
         ...
@@ -107,6 +111,9 @@ class LocalFaces:
     @property
     def identity(self) -> str:
         return self._identity
+
+    def available(self) -> bool:
+        return True
 
     def load(self) -> None:
         """Open both sessions now: a broken graph shows up at start, not mid-pipeline."""

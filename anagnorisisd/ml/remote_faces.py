@@ -150,10 +150,15 @@ class RemoteFaces(WorkerPool):
                               f"it running {self.name}?")
             self._passed_check(worker)
 
+    def available(self) -> bool:
+        return self.serving()
+
     def faces(self, rgb: NDArray[np.uint8], min_score: float) -> list[Face]:
+        """Within the timeout, or NoWorker: a photo never holds its trip through the
+        pipeline waiting for a face worker (the stage retries it later)."""
         found, _ = self._on_some_worker(
             lambda worker, until: self._ask(worker, rgb, min_score, until),
-            lambda: [], deadline=None)
+            lambda: [], deadline=time.monotonic() + self.timeout_s)
         return found
 
     def status(self) -> dict[str, Any]:

@@ -74,8 +74,9 @@ class WorkerPool:
                         return worker
                     if self.fallback_local and all(w.in_flight == 0 for w in self.workers):
                         return None
-                    if deadline is not None and now >= deadline:
-                        raise NoWorker(self._nobody())
+                    if deadline is not None and (now >= deadline or all(
+                            w.refused and w.retry_at > deadline for w in self.workers)):
+                        raise NoWorker(self._nobody())  # none can answer in time: say so now
                     soonest = min((w.retry_at for w in self.workers if w.retry_at > now),
                                   default=now + 1)
                     until = min(soonest, deadline) if deadline is not None else soonest
@@ -159,6 +160,13 @@ class WorkerPool:
         except Exception as exc:
             return exc
         return ItemFault(f"the worker could not embed this image ({status})")
+
+    def serving(self) -> bool:
+        """Whether some worker may answer: not every one is refused (a refusal stands for
+        minutes, until the worker is probed again)."""
+        now = time.monotonic()
+        with self._cond:
+            return any(w.refused is None or w.retry_at <= now for w in self.workers)
 
     def stop(self) -> None:
         self._stopped.set()
