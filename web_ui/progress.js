@@ -5,7 +5,10 @@ import { el, formatDuration, plural } from "./api.js";
 
 function summary(status) {
   const stages = Object.entries(status.stages);
-  const waiting = stages.filter(([, s]) => s.pending > 0);
+  const pending = stages.filter(([, s]) => s.pending > 0);
+  // A stage that cannot run now (its model is missing) parks its files: not work in progress.
+  const parked = pending.filter(([name, s]) => s.ready === false && !name.includes("clip"));
+  const waiting = pending.filter((entry) => !parked.includes(entry));
   const failed = status.files.failed;
   const model = status.model || {};
   if (!status.library.paths.length) {
@@ -15,7 +18,7 @@ function summary(status) {
     return status.files.pending || status.queue.queued ? ["working", "Looking for photos…"]
       : ["done", "No photos found in the library folders yet; new ones are picked up as they arrive."];
   }
-  const stuck = waiting.length && waiting.every(([name, s]) => name.includes("clip") || s.blocked)
+  const stuck = waiting.length && waiting.every(([name]) => name.includes("clip"))
     && model.state !== "ready";
   if (stuck) {
     return ["blocked", `${plural(status.files.done, "file")} read; ${waiting[0][1].pending} ` +
@@ -26,8 +29,11 @@ function summary(status) {
     return ["working", `Working: ${name} has ${s.pending} to go` +
       (s.rate_per_s ? ` at ${s.rate_per_s}/s, about ${formatDuration(s.eta_s)} left` : "") + "."];
   }
+  const later = parked.map(([name, s]) => `${name}: ${(s.model && s.model.problem) ||
+    "not ready"}`);
   return ["done", `All ${plural(status.files.total, "file")} processed` +
-    (failed ? `; ${failed} could not be read (see Status)` : "") + "."];
+    (failed ? `; ${failed} could not be read (see Status)` : "") +
+    (later.length ? `; ${later.join("; ")}` : "") + "."];
 }
 
 function bar(name, s) {

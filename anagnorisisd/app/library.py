@@ -174,7 +174,7 @@ class Library:
         self.reviews = Reviews(self.store, self.culling)
         self.trainer = Trainer(self.store, self.search, config.data_dir / "evaluator")
         self.faces_stage = self.assembly.provider("faces")
-        self.people = People(self.store)
+        self.people = People(self.store, self.faces_stage)
         self.desk = PeopleDesk(self.people)
         self.search.people = self.desk.passing
         stored = self.store.get_setting(LIBRARY_SETTING)
@@ -208,8 +208,8 @@ class Library:
                       "evaluator: predictions for new images")
         hub.subscribe(StageResult, lambda e: self.people.on_result(e.content, e.output)
                       if e.stage == self.faces_stage else None, "people: a photo's faces")
-        hub.subscribe(ContentChanged, lambda e: self.people.on_removed(e.died),
-                      "people: photos gone")
+        hub.subscribe(ContentChanged, lambda e: self.people.on_content(e.born, e.died),
+                      "people: photos gone and back")
         hub.subscribe(FilesFinished, lambda e: search.catalog.on_finished(e.done),
                       "catalog: failed files")
         # The runner notices a new version itself (it polls every stage); this only wakes it.

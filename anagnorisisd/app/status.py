@@ -52,8 +52,11 @@ def build_status(
             entry["eta_s"] = round(counts["pending"] / rate, 1) if rate > 0 else None
         try:
             entry.update(stage.status())
+            # a stage that cannot run now (no model) leaves its files waiting, not in work
+            entry["ready"] = bool(stage.keys_content or stage.ready())
         except Exception as exc:  # a plugin's status hook must not break status
             entry["status_error"] = f"{type(exc).__name__}: {exc}"
+            entry["ready"] = False
         stages[stage.name] = entry
     files = {
         "total": sum(census.files.values()),

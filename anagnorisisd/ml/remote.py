@@ -297,9 +297,7 @@ class RemoteClip(WorkerPool):
 
     # ------------------------------------------------------------------ status
     def status(self) -> dict[str, Any]:
-        now = time.monotonic()
-        with self._cond:
-            workers = [w.as_dict(now) for w in self.workers]
+        workers = self.workers_status()
         usable = [w for w in workers if w["state"] in ("up", "unknown")]
         return {"workers": workers, "waiting": self.waiting,
                 "fallback_local": self.fallback_local,

@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from anagnorisisd.ml.faces import Face, LocalFaces, l2_rows
+from anagnorisisd.ml.faces import Face, LocalFaces
 from anagnorisisd.ml.remote_protocol import (
     HttpStatus,
     Refused,
@@ -35,11 +35,13 @@ from anagnorisisd.ml.remote_protocol import (
     load_json,
     multipart,
     post,
+    read_vector,
 )
 from anagnorisisd.ml.remote_worker import Worker
 from anagnorisisd.ml.worker_pool import WorkerPool
 
 MAX_FACES_ANSWERED = 1000
+MAX_FACE_VECTOR = 4096
 BOX_SLACK = 0.02
 """How far outside the picture a box may reach (a face cut by the edge) before the answer
 is refused: a box entirely elsewhere is a lie."""
@@ -116,7 +118,7 @@ class RemoteFaces(WorkerPool):
             score = item.get("score")
             if not isinstance(score, int | float) or not 0.0 <= float(score) <= 1.0:
                 raise RemoteError("returned garbage: a face score that is not in 0..1")
-            vector = _vector(item.get("embedding"))
+            vector = read_vector(item.get("embedding"), "a face's 'embedding'", MAX_FACE_VECTOR)
             with self._cond:
                 if self.dim is None:
                     self.dim = len(vector)
@@ -162,10 +164,7 @@ class RemoteFaces(WorkerPool):
         return found
 
     def status(self) -> dict[str, Any]:
-        now = time.monotonic()
-        with self._cond:
-            workers = [w.as_dict(now) for w in self.workers]
-        return {"workers": workers, "waiting": self.waiting}
+        return {"workers": self.workers_status(), "waiting": self.waiting}
 
 
 def disagreement(theirs: list[Face], ours: list[Face]) -> str | None:
@@ -196,20 +195,3 @@ def _box(raw: Any) -> tuple[float, float, float, float]:
         raise RemoteError("returned garbage: a boundingBox that is not four numbers")
     return (float(values[0]), float(values[1]), float(values[2]),  # type: ignore[arg-type]
             float(values[3]))  # type: ignore[arg-type]
-
-
-def _vector(raw: Any) -> NDArray[np.float32]:
-    if isinstance(raw, str):
-        raw = load_json(raw, "'embedding'")
-    if not isinstance(raw, list) or not raw or len(raw) > 4096 or not all(
-            isinstance(v, int | float) and not isinstance(v, bool) for v in raw):
-        raise RemoteError("returned garbage: a face embedding that is not a list of numbers")
-    try:
-        with np.errstate(over="ignore", invalid="ignore"):
-            vector = np.asarray([float(v) for v in raw], dtype=np.float32)
-    except (OverflowError, ValueError):
-        raise RemoteError("returned garbage: a number too large for a vector") from None
-    if not np.all(np.isfinite(vector)) or not np.any(vector):
-        raise RemoteError("returned garbage: a face vector that is zero or not finite")
-    normalised: NDArray[np.float32] = l2_rows(vector[None])[0]
-    return normalised

@@ -118,14 +118,14 @@ def load_json(raw: bytes | str, what: str) -> Any:
         raise RemoteError(f"returned garbage: {what} is not JSON that can be read") from None
 
 
-def parse_vector(answer: Any, dim: int | None) -> NDArray[np.float32]:
-    """The embedding out of a /predict answer, or RemoteError saying what was wrong."""
-    raw = answer.get("clip") if isinstance(answer, dict) else None
+def read_vector(raw: Any, where: str, longest: int = MAX_VECTOR) -> NDArray[np.float32]:
+    """A worker's vector (a JSON array, or a string holding one), L2-normalised, or
+    RemoteError saying what was wrong with it; `where` names it in the message."""
     if isinstance(raw, str):
-        raw = load_json(raw, "'clip'")
-    if not isinstance(raw, list) or not raw or len(raw) > MAX_VECTOR or not all(
+        raw = load_json(raw, where)
+    if not isinstance(raw, list) or not raw or len(raw) > longest or not all(
             isinstance(v, int | float) and not isinstance(v, bool) for v in raw):
-        raise RemoteError("returned garbage: no vector of numbers under 'clip'")
+        raise RemoteError(f"returned garbage: no vector of numbers under {where}")
     try:
         with np.errstate(over="ignore", invalid="ignore"):
             vector = np.asarray([float(v) for v in raw], dtype=np.float32)
@@ -133,9 +133,15 @@ def parse_vector(answer: Any, dim: int | None) -> NDArray[np.float32]:
         raise RemoteError("returned garbage: a number too large for a vector") from None
     if not np.all(np.isfinite(vector)) or not np.any(vector):
         raise RemoteError("returned garbage: the vector is zero or not finite")
+    return l2_normalise(vector)
+
+
+def parse_vector(answer: Any, dim: int | None) -> NDArray[np.float32]:
+    """The embedding out of a /predict answer, or RemoteError saying what was wrong."""
+    vector = read_vector(answer.get("clip") if isinstance(answer, dict) else None, "'clip'")
     if dim is not None and len(vector) != dim:
         raise Refused(f"returned a vector of {len(vector)} numbers, not {dim}: another model")
-    return l2_normalise(vector)
+    return vector
 
 
 def post(url: str, body: bytes, content_type: str, deadline: float) -> bytes:

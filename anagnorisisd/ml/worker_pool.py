@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from anagnorisisd.ml.remote_protocol import HttpStatus, ItemFault, NoWorker, Refused, Stopped
 from anagnorisisd.ml.remote_worker import Worker
@@ -160,6 +160,11 @@ class WorkerPool:
         except Exception as exc:
             return exc
         return ItemFault(f"the worker could not embed this image ({status})")
+
+    def workers_status(self) -> list[dict[str, Any]]:
+        now = time.monotonic()
+        with self._cond:
+            return [w.as_dict(now) for w in self.workers]
 
     def serving(self) -> bool:
         """Whether some worker may answer: not every one is refused (a refusal stands for

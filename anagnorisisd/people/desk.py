@@ -75,11 +75,6 @@ class PeopleDesk:
         with self.people._lock:
             return [self.face(fid) for fid in self.people.by_content.get(content, [])]
 
-    def face_count(self, content: bytes) -> int | None:
-        """Faces found in a photo; None until the faces stage has looked at it."""
-        ids = self.people.by_content.get(content)
-        return len(ids) if ids is not None else None
-
     def photos_with(self, name_or_id: str) -> set[bytes]:
         """Photos showing the person of that name (any case) or id; empty if nobody is."""
         wanted = name_or_id.strip().lower()

@@ -27,7 +27,6 @@ from anagnorisisd.store.database import Store
 
 log = logging.getLogger(__name__)
 
-FACES_STAGE = "faces"
 RECLUSTER_AFTER = 200
 """Faces left ungrouped since the last grouping that start a background one."""
 
@@ -59,8 +58,10 @@ def split_face_id(face_id: str) -> tuple[bytes, int]:
 
 
 class People:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, stage: str | None) -> None:
         self.store = store
+        self.stage = stage
+        """The stage that provides "faces" (none: no faces, no people)."""
         self.book = PeopleBook(store)
         self.people: dict[str, Person] = {}
         self.faces: dict[str, FaceRow] = {}
@@ -72,6 +73,9 @@ class People:
         self.final: dict[str, str | None] = {}
         self.vectors = np.zeros((0, 0), dtype=np.float16)
         self.row_face: list[str | None] = []
+        self.groupable = np.zeros(0, dtype=bool)
+        """Per row: a face that may be grouped (present, not small); hidden faces are left
+        out where they are met, a few at a time."""
         self.dim: int | None = None
         self.ungrouped_since = 0
         self.grouping: dict[str, Any] = {"state": "idle", "last": None}
@@ -83,18 +87,24 @@ class People:
         with self._lock:
             self.people = self.book.load_people()
             for content in self.store.live_hashes():
-                if content in self.looked_at:  # heard from the stage before loading began
-                    continue
-                output = self.store.get_result(content, FACES_STAGE)
-                if output:
-                    self.looked_at.add(content)
-                    self._add_rows(content, output)
-                    for index, pid in self.book.assigned(content).items():
-                        self.machine[f"{content.hex()}-{index}"] = pid
-                    fixes = self.book.fixes(content)
-                    if fixes:
-                        self.fixes[content] = fixes
+                self._read(content)
             self._settle()
+
+    def _read(self, content: bytes) -> None:
+        """A photo's stored faces, people and corrections, unless already held (heard
+        from the stage before loading began, say)."""
+        if content in self.looked_at:
+            return
+        output = self.store.get_result(content, self.stage) if self.stage else None
+        if not output:
+            return
+        self.looked_at.add(content)
+        self._add_rows(content, output)
+        for index, pid in self.book.assigned(content).items():
+            self.machine[f"{content.hex()}-{index}"] = pid
+        fixes = self.book.fixes(content)
+        if fixes:
+            self.fixes[content] = fixes
 
     def thresholds(self) -> clustering.Thresholds:
         return clustering.thresholds_for(self.dim or 512)
@@ -106,6 +116,7 @@ class People:
         if self.dim is None or (self.dim != dim and not self.faces):
             self.dim = dim
             self.vectors = np.zeros((0, dim), dtype=np.float16)
+            self.groupable = np.zeros(0, dtype=bool)
             self.row_face = []
         if dim != self.dim:
             return []  # faces of another model, still to be redone by the stage
@@ -119,7 +130,10 @@ class People:
                 grown = np.zeros((max(64, 2 * len(self.vectors)), dim), dtype=np.float16)
                 grown[: len(self.vectors)] = self.vectors
                 self.vectors = grown
+                self.groupable = np.concatenate(
+                    [self.groupable, np.zeros(len(grown) - len(self.groupable), dtype=bool)])
             self.vectors[row] = vector
+            self.groupable[row] = not face.get("small")
             item = FaceRow(content, index, tuple(face["box"]), float(face["score"]),
                            bool(face.get("small")), row)
             self.row_face.append(item.id)
@@ -132,6 +146,7 @@ class People:
         for fid in self.by_content.pop(content, []):
             face = self.faces.pop(fid)
             self.row_face[face.row] = None
+            self.groupable[face.row] = False
             self.machine.pop(fid, None)
             self.final.pop(fid, None)
 
@@ -156,12 +171,11 @@ class People:
         self.final = {fid: self._person_of(fid) for fid in self.faces}
 
     def _groupable(self) -> tuple[NDArray[np.int64], list[str]]:
-        rows, ids = [], []
-        for fid, face in self.faces.items():
-            if not face.small and not self._fix(fid).get("hidden"):
-                rows.append(face.row)
-                ids.append(fid)
-        return np.asarray(rows, dtype=np.int64), ids
+        """Rows and ids of every face a grouping looks at (not small, not hidden)."""
+        rows = np.flatnonzero(self.groupable[: len(self.row_face)])
+        keep = [(int(r), fid) for r in rows if (fid := self.row_face[r]) is not None
+                and not self._fix(fid).get("hidden")]
+        return np.asarray([r for r, _ in keep], dtype=np.int64), [f for _, f in keep]
 
     def on_result(self, content: bytes, output: dict[str, Any]) -> None:
         """A photo's faces, new or redone: join people without regrouping the library."""
@@ -195,16 +209,17 @@ class People:
         """The person a new face joins, and the ungrouped faces that found a new person
         with it (none when it joins an existing one)."""
         self.final[face.id] = None
-        rows, ids = self._groupable()
-        others = rows != face.row
-        rows, ids = rows[others], [i for i, keep in zip(ids, others, strict=True) if keep]
+        rows = np.flatnonzero(self.groupable[: len(self.row_face)])
+        rows = rows[rows != face.row]
         if not len(rows):
             return None, []
         vector = self.vectors[face.row].astype(np.float32)
         distance = 1.0 - self.vectors[rows].astype(np.float32) @ vector
-        close = np.flatnonzero(distance <= limits.max_distance)
+        close = [p for p in np.flatnonzero(distance <= limits.max_distance)
+                 if not self._fix(str(self.row_face[rows[p]])).get("hidden")]
+        ids = {p: str(self.row_face[rows[p]]) for p in close}
         refused = set(self._fix(face.id).get("not", ()))
-        for position in close[np.argsort(distance[close])]:
+        for position in sorted(close, key=lambda p: distance[p]):
             pid = self.final.get(ids[position])
             if pid is not None and pid not in refused:
                 return pid, []
@@ -220,11 +235,18 @@ class People:
         return {self.faces[f].index: self.machine[f] for f in self.by_content.get(content, [])
                 if f in self.machine}
 
-    def on_removed(self, contents: list[bytes]) -> None:
+    def on_content(self, born: list[bytes], died: list[bytes]) -> None:
+        """Photos gone leave; photos back (a rename is a death and a birth, a restored
+        file a birth) come back with their stored faces, people and corrections: no
+        stage runs again for content it has seen."""
         with self._lock:
-            for content in contents:
+            for content in died:
                 self._drop(content)
                 self.looked_at.discard(content)
+            for content in born:
+                self._read(content)
+                for fid in self.by_content.get(content, []):
+                    self.final[fid] = self._person_of(fid)
 
     # ----------------------------------------------------------- grouping
     def regroup(self) -> dict[str, Any]:
