@@ -207,6 +207,10 @@ def test_a_face_moved_out_stays_out_and_bad_edits_are_clear_4xx(world: Any) -> N
     assert http_error(daemon, "POST", f"/api/people/{person['id']}/merge",
                       {"into": person["id"]})[0] == 400
     assert http_error(daemon, "PUT", f"/api/faces/{'0' * 64}-0", {"person": None})[0] == 404
+    count = len(daemon.request("GET", "/api/people")["people"])
+    assert http_error(daemon, "POST", "/api/people",
+                      {"name": "Ghost", "faces": [f"{'0' * 64}-0"]})[0] == 404
+    assert len(daemon.request("GET", "/api/people")["people"]) == count  # no empty person
     assert http_error(daemon, "GET", "/api/images?q=" + quote("faces:many"))[0] == 400
 
 
@@ -279,5 +283,49 @@ def test_the_people_page_names_a_person_and_moves_a_face_out_in_chromium(world: 
                                    f"'[data-testid=person-face]').length === {before - 1}")
             wait_until(lambda: daemon.request("GET", f"/api/people/{pid}")["faces"] ==
                        before - 1, timeout=15)
+        finally:
+            browser.close()
+
+
+def test_the_viewer_shows_face_boxes_on_the_faces_and_names_one_by_a_click(
+        world: Any) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_web_ui import CHROMIUM, serious_violations
+
+    daemon = world["daemon"]
+    base = f"http://127.0.0.1:{daemon.port}"
+    shown = search(daemon, "faces>=3")["items"]
+    assert shown
+    faces = daemon.request("GET", f"/api/images/{shown[0]['id']}/faces")["faces"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                     args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("dialog", lambda dialog: dialog.accept("Dora"))
+            page.goto(base + "/?q=" + quote("faces>=3"))
+            page.get_by_test_id("result-tile").first.locator("button.open").click()
+            page.get_by_test_id("viewer").wait_for()
+            page.wait_for_function("() => document.getElementById('viewer-image').complete")
+            page.keyboard.press("f")
+            boxes = page.get_by_test_id("face-box")
+            boxes.nth(len(faces) - 1).wait_for()
+            assert boxes.count() == len(faces)
+            assert serious_violations(page) == []
+            # each box lands where the stored box is, scaled to the photo as shown
+            image = page.locator("#viewer-image").bounding_box()
+            assert image is not None
+            width, height = shown[0]["width"], shown[0]["height"]
+            for face in faces:
+                box = page.locator(f'[data-face="{face["id"]}"]').bounding_box()
+                assert box is not None
+                assert abs(box["x"] - (image["x"] + face["box"][0] * image["width"] / width)) < 3
+                assert abs(box["y"] - (image["y"] + face["box"][1] * image["height"] / height)) < 3
+            target = faces[-1]
+            page.locator(f'[data-face="{target["id"]}"]').click()
+            page.locator(f'[data-face="{target["id"]}"]').filter(has_text="Dora").wait_for()
+            assert any(f["name"] == "Dora" for f in daemon.request(
+                "GET", f"/api/images/{shown[0]['id']}/faces")["faces"])
         finally:
             browser.close()

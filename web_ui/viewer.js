@@ -31,6 +31,8 @@ export class Viewer {
       }
     };
     document.getElementById("viewer-delete").onclick = () => this.trash();
+    this.faces = new FaceBoxes(document.getElementById("viewer-image"),
+      document.getElementById("viewer-faces"));
     this.dialog.addEventListener("keydown", (e) => this.key(e));
     this.dialog.addEventListener("close", () => page.load());
   }
@@ -66,6 +68,7 @@ export class Viewer {
     document.getElementById("viewer-info").textContent = photoInfo(item);
     document.getElementById("viewer-explanation").hidden = true;
     this.markRating(item.user_rating);
+    this.faces.show(item);
   }
 
   markRating(value) {
@@ -93,6 +96,7 @@ export class Viewer {
     else if (/^[0-9]$/.test(e.key)) this.rate(Number(e.key));
     else if (e.key === "+" || e.key === "=") this.rate(10);
     else if (e.key === "Delete" || e.key === "Backspace") this.rate(null);
+    else if (e.key === "f" || e.key === "F") this.faces.toggle();
     else return;
     e.preventDefault();
   }
@@ -156,4 +160,72 @@ export function photoInfo(item) {
   const size = item.file_size != null ? `${(item.file_size / 1e6).toFixed(1)} MB` : "";
   if (size) parts.push(`${item.format || ""} ${size}`.trim());
   return parts.join("  ·  ");
+}
+
+/** Face boxes over the viewer's photo, on request (the Faces button or F): each a button
+ * with the person's name; a click names the person, or makes one of an unnamed face. */
+class FaceBoxes {
+  constructor(image, button) {
+    this.image = image;
+    this.button = button;
+    this.on = false;
+    this.item = null;
+    this.layer = el("div", { class: "face-layer", "data-testid": "face-layer" });
+    image.after(this.layer);
+    button.onclick = () => this.toggle();
+    image.addEventListener("load", () => this.place());
+    new ResizeObserver(() => this.place()).observe(image);
+  }
+
+  toggle() {
+    this.on = !this.on;
+    this.button.setAttribute("aria-pressed", String(this.on));
+    this.show(this.item);
+  }
+
+  async show(item) {
+    this.item = item;
+    this.layer.replaceChildren();
+    this.found = [];
+    if (!this.on || !item) return;
+    try {
+      this.found = (await api(`/api/images/${item.id}/faces`)).faces;
+    } catch (err) {
+      return report(err);
+    }
+    if (this.item !== item) return;  // moved on meanwhile
+    this.layer.replaceChildren(...this.found.map((face) => el("button", {
+      type: "button", class: "face-box", "data-testid": "face-box", "data-face": face.id,
+      "aria-label": face.name ? `Face of ${face.name}: rename` : "Unnamed face: give a name",
+      onclick: () => this.name(face) }, el("span", {}, face.name || "?"))));
+    this.place();
+  }
+
+  // Boxes are in pixels of the upright photo at full size; the image shows it whole.
+  place() {
+    const { item, image } = this;
+    if (!item || !item.width || !item.height) return;
+    const sx = image.clientWidth / item.width, sy = image.clientHeight / item.height;
+    [...this.layer.children].forEach((node, i) => {
+      const [x1, y1, x2, y2] = this.found[i].box;
+      Object.assign(node.style, { left: `${image.offsetLeft + x1 * sx}px`,
+        top: `${image.offsetTop + y1 * sy}px`, width: `${(x2 - x1) * sx}px`,
+        height: `${(y2 - y1) * sy}px` });
+    });
+  }
+
+  async name(face) {
+    const name = prompt(face.name ? `Rename ${face.name} to:` : "Who is this?", face.name || "");
+    if (name === null || !name.trim()) return;
+    try {
+      if (face.person) {
+        await api(`/api/people/${face.person}`, { method: "PUT", body: { name: name.trim() } });
+      } else {
+        await api("/api/people", { method: "POST", body: { name: name.trim(), faces: [face.id] } });
+      }
+    } catch (err) {
+      return report(err);
+    }
+    this.show(this.item);
+  }
 }

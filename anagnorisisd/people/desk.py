@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from anagnorisisd.people.book import Person
+from anagnorisisd.people.book import Person, new_person_id
 from anagnorisisd.people.service import FaceRow, NoSuchPerson, People, split_face_id
 from anagnorisisd.search.query import Filter
 
@@ -188,10 +188,12 @@ class PeopleDesk:
         return self.face(fid)
 
     def new_person(self, name: str | None, faces: list[str]) -> dict[str, Any]:
-        """A person made by hand from some faces (a name given by clicking a face)."""
-        from anagnorisisd.people.book import new_person_id
-
+        """A person made by hand from some faces (a name given by clicking a face); every
+        face must exist, so a bad id leaves no empty person behind."""
         with self.people._lock:
+            unknown = [f for f in faces if f not in self.people.faces]
+            if unknown:
+                raise NoSuchPerson(f"no face {unknown[0]}")
             pid = new_person_id()
             self.people.people[pid] = Person(pid, name.strip() if name else None)
             self.people.book.save_people(self.people.people)
