@@ -90,7 +90,7 @@ class FacesStage(Stage):
         except Exception as exc:
             return StageOutput.fail(failure_reason(exc))
         try:
-            found = model.faces(np.asarray(view), self.min_score)
+            found, seen = model.faces(np.asarray(view), self.min_score, self.max_faces)
         except Stopped:
             raise StageSkip("shutting down") from None
         except ItemFault as exc:
@@ -100,15 +100,16 @@ class FacesStage(Stage):
         meta = item.inputs.get("meta", {})
         width = int(meta.get("width") or view.width)
         height = int(meta.get("height") or view.height)
-        return StageOutput.ok(self.record(found, view.size, (width, height), model.identity))
+        return StageOutput.ok(self.record(found, seen, view.size, (width, height),
+                                          model.identity))
 
-    def record(self, found: list[Face], view: tuple[int, int], full: tuple[int, int],
-               identity: str) -> dict[str, Any]:
-        """What is stored: faces in full-size upright pixels, the largest first, bounded."""
+    def record(self, found: list[Face], seen: int, view: tuple[int, int],
+               full: tuple[int, int], identity: str) -> dict[str, Any]:
+        """What is stored: the faces kept (the largest first, at most max_faces) in
+        full-size upright pixels, and how many more there were."""
         sx, sy = full[0] / max(1, view[0]), full[1] / max(1, view[1])
-        ordered = sorted(found, key=lambda f: -(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
         faces = []
-        for face in ordered[: self.max_faces]:
+        for face in found:
             x1, y1 = max(0.0, face.box[0]), max(0.0, face.box[1])
             x2, y2 = min(float(view[0]), face.box[2]), min(float(view[1]), face.box[3])
             side = min(x2 - x1, y2 - y1)
@@ -124,7 +125,7 @@ class FacesStage(Stage):
         dims = {len(f.vector) for f in found}
         return {"model": identity, "width": full[0], "height": full[1], "faces": faces,
                 "dim": dims.pop() if len(dims) == 1 else None,
-                "more": max(0, len(found) - self.max_faces)}
+                "more": max(0, seen - len(found))}
 
     def close(self) -> None:
         self.models.close()

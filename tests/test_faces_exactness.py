@@ -82,9 +82,9 @@ def test_detection_alignment_and_vectors_match_insightface(tmp_path: Path, score
 def test_a_photo_without_faces_and_a_tiny_one(tmp_path: Path) -> None:
     root = write_face_model(tmp_path / "m", score_bias=-30.0)  # nothing passes
     ours = LocalFaces(FaceFiles("m", root), SessionSettings(("CPUExecutionProvider",)))
-    assert ours.faces(np.zeros((300, 400, 3), np.uint8), 0.7) == []
-    assert ours.faces(np.zeros((1, 1, 3), np.uint8), 0.7) == []
-    assert ours.faces(np.zeros((1, 3000, 3), np.uint8), 0.7) == []
+    assert ours.faces(np.zeros((300, 400, 3), np.uint8), 0.7) == ([], 0)
+    assert ours.faces(np.zeros((1, 1, 3), np.uint8), 0.7) == ([], 0)
+    assert ours.faces(np.zeros((1, 3000, 3), np.uint8), 0.7) == ([], 0)
 
 
 def test_a_detector_of_another_shape_is_refused_in_one_line(tmp_path: Path) -> None:
@@ -113,3 +113,17 @@ def test_a_face_model_folder_is_imported_in_immichs_layout_and_listed(tmp_path: 
     assert broken.returncode == 2 and "cannot import" in broken.stderr
     listed = run_cli("model", "list", "--available", "--config", str(config))
     assert "antelopev2" in listed.stdout and "non-commercial" in listed.stdout
+
+
+def test_a_crowd_is_bounded_before_recognition_largest_faces_first(
+        tmp_path: Path, pictures: list[np.ndarray]) -> None:
+    root = write_face_model(tmp_path / "m", score_bias=0.0)  # a crowd in every photo
+    ours = LocalFaces(FaceFiles("m", root), SessionSettings(("CPUExecutionProvider",)))
+    every, seen = ours.faces(pictures[0], 0.7)
+    kept, seen_again = ours.faces(pictures[0], 0.7, most=5)
+    assert seen == seen_again == len(every) > 5 and len(kept) == 5
+    areas = [(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]) for f in every]
+    assert sorted(areas, reverse=True)[:5] == [(f.box[2] - f.box[0]) * (f.box[3] - f.box[1])
+                                              for f in kept]
+    by_box = {f.box: f.vector for f in every}
+    assert all(float(f.vector @ by_box[f.box]) > 0.9999 for f in kept)

@@ -28,7 +28,7 @@ def verify_face_model(files: FaceFiles) -> None:
 
     model = LocalFaces(files, SessionSettings(("CPUExecutionProvider",)))
     try:
-        found = model.faces(probe_photo(), 0.5)
+        found, _ = model.faces(probe_photo(), 0.5, most=1)
         if found:
             model.describe(probe_photo(), np.asarray([f.landmarks for f in found[:1]],
                                                      dtype=np.float32))

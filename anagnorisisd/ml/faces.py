@@ -61,8 +61,10 @@ class FaceModel(Protocol):
         """Whether it can answer now (immich workers may all refuse the model)."""
         ...
 
-    def faces(self, rgb: NDArray[np.uint8], min_score: float) -> list[Face]:
-        """Every face in an upright RGB picture scoring at least `min_score`."""
+    def faces(self, rgb: NDArray[np.uint8], min_score: float,
+              most: int | None = None) -> tuple[list[Face], int]:
+        """The faces in an upright RGB picture scoring at least `min_score`, the `most`
+        largest of them, and how many there were in all."""
         ...
 
 
@@ -136,17 +138,29 @@ class LocalFaces:
         crops = [geometry.aligned(rgb, marks) for marks in landmarks]
         return l2_rows(self.recogniser.run(geometry.recogniser_blob(crops)))
 
-    def faces(self, rgb: NDArray[np.uint8], min_score: float) -> list[Face]:
+    def faces(self, rgb: NDArray[np.uint8], min_score: float,
+              most: int | None = None) -> tuple[list[Face], int]:
+        """Only the faces kept are recognised: a crowd costs one recogniser run per face
+        kept, not per face seen."""
         with self._lock:
             found = self.detect(rgb, min_score)
-            if not len(found.boxes):
-                return []
-            vectors = self.describe(rgb, found.landmarks)
+            boxes = found.boxes
+            keep = largest(boxes, most)
+            if not len(keep):
+                return [], len(boxes)
+            vectors = self.describe(rgb, found.landmarks[keep])
         return [Face(box=(float(b[0]), float(b[1]), float(b[2]), float(b[3])),
                      score=float(s), vector=v,
                      landmarks=tuple((float(x), float(y)) for x, y in marks))
-                for b, s, v, marks in zip(found.boxes, found.scores, vectors,
-                                          found.landmarks, strict=True)]
+                for b, s, v, marks in zip(boxes[keep], found.scores[keep], vectors,
+                                          found.landmarks[keep], strict=True)], len(boxes)
+
+
+def largest(boxes: NDArray[np.float32], most: int | None) -> NDArray[np.intp]:
+    """Indices of the `most` largest boxes (all, largest first, without a bound)."""
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) if len(boxes) else boxes
+    order = np.argsort(-area, kind="stable") if len(boxes) else np.zeros(0, dtype=np.intp)
+    return order[:most] if most is not None else order
 
 
 def _digest(*paths: Path) -> str:

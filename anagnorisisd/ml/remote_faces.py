@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from anagnorisisd.ml.faces import Face, LocalFaces
+from anagnorisisd.ml.faces import Face, LocalFaces, largest
 from anagnorisisd.ml.remote_protocol import (
     HttpStatus,
     Refused,
@@ -138,7 +138,7 @@ class RemoteFaces(WorkerPool):
             except HttpStatus as exc:
                 raise Refused(f"does not serve {self.name}: the probe photo got {exc}") from None
             if self.reference is not None:
-                ours = self.reference.faces(probe, 0.5)
+                ours, _ = self.reference.faces(probe, 0.5)
                 against = "the local model"
             else:
                 with self._cond:
@@ -155,13 +155,15 @@ class RemoteFaces(WorkerPool):
     def available(self) -> bool:
         return self.serving()
 
-    def faces(self, rgb: NDArray[np.uint8], min_score: float) -> list[Face]:
+    def faces(self, rgb: NDArray[np.uint8], min_score: float,
+              most: int | None = None) -> tuple[list[Face], int]:
         """Within the timeout, or NoWorker: a photo never holds its trip through the
         pipeline waiting for a face worker (the stage retries it later)."""
         found, _ = self._on_some_worker(
             lambda worker, until: self._ask(worker, rgb, min_score, until),
             lambda: [], deadline=time.monotonic() + self.timeout_s)
-        return found
+        boxes = np.asarray([f.box for f in found], dtype=np.float32).reshape(-1, 4)
+        return [found[i] for i in largest(boxes, most)], len(found)
 
     def status(self) -> dict[str, Any]:
         return {"workers": self.workers_status(), "waiting": self.waiting}

@@ -71,7 +71,9 @@ class People:
         self.machine: dict[str, str] = {}
         self.fixes: dict[bytes, dict[int, dict[str, Any]]] = {}
         self.final: dict[str, str | None] = {}
-        self.vectors = np.zeros((0, 0), dtype=np.float16)
+        self.vectors = np.zeros((0, 0), dtype=np.float32)
+        """Every face's vector, as float32 (2 KB a face at 512-d): joining a face is one
+        matrix-vector product over them, with no conversion of the whole matrix."""
         self.row_face: list[str | None] = []
         self.groupable = np.zeros(0, dtype=bool)
         """Per row: a face that may be grouped (present, not small); hidden faces are left
@@ -115,7 +117,7 @@ class People:
             return []
         if self.dim is None or (self.dim != dim and not self.faces):
             self.dim = dim
-            self.vectors = np.zeros((0, dim), dtype=np.float16)
+            self.vectors = np.zeros((0, dim), dtype=np.float32)
             self.groupable = np.zeros(0, dtype=bool)
             self.row_face = []
         if dim != self.dim:
@@ -127,7 +129,7 @@ class People:
                 continue
             row = len(self.row_face)
             if row >= len(self.vectors):
-                grown = np.zeros((max(64, 2 * len(self.vectors)), dim), dtype=np.float16)
+                grown = np.zeros((max(64, 2 * len(self.vectors)), dim), dtype=np.float32)
                 grown[: len(self.vectors)] = self.vectors
                 self.vectors = grown
                 self.groupable = np.concatenate(
@@ -213,8 +215,8 @@ class People:
         rows = rows[rows != face.row]
         if not len(rows):
             return None, []
-        vector = self.vectors[face.row].astype(np.float32)
-        distance = 1.0 - self.vectors[rows].astype(np.float32) @ vector
+        # one product over every row (no gathered copy), read at the groupable ones
+        distance = (1.0 - self.vectors[: len(self.row_face)] @ self.vectors[face.row])[rows]
         close = [p for p in np.flatnonzero(distance <= limits.max_distance)
                  if not self._fix(str(self.row_face[rows[p]])).get("hidden")]
         ids = {p: str(self.row_face[rows[p]]) for p in close}
@@ -254,7 +256,7 @@ class People:
         started = time.monotonic()
         with self._lock:
             rows, ids = self._groupable()
-            vectors = self.vectors[rows].astype(np.float32)
+            vectors = self.vectors[rows]
             limits = self.thresholds()
             self.grouping = {"state": "running", "faces": len(ids), "last": self.grouping.get(
                 "last")}

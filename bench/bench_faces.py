@@ -1,0 +1,180 @@
+"""Faces and people: the faces stage against its nearest limit, and people at 100,000 faces.
+
+Run: make bench-faces   (or: .venv/bin/python bench/bench_faces.py [--faces N])
+
+1. The faces stage on real photos (face-api's demo photos, copied to N files) against
+   the same photos decoded through the same bounded decode path plus the bare detection
+   and recognition sessions on inputs prepared beforehand. No face weights can be
+   downloaded here, so both run random-weight graphs in the published layout
+   (tools/face_layout.py); their cost is not buffalo_l's, and the ratio is what compares.
+2. People at N faces (default 100,000: 10,000 people of 10 faces each, 512-d vectors
+   around random centres, within-person cosine distance about 0.39, under immich's 0.5):
+   1,000 new photos joining incrementally, a full regrouping, the people page and a
+   person: query (p95 of 20), against what an exact grouping would give (purity).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from anagnorisisd.config import build_config, validate_stage_section
+from anagnorisisd.ml import face_geometry as geometry
+from anagnorisisd.ml.faces import FaceFiles, LocalFaces
+from anagnorisisd.ml.session import SessionSettings
+from anagnorisisd.people.desk import PeopleDesk
+from anagnorisisd.people.service import People
+from anagnorisisd.pipeline.pixels import FilePixels
+from anagnorisisd.search.query import Filter
+from anagnorisisd.stage import PixelNeed, StageContext, StageInput
+from anagnorisisd.store.database import Store
+from plugins.faces_stage import PREVIEW, FacesStage
+from tools.face_layout import detection_graph, recognition_graph
+from tools.npm_files import FACE_API_PHOTOS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def stage_against_sessions(folder: Path, copies: int) -> list[tuple[str, float]]:
+    data = folder / "data"
+    model = data / "models" / "facial-recognition" / "buffalo_l"
+    detection_graph(model / "detection" / "model.onnx", score_bias=-2.0, channels=32)
+    recognition_graph(model / "recognition" / "model.onnx")
+    photos = []
+    for k in range(copies):
+        for path in FACE_API_PHOTOS.fetch(ROOT / ".venv" / "npm"):
+            target = folder / f"{k}-{path.name}"
+            shutil.copy(path, target)
+            photos.append(str(target))
+    config = build_config({"storage": {"data_dir": str(data)}, "model": {
+        "providers": ["CPUExecutionProvider"]}})
+    settings = validate_stage_section("faces", {}, FacesStage.config_schema)
+    stage = FacesStage(settings, StageContext(config))
+    assert stage.ready()
+    need = PixelNeed(longest=PREVIEW)
+
+    start = time.perf_counter()  # the stage, decoding as the pipeline does
+    stage.process([StageInput(p, None, {"meta": {}}, source=FilePixels(p, lambda: []),
+                              need=need) for p in photos])
+    staged = time.perf_counter() - start
+
+    start = time.perf_counter()  # the limit: the decode, then the bare sessions
+    arrays = [np.asarray(FilePixels(p, lambda: []).view(need)) for p in photos]
+    decode = time.perf_counter() - start
+    bare = LocalFaces(FaceFiles("buffalo_l", model), SessionSettings(("CPUExecutionProvider",)))
+    blobs = [geometry.detector_blob(geometry.letterbox(a)[0]) for a in arrays]
+    found = [bare.detect(a, 0.7) for a in arrays]
+    crops = [geometry.recogniser_blob([geometry.aligned(a, m) for m in f.landmarks])
+             for a, f in zip(arrays, found, strict=True) if len(f.landmarks)]
+    session = bare.detector.session()
+    names = [o.name for o in session.get_outputs()]
+    start = time.perf_counter()
+    for blob in blobs:
+        session.run(names, {bare.detector.input_name: blob})
+    for crop in crops:
+        bare.recogniser.run(crop)
+    sessions = time.perf_counter() - start
+    n = len(photos)
+    limit = decode + sessions
+    return [("photos", n), ("faces found", sum(len(f.boxes) for f in found)),
+            ("stage, photos/s", n / staged), ("decode only, photos/s", n / decode),
+            ("bare sessions only, photos/s", n / sessions),
+            ("decode + bare sessions, photos/s", n / limit),
+            ("stage / limit", limit / staged)]
+
+
+def synthetic(n_people: int, per: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(n_people, 512)).astype(np.float32)
+    vectors = np.repeat(centres, per, axis=0) + rng.normal(
+        scale=0.8, size=(n_people * per, 512)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors, np.repeat(np.arange(n_people), per)
+
+
+def output(vector: np.ndarray) -> dict[str, object]:
+    return {"dim": 512, "faces": [{"box": [0, 0, 100, 100], "score": 0.9, "small": False,
+                                   "vector": vector.astype(np.float16).tobytes()}]}
+
+
+def people_at_scale(folder: Path, total: int) -> list[tuple[str, float]]:
+    from sklearn.metrics import completeness_score, homogeneity_score
+
+    store = Store(folder / "store")
+    people = People(store, "faces")
+    vectors, labels = synthetic(total // 10, 10)
+    for i, vector in enumerate(vectors):  # the library as loaded: one face per photo
+        people._add_rows(i.to_bytes(32, "big"), output(vector))
+    start = time.perf_counter()
+    summary = people.regroup()
+    regroup = time.perf_counter() - start
+    ids = [people.row_face[r] for r in range(len(vectors))]
+    found = [people.final.get(str(f)) or f"none-{k}" for k, f in enumerate(ids)]
+    purity = homogeneity_score(labels, found)
+    complete = completeness_score(labels, found)
+
+    fresh, _ = synthetic(total // 10, 10, seed=0)  # the same people, new photos of them
+    rng = np.random.default_rng(2)
+    picks = rng.choice(len(fresh), 1000, replace=False)
+    noise = rng.normal(scale=0.02, size=(1000, 512)).astype(np.float32)
+    start = time.perf_counter()
+    joined = 0
+    for k, (row, extra) in enumerate(zip(picks, noise, strict=True)):
+        vector = fresh[row] + extra
+        vector /= np.linalg.norm(vector)
+        content = (10**9 + k).to_bytes(32, "big")
+        people.on_result(content, output(vector))
+        fid = people.by_content[content][0]
+        joined += people.final.get(fid) == people.final.get(str(ids[row]))
+    incremental = time.perf_counter() - start
+
+    desk = PeopleDesk(people)
+    pid = next(iter(people.people))
+    desk.rename(pid, "Ana")
+    page, query = [], []
+    for _ in range(20):
+        start = time.perf_counter()
+        desk.listing()
+        page.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        desk.passing(Filter("person", "=", "Ana"))
+        query.append(time.perf_counter() - start)
+    store.close()
+    return [("faces", total), ("people found", len(people.people)),
+            ("regroup, s", regroup), ("groups", summary["groups"]),
+            ("purity (homogeneity)", purity), ("completeness", complete),
+            ("1,000 new photos joining, s", incremental),
+            ("joined the right person", joined / 1000),
+            ("people page p95, ms", 1000 * float(np.percentile(page, 95))),
+            ("person: query p95, ms", 1000 * float(np.percentile(query, 95)))]
+
+
+def table(title: str, rows: list[tuple[str, float]]) -> None:
+    print(f"\n{title}")
+    for name, value in rows:
+        shown = f"{value:,.3f}" if isinstance(value, float) else f"{value:,}"
+        print(f"  {name:<36} {shown:>12}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--faces", type=int, default=100_000)
+    parser.add_argument("--copies", type=int, default=4, help="copies of the six photos")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        table("faces stage vs decode + bare sessions (random-weight graphs)",
+              stage_against_sessions(Path(tmp), args.copies))
+    with tempfile.TemporaryDirectory() as tmp:
+        table(f"people at {args.faces:,} faces", people_at_scale(Path(tmp), args.faces))
+
+
+if __name__ == "__main__":
+    main()
