@@ -9,7 +9,7 @@ HASH   := $(shell cat pyproject.toml Makefile | cksum | cut -d' ' -f1)
 RUNTIME_STAMP := $(VENV)/.runtime-$(HASH)
 TEST_STAMP    := $(VENV)/.test-$(HASH)
 
-.PHONY: setup setup-test run demo test lint bench bench-clip bench-index bench-stacks bench-remote bench-cold clean screenshots bench-soak
+.PHONY: setup setup-test run demo test lint bench bench-clip bench-index bench-stacks bench-faces bench-remote bench-cold clean screenshots bench-soak
 
 setup: $(RUNTIME_STAMP)
 
@@ -56,6 +56,9 @@ bench-index: setup-test
 
 bench-stacks: setup-test
 	$(BIN)/python bench/bench_stacks.py
+
+bench-faces: setup-test
+	$(BIN)/python bench/bench_faces.py
 
 bench-remote: setup-test
 	$(BIN)/python bench/bench_remote.py

@@ -21,6 +21,9 @@ COMPARE = {">=": int.__ge__, "<=": int.__le__, ">": int.__gt__, "<": int.__lt__,
 class PeopleDesk:
     def __init__(self, people: People) -> None:
         self.people = people
+        self._listings: dict[bool, tuple[int, list[dict[str, Any]]]] = {}
+        """The last listing of the shown and of the hidden people, by People.changes: the
+        people page costs a walk over every face once per change, not once per view."""
 
     # ---------------------------------------------------------------- reads
     def _members(self) -> dict[str, list[FaceRow]]:
@@ -33,6 +36,9 @@ class PeopleDesk:
     def listing(self, hidden: bool = False) -> list[dict[str, Any]]:
         """Everyone with a face, the largest first; named people without faces left too."""
         with self.people._lock:
+            cached = self._listings.get(hidden)
+            if cached is not None and cached[0] == self.people.changes:
+                return cached[1]
             members = self._members()
             out = []
             for pid, person in self.people.people.items():
@@ -40,7 +46,9 @@ class PeopleDesk:
                 if person.hidden != hidden or (not faces and not person.name):
                     continue
                 out.append(self._summary(person, faces))
-        return sorted(out, key=lambda p: (-p["faces"], p["name"] or "~", p["id"]))
+            out.sort(key=lambda p: (-p["faces"], p["name"] or "~", p["id"]))
+            self._listings[hidden] = (self.people.changes, out)
+        return out
 
     @staticmethod
     def _summary(person: Person, faces: list[FaceRow]) -> dict[str, Any]:
@@ -126,12 +134,14 @@ class PeopleDesk:
     def rename(self, pid: str, name: str | None) -> dict[str, Any]:
         with self.people._lock:
             self._require(pid).name = name.strip() if name and name.strip() else None
+            self.people.changes += 1
             self.people.book.save_people(self.people.people)
         return self.person(pid)
 
     def hide(self, pid: str, hidden: bool) -> dict[str, Any]:
         with self.people._lock:
             self._require(pid).hidden = hidden
+            self.people.changes += 1
             self.people.book.save_people(self.people.people)
         return self.person(pid)
 
@@ -185,6 +195,7 @@ class PeopleDesk:
             fixes[index] = fix
             self.people.book.save_fixes(content, fixes)
             self.people.final[fid] = self.people._person_of(fid)
+            self.people.changes += 1
         return self.face(fid)
 
     def new_person(self, name: str | None, faces: list[str]) -> dict[str, Any]:

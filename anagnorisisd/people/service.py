@@ -80,6 +80,8 @@ class People:
         out where they are met, a few at a time."""
         self.dim: int | None = None
         self.ungrouped_since = 0
+        self.changes = 0
+        """Counts every change to who is whom: what cached answers are keyed on."""
         self.grouping: dict[str, Any] = {"state": "idle", "last": None}
         self._lock = threading.RLock()
         self._thread: threading.Thread | None = None
@@ -171,6 +173,7 @@ class People:
 
     def _settle(self) -> None:
         self.final = {fid: self._person_of(fid) for fid in self.faces}
+        self.changes += 1
 
     def _groupable(self) -> tuple[NDArray[np.int64], list[str]]:
         """Rows and ids of every face a grouping looks at (not small, not hidden)."""
@@ -182,6 +185,7 @@ class People:
     def on_result(self, content: bytes, output: dict[str, Any]) -> None:
         """A photo's faces, new or redone: join people without regrouping the library."""
         with self._lock:
+            self.changes += 1
             self._drop(content)
             self.looked_at.add(content)
             added = self._add_rows(content, output)
@@ -242,6 +246,7 @@ class People:
         file a birth) come back with their stored faces, people and corrections: no
         stage runs again for content it has seen."""
         with self._lock:
+            self.changes += 1
             for content in died:
                 self._drop(content)
                 self.looked_at.discard(content)
