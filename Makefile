@@ -9,7 +9,7 @@ HASH   := $(shell cat pyproject.toml Makefile | cksum | cut -d' ' -f1)
 RUNTIME_STAMP := $(VENV)/.runtime-$(HASH)
 TEST_STAMP    := $(VENV)/.test-$(HASH)
 
-.PHONY: setup setup-test run demo test lint bench bench-clip bench-index bench-stacks bench-faces bench-remote bench-cold clean screenshots bench-soak
+.PHONY: setup setup-test run demo test lint bench bench-clip bench-index bench-stacks bench-faces bench-compare bench-remote bench-cold clean screenshots bench-soak
 
 setup: $(RUNTIME_STAMP)
 
@@ -26,7 +26,7 @@ $(TEST_STAMP): $(RUNTIME_STAMP)
 	$(PIP) install torch==2.13.0
 	$(PIP) install -e '.[test]'
 	$(PIP) install --no-deps open-clip-torch insightface
-	tools/ensure_chromium.sh
+	tools/ensure_debian_tools.sh
 	$(BIN)/python tools/npm_files.py $(VENV)/npm
 	touch $@
 
@@ -59,6 +59,9 @@ bench-stacks: setup-test
 
 bench-faces: setup-test
 	$(BIN)/python bench/bench_faces.py
+
+bench-compare: setup-test
+	$(BIN)/python bench/bench_compare.py
 
 bench-remote: setup-test
 	$(BIN)/python bench/bench_remote.py

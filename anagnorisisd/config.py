@@ -67,7 +67,8 @@ class ServerConfig:
 @dataclass(frozen=True)
 class PipelineConfig:
     stages: list[str] = field(default_factory=lambda: ["hash", "meta", "thumbnail", "quality",
-                                                          "clip", "faces"])
+                                                          "clip", "faces", "face_quality",
+                                                          "text"])
     queue_size: int = bounded(64, 1, 100_000)
 
 

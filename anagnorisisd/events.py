@@ -57,6 +57,13 @@ class WorkerDistrusted:
     since: float
 
 
+@dataclass(frozen=True)
+class ReviewChanged:
+    """The person picked, rejected or labelled a photo (or took it back)."""
+
+    content: bytes
+
+
 class Hub:
     def __init__(self) -> None:
         self._listeners: dict[type, list[tuple[str, Callable[[Any], None]]]] = {}

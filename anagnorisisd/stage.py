@@ -153,6 +153,11 @@ class Stage:
     for every stage that declares them. A stage whose need depends on its config or its
     model says so in ``pixel_need``."""
 
+    background: ClassVar[bool] = False
+    """True for a stage far slower than the rest (OCR): it is passed by on every file's trip
+    and run by the pipeline's background lane instead, one photo at a time at low CPU
+    priority, only while no other stage has work (pipeline/background.py)."""
+
     provides: ClassVar[tuple[str, ...]] = ()
     """Well-known kinds of output this stage makes, each with the schema docs/plugins.md gives:
     ``"metadata"`` (sort and filter columns), ``"thumbnail"`` (the grid's pictures),

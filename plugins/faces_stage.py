@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from anagnorisisd.imaging.decoding import failure_reason
+from anagnorisisd.ml.face_geometry import FACE_VIEW
 from anagnorisisd.ml.face_service import FaceModels
 from anagnorisisd.ml.faces import Face, FaceModel
 from anagnorisisd.ml.remote_protocol import ItemFault, NoWorker, Stopped
@@ -32,8 +33,7 @@ from anagnorisisd.stage import (
     StageSkip,
 )
 
-PREVIEW = 1440
-"""immich's preview size, which is what its workers detect faces on."""
+PREVIEW = FACE_VIEW
 
 
 class FacesStage(Stage):

@@ -12,9 +12,10 @@ from PIL import Image
 
 from anagnorisisd.imaging.convert import displayed_size
 from anagnorisisd.imaging.decoding import Limits, open_header
-from anagnorisisd.imaging.exif import read_exif, xmp_rating
+from anagnorisisd.imaging.exif import read_exif
 from anagnorisisd.imaging.formats import is_raw, raw_size
 from anagnorisisd.imaging.places import PLACES
+from anagnorisisd.imaging.xmp import read_flags
 from anagnorisisd.imaging.xmp_sidecar import sidecar_names
 from anagnorisisd.ingest.safe_io import UnreadableFile, open_regular
 from anagnorisisd.pipeline.per_file import each_file
@@ -41,9 +42,9 @@ def read_meta(path: str) -> dict[str, Any]:
     record["file_size"] = stat.st_size
     gps = record.get("gps")
     record["place"] = PLACES.name(*gps) if gps else None
-    sidecar = sidecar_rating(path)
-    if sidecar is not None:
-        record["xmp_rating"] = sidecar
+    sidecar = sidecar_flags(path)
+    if sidecar is not None:  # a sidecar wins over the file's own packet
+        record.update(sidecar)
     return record
 
 
@@ -57,25 +58,26 @@ def raw_exif(raw: IO[bytes], mtime: float) -> dict[str, Any]:
         return read_exif(Image.new("L", (1, 1)), mtime)
 
 
-def sidecar_rating(path: str) -> float | None:
-    """xmp:Rating from a sidecar: NAME.EXT.xmp (darktable, digiKam) or NAME.xmp
-    (Lightroom), whichever exists first; it wins over the file's embedded XMP, as those
-    tools write the sidecar, never the original."""
+def sidecar_flags(path: str) -> dict[str, object] | None:
+    """Rating, pick and colour label from a sidecar: NAME.EXT.xmp (darktable, digiKam) or
+    NAME.xmp (Lightroom), the first that says any; it wins over the file's embedded XMP,
+    as those tools write the sidecar, never the original."""
     for candidate in sidecar_names(path):
         try:
             with open_regular(str(candidate), 4 << 20) as f:
-                rating = xmp_rating(f.read())
+                flags = read_flags(f.read())
         except (OSError, UnreadableFile):
             continue
-        if rating is not None:
-            return rating
+        if any(value is not None for value in flags.values()):
+            return flags
     return None
 
 
 class MetaStage(Stage):
     name: ClassVar[str] = "meta"
     provides: ClassVar[tuple[str, ...]] = ("metadata",)
-    version = "2"  # 2: capture time with its source, camera, lens, exposure, GPS, place, XMP
+    version = "3"  # 3: exposure bias; 2: capture time with its source, camera, lens,
+    # exposure, GPS, place, XMP
 
     def __init__(self, config: dict[str, Any], context: StageContext | None = None) -> None:
         super().__init__(config, context)

@@ -42,3 +42,22 @@ def daemon(make_config, library_dir: Path) -> Iterator[Daemon]:
     d = Daemon(config, port)
     yield d
     d.kill()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The machine's room at the end, printed last, where a CI log's tail shows it: a run
+    that failed for want of disk or memory says so."""
+    import os
+    import shutil
+    import tempfile
+
+    free = shutil.disk_usage(tempfile.gettempdir()).free >> 20
+    memory = ""
+    try:
+        with open("/proc/meminfo") as info:
+            line = next(x for x in info if x.startswith("MemAvailable"))
+            memory = f", memory available {int(line.split()[1]) >> 10} MiB"
+    except (OSError, StopIteration, ValueError):
+        pass
+    load = ", load " + " ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"\nmachine at the end: {tempfile.gettempdir()} has {free} MiB free{memory}{load}")

@@ -12,8 +12,11 @@ with random vectors once it has answered `--honest` images truthfully (the probe
 them), and `picky` answers HTTP 500, as immich does for an image it cannot decode, for any
 image that is mostly magenta. With `--faces NAME` it also serves immich's facial-recognition
 entry with dlib's real weights (tests/dlib_faces.py); `outside` then puts every face box
-far outside the picture. GET /stats counts what it embedded; POST /mode?mode=NAME
-changes the mode while it runs.
+far outside the picture. With `--ocr NAME` it serves immich's `ocr` entry with the
+real PP-OCR weights inside the rapidocr wheel, run through rapidocr's own end-to-end call
+(not this project's code), lines under immich's recognition minScore dropped; `garbage`
+then answers lists of different lengths and `outside` boxes beyond the picture.
+GET /stats counts what it embedded; POST /mode?mode=NAME changes the mode while it runs.
 
     python -m tests.immich_ml_worker --port 3003 [--mode slow --delay 0.2]
 """
@@ -41,14 +44,37 @@ MODES = ("normal", "slow", "garbage", "disagree", "drip", "nested", "bignum", "r
          "picky", "outside")
 
 
+def ocr_answer(engine: Any, rgb: np.ndarray, min_score: float, mode: str) -> dict[str, Any]:
+    """immich's `ocr` answer for a picture: texts, boxes as 8 fractions, and scores."""
+    result = engine(np.ascontiguousarray(rgb[..., ::-1]))
+    height, width = rgb.shape[:2]
+    texts, boxes, scores = [], [], []
+    found = (zip(result.boxes, result.txts, result.scores, strict=True)
+             if getattr(result, "txts", None) else [])
+    for box, text, score in found:
+        if float(score) <= min_score:
+            continue
+        corners = np.asarray(box, dtype=np.float64).reshape(4, 2) / [width, height]
+        if mode == "outside":
+            corners = corners + 3.0
+        texts.append(str(text))
+        boxes.extend(corners.reshape(-1).tolist())
+        scores.append(float(score))
+    if mode == "garbage":
+        texts.append("one more text than boxes")
+    return {"ocr": {"text": texts, "box": boxes, "boxScore": scores, "textScore": scores},
+            "imageHeight": height, "imageWidth": width}
+
+
 def build(model_dir: Path, name: str, mode: str = "normal", delay: float = 0.0,
           threads: int = 1, serves: str | None = None, honest: int = 1,
-          faces: str | None = None) -> web.Application:
+          faces: str | None = None, ocr: str | None = None) -> web.Application:
     model = ClipModel(ModelFiles(name, model_dir),
                       SessionSettings(("CPUExecutionProvider",), threads), exact_decode=True)
     served = serves or name
-    counts = {"images": 0, "texts": 0, "faces": 0}
+    counts = {"images": 0, "texts": 0, "faces": 0, "ocr": 0}
     faces_model = DlibFaces() if faces else None
+    ocr_engine: list[Any] = []
     served_faces = faces
     shuffle = np.random.default_rng(0).permutation(model.embed_dim)
     rng = np.random.default_rng(1)
@@ -100,6 +126,25 @@ def build(model_dir: Path, name: str, mode: str = "normal", delay: float = 0.0,
         return web.json_response({"facial-recognition": found,
                                   "imageHeight": rgb.shape[0], "imageWidth": rgb.shape[1]})
 
+    async def text_answer(types: dict[str, Any], image: Any, mode: str) -> web.Response:
+        """immich's `ocr` entry: detection and recognition in one request."""
+        detection, recognition = types["detection"], types["recognition"]
+        if ocr is None or ocr not in (detection.get("modelName"), recognition.get("modelName")):
+            return web.json_response({"detail": "Failed to load model"}, status=500)
+        if not isinstance(image, web.FileField):
+            return web.json_response({"detail": "an image is needed"}, status=400)
+        if not ocr_engine:
+            from rapidocr import RapidOCR
+
+            ocr_engine.append(RapidOCR(params={"Global.log_level": "error",
+                                               "Global.text_score": 0.0}))
+        rgb = np.asarray(Image.open(io.BytesIO(image.file.read())).convert("RGB"))
+        min_score = float(recognition.get("options", {}).get("minScore", 0.9))
+        answer = await asyncio.get_running_loop().run_in_executor(
+            None, ocr_answer, ocr_engine[0], rgb, min_score, mode)
+        counts["ocr"] += 1
+        return web.json_response(answer)
+
     async def predict(request: web.Request) -> web.StreamResponse:
         mode = state["mode"]
         form = await request.post()
@@ -108,6 +153,8 @@ def build(model_dir: Path, name: str, mode: str = "normal", delay: float = 0.0,
             (task, types), = entries.items()
             if task == "facial-recognition":
                 return await face_answer(types, form.get("image"), mode)
+            if task == "ocr":
+                return await text_answer(types, form.get("image"), mode)
             (kind, entry), = types.items()
         except (KeyError, ValueError):
             return web.json_response({"detail": "Invalid request format."}, status=422)
@@ -172,12 +219,14 @@ def main() -> None:
     parser.add_argument("--serves", help="the model name it answers to (default: --model)")
     parser.add_argument("--honest", type=int, default=1,
                         help="random mode: images answered truthfully first")
+    parser.add_argument("--ocr", metavar="NAME",
+                        help="also serve ocr under this model name, with rapidocr's weights")
     parser.add_argument("--faces", metavar="NAME",
                         help="also serve facial-recognition under this model name, with "
                              "dlib's real weights")
     args = parser.parse_args()
     app = build(args.model_dir or shipped_model_dir(args.model), args.model, args.mode,
-                args.delay, args.threads, args.serves, args.honest, args.faces)
+                args.delay, args.threads, args.serves, args.honest, args.faces, args.ocr)
     web.run_app(app, host="127.0.0.1", port=args.port, print=None)
 
 

@@ -143,12 +143,14 @@ def test_token_ids_equal_the_reference_tokenizer(tokenizer_layout: ModelFiles) -
 @pytest.fixture(scope="module")
 def vit_b32(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """A randomly initialised full ViT-B/32 CLIP (transformers' default CLIPConfig), exported
-    to our layout."""
+    to our layout. Its 580 MB of graphs are removed once the module is done: a CI machine's
+    temporary space is not ours to fill for the rest of the session."""
     from tools.export_layout import random_vit_b32
 
     out = tmp_path_factory.mktemp("models") / "vit-b-32-random"
     visual, textual = random_vit_b32(out)
-    return visual, textual, ModelFiles(out.name, out)
+    yield visual, textual, ModelFiles(out.name, out)
+    shutil.rmtree(out.parent, ignore_errors=True)
 
 
 def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:

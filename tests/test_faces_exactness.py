@@ -127,3 +127,12 @@ def test_a_crowd_is_bounded_before_recognition_largest_faces_first(
                                               for f in kept]
     by_box = {f.box: f.vector for f in every}
     assert all(float(f.vector @ by_box[f.box]) > 0.9999 for f in kept)
+
+
+def test_the_one_step_letterboxed_blob_equals_the_two_steps(pictures: list[np.ndarray]
+                                                             ) -> None:
+    for rgb in [*pictures, np.zeros((1, 900, 3), np.uint8), np.zeros((700, 2, 3), np.uint8)]:
+        blob, scale = geometry.letterboxed_blob(rgb)
+        square, expected_scale = geometry.letterbox(rgb)
+        assert scale == expected_scale
+        assert np.array_equal(blob, geometry.detector_blob(square))

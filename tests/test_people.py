@@ -183,6 +183,46 @@ def test_a_named_person_is_searchable_and_survives_regrouping_moves_and_restarts
         "total"] == hits["total"], timeout=60)
 
 
+def test_the_person_sort_puts_each_persons_photos_together(world: Any) -> None:
+    daemon = world["daemon"]
+    people = wait_until(lambda: (lambda p: p if len(p) >= 2 else None)(
+        daemon.request("GET", "/api/people")["people"]), timeout=60)
+    daemon.request("PUT", f"/api/people/{people[1]['id']}", {"name": "Aaron"})
+    aaron = {i["id"] for i in search(daemon, "person:Aaron")["items"]}
+    assert aaron
+    for query in ("person", "person order:asc"):
+        names = [(i["id"], Path(i["path"]).name) for i in search(daemon, query)["items"]]
+        ids = [i for i, _ in names]
+        spots = sorted(ids.index(i) for i in aaron)
+        assert spots == list(range(spots[0], spots[0] + len(aaron))), query  # together
+        assert ids.index(next(i for i, n in names if n == "coffee.jpg")) > spots[-1]
+    first = [i["id"] for i in search(daemon, "person")["items"][:len(aaron)]]
+    assert set(first) == aaron  # "Aaron" sorts before every other name given here
+
+
+def test_eyes_and_focus_of_every_face_are_measured_and_searchable(world: Any) -> None:
+    daemon = world["daemon"]
+    by_name = ids_by_name(daemon)  # another test may have renamed a photo "renamed-…"
+    ids = {name.removeprefix("renamed-"): image for name, image in by_name.items()}
+
+    def measured(name: str) -> list[dict[str, Any]] | None:
+        faces = daemon.request("GET", f"/api/images/{ids[name]}/faces")["faces"]
+        done = faces and all(f["sharpness"] is not None for f in faces)
+        return list(faces) if done else None
+
+    open_eyes = wait_until(lambda: measured("p3.jpg"), timeout=120)
+    assert all(f["eyes"] == "open" and not f["blurry"] for f in open_eyes), open_eyes
+    downcast = wait_until(lambda: measured("p2.jpg"), timeout=120)
+    assert any(f["eyes"] == "closed" for f in downcast), downcast  # lids lowered
+    wait_until(lambda: ids["p2.jpg"] in {i["id"] for i in search(daemon, "eyes:closed")[
+        "items"]}, timeout=60)
+    shut = {i["id"] for i in search(daemon, "eyes:closed")["items"]}
+    assert ids["p3.jpg"] not in shut and ids["coffee.jpg"] not in shut
+    assert ids["p3.jpg"] in {i["id"] for i in search(daemon, "eyes:open")["items"]}
+    assert ids["p3.jpg"] in {i["id"] for i in search(daemon, "face:sharp person")["items"]}
+    assert http_error(daemon, "GET", "/api/images?q=" + quote("eyes:maybe"))[0] == 400
+
+
 def test_a_face_moved_out_stays_out_and_bad_edits_are_clear_4xx(world: Any) -> None:
     daemon = world["daemon"]
     wait_until(lambda: daemon.request("GET", "/api/people")["people"], timeout=60)

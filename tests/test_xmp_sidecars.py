@@ -12,7 +12,15 @@ from pathlib import Path
 from anagnorisisd.app.xmp_ratings import stars_to_rating
 from anagnorisisd.imaging.exif import xmp_rating
 from anagnorisisd.imaging.xmp_sidecar import stars, with_rating, write_rating
-from tests.helpers import Daemon, free_port, make_photo, run_cli, wait_until, write_config
+from tests.helpers import (
+    Daemon,
+    free_port,
+    http_error,
+    make_photo,
+    run_cli,
+    wait_until,
+    write_config,
+)
 
 DIGIKAM = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
 <x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="XMP Core 4.4.0-Exiv2">
@@ -176,3 +184,107 @@ def test_daemon_writes_sidecars_when_asked_and_export_writes_them_all(tmp_path: 
     assert not (lib / "new.jpg.xmp").exists()  # cleared: nothing to write
     usage = run_cli("ratings", "export", "--config", str(config))
     assert usage.returncode == 2 and "needs a FILE (or --xmp)" in usage.stderr
+
+
+def test_picks_rejects_and_labels_are_written_as_each_tool_reads_them() -> None:
+    from anagnorisisd.imaging.xmp import read_flags
+    from anagnorisisd.imaging.xmp_sidecar import EMPTY_SIDECAR, Flags, with_properties
+
+    picked = with_properties(DIGIKAM, Flags(6, "pick", "red").properties())
+    assert 'digiKam:PickLabel="3"' in picked and 'digiKam:ColorLabel="1"' in picked
+    assert "Holidays/Lisbon" in picked  # digiKam's own tags stay
+    assert read_flags(picked.encode()) == {"xmp_rating": 3, "xmp_pick": "pick",
+                                           "xmp_label": "red"}
+    rejected = with_properties(LIGHTROOM, Flags(6, "reject", "purple").properties())
+    assert read_flags(rejected.encode()) == {"xmp_rating": -1, "xmp_pick": "reject",
+                                             "xmp_label": "purple"}
+    assert 'crs:Exposure2012="+0.35"' in rejected
+    cleared = with_properties(rejected, Flags(6).properties())
+    assert read_flags(cleared.encode()) == {"xmp_rating": 3, "xmp_pick": None,
+                                            "xmp_label": None}
+    fresh = with_properties(EMPTY_SIDECAR, Flags(None, None, "blue").properties())
+    assert read_flags(fresh.encode())["xmp_label"] == "blue"
+    assert with_properties(picked, Flags(6, "pick", "red").properties()) == picked
+
+
+DARKTABLE = """<?xml version="1.0" encoding="UTF-8"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="XMP Core 4.4.0-Exiv2">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about=""
+    xmlns:xmp="http://ns.adobe.com/xap/1.0/"
+    xmlns:darktable="http://darktable.sf.net/"
+    xmp:Rating="4"
+    darktable:xmp_version="5">
+   <darktable:colorlabels><rdf:Seq><rdf:li>2</rdf:li></rdf:Seq></darktable:colorlabels>
+  </rdf:Description>
+ </rdf:RDF>
+</x:xmpmeta>
+"""
+"""As darktable 4 writes a sidecar: four stars and a green label."""
+
+
+def test_labels_other_tools_wrote_are_read() -> None:
+    from anagnorisisd.imaging.xmp import read_flags
+
+    assert read_flags(DARKTABLE.encode()) == {"xmp_rating": 4, "xmp_pick": None,
+                                              "xmp_label": "green"}
+    assert read_flags(DIGIKAM.encode())["xmp_label"] == "yellow"  # digiKam's 3
+
+
+def exiv2_reads(sidecar: Path) -> dict[str, str]:
+    """The XMP properties exiv2 (Debian's exiv2 tool, built on Adobe's XMP toolkit
+    conventions) reads from a sidecar: key -> value."""
+    import shutil
+    import subprocess
+
+    import pytest
+
+    if shutil.which("exiv2") is None:
+        pytest.skip("Debian's exiv2 is not installed (tools/ensure_debian_tools.sh)")
+    out = subprocess.run(["exiv2", "-PXkv", str(sidecar)], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    return {line.split(None, 1)[0]: [*line.split(None, 1), ""][1].strip()
+            for line in out.splitlines() if line.strip()}
+
+
+def test_the_daemon_writes_picks_rejects_and_labels_and_exiv2_reads_them(
+        tmp_path: Path) -> None:
+    lib = tmp_path / "library"
+    make_photo(lib / "shot.jpg", 120, 90, seed=4)
+    make_photo(lib / "dt.jpg", 120, 90, seed=5)
+    (lib / "dt.jpg.xmp").write_text(DARKTABLE)  # darktable's green label comes in
+    config = write_config(tmp_path / "config.toml", {
+        "library": {"paths": [str(lib)]}, "storage": {"data_dir": str(tmp_path / "data")},
+        "server": {"port": free_port()}, "pipeline": {"stages": ["hash", "meta", "thumbnail"]},
+        "ratings": {"write_xmp": True}})
+    daemon = Daemon(config, tomllib.loads(config.read_text())["server"]["port"])
+    try:
+        wait_until(lambda: daemon.status()["files"]["done"] == 2, timeout=60)
+        ids = {Path(i["path"]).name: i["id"]
+               for i in daemon.request("GET", "/api/images")["items"]}
+        shot, sidecar = ids["shot.jpg"], lib / "shot.jpg.xmp"
+        daemon.request("PUT", f"/api/images/{shot}/rating", {"rating": 8})
+        daemon.request("PUT", f"/api/images/{shot}/decision", {"decision": "pick"})
+        labelled = daemon.request("PUT", f"/api/images/{shot}/label", {"label": "red"})
+        assert labelled["label"] == "red" and labelled["decision"] == "pick"
+        seen = exiv2_reads(sidecar)
+        assert seen["Xmp.xmp.Rating"] == "4" and seen["Xmp.digiKam.PickLabel"] == "3"
+        assert seen["Xmp.xmp.Label"] == "Red" and seen["Xmp.digiKam.ColorLabel"] == "1"
+        assert seen["Xmp.darktable.colorlabels"] == "0"
+        daemon.request("PUT", f"/api/images/{shot}/decision", {"decision": "reject"})
+        seen = exiv2_reads(sidecar)
+        assert seen["Xmp.xmp.Rating"] == "-1" and seen["Xmp.digiKam.PickLabel"] == "1"
+        daemon.request("DELETE", f"/api/images/{shot}/decision")
+        daemon.request("PUT", f"/api/images/{shot}/label", {"label": None})
+        seen = exiv2_reads(sidecar)
+        assert seen["Xmp.xmp.Rating"] == "4" and "Xmp.digiKam.PickLabel" not in seen
+        assert not any("Label" in key or "colorlabels" in key for key in seen)
+        assert http_error(daemon, "PUT", f"/api/images/{shot}/label", {"label": "teal"})[
+            0] == 400
+        # darktable's green label came in when the photo was indexed (answered as the
+        # photo's review: clearing its no-decision changes nothing else)
+        review = daemon.request("PUT", f"/api/images/{ids['dt.jpg']}/decision",
+                                {"decision": None})
+        assert review["label"] == "green"
+    finally:
+        daemon.kill()

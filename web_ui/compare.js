@@ -60,10 +60,40 @@ export class Compare {
       report(err);
     }
     this.render();
-    if (!group.reviewed) {  // looked at: it leaves the unreviewed queue
+    this.prefetchAround(this.g);
+    if (!group.reviewed && !group.whole) {  // looked at: it leaves the unreviewed queue
       api("/api/cull/seen", { method: "POST", body: { ids: group.members } })
         .then(() => { group.reviewed = true; }).catch(report);
     }
+  }
+
+  // The next two groups' (and the previous one's) previews and details are asked for
+  // while this one is looked at, so a key press paints them from the browser's cache: a
+  // 24 MP photo's preview takes the daemon a few hundred milliseconds to make.
+  // One group at a time, after this group's own previews, so none of them waits behind
+  // the others: the next, the one after, then the previous.
+  async prefetchAround(at) {
+    const own = [...document.querySelectorAll("#compare-panes img")];
+    await Promise.all(own.map((img) => img.decode().catch(() => {})));
+    for (const step of [1, 2, -1]) {
+      if (this.g !== at) return;  // moved on: the new group starts its own
+      await this.prefetch(at + step);
+    }
+  }
+
+  async prefetch(index) {
+    const group = this.groups[index];
+    if (!group || group.prefetched) return;
+    group.prefetched = true;
+    const size = Math.max(innerWidth, innerHeight);
+    await Promise.all(group.members.slice(0, WINDOW).map((id) => {
+      const img = new Image();
+      img.src = preview(id, size);
+      if (!this.details.has(id)) {
+        api(`/api/images/${id}`).then((d) => this.details.set(id, d)).catch(() => {});
+      }
+      return img.decode().catch(() => {});  // a failure shows when the group is opened
+    }));
   }
 
   // What the open view shows at once, before the server's answer: picks, else the suggested
@@ -119,11 +149,14 @@ export class Compare {
           el("span", { "data-testid": "pane-rating" }, `you: ${d.user_rating ?? "–"}`),
           el("span", {}, `model: ${d.model_rating == null ? "–" : d.model_rating.toFixed(1)}`),
           el("span", {}, `sharpness ${d.sharpness == null ? "–" : Math.round(d.sharpness)}`),
-          el("span", {}, `${d.width}×${d.height}`)));
+          el("span", {}, `${d.width}×${d.height}`),
+          (group.faults?.[id] || []).length ? el("span", { class: "faults",
+            "data-testid": "pane-faults" }, group.faults[id].join("; ")) : null));
     }));
     const names = keep.map((id) => (this.details.get(id)?.path || id).split("/").pop());
-    document.getElementById("compare-reason").textContent = names.length
-      ? `Keep ${names.join(", ")}: ${group.reason}` : `Nothing kept: ${group.reason}`;
+    document.getElementById("compare-reason").textContent = group.whole
+      ? `Every shot is kept: ${group.reason}` : names.length
+        ? `Keep ${names.join(", ")}: ${group.reason}` : `Nothing kept: ${group.reason}`;
     this.applyZoom();
   }
 

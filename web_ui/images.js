@@ -6,10 +6,11 @@ import { renderProgress } from "./progress.js";
 import { Viewer } from "./viewer.js";
 
 const KEYWORDS = ["rating", "random", "file-size", "proportion", "resolution", "similarity", "date",
-  "duplicates", "stacks", "cull", "rate-next"];
+  "sharpness", "person", "duplicates", "stacks", "cull", "rate-next"];
 const VIEWS = ["duplicates", "stacks", "cull", "rate-next"];  // each replaces the whole query
 const GROUPED = ["duplicates", "stacks", "cull"];  // these show groups instead of the grid
-const SORTS = KEYWORDS.slice(0, 7);
+const SORTS = KEYWORDS.slice(0, 9);
+const WHOLE = ["bracket", "panorama"];  // stacks kept whole: shown as a set, never culled
 const PER_PAGE = 60;
 
 function urlState() {
@@ -297,6 +298,8 @@ export class ImagesPage {
         el("span", {}, `${formatBytes(item.file_size)} · ${item.width}×${item.height}`),
         item.score == null ? null : el("span", { class: "score", "data-testid": "tile-score" },
           `score ${item.score.toFixed(3)}`),
+        item.matched_text ? el("span", { class: "said", "data-testid": "tile-text",
+          title: "found by the words in it" }, `“${item.matched_text.join(" / ")}”`) : null,
         item.asked ? el("span", { class: "asked" }, `asked: ${item.asked}`) : null)));
     if (this.selected.has(item.id)) node.classList.add("selected");
     return node;
@@ -446,17 +449,25 @@ export class ImagesPage {
     document.getElementById("pager").replaceChildren();
     const details = await Promise.all(result.stacks.map((s) =>
       Promise.all(s.members.map((id) => api(`/api/images/${id}`)))));
-    box.replaceChildren(...result.stacks.map((stack, n) => el("div", { class: "panel",
-      "data-testid": "stack" },
-      el("p", { "data-testid": "stack-reason" }, `${stack.members.length} shots · keep ` +
-        `${details[n].find((d) => d.id === stack.keeper).path.split("/").pop()}: ${stack.reason}`),
-      el("div", { class: "group" }, ...details[n].map((d) => el("div", {
-        class: "tile" + (d.id === stack.keeper ? " keeper" : ""), title: d.path },
-        el("img", { src: thumb(d.id), alt: "" }),
-        el("div", { class: "meta" }, el("span", { class: "name" }, d.path.split("/").pop()),
-          el("span", {}, `you: ${d.user_rating ?? "–"} · sharpness ${d.sharpness == null ? "–" : Math.round(d.sharpness)}`))))),
-      el("button", { type: "button", "data-testid": "stack-compare",
-        onclick: () => this.openStack(stack) }, "Compare and cull"))));
+    box.replaceChildren(...result.stacks.map((stack, n) => {
+      const whole = WHOLE.includes(stack.kind);
+      const front = details[n].find((d) => d.id === stack.keeper).path.split("/").pop();
+      return el("div", { class: "panel", "data-testid": "stack", "data-kind": stack.kind },
+        el("p", { "data-testid": "stack-reason" }, `${stack.members.length} shots · ${stack.kind}` +
+          ` · ${whole ? "every shot kept" : `keep ${front}`}: ${stack.reason}`),
+        el("div", { class: "group" }, ...details[n].map((d) => el("div", {
+          class: "tile" + (d.id === stack.keeper ? " keeper" : ""), title: d.path },
+          el("img", { src: thumb(d.id), alt: "" }),
+          el("div", { class: "meta" }, el("span", { class: "name" }, d.path.split("/").pop()),
+            el("span", {}, `you: ${d.user_rating ?? "–"} · sharpness ${d.sharpness == null ? "–" : Math.round(d.sharpness)}`),
+            (stack.faults?.[d.id] || []).length ? el("span", { class: "faults",
+              "data-testid": "tile-faults" }, stack.faults[d.id].join("; ")) : null)))),
+        el("button", { type: "button", "data-testid": "stack-compare",
+          onclick: () => (whole ? this.compare.open([{ key: stack.members[0], kind: stack.kind,
+            members: stack.members, keep: stack.members, keeper: stack.keeper, whole: true,
+            reason: stack.reason, reviewed: true, decisions: {}, faults: stack.faults }], 0)
+            : this.openStack(stack)) }, whole ? "Compare" : "Compare and cull"));
+    }));
   }
 
   async saveLibrary() {

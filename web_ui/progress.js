@@ -18,19 +18,26 @@ function summary(status) {
     return status.files.pending || status.queue.queued ? ["working", "Looking for photos…"]
       : ["done", "No photos found in the library folders yet; new ones are picked up as they arrive."];
   }
-  const stuck = waiting.length && waiting.every(([name]) => name.includes("clip"))
+  // A background stage (text) runs only when the others are idle: it is never what holds
+  // the library up, so it is named after them, never instead of them.
+  const foreground = waiting.filter(([, s]) => !s.background);
+  const behind = waiting.filter(([, s]) => s.background);
+  const behindNote = behind.length ? `; in the background, ${behind.map(([name, s]) =>
+    `${name} has ${s.pending} to go`).join(", ")}` : "";
+  const stuck = foreground.length && foreground.every(([name]) => name.includes("clip"))
     && model.state !== "ready";
   if (stuck) {
-    return ["blocked", `${plural(status.files.done, "file")} read; ${waiting[0][1].pending} ` +
-      `waiting for the CLIP model to embed them (${model.problem || model.state}).`];
+    return ["blocked", `${plural(status.files.done, "file")} read; ${foreground[0][1].pending} ` +
+      `waiting for the CLIP model to embed them (${model.problem || model.state})${behindNote}.`];
   }
   if (waiting.length) {
-    const [name, s] = waiting[0];
+    const [name, s] = foreground.length ? foreground[0] : behind[0];
     return ["working", `Working: ${name} has ${s.pending} to go` +
-      (s.rate_per_s ? ` at ${s.rate_per_s}/s, about ${formatDuration(s.eta_s)} left` : "") + "."];
+      (s.rate_per_s ? ` at ${s.rate_per_s}/s, about ${formatDuration(s.eta_s)} left` : "") +
+      (foreground.length ? behindNote : " (in the background)") + "."];
   }
   const later = parked.map(([name, s]) => `${name}: ${(s.model && s.model.problem) ||
-    "not ready"}`);
+    (s.waiting_for ? `waiting for ${s.waiting_for.join(", ")}` : "not ready")}`);
   return ["done", `All ${plural(status.files.total, "file")} processed` +
     (failed ? `; ${failed} could not be read (see Status)` : "") +
     (later.length ? `; ${later.join("; ")}` : "") + "."];

@@ -1,6 +1,7 @@
 // The full-size view: arrows move, digits rate (+ for 10), Esc closes; ratings save at once.
 import { api, el, file, plural, preview, report, thumb } from "./api.js";
 import { trashWithUndo } from "./cull.js";
+import { TextLines } from "./text_lines.js";
 
 export class Viewer {
   constructor(page) {
@@ -33,6 +34,8 @@ export class Viewer {
     document.getElementById("viewer-delete").onclick = () => this.trash();
     this.faces = new FaceBoxes(document.getElementById("viewer-image"),
       document.getElementById("viewer-faces"));
+    this.text = new TextLines(document.getElementById("viewer-image"),
+      document.getElementById("viewer-text"), document.getElementById("viewer-lines"));
     this.dialog.addEventListener("keydown", (e) => this.key(e));
     this.dialog.addEventListener("close", () => page.load());
   }
@@ -69,6 +72,7 @@ export class Viewer {
     document.getElementById("viewer-explanation").hidden = true;
     this.markRating(item.user_rating);
     this.faces.show(item);
+    this.text.show(item);
   }
 
   markRating(value) {
@@ -97,6 +101,7 @@ export class Viewer {
     else if (e.key === "+" || e.key === "=") this.rate(10);
     else if (e.key === "Delete" || e.key === "Backspace") this.rate(null);
     else if (e.key === "f" || e.key === "F") this.faces.toggle();
+    else if (e.key === "t" || e.key === "T") this.text.toggle();
     else return;
     e.preventDefault();
   }

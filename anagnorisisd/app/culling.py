@@ -8,6 +8,8 @@ not lost on a crash because it is not state: it is derived again from the store.
 
 from __future__ import annotations
 
+import itertools
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -15,15 +17,31 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from anagnorisisd.ml.service import needs_model
-from anagnorisisd.search.keepers import Candidate, choose
-from anagnorisisd.search.pixels import Fingerprint, alike, fingerprint
+from anagnorisisd.search.catalog import Columns
+from anagnorisisd.search.keepers import Candidate, choose, faults
+from anagnorisisd.search.pairs import find_pairs
+from anagnorisisd.search.pixels import (
+    Fingerprint,
+    alike,
+    fingerprint,
+    frame_shift,
+    pan_direction,
+    panning_runs,
+)
 from anagnorisisd.search.service import SearchService
-from anagnorisisd.search.stacks import StackRules, find_stacks
+from anagnorisisd.search.stacks import StackRules, find_brackets, find_stacks
 from anagnorisisd.store.database import Store
 
 FINGERPRINTS_KEPT = 50_000
+PANORAMA_SIMILARITY = 0.6
+"""Frames of a panorama show one scene but not the same picture: a looser cosine than a
+burst's; the pixels' shift decides."""
+SAME_PICTURE = 0.97
+"""Two shots this alike are the same picture (a burst), not a pan step: their pixels are
+not compared (at 100,000 photos, most steps a loose grouping finds are bursts)."""
 
 
 @dataclass(frozen=True)
@@ -32,8 +50,17 @@ class Grouping:
     """Shots of one moment, in time order."""
     duplicates: list[list[bytes]]
     """Near-duplicates across the library; a one-content group is exact copies."""
+    brackets: list[list[bytes]]
+    """Exposure brackets, in time order: kept whole, never culled (no stack, no plan)."""
+    panoramas: list[list[bytes]]
+    """Panning sequences, in time order: kept whole, never culled, like brackets."""
     generation: tuple[int, int, int]
     seconds: float
+
+
+def known(value: float) -> float | None:
+    """A measure, or None where it is not measured yet (nan)."""
+    return None if math.isnan(value) else value
 
 
 class Culling:
@@ -46,6 +73,8 @@ class Culling:
         self._latest: Grouping | None = None
         self._lock = threading.Lock()
         self._prints: OrderedDict[bytes, Fingerprint] = OrderedDict()
+        self._pans: dict[bytes, str | None] = {}
+        """The pan between two shots (their ids joined), once measured."""
         self._prints_lock = threading.Lock()
 
     def _generation(self) -> tuple[int, int, int]:
@@ -61,21 +90,45 @@ class Culling:
             if latest is not None and latest.generation == generation and not force:
                 return latest
             start = time.perf_counter()
-            stacks = self._stacks()
-            duplicates = self.search.duplicate_groups(self.duplicate_threshold)
-            self._latest = Grouping(stacks, duplicates, generation,
-                                    time.perf_counter() - start)
+            catalog = self.search.catalog
+            pairs = find_pairs(((r.path, r.hash) for r in self.store.iter_files()
+                                if r.hash is not None and r.hash in catalog),
+                               lambda c: getattr(catalog.get(c), "taken", math.nan))
+            catalog.set_pairs(pairs)
+            columns = catalog.columns()
+            # a RAW twin is its JPEG: never a shot of a burst or a duplicate of its own
+            taken = np.where(columns.failed | columns.twin, np.nan, columns.taken)
+            brackets = find_brackets(taken, columns.bias)
+            in_bracket = np.zeros(len(columns.ids), dtype=bool)
+            for rows in brackets:
+                in_bracket[rows] = True
+            matrix, has = self._vectors(columns)
+            taken = np.where(in_bracket, np.nan, taken)
+            panoramas = self._panoramas(columns, taken, matrix, has)
+            for rows in panoramas:
+                taken[rows] = np.nan
+            stacks = [[columns.ids[int(i)] for i in stack]
+                      for stack in find_stacks(taken, matrix, has, self.rules)]
+            duplicates = [[c for c in group if c not in pairs]
+                          for group in self.search.duplicate_groups(self.duplicate_threshold)]
+            duplicates = [g for g in duplicates if g]
+            self._latest = Grouping(
+                stacks, duplicates,
+                [[columns.ids[int(i)] for i in rows] for rows in brackets],
+                [[columns.ids[int(i)] for i in rows] for rows in panoramas],
+                generation, time.perf_counter() - start)
             return self._latest
 
     def latest(self) -> Grouping:
         return self._latest or self.refresh()
 
-    def _stacks(self) -> list[list[bytes]]:
-        columns = self.search.catalog.columns()
+    def _vectors(self, columns: Columns) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
+        """Every row's normalised embedding, and which rows have one (rows of `columns`,
+        the one snapshot a grouping works on while photos keep arriving)."""
         keys, vectors = self.search.index.all_vectors()
         n = len(columns.ids)
         if not keys or n < 2:
-            return []
+            return np.zeros((n, 1), dtype=np.float32), np.zeros(n, dtype=bool)
         dim = vectors.shape[1]
         matrix = np.zeros((n, dim), dtype=np.float32)
         has = np.zeros(n, dtype=bool)
@@ -85,18 +138,52 @@ class Culling:
         matrix[targets] = vectors[known]
         has[targets] = True
         matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
-        taken = np.where(columns.failed, np.nan, columns.taken)
-        return [[columns.ids[int(i)] for i in stack]
-                for stack in find_stacks(taken, matrix, has, self.rules)]
+        return matrix, has
+
+    def _panoramas(self, columns: Columns, taken: NDArray[np.float64],
+                   matrix: NDArray[np.float32], has: NDArray[np.bool_]
+                   ) -> list[NDArray[np.intp]]:
+        """Rows of every panning sequence: shots close in time and loosely alike (one
+        scene, PANORAMA_SIMILARITY), each moved one way against the one before by a good
+        part of the frame (search.pixels.pan_direction, on the thumbnails)."""
+        loose = StackRules(self.rules.gap_s, PANORAMA_SIMILARITY)
+        found: list[NDArray[np.intp]] = []
+        for run in find_stacks(taken, matrix, has, loose):
+            steps = [None if float(matrix[a] @ matrix[b]) >= SAME_PICTURE
+                     else self._pan(columns.ids[int(a)], columns.ids[int(b)])
+                     for a, b in itertools.pairwise(run)]
+            found += [run[first:last + 1] for first, last in panning_runs(steps)]
+        return found
+
+    def _pan(self, a: bytes, b: bytes) -> str | None:
+        key = a + b
+        if key in self._pans:
+            return self._pans[key]
+        stage = self.search.catalog.thumbnail_stage
+        first = self.store.get_result(a, stage) if stage else None
+        second = self.store.get_result(b, stage) if stage else None
+        direction = None
+        if first and second:
+            try:
+                direction = pan_direction(frame_shift(first["data"], second["data"]))
+            except (OSError, ValueError):
+                direction = None
+        if len(self._pans) >= FINGERPRINTS_KEPT:
+            self._pans.clear()
+        self._pans[key] = direction
+        return direction
 
     # ---------------------------------------------------------------- keepers
     def candidate(self, content: bytes) -> Candidate:
         entry = self.search.catalog.get(content)
         if entry is None:
             return Candidate(content, None, None, None, 0, 0)
-        sharp = None if entry.sharpness != entry.sharpness else entry.sharpness
-        return Candidate(content, entry.user_rating, entry.model_rating, sharp,
-                         entry.pixels, entry.file_size)
+        return Candidate(content, entry.user_rating, entry.model_rating,
+                         known(entry.sharpness), entry.pixels, entry.file_size,
+                         eyes_closed=None if math.isnan(entry.eyes_closed)
+                         else int(entry.eyes_closed),
+                         least_sharp=known(entry.least_sharp), stops=known(entry.stops),
+                         misfire=entry.misfire or None, light=known(entry.light))
 
     def keeper(self, members: list[bytes]) -> tuple[bytes, str]:
         best, reason = choose([self.candidate(c) for c in members])
@@ -144,10 +231,18 @@ class Culling:
             live = [c for c in members if c in self.search.catalog]
             if len(live) < 2:
                 continue
-            keeper, reason = self.keeper(live)
+            shots = [self.candidate(c) for c in live]
+            best, reason = choose(shots)
+            keeper = best.content
             stacks.append({"members": [c.hex() for c in live], "keeper": keeper.hex(),
-                           "reason": reason,
+                           "reason": reason, "kind": "burst",
+                           "faults": {c.hex(): f for c, f in faults(shots).items()},
                            "alike": {c.hex(): self.looks_alike(c, [keeper]) for c in live}})
+        for kind, groups in (("bracket", grouping.brackets), ("panorama", grouping.panoramas)):
+            for members in groups:
+                live = [c for c in members if c in self.search.catalog]
+                if len(live) >= 2:
+                    stacks.append(self.kept_whole_json(kind, live))
         notice = self.model_notice()
         return {"stacks": stacks, "total": len(stacks),
                 "rules": {"gap_s": self.rules.gap_s, "similarity": self.rules.similarity},
@@ -155,6 +250,27 @@ class Culling:
                 **({"needs_model": True, "notice": needs_model("Finding stacks")}
                    if self.search.index.current is None and not self.search.index.fresh
                    else {"needs_model": False, "notice": notice})}
+
+    def kept_whole_json(self, kind: str, members: list[bytes]) -> dict[str, Any]:
+        """A bracket or a panorama as a stack the panel can show as a set: every shot
+        kept; in front, a bracket's middle exposure (nearest 0 EV) or a panorama's
+        middle frame."""
+        def bias(content: bytes) -> float:
+            entry = self.search.catalog.get(content)
+            return entry.bias if entry is not None else math.nan
+
+        if kind == "bracket":
+            front = min(members, key=lambda c: abs(bias(c)) if not math.isnan(bias(c)) else 99)
+            shown = ", ".join(f"{b:+g}" for b in map(bias, members) if not math.isnan(b))
+            reason = (f"an exposure bracket ({shown} EV): every shot is kept, to be merged "
+                      "or chosen from by hand; culling never trashes one")
+        else:
+            front = members[len(members) // 2]
+            reason = (f"a panorama of {len(members)} frames panning one way: every frame is "
+                      "kept, to be stitched; culling never trashes one")
+        return {"members": [c.hex() for c in members], "keeper": front.hex(),
+                "reason": reason, "kind": kind, "faults": {c.hex(): [] for c in members},
+                "alike": {c.hex(): True for c in members}}
 
     def model_notice(self) -> str | None:
         """What the model in use says it is unfit for, said beside anything it grouped."""

@@ -28,6 +28,7 @@ from anagnorisisd.events import (
     FilesFinished,
     Hub,
     ModelReady,
+    ReviewChanged,
     StageResult,
     WorkerDistrusted,
 )
@@ -42,6 +43,7 @@ from anagnorisisd.pipeline.runner import Pipeline
 from anagnorisisd.rating.trainer import Trainer
 from anagnorisisd.search.service import SearchService
 from anagnorisisd.search.stacks import StackRules
+from anagnorisisd.search.words import WordIndex, stored_text
 from anagnorisisd.stage import StageContext
 from anagnorisisd.store.database import Store, StoreError, StoreFull
 from anagnorisisd.store.instance import InstanceLock
@@ -160,7 +162,8 @@ class Library:
                                     embedding_stage=self.assembly.provider("embedding"),
                                     metadata_stage=self.assembly.provider("metadata"),
                                     quality_stage=self.assembly.provider("quality"),
-                                    thumbnail_stage=self.assembly.provider("thumbnail"))
+                                    thumbnail_stage=self.assembly.provider("thumbnail"),
+                                    signals_stage=self.assembly.provider("face_quality"))
         self.search.index.n_trees = config.index.n_trees
         self.search.index.search_k = config.index.search_k
         self.search.index.exact_below = config.index.exact_below
@@ -171,12 +174,16 @@ class Library:
         self.culling = Culling(self.store, self.search,
                                StackRules(config.stacks.gap_s, config.stacks.similarity),
                                config.index.duplicate_threshold)
-        self.reviews = Reviews(self.store, self.culling)
+        self.reviews = Reviews(self.store, self.culling, self.hub)
         self.trainer = Trainer(self.store, self.search, config.data_dir / "evaluator")
         self.faces_stage = self.assembly.provider("faces")
         self.people = People(self.store, self.faces_stage)
-        self.desk = PeopleDesk(self.people)
+        self.desk = PeopleDesk(self.people, self.assembly.provider("face_quality"))
         self.search.people = self.desk.passing
+        self.search.person_order = self.desk.photo_order
+        self.text_stage = self.assembly.provider("text")
+        if self.text_stage is not None:  # the words read in the photos, for text: queries
+            self.search.words = WordIndex(config.data_dir / "index" / "words.sqlite")
         stored = self.store.get_setting(LIBRARY_SETTING)
         self.roots_source = "api" if stored is not None else "config"
         self.roots: list[str] = [normalise_root(p) for p in (stored or config.library.paths)]
@@ -203,6 +210,8 @@ class Library:
                                         self.assembly.provider("metadata"))
         hub.subscribe(StageResult, lambda e: importer(e.stage, e.content, e.output),
                       "XMP ratings in")
+        hub.subscribe(ReviewChanged, lambda e: self.flags_changed(e.content),
+                      "XMP picks, rejects and labels out")
         hub.subscribe(StageResult, lambda e: self.trainer.on_result(e.stage, e.content,
                                                                     e.output),
                       "evaluator: predictions for new images")
@@ -210,6 +219,9 @@ class Library:
                       if e.stage == self.faces_stage else None, "people: a photo's faces")
         hub.subscribe(ContentChanged, lambda e: self.people.on_content(e.born, e.died),
                       "people: photos gone and back")
+        if (words := search.words) is not None:
+            hub.subscribe(StageResult, lambda e: words.put(e.content, e.output)
+                          if e.stage == self.text_stage else None, "words: a photo's text")
         hub.subscribe(FilesFinished, lambda e: search.catalog.on_finished(e.done),
                       "catalog: failed files")
         # The runner notices a new version itself (it polls every stage); this only wakes it.
@@ -244,6 +256,9 @@ class Library:
             return
         threading.Thread(target=self.search.start, name="search-load", daemon=True).start()
         threading.Thread(target=self.people.load, name="people-load", daemon=True).start()
+        if self.search.words is not None and self.text_stage is not None:
+            threading.Thread(target=self.search.words.sync, name="words-sync", daemon=True,
+                             args=(stored_text(self.store, self.text_stage),)).start()
         self.pipeline.start()
         if self.uses_model:
             self.models.load_in_background()
@@ -287,6 +302,8 @@ class Library:
         self.pipeline.stop()
         with self._scan_lock:  # let a running scan commit its chunk before closing
             self.store.close()
+        if self.search.words is not None:
+            self.search.words.close()
         self.instance.release()
 
     # ------------------------------------------------------------------ work
@@ -374,10 +391,18 @@ class Library:
         return failed + skipped
 
     # ---------------------------------------------------------------- status
-    def rating_changed(self, content: bytes, value: float | None) -> None:
-        """After a rating is stored: out to the XMP sidecars too, when [ratings] write_xmp."""
+    def flags_changed(self, content: bytes) -> None:
+        """After a rating, pick, reject or label is stored: all of them out to the photo's
+        XMP sidecars, when [ratings] write_xmp; a RAW+JPEG pair's RAW gets the same."""
         if self.config.ratings.write_xmp:
-            self.sidecars.write(sorted(self.store.paths_for(content)), value)
+            self.sidecars.write(self.files_of(content), xmp_ratings.flags_of(self.store,
+                                                                              content))
+
+    def files_of(self, content: bytes) -> list[str]:
+        """Every file that is this photo: its own paths, then its RAW twin's (a pair)."""
+        return sorted(self.store.paths_for(content)) + sorted(
+            path for raw in self.search.catalog.twins(content)
+            for path in self.store.paths_for(raw))
 
     def status(self) -> dict[str, Any]:
         return build_status(
@@ -398,7 +423,8 @@ class Library:
                 "data_dir": str(self.config.data_dir),
                 "scan": dict(self.scan_state),
                 "model": self.models.status(),
-                "index": self.search.status(),
+                "index": {**self.search.status(), **({"words": self.search.words.status()}
+                                                      if self.search.words else {})},
                 "store": {"full": self.store.full, "read_only": self.read_only},
                 "requeued_mid_stage": self.pipeline.requeued_mid_stage,
                 "xmp_sidecars": {"write": self.config.ratings.write_xmp,

@@ -23,10 +23,13 @@ def describe(library: Library, content: bytes, score: float | None = None) -> di
     paths = sorted(library.store.paths_for(content))
     current = library.trainer.current.version if library.trainer.current else None
     model_version = entry.model_version if entry else None
+    raws = library.search.catalog.twins(content)
     return {
         "id": content.hex(),
         "path": paths[0] if paths else None,
         "paths": paths,
+        "files": paths + sorted(p for raw in raws for p in library.store.paths_for(raw)),
+        "pair": [raw.hex() for raw in raws],
         "width": entry.width if entry else None,
         "height": entry.height if entry else None,
         "file_size": entry.file_size if entry else None,
@@ -42,6 +45,22 @@ def describe(library: Library, content: bytes, score: float | None = None) -> di
     }
 
 
+def text_lines(library: Library, content: bytes) -> dict[str, Any] | None:
+    """GET /api/images/{id}/text: every line read, or why there are none; None when no
+    text is read in this library."""
+    stage = library.text_stage
+    if stage is None:
+        return None
+    mark = library.store.get_mark(content, stage)
+    output = library.store.get_result(content, stage) or {}
+    state = "failed" if mark and mark.error else "read" if output else "pending"
+    return {"state": state, "error": mark.error if mark else None,
+            "width": output.get("width"), "height": output.get("height"),
+            "read_at": output.get("read_at"), "model": output.get("model"),
+            "lines": [{"text": line["text"], "box": line["box"], "score": line["score"],
+                       "quad": line.get("quad")} for line in output.get("lines") or []]}
+
+
 def photo_fields(library: Library, content: bytes) -> dict[str, Any]:
     stage = library.search.catalog.metadata_stage
     meta = library.store.get_result(content, stage) if stage else None
@@ -49,9 +68,12 @@ def photo_fields(library: Library, content: bytes) -> dict[str, Any]:
 
 
 def page_json(library: Library, result: Page, page: int, per_page: int) -> dict[str, Any]:
+    items = [describe(library, h.content, h.score) for h in result.hits]
+    for item, hit in zip(items, result.hits, strict=True):
+        if hit.words:
+            item["matched_text"] = hit.words
     out = {"total": result.total, "page": page, "per_page": per_page,
-           "unreadable": library.search.catalog.failed_count(),
-           "items": [describe(library, h.content, h.score) for h in result.hits]}
+           "unreadable": library.search.catalog.failed_count(), "items": items}
     if result.years is not None:
         out["years"] = [{"year": year, "count": count, "page": first // per_page + 1}
                         for year, count, first in result.years]

@@ -18,7 +18,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from anagnorisisd.app.culling import Culling
-from anagnorisisd.search.service import DisjointSet
+from anagnorisisd.events import Hub, ReviewChanged
+from anagnorisisd.imaging.xmp import LABELS
+from anagnorisisd.search.disjoint import DisjointSet
+from anagnorisisd.search.keepers import faults
 from anagnorisisd.store.database import Store
 
 DECISIONS = ("pick", "reject")
@@ -33,9 +36,11 @@ HELD_BACK = ("grouped by the model, but their pixels do not look like the photo 
 
 
 class Reviews:
-    def __init__(self, store: Store, culling: Culling) -> None:
+    def __init__(self, store: Store, culling: Culling, hub: Hub | None = None) -> None:
         self.store = store
         self.culling = culling
+        self.hub = hub
+        """Hears ReviewChanged after each pick, reject or label the person makes."""
         self._lock = threading.RLock()
         self._reviews: dict[bytes, dict[str, Any]] = dict(store.reviews())
         self.generation = 0
@@ -51,7 +56,32 @@ class Reviews:
             review["decision"] = decision
             review.setdefault("seen_at", time.time())
             self._save({content: review})
+        self._tell(content)
         return self.review_json(content)
+
+    def set_label(self, content: bytes, label: str | None) -> dict[str, Any]:
+        """A colour label (one of imaging.xmp.LABELS), or None to take it off."""
+        if label is not None and label not in LABELS:
+            raise ValueError(f"label must be one of {', '.join(LABELS)} or null")
+        with self._lock:
+            review = {"decision": None, **self._reviews.get(content, {}), "label": label}
+            self._save({content: review})
+        self._tell(content)
+        return self.review_json(content)
+
+    def import_label(self, content: bytes, label: str) -> bool:
+        """A colour label another tool gave, kept only where none was given here (or
+        taken off here). Whether it was kept."""
+        with self._lock:
+            if label not in LABELS or "label" in self._reviews.get(content, {}):
+                return False
+            self._save({content: {"decision": None, **self._reviews.get(content, {}),
+                                  "label": label}})
+        return True
+
+    def _tell(self, content: bytes) -> None:
+        if self.hub is not None:
+            self.hub.publish(ReviewChanged(content))
 
     def import_decision(self, content: bytes, decision: str) -> bool:
         """A decision another tool recorded (XMP's -1, a reject), kept only where the person
@@ -95,12 +125,16 @@ class Reviews:
         decision: str | None = self._reviews.get(content, {}).get("decision")
         return decision
 
+    def label(self, content: bytes) -> str | None:
+        label: str | None = self._reviews.get(content, {}).get("label")
+        return label
+
     def seen(self, content: bytes) -> bool:
         return bool(self._reviews.get(content, {}).get("seen_at"))
 
     def review_json(self, content: bytes) -> dict[str, Any]:
         return {"id": content.hex(), "decision": self.decision(content),
-                "seen": self.seen(content)}
+                "label": self.label(content), "seen": self.seen(content)}
 
     # ------------------------------------------------------------------ groups
     def groups(self) -> list[tuple[str, list[bytes]]]:
@@ -108,8 +142,11 @@ class Reviews:
         members only: (kind, members)."""
         grouping = self.culling.latest()
         catalog = self.culling.search.catalog
+        kept_whole = {c for members in [*grouping.brackets, *grouping.panoramas]
+                      for c in members}
         sources = [("stack", m) for m in grouping.stacks]
-        sources += [("near-duplicates", m) for m in grouping.duplicates if len(m) > 1]
+        sources += [("near-duplicates", [c for c in m if c not in kept_whole])
+                    for m in grouping.duplicates if len(m) > 1]  # a bracket is never culled
         order: dict[bytes, int] = {}
         for _, members in sources:
             for content in members:
@@ -170,7 +207,9 @@ class Reviews:
                         "reason": reason, "suggested_reason": suggested_reason,
                         "reviewed": all(self.seen(c) for c in members),
                         "decisions": {c.hex(): self.decision(c) for c in members
-                                      if self.decision(c)}})
+                                      if self.decision(c)},
+                        "faults": {c.hex(): said for c, said in faults(
+                            [self.culling.candidate(c) for c in members]).items()}})
         out.sort(key=lambda g: g["reviewed"])
         unreviewed = sum(1 for g in out if not g["reviewed"])
         return {"groups": out, "generation": self.generation, "total": len(out),
@@ -208,11 +247,12 @@ class Reviews:
                         else:
                             held.append(c)
         files = []
-        for content in chosen:
-            entry = catalog.get(content)
-            for path in sorted(self.store.paths_for(content)):
-                files.append({"id": content.hex(), "path": path,
-                              "bytes": entry.file_size if entry else 0})
+        for content in chosen:  # a RAW+JPEG pair is culled whole
+            for one in [content, *catalog.twins(content)]:
+                entry = catalog.get(one)
+                for path in sorted(self.store.paths_for(one)):
+                    files.append({"id": one.hex(), "path": path,
+                                  "bytes": entry.file_size if entry else 0})
         return {"what": what, "generation": self.generation, "count": len(files),
                 "images": len(chosen),
                 "bytes": sum(f["bytes"] for f in files), "files": files,

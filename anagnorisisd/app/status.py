@@ -53,10 +53,18 @@ def build_status(
         try:
             entry.update(stage.status())
             # a stage that cannot run now (no model) leaves its files waiting, not in work
-            entry["ready"] = bool(stage.keys_content or stage.ready())
+            entry["ready"] = bool(stage.keys_content or (
+                pipeline.plan.ready(stage) if pipeline is not None else stage.ready()))
+            if not entry["ready"] and not stage.keys_content and stage.ready():
+                entry["waiting_for"] = list(stage.requires)  # its input's stage
         except Exception as exc:  # a plugin's status hook must not break status
             entry["status_error"] = f"{type(exc).__name__}: {exc}"
             entry["ready"] = False
+        if stage.background:  # run apart, after the rest: its progress and ETA are its own
+            lane = next((la for la in pipeline.lanes if la.stage is stage), None) \
+                if pipeline is not None else None
+            entry["background"] = True
+            entry["waiting_for_other_stages"] = bool(lane and lane.paused_for_pipeline)
         stages[stage.name] = entry
     files = {
         "total": sum(census.files.values()),

@@ -1,6 +1,7 @@
-"""Ratings other photo tools wrote (xmp:Rating, in the file or its sidecar) come in as the
-person's own, without ever overwriting one made here; and, when asked, ratings made here
-go out to sidecars those tools read.
+"""Ratings, picks, rejects and colour labels other photo tools wrote (in the file or its
+XMP sidecar) come in as the person's own, without ever overwriting one made here; and,
+when asked ([ratings] write_xmp), what is decided here goes out to sidecars those tools
+read (imaging.xmp_sidecar says which properties).
 
 Lightroom, digiKam, darktable and others keep 0-5 stars, where 0 means "not rated" and -1
 means "rejected" (the XMP specification's words). Here a rating goes from 0 to 10, so
@@ -18,7 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from anagnorisisd.app.review import Reviews
-from anagnorisisd.imaging.xmp_sidecar import SidecarError, write_rating
+from anagnorisisd.imaging.xmp_sidecar import Flags, SidecarError, write_flags
 from anagnorisisd.search.catalog import Catalog
 from anagnorisisd.store.database import Store, StoreError
 
@@ -33,12 +34,23 @@ def stars_to_rating(stars: float) -> float | None:
 
 def importer(store: Store, catalog: Catalog, reviews: Reviews, metadata_stage: str | None,
              ) -> Callable[[str, bytes, dict[str, Any]], None]:
-    """A pipeline result listener that records each new xmp:Rating as a user rating, and an
-    XMP reject (-1) as a reject where nothing was decided here."""
+    """A pipeline result listener that records each new xmp:Rating as a user rating, an
+    XMP reject (-1, or digiKam's rejected pick label) as a reject and a pick as a pick
+    where nothing was decided here, and a colour label where none was given here."""
 
     def listen(stage: str, content: bytes, output: dict[str, Any]) -> None:
+        if stage != metadata_stage:
+            return
+        try:
+            pick, label = output.get("xmp_pick"), output.get("xmp_label")
+            if pick in ("pick", "reject"):
+                reviews.import_decision(content, str(pick))
+            if isinstance(label, str):
+                reviews.import_label(content, label)
+        except StoreError as exc:
+            log.warning("could not import an XMP pick or label: %s", exc)
         stars = output.get("xmp_rating")
-        if stage != metadata_stage or stars is None:
+        if stars is None:
             return
         try:
             if float(stars) == XMP_REJECTED:
@@ -59,8 +71,17 @@ def importer(store: Store, catalog: Catalog, reviews: Reviews, metadata_stage: s
     return listen
 
 
+def flags_of(store: Store, content: bytes) -> Flags:
+    """What the person decided about a content (as stored), as sidecars should say it."""
+    rating = store.get_user(content, "rating")
+    review = store.get_user(content, "review") or {}
+    return Flags(float(rating["value"]) if rating is not None else None,
+                 review.get("decision"), review.get("label"))
+
+
 class SidecarWriter:
-    """Writes a content's rating into the sidecar of every file that holds it.
+    """Writes a content's rating, decision and label into the sidecar of every file that
+    holds it.
 
     A sidecar that cannot be written (a read-only folder, a full disk) never undoes the
     rating, which is already in the store: it is counted and its reason kept for status.
@@ -72,12 +93,12 @@ class SidecarWriter:
         self.last_error: str | None = None
         self._lock = threading.Lock()
 
-    def write(self, paths: Iterable[str], rating: float | None) -> int:
+    def write(self, paths: Iterable[str], flags: Flags) -> int:
         """Returns how many sidecars were written."""
         done = 0
         for path in paths:
             try:
-                write_rating(path, rating)
+                write_flags(path, flags)
             except SidecarError as exc:
                 log.warning("could not write an XMP sidecar: %s", exc)
                 with self._lock:

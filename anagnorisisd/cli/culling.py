@@ -57,6 +57,10 @@ def cmd_stacks(args: argparse.Namespace) -> int:
     return 0
 
 
+KEPT_WHOLE = ("bracket", "panorama")
+"""Groups made to be kept whole: every shot is needed to merge them later."""
+
+
 def leftovers(config: Config) -> tuple[list[dict[str, Any]], int, int]:
     """Every file that is not its group's keeper, how many photos were held back, and the
     generation of the decisions it read (the trash refuses if they change meanwhile). A
@@ -72,6 +76,9 @@ def leftovers(config: Config) -> tuple[list[dict[str, Any]], int, int]:
                  for image, decision in group["decisions"].items()}
     picked = {image for image, decision in decisions.items() if decision == "pick"}
     kept = {s["keeper"] for s in stacks} | {g["keeper"]["id"] for g in groups} | picked
+    whole = [s for s in stacks if s.get("kind") in KEPT_WHOLE]
+    kept |= {member for s in whole for member in s["members"]}  # never culled, any group
+    stacks = [s for s in stacks if s not in whole]
     held: set[str] = set()
 
     def confirmed(image: str, alike: bool) -> bool:
@@ -86,8 +93,11 @@ def leftovers(config: Config) -> tuple[list[dict[str, Any]], int, int]:
             if member in kept or not confirmed(member, stack["alike"].get(member, False)):
                 continue
             image = ask(config, "GET", f"/api/images/{member}")
-            for path in image["paths"]:
-                files[path] = {"id": member, "path": path, "bytes": image["file_size"] or 0}
+            twins = [ask(config, "GET", f"/api/images/{raw}") for raw in image.get("pair", [])]
+            for one in [image, *twins]:  # a RAW+JPEG pair goes whole
+                for path in one["paths"]:
+                    files[path] = {"id": one["id"], "path": path,
+                                   "bytes": one["file_size"] or 0}
     for group in groups:
         keeper = group["keeper"]
         for f in group["files"]:

@@ -150,11 +150,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 # --------------------------------------------------------------------- model
 def cmd_model_pull(args: argparse.Namespace) -> int:
-    from anagnorisisd.ml import face_manager  # OpenCV and the face code, on use only
+    from anagnorisisd.ml import face_manager, ocr_manager  # their code, on use only
     from anagnorisisd.ml.faces import FACE_MODELS
+    from anagnorisisd.ml.ocr import OCR_MODELS
 
     config = load_config(args.config)
     try:
+        if args.name in OCR_MODELS:
+            text = ocr_manager.pull_text_model(config, args.name)
+            print(f"installed text model {text.name} in {text.detection.parent.parent}")
+            return 0
         files = (face_manager.pull_face_model(config, args.name) if args.name in FACE_MODELS
                  else manager.pull(config, args.name))
     except ModelError as exc:
@@ -165,10 +170,14 @@ def cmd_model_pull(args: argparse.Namespace) -> int:
 
 
 def cmd_model_import(args: argparse.Namespace) -> int:
-    from anagnorisisd.ml import face_manager
+    from anagnorisisd.ml import face_manager, ocr_manager
 
     config = load_config(args.config)
     try:
+        if ocr_manager.is_text_model(args.directory):
+            text = ocr_manager.import_text_model(config, args.directory)
+            print(f"installed text model {text.name} in {text.detection.parent.parent}")
+            return 0
         if face_manager.is_face_model(args.directory):
             faces = face_manager.import_face_model(config, args.directory)
             print(f"installed face model {faces.name} in {faces.root}")
@@ -208,12 +217,13 @@ def cmd_model_list(args: argparse.Namespace) -> int:
 def print_available(active: str, as_json: bool) -> int:
     from anagnorisisd.ml import catalog
     from anagnorisisd.ml.faces import FACE_MODELS
+    from anagnorisisd.ml.ocr import OCR_MODELS
 
     if as_json:
         print(json.dumps({"source": "https://docs.immich.app/features/searching",
                           "default": catalog.DEFAULT,
                           "models": [vars(p) for p in catalog.PUBLISHED],
-                          "face_models": FACE_MODELS}, indent=2))
+                          "face_models": FACE_MODELS, "text_models": OCR_MODELS}, indent=2))
         return 0
     print("Published under immich-app/ on the Hugging Face hub; figures as immich's docs state "
           "them\n(recall: English, Crossmodal-3600; time and memory: 7800X3D CPU, fp32).")
@@ -225,6 +235,10 @@ def print_available(active: str, as_json: bool) -> int:
           "non-commercial use only):")
     for name, what in FACE_MODELS.items():
         print(f"  {name:<12} {what}")
+    print("\nText models (PaddleOCR's PP-OCR, Apache-2.0; the first is inside the rapidocr "
+          "wheel, the others immich-app/NAME):")
+    for name, what in OCR_MODELS.items():
+        print(f"  {name:<24} {what}")
     return 0
 
 

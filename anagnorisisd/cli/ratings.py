@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from anagnorisisd.app.library import LIBRARY_SETTING
-from anagnorisisd.app.xmp_ratings import SidecarWriter
+from anagnorisisd.app.xmp_ratings import SidecarWriter, flags_of
 from anagnorisisd.cli import client
 from anagnorisisd.cli.progress import ProgressBar, plural
 from anagnorisisd.config import Config, load_config
@@ -102,8 +102,8 @@ def write_ratings(config: Config, ratings: list[tuple[bytes, float | None]]) -> 
                     w.set_rating(content, value, time.time())
             if config.ratings.write_xmp:
                 sidecars = SidecarWriter()
-                for content, value in ratings:
-                    sidecars.write(sorted(store.paths_for(content)), value)
+                for content, _ in ratings:
+                    sidecars.write(sorted(store.paths_for(content)), flags_of(store, content))
         finally:
             store.close()
     finally:
@@ -181,14 +181,15 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def export_sidecars(config: Config) -> int:
-    """Every rating made here into the sidecars of the files that hold it."""
+    """Every rating made here into the sidecars of the files that hold it, with the
+    photo's pick, reject and colour label."""
     store = reading_store(config)
     sidecars = SidecarWriter()
     try:
         rated = list(store.ratings())
         bar = ProgressBar("writing XMP sidecars", unit="ratings")
-        for done, (content, rating) in enumerate(rated, start=1):
-            sidecars.write(sorted(store.paths_for(content)), rating["value"])
+        for done, (content, _) in enumerate(rated, start=1):
+            sidecars.write(sorted(store.paths_for(content)), flags_of(store, content))
             bar.update(done, len(rated))
         bar.close(len(rated), len(rated))
     finally:

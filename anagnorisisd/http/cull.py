@@ -17,6 +17,7 @@ from anagnorisisd.http.common import (
     run_blocking,
 )
 from anagnorisisd.http.errors import BadRequest, InsufficientStorage, read_json
+from anagnorisisd.imaging.xmp import LABELS
 from anagnorisisd.store.database import StoreFull
 
 MAX_IDS = 10_000
@@ -29,18 +30,32 @@ async def queue(request: web.Request) -> web.Response:
 
 
 async def put_decision(request: web.Request) -> web.Response:
+    return await put_review(request, "decision", ("pick", "reject"), "pick",
+                            request.app[LIBRARY_KEY].reviews.decide)
+
+
+async def put_label(request: web.Request) -> web.Response:
+    return await put_review(request, "label", LABELS, "red",
+                            request.app[LIBRARY_KEY].reviews.set_label)
+
+
+async def put_review(request: web.Request, field: str, choices: tuple[str, ...],
+                     example: str, action: Callable[[bytes, str | None], dict[str, Any]]
+                     ) -> web.Response:
+    """One of a photo's review fields (a decision, a label) set to a choice or null."""
     library = request.app[LIBRARY_KEY]
     content = content_id(request)
+    allowed = " or ".join(f'"{c}"' for c in choices)
 
     async def work() -> dict[str, Any]:
-        body = await read_json(request, '{"decision": "pick"}')
-        if not isinstance(body, dict) or "decision" not in body:
-            raise BadRequest('send JSON like {"decision": "pick"} (or "reject", or null)')
-        decision = body["decision"]
-        if decision not in ("pick", "reject", None):
-            raise BadRequest('decision must be "pick", "reject" or null')
+        body = await read_json(request, f'{{"{field}": "{example}"}}')
+        if not isinstance(body, dict) or field not in body:
+            raise BadRequest(f'send JSON like {{"{field}": "{example}"}} (or null)')
+        value = body[field]
+        if value is not None and value not in choices:
+            raise BadRequest(f"{field} must be {allowed} or null")
         require_image(library, content)
-        return await decide(library.reviews.decide, content, decision)
+        return await decide(action, content, value)
 
     return await handle_errors(request, work())
 
@@ -96,6 +111,7 @@ def register(app: web.Application) -> None:
     app.router.add_post("/api/cull/seen", post_seen)
     app.router.add_put("/api/images/{id}/decision", put_decision)
     app.router.add_delete("/api/images/{id}/decision", delete_decision)
+    app.router.add_put("/api/images/{id}/label", put_label)
 
 
 __all__ = ["register"]

@@ -72,12 +72,26 @@ def checked_pairs(library: Library, body: Any) -> list[tuple[bytes, str]]:
     return paths
 
 
+def with_twins(library: Library, files: list[tuple[bytes, str]]) -> list[tuple[bytes, str]]:
+    """The files named, each followed by its RAW twin's file of the same name beside it
+    (a RAW+JPEG pair goes to the trash whole)."""
+    out: list[tuple[bytes, str]] = []
+    for content, path in files:
+        out.append((content, path))
+        stem = os.path.splitext(path)[0].casefold()
+        for raw in library.search.catalog.twins(content):
+            out += [(raw, p) for p in sorted(library.store.paths_for(raw))
+                    if os.path.splitext(p)[0].casefold() == stem and (raw, p) not in out]
+    return out
+
+
 def trash(library: Library, pairs: list[tuple[bytes, str]]) -> dict[str, Any]:
     """To the system trash, each trash recorded (trash_can) so that it, and only it, can be
     put back by /api/files/restore."""
     from send2trash import send2trash
 
     done, failed, records = [], [], {}
+    pairs = with_twins(library, pairs)
     for content, path in pairs:
         try:
             size = os.lstat(path).st_size

@@ -19,6 +19,7 @@ from anagnorisisd.app.presenters import (
     run_query,
     servable_path,
     summarize,
+    text_lines,
 )
 from anagnorisisd.http.common import (
     LIBRARY_KEY,
@@ -31,7 +32,7 @@ from anagnorisisd.http.common import (
     run_blocking,
     run_with_model,
 )
-from anagnorisisd.http.errors import BadRequest, TooLarge
+from anagnorisisd.http.errors import BadRequest, NotFound, TooLarge
 from anagnorisisd.imaging import rendition
 from anagnorisisd.imaging.convert import to_rgb
 from anagnorisisd.imaging.decoding import ImageTooLarge, decoded, failure_reason
@@ -40,26 +41,6 @@ from anagnorisisd.search.query import Query, parse
 MIME = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif",
         "bmp": "image/bmp", "tiff": "image/tiff", "heif": "image/heif", "avif": "image/avif",
         "jxl": "image/jxl"}
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 async def list_images(request: web.Request) -> web.Response:
@@ -90,6 +71,17 @@ async def get_image(request: web.Request) -> web.Response:
                                 "output": summarize(value.get("output"))}
                          for name, value in record.items()}
     return web.json_response(details)
+
+
+async def get_text(request: web.Request) -> web.Response:
+    """The lines of text read in the photo, with their boxes in pixels of the upright photo
+    at full size; `state` says whether it has been read yet."""
+    library = request.app[LIBRARY_KEY]
+    content = image_id(request)
+    lines = await run_blocking(text_lines, library, content)
+    if lines is None:
+        raise NotFound("text is not read in this library ([stages.text] enabled = false)")
+    return web.json_response(lines)
 
 
 async def get_file(request: web.Request) -> web.StreamResponse:
@@ -233,6 +225,7 @@ def register(app: web.Application) -> None:
     app.router.add_get("/api/images/{id}/thumbnail", get_thumbnail)
     app.router.add_get("/api/images/{id}/preview", get_preview)
     app.router.add_get("/api/images/{id}/similar", similar_images)
+    app.router.add_get("/api/images/{id}/text", get_text)
     app.router.add_post("/api/search/by-image", by_image)
     app.router.add_get("/api/duplicates", duplicates)
     app.router.add_get("/api/stacks", stacks)

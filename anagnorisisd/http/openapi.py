@@ -35,11 +35,31 @@ IMAGE = {
         "width": NULLABLE_INT, "height": NULLABLE_INT, "file_size": NULLABLE_INT,
         "format": {"type": "string", "nullable": True},
         "user_rating": NULLABLE_NUM, "model_rating": NULLABLE_NUM, "score": NULLABLE_NUM,
+        "matched_text": {"type": "array", "items": {"type": "string"},
+                         "description": "the lines of text a result was found by"},
     },
 }
 PAGE = {"type": "object", "required": ["total", "page", "per_page", "items"], "properties": {
     "total": {"type": "integer"}, "page": {"type": "integer"}, "per_page": {"type": "integer"},
     "items": {"type": "array", "items": IMAGE}}}
+
+
+TEXT: dict[str, Any] = {
+    "type": "object", "required": ["state", "lines"],
+    "properties": {
+        "state": {"type": "string", "enum": ["read", "pending", "failed"]},
+        "error": {"type": "string", "nullable": True},
+        "width": NULLABLE_INT, "height": NULLABLE_INT,
+        "read_at": {"type": "array", "nullable": True, "items": {"type": "integer"}},
+        "model": {"type": "string", "nullable": True},
+        "lines": {"type": "array", "items": {
+            "type": "object", "required": ["text", "box", "score"],
+            "properties": {"text": {"type": "string"},
+                           "box": {"type": "array", "items": {"type": "number"},
+                                   "minItems": 4, "maxItems": 4},
+                           "quad": {"type": "array", "nullable": True,
+                                    "items": {"type": "number"}},
+                           "score": {"type": "number"}}}}}}
 
 
 def json_response(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -89,7 +109,11 @@ FACE = {"type": "object", "required": ["id", "box", "score", "person"], "propert
     "id": {"type": "string"}, "box": {"type": "array", "items": {"type": "number"},
                                       "minItems": 4, "maxItems": 4},
     "score": {"type": "number"}, "person": {"type": "string", "nullable": True},
-    "name": NAME, "small": {"type": "boolean"}, "hidden": {"type": "boolean"}}}
+    "name": NAME, "small": {"type": "boolean"}, "hidden": {"type": "boolean"},
+    "eyes": {"enum": ["open", "closed", "unknown"]},
+    "sharpness": {"type": "number", "nullable": True},
+    "blurry": {"type": "boolean", "nullable": True},
+    "looking": {"enum": ["camera", "away", "unknown"]}}}
 PEOPLE_PATHS: dict[str, Any] = {
     "/api/people": {
         "get": {"summary": "Everyone found in the photos, the largest first (hidden=1: the "
@@ -210,6 +234,11 @@ SPEC: dict[str, Any] = {
             "summary": "Images like this one", "parameters": [ID, *PAGING],
             "responses": {"200": json_response(PAGE, "similar images"),
                           **errors(400, 404, 503)}}},
+        "/api/images/{id}/text": {"get": {
+            "summary": "The lines of text read in the photo (OCR), with their boxes in pixels "
+                       "of the upright photo at full size", "parameters": [ID],
+            "responses": {"200": json_response(TEXT, "its lines; state says whether it has "
+                                               "been read yet"), **errors(404)}}},
         "/api/search/by-image": {"post": {
             "summary": "Images like the posted one (raw bytes or multipart)",
             "parameters": PAGING,
@@ -230,10 +259,15 @@ SPEC: dict[str, Any] = {
             "responses": {"200": json_response({
                 "type": "object", "required": ["stacks"],
                 "properties": {"stacks": {"type": "array", "items": {
-                    "type": "object", "required": ["members", "keeper", "reason"],
+                    "type": "object", "required": ["members", "keeper", "reason", "kind"],
                     "properties": {"members": {"type": "array", "items": {"type": "string"}},
                                    "keeper": {"type": "string"},
-                                   "reason": {"type": "string"}}}}}}, "stacks")}}},
+                                   "reason": {"type": "string"},
+                                   "kind": {"enum": ["burst", "bracket", "panorama",
+                                                     "pair"]},
+                                   "faults": {"type": "object", "additionalProperties": {
+                                       "type": "array", "items": {"type": "string"}}}}}}}},
+                "stacks")}}},
         "/api/images/{id}/rating": {
             "put": {"summary": "Rate an image 0-10", "parameters": [ID],
                     "requestBody": json_body({"type": "object", "required": ["rating"],
@@ -311,6 +345,18 @@ SPEC: dict[str, Any] = {
             "delete": {"summary": "Clear an image's pick or reject", "parameters": [ID],
                        "responses": {"200": json_response(OBJECT, "the decision"),
                                      **errors(404, 507)}},
+        },
+        "/api/images/{id}/label": {
+            "put": {"summary": "Give an image a colour label, or take it off (null); written "
+                               "to its XMP sidecar as Lightroom, digiKam and darktable read "
+                               "it when [ratings] write_xmp",
+                    "parameters": [ID],
+                    "requestBody": json_body({"type": "object", "required": ["label"],
+                                              "properties": {"label": {
+                                                  "enum": ["red", "yellow", "green", "blue",
+                                                           "purple", None]}}}),
+                    "responses": {"200": json_response(OBJECT, "the decision and label"),
+                                  **errors(400, 404, 415, 507)}},
         },
         "/api/files/move": {"post": {
             "summary": "Move files to a folder inside the library",

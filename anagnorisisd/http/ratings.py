@@ -42,13 +42,17 @@ def parse_rating(body: Any) -> float:
 
 
 def set_rating(library: Library, content: bytes, value: float | None) -> dict[str, Any]:
+    """The photo's rating, and its RAW twin's (a pair is one photo), in one transaction."""
+    both = [content, *library.search.catalog.twins(content)]
     try:
         with library.store.write() as w:
-            w.set_rating(content, value, time.time())
+            for one in both:
+                w.set_rating(one, value, time.time())
     except StoreFull as exc:  # said, never lost silently: the panel shows it, nothing changed
         raise InsufficientStorage(f"the rating was not saved: {exc}") from None
-    library.search.catalog.set_rating(content, user=value)
-    library.rating_changed(content, value)
+    for one in both:
+        library.search.catalog.set_rating(one, user=value)
+    library.flags_changed(content)
     return describe(library, content)
 
 

@@ -16,14 +16,14 @@ from typing import Any
 
 from PIL import Image
 
-from anagnorisisd.imaging.xmp import read_rating
+from anagnorisisd.imaging.xmp import read_flags, read_rating
 
 EXIF_IFD = 0x8769
 GPS_IFD = 0x8825
 TAGS = {"make": 0x010F, "model": 0x0110, "datetime": 0x0132}
 EXIF_TAGS = {"datetime_original": 0x9003, "offset_original": 0x9011, "exposure": 0x829A,
              "fnumber": 0x829D, "iso": 0x8827, "focal_length": 0x920A, "lens": 0xA434,
-             "lens_make": 0xA433}
+             "lens_make": 0xA433, "exposure_bias": 0x9204}
 XMP_DATE = re.compile(rb'(?:photoshop:DateCreated|xmp:CreateDate)\s*=\s*"([^"]+)"|'
                       rb"<(?:photoshop:DateCreated|xmp:CreateDate)>([^<]+)<")
 
@@ -143,11 +143,14 @@ def read_exif(img: Image.Image, mtime: float) -> dict[str, Any]:
     out["focal_length"] = number(sub.get(EXIF_TAGS["focal_length"]))
     out["exposure"] = number(sub.get(EXIF_TAGS["exposure"]))
     out["f_number"] = number(sub.get(EXIF_TAGS["fnumber"]))
+    bias = number(sub.get(EXIF_TAGS["exposure_bias"]))  # EV; brackets step it
+    out["exposure_bias"] = round(bias, 2) if bias is not None and abs(bias) <= 20 else None
     iso = sub.get(EXIF_TAGS["iso"])
     if isinstance(iso, tuple):  # some cameras write several values; the first is the one
         iso = iso[0] if iso else None
     out["iso"] = iso if isinstance(iso, int) and iso > 0 else None
     position = gps_position(exif.get_ifd(GPS_IFD))
     out["gps"] = list(position) if position else None
-    out["xmp_rating"] = xmp_rating(xmp) if xmp else None
+    out.update(read_flags(xmp) if xmp else dict.fromkeys(("xmp_rating", "xmp_pick",
+                                                          "xmp_label")))
     return out

@@ -13,6 +13,8 @@
 from __future__ import annotations
 
 import io
+import os
+import stat
 import threading
 from pathlib import PurePath
 from typing import IO, Any, BinaryIO, cast
@@ -46,6 +48,29 @@ def register() -> None:
         import pillow_jxl  # noqa: F401  (registering the opener is the import's effect)
 
         _registered = True
+
+
+DEVELOPED = (".jpg", ".jpeg", ".jpe", ".heic", ".heif", ".hif")
+"""What a camera writes beside its RAW file when set to both."""
+
+
+def developed_twin(path: str) -> str | None:
+    """For a RAW file, the JPEG or HEIF of the same name beside it (its extension in
+    either case), if exactly one is a regular file: what the camera developed from the
+    same exposure. A few stats, never a listing of the folder: this runs for every RAW
+    decoded, in folders of thousands."""
+    if not is_raw(path):
+        return None
+    stem = os.path.splitext(path)[0]
+    found: dict[str, str] = {}  # by real path: .jpg and .JPG are one file on a case-blind disk
+    for extension in DEVELOPED:
+        for candidate in (stem + extension, stem + extension.upper()):
+            try:
+                if stat.S_ISREG(os.lstat(candidate).st_mode):
+                    found.setdefault(os.path.realpath(candidate), candidate)
+            except OSError:
+                continue
+    return next(iter(found.values())) if len(found) == 1 else None
 
 
 def is_raw(path: str | bytes) -> bool:

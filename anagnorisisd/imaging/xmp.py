@@ -49,24 +49,19 @@ def serialize(root: etree._Element, declaration: bool) -> str:
     return head + "\n".join(parts) + "\n"
 
 
-def ratings(root: etree._Element) -> list[str]:
-    """Every xmp:Rating in the packet, as written (attribute or element, any prefix)."""
-    found: list[str] = []
-    for description in root.iter(DESCRIPTION):
-        if description.get(RATING) is not None:
-            found.append(str(description.get(RATING)))
-        found.extend((child.text or "").strip() for child in description.iter(RATING))
-    return found
-
-
 def read_rating(packet: bytes) -> float | None:
     """xmp:Rating as a number (0-5 stars, 0 "not rated", -1 "rejected"), or None when the
     packet has none, has a malformed one, or is not XMP."""
     try:
-        values = ratings(parse(packet))
+        return rating_of(parse(packet))
     except XmpError:
         return None
-    for value in values:
+
+
+def rating_of(root: etree._Element) -> float | None:
+    """The first well-formed xmp:Rating of a parsed packet (attribute or element, any
+    prefix), or None."""
+    for value in values(root, RATING):
         try:
             number = float(value)
         except ValueError:
@@ -76,29 +71,122 @@ def read_rating(packet: bytes) -> float | None:
     return None
 
 
-def set_rating(root: etree._Element, value: int | None) -> None:
-    """Remove every xmp:Rating, then (unless `value` is None) write one. Where the first
-    rdf:Description does not bind the XMP namespace, a new rdf:Description beside it holds
-    the rating (RDF allows several for one resource), so no prefix is invented."""
+DIGIKAM_NS = "http://www.digikam.org/ns/1.0/"
+DARKTABLE_NS = "http://darktable.sf.net/"
+LABEL = f"{{{XMP_NS}}}Label"
+PICK_LABEL = f"{{{DIGIKAM_NS}}}PickLabel"
+COLOR_LABEL = f"{{{DIGIKAM_NS}}}ColorLabel"
+DT_LABELS = f"{{{DARKTABLE_NS}}}colorlabels"
+RDF_SEQ, RDF_LI = f"{{{RDF_NS}}}Seq", f"{{{RDF_NS}}}li"
+PREFIXES = {XMP_NS: "xmp", DIGIKAM_NS: "digiKam", DARKTABLE_NS: "darktable"}
+
+LABELS = ("red", "yellow", "green", "blue", "purple")
+"""The colour labels every one of Lightroom, digiKam and darktable has."""
+LIGHTROOM_LABEL = {name: name.capitalize() for name in LABELS}
+"""xmp:Label as Lightroom and Bridge write it."""
+DIGIKAM_LABEL = {"red": 1, "yellow": 3, "green": 4, "blue": 5, "purple": 6}
+"""digiKam:ColorLabel's numbers (6 is its magenta)."""
+DARKTABLE_LABEL = {"red": 0, "yellow": 1, "green": 2, "blue": 3, "purple": 4}
+"""darktable:colorlabels' numbers."""
+DIGIKAM_PICK = {"reject": 1, "pick": 3}
+"""digiKam:PickLabel: 1 rejected, 2 pending, 3 accepted."""
+
+
+def values(root: etree._Element, name: str) -> list[str]:
+    """Every value of a simple property (attribute or element form)."""
+    found: list[str] = []
+    for description in root.iter(DESCRIPTION):
+        if description.get(name) is not None:
+            found.append(str(description.get(name)))
+        found.extend((child.text or "").strip() for child in description.iter(name)
+                     if not len(child))
+    return found
+
+
+def sequence(root: etree._Element, name: str) -> list[str]:
+    return [(li.text or "").strip() for element in root.iter(name)
+            for li in element.iter(RDF_LI)]
+
+
+def read_pick(root: etree._Element) -> str | None:
+    """A pick or reject as digiKam records it (PickLabel), else None."""
+    for value in values(root, PICK_LABEL):
+        for decision, number in DIGIKAM_PICK.items():
+            if value == str(number):
+                return decision
+    return None
+
+
+def read_label(root: etree._Element) -> str | None:
+    """The colour label: Lightroom's xmp:Label, else digiKam's, else darktable's first."""
+    for value in values(root, LABEL):
+        if value.lower() in LIGHTROOM_LABEL:
+            return value.lower()
+    by_number = {str(n): name for name, n in DIGIKAM_LABEL.items()}
+    for value in values(root, COLOR_LABEL):
+        if value in by_number:
+            return by_number[value]
+    by_number = {str(n): name for name, n in DARKTABLE_LABEL.items()}
+    for value in sequence(root, DT_LABELS):
+        if value in by_number:
+            return by_number[value]
+    return None
+
+
+def set_property(root: etree._Element, name: str, value: str | None) -> None:
+    """Remove every `name` (attribute or element), then write `value` as an attribute, on
+    the first rdf:Description that binds its namespace, else on a new one beside the
+    first (RDF allows several for one resource), so no prefix is invented or taken."""
     descriptions = list(root.iter(DESCRIPTION))
     for description in descriptions:
-        description.attrib.pop(RATING, None)
-        for child in list(description.iter(RATING)):
+        description.attrib.pop(name, None)
+        for child in list(description.iter(name)):
             parent = child.getparent()
             if parent is not None:
                 parent.remove(child)
     if value is None:
         return
-    if not descriptions:
-        raise XmpError("has no rdf:Description to hold a rating")
-    first = descriptions[0]
-    if XMP_NS in first.nsmap.values():
-        first.set(RATING, str(value))
+    holder = _holder(descriptions, name)
+    holder.set(name, value)
+
+
+def set_sequence(root: etree._Element, name: str, values: list[str] | None) -> None:
+    """As set_property, for a property whose value is an rdf:Seq (darktable's labels)."""
+    set_property(root, name, None)
+    if not values:
         return
+    holder = _holder(list(root.iter(DESCRIPTION)), name)
+    element = etree.SubElement(holder, name)
+    seq = etree.SubElement(element, RDF_SEQ)
+    for value in values:
+        etree.SubElement(seq, RDF_LI).text = value
+
+
+def _holder(descriptions: list[etree._Element], name: str) -> etree._Element:
+    if not descriptions:
+        raise XmpError("has no rdf:Description to hold a property")
+    namespace = name[1:].split("}", 1)[0]
+    for description in descriptions:
+        if namespace in description.nsmap.values():
+            return description
+    first = descriptions[0]
     parent = first.getparent()
     assert parent is not None  # an rdf:Description always sits in rdf:RDF
-    holder = etree.Element(DESCRIPTION, nsmap={"rdf": RDF_NS, "xmp": XMP_NS})
+    holder = etree.Element(DESCRIPTION, nsmap={"rdf": RDF_NS,
+                                               PREFIXES.get(namespace, "ns1"): namespace})
     holder.set(ABOUT, first.get(ABOUT, ""))
-    holder.set(RATING, str(value))
     holder.tail = first.tail
     first.addnext(holder)
+    return holder
+
+
+def read_flags(packet: bytes) -> dict[str, object]:
+    """What another tool decided: xmp_rating (as read_rating), xmp_pick ("pick",
+    "reject" or None) and xmp_label (one of LABELS or None); all None for a packet that
+    is not XMP."""
+    try:
+        root = parse(packet)
+    except XmpError:
+        return {"xmp_rating": None, "xmp_pick": None, "xmp_label": None}
+    return {"xmp_rating": rating_of(root), "xmp_pick": read_pick(root),
+            "xmp_label": read_label(root)}

@@ -1,16 +1,23 @@
-"""Ratings written out where other photo tools look for them: xmp:Rating in a sidecar.
+"""Ratings, picks, rejects and colour labels written out where other photo tools look
+for them: an XMP sidecar beside the photo.
 
-Lightroom, digiKam, darktable and others read a photo's rating from an XMP sidecar
-next to it, so a rating made here can follow the person to those tools. Only sidecars
-are written, never the original file: a photo's bytes are its identity here, and
-nobody wants their originals rewritten by a search tool.
+Lightroom, digiKam, darktable and others read these from an XMP sidecar next to the
+photo, so what the person decides here follows them to those tools. Only sidecars are
+written, never the original file: a photo's bytes are its identity here, and nobody wants
+their originals rewritten by a search tool. What is written (Flags.properties):
 
-An existing sidecar (``NAME.EXT.xmp`` as darktable and digiKam name it, or
-``NAME.xmp`` as Lightroom does) is edited in place with an XML parser (imaging.xmp),
-changing only the rating and keeping every other property, prefix and comment. A new
-one is ``NAME.EXT.xmp``. Stars are the rating halved and rounded (7 -> 4 stars), and at
-least one: in XMP 0 stars means "not rated", which a rating of 0 here is not. A cleared
-rating is removed from every sidecar of the photo, so no tool (this one included, on a
+- xmp:Rating: the rating halved into stars (7 -> 4), at least one, since 0 stars means
+  "not rated" in XMP; a reject is -1, as Lightroom, Bridge and darktable read it, and the
+  stars come back when the reject is cleared;
+- digiKam:PickLabel: 3 for a pick, 1 for a reject (digiKam's "accepted" and "rejected");
+- a colour label three ways: xmp:Label ("Red", Lightroom and Bridge), digiKam:ColorLabel
+  (a number) and darktable:colorlabels (a sequence of numbers).
+
+An existing sidecar (``NAME.EXT.xmp`` as darktable and digiKam name it, or ``NAME.xmp``
+as Lightroom does) is edited in place with an XML parser (imaging.xmp), changing only
+these properties and keeping every other property, prefix and comment; it is not
+rewritten at all when they already say so. A new one is ``NAME.EXT.xmp``. A cleared
+value is removed from every sidecar of the photo, so no tool (this one included, on a
 later import) still sees it. Writes are atomic (a temporary file, then a rename), and a
 sidecar that is a symlink, a FIFO or bigger than any real sidecar is refused.
 """
@@ -20,22 +27,45 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
-from anagnorisisd.imaging.xmp import XMP_NS, XmpError, parse, ratings, serialize, set_rating
+from lxml import etree
+
+from anagnorisisd.imaging.xmp import (
+    COLOR_LABEL,
+    DARKTABLE_LABEL,
+    DIGIKAM_LABEL,
+    DIGIKAM_PICK,
+    DT_LABELS,
+    LABEL,
+    LIGHTROOM_LABEL,
+    PICK_LABEL,
+    RATING,
+    XMP_NS,
+    XmpError,
+    parse,
+    sequence,
+    serialize,
+    set_property,
+    set_sequence,
+    values,
+)
 from anagnorisisd.ingest.safe_io import UnreadableFile, open_regular
 
 MAX_SIDECAR_BYTES = 4 << 20
-NEW_SIDECAR = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
+EMPTY_SIDECAR = f"""<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
 <x:xmpmeta xmlns:x="adobe:ns:meta/">
  <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
   <rdf:Description rdf:about=""
-    xmlns:xmp="{ns}"
-    xmp:Rating="{stars}"/>
+    xmlns:xmp="{XMP_NS}"/>
  </rdf:RDF>
 </x:xmpmeta>
 <?xpacket end="w"?>
 """
+SEQUENCES = (DT_LABELS,)
+"""Properties whose value is an rdf:Seq, not a text."""
+Value = str | list[str] | None
 
 
 class SidecarError(OSError):
@@ -46,6 +76,27 @@ def stars(rating: float) -> int:
     """0-10 here to 1-5 stars there: halves rounded up (a 9 is 5 stars, a 3 is 2), and never
     0, which XMP reads as "not rated"."""
     return max(1, min(5, int(rating / 2 + 0.5)))
+
+
+@dataclass(frozen=True)
+class Flags:
+    """What the person decided about a photo, as other tools should see it."""
+
+    rating: float | None = None
+    decision: str | None = None
+    """"pick", "reject" or None."""
+    label: str | None = None
+    """One of imaging.xmp.LABELS, or None."""
+
+    def properties(self) -> dict[str, Value]:
+        rating = ("-1" if self.decision == "reject" else
+                  None if self.rating is None else str(stars(self.rating)))
+        pick = DIGIKAM_PICK.get(self.decision or "")
+        label = self.label if self.label in LIGHTROOM_LABEL else None
+        return {RATING: rating, PICK_LABEL: None if pick is None else str(pick),
+                LABEL: LIGHTROOM_LABEL[label] if label else None,
+                COLOR_LABEL: str(DIGIKAM_LABEL[label]) if label else None,
+                DT_LABELS: [str(DARKTABLE_LABEL[label])] if label else None}
 
 
 def sidecar_names(photo: str) -> tuple[Path, Path]:
@@ -61,47 +112,69 @@ def sidecar_for(photo: str) -> Path:
     return next((name for name in names if os.path.lexists(name)), names[0])
 
 
-def with_rating(xmp: str, value: int | None) -> str:
-    """The packet with xmp:Rating set to `value` (or removed), everything else as it was."""
+def _says(root: etree._Element, name: str, value: Value) -> bool:
+    if name in SEQUENCES:
+        return sequence(root, name) == (value or [])
+    return values(root, name) == ([] if value is None else [value])
+
+
+def with_properties(xmp: str, wanted: dict[str, Value]) -> str:
+    """The packet with each property set as wanted (None: removed), everything else as
+    it was; the very same text when it already says so."""
     try:
         root = parse(xmp.encode("utf-8"))
-        if ratings(root) == ([] if value is None else [str(value)]):
-            return xmp  # already so: the file is left exactly as the other tool wrote it
-        set_rating(root, value)
+        if all(_says(root, name, value) for name, value in wanted.items()):
+            return xmp  # the file is left exactly as the other tool wrote it
+        for name, value in wanted.items():
+            if name in SEQUENCES:
+                set_sequence(root, name, value if isinstance(value, list) else None)
+            else:
+                set_property(root, name, value if isinstance(value, str) else None)
     except XmpError as exc:
         raise SidecarError(str(exc)) from None
     return serialize(root, declaration=xmp.lstrip("\ufeff").startswith("<?xml"))
 
 
-def write_rating(photo: str, rating: float | None) -> Path:
-    """Set the rating in the photo's sidecar, or (for None) remove it from every sidecar the
-    photo has; returns the sidecar written. Raises SidecarError with the reason when a
-    sidecar cannot be read or written."""
-    if rating is None:
-        names = [n for n in sidecar_names(photo) if os.path.lexists(n)]
-        for name in names:
-            _edit(name, photo, None)
-        return names[0] if names else sidecar_for(photo)
+def with_rating(xmp: str, value: int | None) -> str:
+    """The packet with xmp:Rating set to `value` stars (or removed), nothing else changed."""
+    return with_properties(xmp, {RATING: None if value is None else str(value)})
+
+
+def write_flags(photo: str, flags: Flags) -> Path:
+    """Say the flags in the photo's sidecar; what is None is removed from every sidecar the
+    photo has, and no sidecar is made for nothing. Returns the sidecar written. Raises
+    SidecarError with the reason when a sidecar cannot be read or written."""
+    wanted = flags.properties()
+    existing = [n for n in sidecar_names(photo) if os.path.lexists(n)]
     target = sidecar_for(photo)
-    _edit(target, photo, stars(rating))
+    cleared: dict[str, Value] = dict.fromkeys(wanted)
+    for name in existing:
+        if name != target:
+            _edit(name, photo, cleared)
+    if any(value is not None for value in wanted.values()) or target in existing:
+        _edit(target, photo, wanted)
     return target
 
 
-def _edit(target: Path, photo: str, value: int | None) -> None:
+def write_rating(photo: str, rating: float | None) -> Path:
+    """write_flags for a rating alone (no decision, no label)."""
+    return write_flags(photo, Flags(rating))
+
+
+def _edit(target: Path, photo: str, wanted: dict[str, Value]) -> None:
     if target.is_symlink():  # it may lead anywhere, out of the library too
         raise SidecarError(f"{target}: a symlink, not followed")
     try:
         with open_regular(str(target), MAX_SIDECAR_BYTES) as f:
             current = f.read().decode("utf-8")
     except FileNotFoundError:
-        if value is None:
+        if all(value is None for value in wanted.values()):
             return  # nothing to clear
         current = ""
     except (UnreadableFile, UnicodeDecodeError, OSError) as exc:
         raise SidecarError(f"{target}: {exc}") from None
     try:
-        updated = (with_rating(current, value) if current.strip()
-                   else NEW_SIDECAR.format(ns=XMP_NS, stars=value))
+        updated = with_properties(current if current.strip() else EMPTY_SIDECAR, wanted)
     except SidecarError as exc:
         raise SidecarError(f"{target}: {exc}") from None
     if updated != current:

@@ -123,10 +123,10 @@ class LocalFaces:
         self.recogniser.session()
 
     def detect(self, rgb: NDArray[np.uint8], min_score: float) -> geometry.Detections:
-        square, scale = geometry.letterbox(rgb)
+        blob, scale = geometry.letterboxed_blob(rgb)
         session = self.detector.session()
         names = [o.name for o in session.get_outputs()]
-        heads = session.run(names, {self.detector.input_name: geometry.detector_blob(square)})
+        heads = session.run(names, {self.detector.input_name: blob})
         try:
             return geometry.decode([np.asarray(h, dtype=np.float32) for h in heads],
                                    min_score, scale)

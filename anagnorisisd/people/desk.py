@@ -19,19 +19,37 @@ COMPARE = {">=": int.__ge__, "<=": int.__le__, ">": int.__gt__, "<": int.__lt__,
 
 
 class PeopleDesk:
-    def __init__(self, people: People) -> None:
+    def __init__(self, people: People, signals_stage: str | None = None) -> None:
         self.people = people
+        self.signals_stage = signals_stage
+        """The stage that provides "face_quality" (eyes, focus), if any."""
+        self._summaries: dict[str, dict[str, Any]] = {}
+        """Each person's line on the people page, remade only for the people whose faces,
+        name or visibility changed since (Membership.take_changed): after a new face joins,
+        the page costs that person's faces and a sort, not a walk over every face."""
         self._listings: dict[bool, tuple[int, list[dict[str, Any]]]] = {}
-        """The last listing of the shown and of the hidden people, by People.changes: the
-        people page costs a walk over every face once per change, not once per view."""
+        """The last listing of the shown and of the hidden people, by People.changes."""
 
     # ---------------------------------------------------------------- reads
-    def _members(self) -> dict[str, list[FaceRow]]:
-        found: dict[str, list[FaceRow]] = {}
-        for fid, pid in self.people.final.items():
-            if pid is not None:
-                found.setdefault(pid, []).append(self.people.faces[fid])
-        return found
+    def _faces(self, pid: str) -> list[FaceRow]:
+        return [self.people.faces[fid] for fid in sorted(self.people.final.faces_of(pid))]
+
+    def _fresh_summaries(self) -> dict[str, dict[str, Any]]:
+        changed = self.people.final.take_changed()
+        if changed is None:
+            self._summaries = {}
+            changed = set(self.people.people)
+        for pid in changed:
+            person = self.people.people.get(pid)
+            if person is None:
+                self._summaries.pop(pid, None)
+            else:
+                self._summaries[pid] = self._summary(person, self._faces(pid))
+        for pid in self._summaries.keys() - self.people.people.keys():
+            del self._summaries[pid]
+        for pid in self.people.people.keys() - self._summaries.keys():
+            self._summaries[pid] = self._summary(self.people.people[pid], [])
+        return self._summaries
 
     def listing(self, hidden: bool = False) -> list[dict[str, Any]]:
         """Everyone with a face, the largest first; named people without faces left too."""
@@ -39,13 +57,8 @@ class PeopleDesk:
             cached = self._listings.get(hidden)
             if cached is not None and cached[0] == self.people.changes:
                 return cached[1]
-            members = self._members()
-            out = []
-            for pid, person in self.people.people.items():
-                faces = members.get(pid, [])
-                if person.hidden != hidden or (not faces and not person.name):
-                    continue
-                out.append(self._summary(person, faces))
+            out = [s for s in self._fresh_summaries().values()
+                   if s["hidden"] == hidden and (s["faces"] or s["name"])]
             out.sort(key=lambda p: (-p["faces"], p["name"] or "~", p["id"]))
             self._listings[hidden] = (self.people.changes, out)
         return out
@@ -62,7 +75,7 @@ class PeopleDesk:
             person = self.people.people.get(pid)
             if person is None:
                 raise NoSuchPerson(f"no person {pid}")
-            faces = self._members().get(pid, [])
+            faces = self._faces(pid)
             summary = self._summary(person, faces)
             summary["face_list"] = [self.face(f.id) for f in faces]
             summary["photo_ids"] = sorted({f.content.hex() for f in faces})
@@ -80,8 +93,21 @@ class PeopleDesk:
                 "hidden": bool(self.people._fix(fid).get("hidden"))}
 
     def faces_of(self, content: bytes) -> list[dict[str, Any]]:
+        """A photo's faces, each with its eyes and focus once they are measured ("unknown"
+        and null before)."""
         with self.people._lock:
-            return [self.face(fid) for fid in self.people.by_content.get(content, [])]
+            faces = [self.face(fid) for fid in self.people.by_content.get(content, [])]
+        signals = (self.people.store.get_result(content, self.signals_stage) or {}
+                   if self.signals_stage else {})
+        measured = signals.get("faces") or []
+        for face in faces:
+            index = int(face["id"].rpartition("-")[2])
+            found = measured[index] if index < len(measured) else {}
+            face["eyes"] = found.get("eyes", "unknown")
+            face["sharpness"] = found.get("sharpness")
+            face["blurry"] = found.get("blurry")
+            face["looking"] = found.get("looking", "unknown")
+        return faces
 
     def photos_with(self, name_or_id: str) -> set[bytes]:
         """Photos showing the person of that name (any case) or id; empty if nobody is."""
@@ -89,8 +115,8 @@ class PeopleDesk:
         with self.people._lock:
             pids = {pid for pid, p in self.people.people.items()
                     if pid == wanted or (p.name or "").lower() == wanted}
-            return {self.people.faces[fid].content for fid, pid in self.people.final.items()
-                    if pid in pids}
+            return {self.people.faces[fid].content for pid in pids
+                    for fid in self.people.final.faces_of(pid)}
 
     def photos_with_unnamed(self) -> set[bytes]:
         """Photos with a face that is in no named person (small faces aside)."""
@@ -114,12 +140,29 @@ class PeopleDesk:
             return {c for c in self.people.looked_at
                     if compare(len(self.people.by_content.get(c, ())), wanted)}
 
+    def photo_order(self) -> dict[bytes, int]:
+        """Each photo with someone in it, by the place of its first person: named people
+        A to Z, then unnamed people the largest first (the `person` sort). Hidden people
+        and faces count as no one."""
+        ranks = {s["id"]: k for k, s in enumerate(sorted(
+            (s for s in self.listing() if s["faces"]),
+            key=lambda s: (s["name"] is None, (s["name"] or "").casefold(), -s["faces"],
+                           s["id"])))}
+        out: dict[bytes, int] = {}
+        with self.people._lock:
+            for pid, rank in ranks.items():
+                for fid in self.people.final.faces_of(pid):
+                    content = self.people.faces[fid].content
+                    if rank < out.get(content, len(ranks)):
+                        out[content] = rank
+        return out
+
     def counts(self) -> dict[str, Any]:
         with self.people._lock:
             final = Counter(pid is not None for pid in self.people.final.values())
             return {"photos_looked_at": len(self.people.looked_at),
                     "faces": len(self.people.faces), "grouped": final[True],
-                    "people": len({p for p in self.people.final.values() if p}),
+                    "people": len(list(self.people.final.people())),
                     "named": sum(1 for p in self.people.people.values() if p.name),
                     "grouping": self.people.grouping,
                     "thresholds": vars(self.people.thresholds())}
@@ -134,6 +177,7 @@ class PeopleDesk:
     def rename(self, pid: str, name: str | None) -> dict[str, Any]:
         with self.people._lock:
             self._require(pid).name = name.strip() if name and name.strip() else None
+            self.people.final.touch(pid)
             self.people.changes += 1
             self.people.book.save_people(self.people.people)
         return self.person(pid)
@@ -141,6 +185,7 @@ class PeopleDesk:
     def hide(self, pid: str, hidden: bool) -> dict[str, Any]:
         with self.people._lock:
             self._require(pid).hidden = hidden
+            self.people.final.touch(pid)
             self.people.changes += 1
             self.people.book.save_people(self.people.people)
         return self.person(pid)
@@ -180,6 +225,7 @@ class PeopleDesk:
                 raise NoSuchPerson(f"no face {fid}")
             fixes = self.people.fixes.setdefault(content, {})
             fix = dict(fixes.get(index, {}))
+            fix["box"] = list(self.people.faces[fid].box)  # to follow it if redone
             if "person" in change:
                 target = change["person"]
                 if target is not None:
@@ -194,7 +240,7 @@ class PeopleDesk:
                 fix["hidden"] = bool(change["hidden"])
             fixes[index] = fix
             self.people.book.save_fixes(content, fixes)
-            self.people.final[fid] = self.people._person_of(fid)
+            self.people.final.set(fid, self.people._person_of(fid))
             self.people.changes += 1
         return self.face(fid)
 

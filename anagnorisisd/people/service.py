@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 
 from anagnorisisd.people import clustering
 from anagnorisisd.people.book import PeopleBook, Person, new_person_id
+from anagnorisisd.people.membership import Membership
 from anagnorisisd.store.database import Store
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,18 @@ class FaceRow:
         return f"{self.content.hex()}-{self.index}"
 
 
+def overlap(a: tuple[float, ...] | list[float], b: tuple[float, ...] | list[float]) -> float:
+    """Intersection over union of two boxes (x1, y1, x2, y2)."""
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
+    return w * h / union if union > 0 else 0.0
+
+
+SAME_FACE = 0.5
+"""Boxes overlapping this much (IoU) in two runs over one photo are the same face."""
+
+
 def split_face_id(face_id: str) -> tuple[bytes, int]:
     content, _, index = face_id.partition("-")
     try:
@@ -70,7 +83,8 @@ class People:
         """Photos the faces stage has looked at, with faces or without."""
         self.machine: dict[str, str] = {}
         self.fixes: dict[bytes, dict[int, dict[str, Any]]] = {}
-        self.final: dict[str, str | None] = {}
+        self.final = Membership()
+        """Who each face belongs to once corrections are applied, and the inverse."""
         self.vectors = np.zeros((0, 0), dtype=np.float32)
         """Every face's vector, as float32 (2 KB a face at 512-d): joining a face is one
         matrix-vector product over them, with no conversion of the whole matrix."""
@@ -109,6 +123,9 @@ class People:
         fixes = self.book.fixes(content)
         if fixes:
             self.fixes[content] = fixes
+            if min(fixes) < 0:  # set aside when the face was missed: found again now?
+                self._follow_fixes(content, [self.faces[f] for f in self.by_content.get(
+                    content, [])])
 
     def thresholds(self) -> clustering.Thresholds:
         return clustering.thresholds_for(self.dim or 512)
@@ -146,13 +163,22 @@ class People:
             added.append(item)
         return added
 
+    def _forget_other_model(self) -> None:
+        """A face arriving now comes from the stage's current model; faces of another
+        length are an older model's, still to be redone, and cannot be compared with
+        it. They leave (corrections stay in the store and follow their faces back)."""
+        log.info("faces of a new face model arrive: the older model's faces leave")
+        for content in [c for c, ids in self.by_content.items() if ids]:
+            self._drop(content)
+        self.dim = None
+
     def _drop(self, content: bytes) -> None:
         for fid in self.by_content.pop(content, []):
             face = self.faces.pop(fid)
             self.row_face[face.row] = None
             self.groupable[face.row] = False
             self.machine.pop(fid, None)
-            self.final.pop(fid, None)
+            self.final.drop(fid)
 
     # --------------------------------------------------------- assignment
     def _fix(self, fid: str) -> dict[str, Any]:
@@ -172,7 +198,7 @@ class People:
         return pid
 
     def _settle(self) -> None:
-        self.final = {fid: self._person_of(fid) for fid in self.faces}
+        self.final.reset({fid: self._person_of(fid) for fid in self.faces})
         self.changes += 1
 
     def _groupable(self) -> tuple[NDArray[np.int64], list[str]]:
@@ -188,20 +214,26 @@ class People:
             self.changes += 1
             self._drop(content)
             self.looked_at.add(content)
+            dim = output.get("dim")
+            if isinstance(dim, int) and self.dim is not None and dim != self.dim:
+                self._forget_other_model()
             added = self._add_rows(content, output)
+            if content in self.fixes and (added or not output.get("faces")):
+                self._follow_fixes(content, added)
             limits = self.thresholds()
             changed: dict[bytes, dict[int, str]] = {}
             for face in added:
-                if face.small:
-                    self.final[face.id] = None
+                if face.small:  # kept as found, never grouped; a correction still counts
+                    self.final.set(face.id, self._person_of(face.id))
                     continue
                 pid, founders = self._join(face, limits)
                 if pid is None:
+                    self.final.set(face.id, self._person_of(face.id))
                     self.ungrouped_since += 1
                     continue
                 for fid in [face.id, *founders]:
                     self.machine[fid] = pid
-                    self.final[fid] = self._person_of(fid)
+                    self.final.set(fid, self._person_of(fid))
                     changed.setdefault(self.faces[fid].content, {})[self.faces[fid].index] = pid
                 if founders:
                     self.book.save_people(self.people)
@@ -210,11 +242,40 @@ class People:
         if self.ungrouped_since >= RECLUSTER_AFTER:
             self.regroup_in_background()
 
+    def _follow_fixes(self, content: bytes, faces: list[FaceRow]) -> None:
+        """A photo redone (another face model, a new stage version) may list its faces
+        in another order: each correction follows the face its box overlaps most. One
+        whose face is found no more is set aside under a negative index (never a face's),
+        to come back if a later run finds that face again."""
+        fixes = self.fixes[content]
+        followed: dict[int, dict[str, Any]] = {}
+        lost: list[dict[str, Any]] = []
+        boxed = {i: f for i, f in fixes.items()
+                 if isinstance(f.get("box"), list) and len(f["box"]) == 4}
+        for fix in boxed.values():
+            best = max(faces, key=lambda f: overlap(f.box, fix["box"]), default=None)
+            if best is not None and best.index not in followed \
+                    and overlap(best.box, fix["box"]) >= SAME_FACE:
+                followed[best.index] = {**fix, "box": list(best.box)}
+            else:
+                lost.append(fix)
+        for index, fix in fixes.items():  # corrections made before boxes were kept
+            if index not in boxed:
+                if index in followed:
+                    lost.append(fix)
+                else:
+                    followed[index] = fix
+        for k, fix in enumerate(lost, 1):
+            followed[-k] = fix
+        if followed != fixes:
+            self.fixes[content] = followed
+            self.book.save_fixes(content, followed)
+
     def _join(self, face: FaceRow, limits: clustering.Thresholds
               ) -> tuple[str | None, list[str]]:
         """The person a new face joins, and the ungrouped faces that found a new person
         with it (none when it joins an existing one)."""
-        self.final[face.id] = None
+        self.final.set(face.id, None)
         rows = np.flatnonzero(self.groupable[: len(self.row_face)])
         rows = rows[rows != face.row]
         if not len(rows):
@@ -253,7 +314,7 @@ class People:
             for content in born:
                 self._read(content)
                 for fid in self.by_content.get(content, []):
-                    self.final[fid] = self._person_of(fid)
+                    self.final.set(fid, self._person_of(fid))
 
     # ----------------------------------------------------------- grouping
     def regroup(self) -> dict[str, Any]:

@@ -8,6 +8,9 @@ from that one decode. A file whose stages have all run before (a model installed
 a version bump of one stage) is decoded by the first stage that asks, at that stage's
 size and the sizes of the stages after it.
 
+A RAW file with the camera's JPEG (or HEIF) of the same name beside it is read from that
+JPEG: the same exposure, developed by the camera, at a fraction of a RAW's decode.
+
 Pixels are never stored. They live in the file's trip (the runner's Item) and are let go
 as soon as no stage still to run declared any, so the memory they hold is bounded by the
 items in flight between the first and the last stage that read pixels: at most
@@ -24,6 +27,7 @@ from PIL import Image
 
 from anagnorisisd.imaging.convert import to_rgb
 from anagnorisisd.imaging.decoding import decoded
+from anagnorisisd.imaging.formats import developed_twin
 from anagnorisisd.stage import PixelNeed
 
 
@@ -81,9 +85,19 @@ class FilePixels:
             return view
 
     def _decode(self, need: PixelNeed) -> None:
-        with decoded(self.path, need.shortest, need.longest) as img:
-            upright = to_rgb(img)
-            upright.load()
+        upright = None
+        twin = developed_twin(self.path)
+        if twin is not None:  # a RAW+JPEG pair: the camera's JPEG is this exposure already
+            try:
+                with decoded(twin, need.shortest, need.longest) as img:
+                    upright = to_rgb(img)
+                    upright.load()
+            except Exception:  # gone or broken since: the RAW itself, then
+                upright = None
+        if upright is None:
+            with decoded(self.path, need.shortest, need.longest) as img:
+                upright = to_rgb(img)
+                upright.load()
         # A reduced-size decode is never smaller than asked, so a decode smaller than asked
         # is the whole photo: it serves every need there is.
         self._forget()

@@ -38,14 +38,39 @@ class StagePlan:
     def __init__(self, store: Store, stages: list[Stage]) -> None:
         self.store = store
         self.stages = stages
+        self.provider = {key: stage.name for stage in stages for key in stage.provides}
+        """Which stage records each output a stage may require."""
+
+    def ready(self, stage: Stage) -> bool:
+        """The stage can run now: it says so, and so does every stage it takes input from
+        (face signals wait, parked like their faces stage, while no face model is in)."""
+        if not stage.ready():
+            return False
+        providers = {self.provider.get(key) for key in stage.requires} - {None, stage.name}
+        return all(other.ready() for other in self.stages if other.name in providers)
+
+    def waits_for_input(self, stage: Stage, item: Item) -> bool:
+        """Whether something the stage requires has not been recorded for this content:
+        its stage passed the file by (not ready: no model yet). The stage then passes it
+        by too, unmarked, and runs when the trip that brings the input comes; a result
+        made from an empty input would stand for good."""
+        for key in stage.requires:
+            if key in item.outputs or item.content_hash is None:
+                continue
+            mark = self.store.get_mark(item.content_hash, self.provider.get(key, key))
+            if mark is None:
+                return True
+        return False
 
     def needs(self, stage: Stage, item: Item) -> bool:
         """Whether `stage` runs on this file now; a failure recorded before is noted."""
         if stage.keys_content:
             return True
-        if not stage.ready():
+        if stage.background or not self.ready(stage):
             return False  # passes by unmarked; refresh_versions() re-queues it later
         if item.content_hash is None or any(r in item.failed_stages for r in stage.requires):
+            return False
+        if self.waits_for_input(stage, item):
             return False
         mark = self.store.get_mark(item.content_hash, stage.name)
         if mark is not None and mark.version == stage.version:
@@ -56,8 +81,10 @@ class StagePlan:
 
     def will_run(self, stage: Stage, item: Item) -> bool:
         """Whether `stage` is still to run on this file (as `needs`, noting nothing)."""
-        if stage.keys_content or not stage.ready() or item.content_hash is None or any(
-                r in item.failed_stages for r in stage.requires):
+        if stage.keys_content or stage.background or not self.ready(
+                stage) or item.content_hash is None or any(
+                r in item.failed_stages for r in stage.requires) or self.waits_for_input(
+                stage, item):
             return False
         mark = self.store.get_mark(item.content_hash, stage.name)
         return mark is None or mark.version != stage.version

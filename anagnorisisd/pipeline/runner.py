@@ -30,6 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 from anagnorisisd.events import FilesFinished, Hub, StageResult
+from anagnorisisd.pipeline.background import BackgroundLane
 from anagnorisisd.pipeline.isolation import run_isolated
 from anagnorisisd.pipeline.meter import RateMeter
 from anagnorisisd.pipeline.pixels import FilePixels
@@ -75,6 +76,10 @@ class Pipeline:
         self.requeued_mid_stage = 0  # files that changed or vanished while a stage read them
         self._stage_state: tuple[tuple[str, str, bool], ...] = ()
         self._next_stage_check = 0.0
+        self.lanes = [BackgroundLane(store, self.plan, s, self.hub, self.is_idle)
+                      for s in self.stages if s.background]  # OCR: run while this is idle
+        for lane in self.lanes:
+            self.meters[lane.stage.name] = lane.meter
 
     # --------------------------------------------------------------- control
     def start(self) -> None:
@@ -88,6 +93,8 @@ class Pipeline:
                                      f"stage-{stage.name}-{n}")
                 self._stage_threads.setdefault(stage.name, []).append(thread)
         self._spawn(self._sink, "sink")
+        for lane in self.lanes:
+            lane.start()
 
     def _spawn(self, target: Callable[[], None], name: str) -> threading.Thread:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -102,9 +109,13 @@ class Pipeline:
         model finished downloading); returns how many files were queued.
         """
         content_stages = [s for s in self.stages if not s.keys_content]
+        ready = [s.name for s in content_stages if self.plan.ready(s)]  # may set versions
         self.store.set_stage_versions({s.name: s.version for s in content_stages})
-        queued = self.store.requeue_outdated([s.name for s in content_stages if s.ready()])
+        queued = self.store.requeue_outdated([s.name for s in content_stages
+                                              if not s.background and s.name in ready])
         self.wake()
+        for lane in self.lanes:
+            lane.wake()
         return queued
 
     def run_sequential(self, max_rounds: int = 10_000) -> int:
@@ -135,6 +146,8 @@ class Pipeline:
                 self._release(item.path)
             if not items:
                 break  # every claimed file was deferred: nothing more to do now
+        for lane in self.lanes:
+            lane.drain()
         return finished
 
     def _tell_finished(self, items: list[Item]) -> None:
@@ -154,6 +167,9 @@ class Pipeline:
         at the deadline is left open (the process is ending) rather than closed under it."""
         self._stop.set()
         self._wake.set()
+        deadline = time.monotonic() + timeout
+        lanes_done = {lane.stage.name: lane.stop(max(0.0, deadline - time.monotonic()))
+                      for lane in self.lanes}
         readers = [max(1, stage.workers) for stage in self.stages] + [1]  # the sink reads last
         for inbox, count in zip(self.inboxes, readers, strict=True):
             for _ in range(count + 1):  # one for every thread that reads this queue
@@ -161,11 +177,12 @@ class Pipeline:
                     inbox.put_nowait(WAKE)
                 except queue.Full:  # a full queue has work to hand out: its readers look
                     break           # at the stop flag after the batch
-        deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         for stage in self.stages:
             running = [t.name for t in self._stage_threads.get(stage.name, []) if t.is_alive()]
+            if not lanes_done.get(stage.name, True):
+                running.append(f"background-{stage.name}")
             if running:
                 log.warning("stage %s still busy in %s at shutdown; not closed under it",
                             stage.name, ", ".join(running))
@@ -190,7 +207,7 @@ class Pipeline:
             if stage.keys_content:
                 continue
             try:
-                ready = bool(stage.ready())
+                ready = bool(self.plan.ready(stage))
             except Exception:  # a plugin's readiness hook must not stop the feeder
                 log.exception("stage %s: ready() failed", stage.name)
                 ready = False

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +33,20 @@ def wall_clock_seconds(iso: Any) -> float:
         return float("nan")
 
 
+def number(record: dict[str, Any], key: str) -> float:
+    """A stage output's number, nan where it is missing or not a number."""
+    value = record.get(key)
+    return float(value) if isinstance(value, (int, float)) else float("nan")
+
+
+def light_of(meta: dict[str, Any]) -> float:
+    """log2(t x ISO / N^2) from the EXIF settings, nan where one is missing or absurd."""
+    t, n, iso = number(meta, "exposure"), number(meta, "f_number"), number(meta, "iso")
+    if not (t > 0 and n > 0 and iso > 0):
+        return float("nan")
+    return math.log2(t * iso / (n * n))
+
+
 @dataclass
 class Entry:
     width: int = 0
@@ -47,14 +62,34 @@ class Entry:
     camera: str = ""
     place: str = ""
     has_gps: bool = False
+    bias: float = float("nan")
+    """EXIF exposure compensation, EV (brackets step it); nan where not written."""
+    light: float = float("nan")
+    """log2 of the light the camera let in (exposure time x ISO / f-number squared), from
+    EXIF; nan where a setting is missing. Tells why one shot of a stack is darker."""
     failed: bool = False
     """The pipeline could not read this content; the grid leaves it out and counts it."""
     sharpness: float = float("nan")
-    """From the stage that provides "quality"; nan until it has run."""
+    """From the stage that provides "quality"; nan until it has run. So are stops (the
+    exposure from mid-grey), dark and bright (shares crushed and blown) and misfire."""
+    stops: float = float("nan")
+    dark: float = float("nan")
+    bright: float = float("nan")
+    misfire: str = ""
+    twin_of: bytes | None = None
+    """For a RAW with a JPEG of the same shot beside it (search.pairs): that JPEG's
+    content. The pair is one photo, shown and acted on as the JPEG."""
     described: bool = False
     """Its metadata is recorded (or no stage provides metadata)."""
     thumbnailed: bool = False
     """Its thumbnail is stored (or no stage provides thumbnails)."""
+    eyes_closed: float = float("nan")
+    """Faces with their eyes shut, from the stage that provides "face_quality"; nan until
+    measured. The same for eyes_open, blurry_faces and least_sharp (the least sharp face's
+    focus)."""
+    eyes_open: float = float("nan")
+    blurry_faces: float = float("nan")
+    least_sharp: float = float("nan")
 
     @property
     def ready(self) -> bool:
@@ -91,9 +126,20 @@ class Columns:
     camera: NDArray[np.str_]
     place: NDArray[np.str_]
     has_gps: NDArray[np.bool_]
+    bias: NDArray[np.float64]
     failed: NDArray[np.bool_]
     ready: NDArray[np.bool_]
     sharpness: NDArray[np.float64]
+    stops: NDArray[np.float64]
+    dark: NDArray[np.float64]
+    bright: NDArray[np.float64]
+    misfire: NDArray[np.bool_]
+    twin: NDArray[np.bool_]
+    """A RAW shown as its JPEG's pair, never as a tile of its own."""
+    eyes_closed: NDArray[np.float64]
+    eyes_open: NDArray[np.float64]
+    blurry_faces: NDArray[np.float64]
+    least_sharp: NDArray[np.float64]
     position: dict[bytes, int] = field(default_factory=dict)
     id_array: NDArray[np.bytes_] = field(default_factory=lambda: np.zeros(0, dtype="S32"))
     """The ids as one array, for tie-breaks without a Python loop per query."""
@@ -102,8 +148,10 @@ class Columns:
 class Catalog:
     def __init__(self, store: Store, metadata_stage: str | None = "meta",
                  quality_stage: str | None = "quality",
-                 thumbnail_stage: str | None = "thumbnail") -> None:
+                 thumbnail_stage: str | None = "thumbnail",
+                 signals_stage: str | None = None) -> None:
         self.store = store
+        self.signals_stage = signals_stage  # the stage that provides "face_quality"
         self.metadata_stage = metadata_stage  # the stage that provides "metadata"
         self.quality_stage = quality_stage  # the stage that provides "quality"
         self.thumbnail_stage = thumbnail_stage  # the stage that provides "thumbnail"
@@ -112,6 +160,10 @@ class Catalog:
         self._lock = threading.Lock()
         self._heard_while_loading: list[Callable[[], None]] | None = None
         self.version = 0
+        self.raws: dict[bytes, list[bytes]] = {}
+        """Developed content -> the RAW contents paired with it (set_pairs)."""
+        self.pairs: dict[bytes, bytes] = {}
+        """RAW content -> developed content, kept for entries read after set_pairs."""
 
     def load(self) -> None:
         """Fill from the store: every live content with its metadata and ratings.
@@ -144,7 +196,7 @@ class Catalog:
                 self._heard_while_loading.append(replay)
 
     def _read(self, content: bytes) -> Entry:
-        entry = Entry(described=self.metadata_stage is None)
+        entry = Entry(described=self.metadata_stage is None, twin_of=self.pairs.get(content))
         meta = self.store.get_result(content, self.metadata_stage) if self.metadata_stage else None
         if meta:
             self._apply_meta(entry, meta)
@@ -156,7 +208,11 @@ class Catalog:
         quality = self.store.get_result(content, self.quality_stage) if self.quality_stage \
             else None
         if quality:
-            entry.sharpness = float(quality.get("sharpness", float("nan")))
+            self._apply_quality(entry, quality)
+        signals = self.store.get_result(content, self.signals_stage) if self.signals_stage \
+            else None
+        if signals:
+            self._apply_signals(entry, signals)
         rating = self.store.get_user(content, "rating")
         if rating is not None:
             entry.user_rating = float(rating["value"])
@@ -174,7 +230,22 @@ class Catalog:
         entry.camera = str(meta.get("camera") or "").lower()
         entry.place = str(meta.get("place") or "").lower()
         entry.has_gps = bool(meta.get("gps"))
+        entry.bias = number(meta, "exposure_bias")
+        entry.light = light_of(meta)
         entry.described = True
+
+    @staticmethod
+    def _apply_quality(entry: Entry, quality: dict[str, Any]) -> None:
+        entry.sharpness, entry.stops = number(quality, "sharpness"), number(quality, "stops")
+        entry.dark, entry.bright = number(quality, "dark"), number(quality, "bright")
+        entry.misfire = str(quality.get("misfire") or "")
+
+    @staticmethod
+    def _apply_signals(entry: Entry, signals: dict[str, Any]) -> None:
+        entry.eyes_closed = number(signals, "eyes_closed")
+        entry.eyes_open = number(signals, "eyes_open")
+        entry.blurry_faces = number(signals, "blurry")
+        entry.least_sharp = number(signals, "least_sharp")
 
     def _changed(self) -> None:
         self._columns = None
@@ -194,7 +265,8 @@ class Catalog:
             self._changed()
 
     def on_result(self, stage: str, content: bytes, output: dict[str, Any]) -> None:
-        if stage not in (self.metadata_stage, self.quality_stage, self.thumbnail_stage):
+        if stage not in (self.metadata_stage, self.quality_stage, self.thumbnail_stage,
+                         self.signals_stage):
             return
         self._heard(functools.partial(self.on_result, stage, content, output))
         with self._lock:
@@ -205,8 +277,10 @@ class Catalog:
                 self._apply_meta(entry, output)
             elif stage == self.thumbnail_stage:
                 entry.thumbnailed = True
+            elif stage == self.signals_stage:
+                self._apply_signals(entry, output)
             else:
-                entry.sharpness = float(output.get("sharpness", float("nan")))
+                self._apply_quality(entry, output)
             self._update_row(content, entry)
 
     def on_finished(self, done: list[tuple[bytes, bool]]) -> None:
@@ -252,9 +326,14 @@ class Catalog:
         columns.rating[row] = np.nan if entry.rating is None else entry.rating
         columns.user_rated[row] = entry.user_rating is not None
         columns.taken[row], columns.has_gps[row] = entry.taken, entry.has_gps
+        columns.bias[row] = entry.bias
         columns.failed[row] = entry.failed
         columns.ready[row] = entry.ready
         columns.sharpness[row] = entry.sharpness
+        for name in ("eyes_closed", "eyes_open", "blurry_faces", "least_sharp", "stops",
+                     "dark", "bright"):
+            getattr(columns, name)[row] = getattr(entry, name)
+        columns.misfire[row] = bool(entry.misfire)
         for name in ("format", "camera", "place"):
             value, column = getattr(entry, name), getattr(columns, name)
             if len(value) > column.dtype.itemsize // 4:
@@ -262,6 +341,26 @@ class Catalog:
                 return
             column[row] = value
         self.version += 1
+
+    def set_pairs(self, pairs: dict[bytes, bytes]) -> None:
+        """RAW content -> developed content, as search.pairs found them: the RAWs leave
+        the grid, their JPEGs stand for both."""
+        with self._lock:
+            raws: dict[bytes, list[bytes]] = {}
+            for raw, developed in pairs.items():
+                raws.setdefault(developed, []).append(raw)
+            changed = False
+            for content, entry in self.entries.items():
+                twin = pairs.get(content)
+                if entry.twin_of != twin:
+                    entry.twin_of, changed = twin, True
+            self.raws, self.pairs = raws, dict(pairs)
+            if changed:
+                self._changed()
+
+    def twins(self, content: bytes) -> list[bytes]:
+        """The RAW contents shown as this one (none for a photo without a pair)."""
+        return list(self.raws.get(content, ()))
 
     # -------------------------------------------------------------- queries
     def __contains__(self, content: bytes) -> bool:
@@ -300,9 +399,18 @@ class Catalog:
                 camera=np.asarray([e.camera for e in items], dtype=str),
                 place=np.asarray([e.place for e in items], dtype=str),
                 has_gps=np.asarray([e.has_gps for e in items], dtype=bool),
+                bias=col([e.bias for e in items]),
                 failed=np.asarray([e.failed for e in items], dtype=bool),
                 ready=np.asarray([e.ready for e in items], dtype=bool),
                 sharpness=col([e.sharpness for e in items]),
+                stops=col([e.stops for e in items]), dark=col([e.dark for e in items]),
+                bright=col([e.bright for e in items]),
+                misfire=np.asarray([bool(e.misfire) for e in items], dtype=bool),
+                twin=np.asarray([e.twin_of is not None for e in items], dtype=bool),
+                eyes_closed=col([e.eyes_closed for e in items]),
+                eyes_open=col([e.eyes_open for e in items]),
+                blurry_faces=col([e.blurry_faces for e in items]),
+                least_sharp=col([e.least_sharp for e in items]),
                 position={k: i for i, k in enumerate(ids)},
                 id_array=np.asarray(ids, dtype="S32"),
             )

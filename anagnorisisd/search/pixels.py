@@ -61,3 +61,63 @@ def alike(a: Fingerprint, b: Fingerprint) -> bool:
     if abs(ratio_a - ratio_b) > ALIKE_RATIO * max(ratio_a, ratio_b):
         return False
     return distance(a, b) <= ALIKE_BITS
+
+
+PAN_STEP = 0.12
+"""A shift of at least this share of the frame between two shots is a pan, not a burst's
+jitter (measured: a burst's reframing shifts under 0.01, a hand-held pan 0.2-0.5)."""
+PAN_ACROSS = 0.08
+"""...while the other axis moves at most this share (a pan keeps its horizon)."""
+PAN_RESPONSE = 0.15
+"""Phase correlation's peak must reach this for the shift to be trusted: different
+scenes score under 0.06, overlapping frames 0.3 and more."""
+SHIFT_WIDTH = 128
+"""Thumbnails are compared this wide: a pan step is a fifth of a frame or more, 25 pixels
+here, which phase correlation finds to a pixel; JPEG's reduced decode makes it cheap."""
+
+
+def _grey(thumbnail: bytes) -> NDArray[np.float32]:
+    with Image.open(io.BytesIO(thumbnail)) as img:
+        img.draft("L", (SHIFT_WIDTH, SHIFT_WIDTH))
+        height = max(8, round(img.height * SHIFT_WIDTH / max(1, img.width)))
+        grey = img.convert("L").resize((SHIFT_WIDTH, height), Image.Resampling.BOX)
+    return np.asarray(grey, dtype=np.float32)
+
+
+def frame_shift(a: bytes, b: bytes) -> tuple[float, float, float]:
+    """How far the second thumbnail's scene moved against the first's, as shares of the
+    frame (x, y), and how sure phase correlation is of it (its peak, 0-1)."""
+    import cv2
+
+    first, second = _grey(a), _grey(b)
+    rows = min(len(first), len(second))
+    first, second = first[:rows], second[:rows]
+    window = cv2.createHanningWindow((SHIFT_WIDTH, rows), cv2.CV_32F)
+    (dx, dy), response = cv2.phaseCorrelate(first, second, window)
+    return float(dx) / SHIFT_WIDTH, float(dy) / rows, float(response)
+
+
+def pan_direction(shift: tuple[float, float, float]) -> str | None:
+    """"left", "right", "up" or "down" for a pan step between two shots, else None."""
+    dx, dy, response = shift
+    if response < PAN_RESPONSE:
+        return None
+    if abs(dx) >= PAN_STEP and abs(dy) <= PAN_ACROSS:
+        return "left" if dx > 0 else "right"
+    if abs(dy) >= PAN_STEP and abs(dx) <= PAN_ACROSS:
+        return "up" if dy > 0 else "down"
+    return None
+
+
+def panning_runs(directions: list[str | None]) -> list[tuple[int, int]]:
+    """(first, last) shot of every run of shots each panned against the one before, from
+    the direction between each shot and the next. The direction may turn within a run:
+    a panorama of two rows pans right, then down, then left."""
+    runs, start = [], None
+    for k, direction in enumerate([*directions, None]):
+        if direction is not None and start is None:
+            start = k
+        elif direction is None and start is not None:
+            runs.append((start, k))
+            start = None
+    return runs

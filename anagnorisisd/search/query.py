@@ -16,6 +16,8 @@ Grammar (tokens are separated by white space; "double quotes" make one token):
                YYYY-MM-DD, compared with the capture time)
     when     = date:PERIOD | year:YYYY | before:PERIOD | after:PERIOD
     what     = camera:TEXT | place:TEXT | has:gps      (TEXT: part of the name, any case)
+             | text:WORDS | has:text  (WORDS: words read in the photo, in that order, any
+               case and accents, the last one also as a prefix; search/words.py)
     who      = person:NAME (a name, any case, or a person's id; one per person wanted,
                all of them in the photo) | faces:N | faces>=N (faces found) | unnamed:
                (a face that is in no named person)
@@ -47,9 +49,14 @@ picture inside is an MPO to Pillow, and a JPEG to everyone else."""
 FIELDS = ("rating", "width", "height", "size", "ratio", "pixels", "format", "score", "date",
           "sharp", "faces")
 PEOPLE_FIELDS = ("person", "unnamed", "faces")
+STATE_FILTERS = {"eyes": ("open", "closed"), "face": ("sharp", "blurry"),
+                 "exposure": ("under", "over", "ok")}
+"""Filters that name a state (eyes:closed), answered from the face_quality stage."""
 """Filters answered by the people of the library, not by the catalog's columns."""
+WORD_FIELDS = ("text", "has_text")
+"""Filters answered by the words read in the photos (search/words.py)."""
 SORT_KEYWORDS = ("rating", "random", "file-size", "proportion", "resolution", "similarity",
-                 "date", "sharpness")
+                 "date", "sharpness", "person")
 PERIOD_RE = re.compile(r"^(?P<y>\d{4})(?:-(?P<m>\d{1,2})(?:-(?P<d>\d{1,2}))?)?$")
 TEXT_FIELDS = ("camera", "place")
 SIZE_UNITS = {"b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "kib": 1024, "mib": 1024**2,
@@ -197,12 +204,26 @@ def parse(raw: str) -> Query:
                 raise QueryError(f"'{token}': faces: needs a whole number, like faces:0", token,
                                  position)
             query.filters.append(Filter("faces", "=", float(count)))
+        elif lower.split(":", 1)[0] in STATE_FILTERS and ":" in lower:
+            key, value = lower.split(":", 1)
+            if value not in STATE_FILTERS[key]:
+                raise QueryError(f"'{token}': {key}: takes "
+                                 f"{' or '.join(STATE_FILTERS[key])}", token, position)
+            query.filters.append(Filter(key, "=", value))
+        elif lower == "misfire:":
+            query.filters.append(Filter("misfire", "=", 1.0))
         elif lower == "unnamed:":
             query.filters.append(Filter("unnamed", "=", 1.0))
         elif lower.startswith("has:"):
-            if lower != "has:gps":
-                raise QueryError(f"'{token}': has: takes gps", token, position)
-            query.filters.append(Filter("gps", "=", 1.0))
+            if lower not in ("has:gps", "has:text"):
+                raise QueryError(f"'{token}': has: takes gps or text", token, position)
+            query.filters.append(Filter("gps" if lower == "has:gps" else "has_text", "=", 1.0))
+        elif lower.startswith("text:"):
+            phrase = token.split(":", 1)[1].strip()
+            if not any(c.isalnum() for c in phrase):
+                raise QueryError(f"'{token}': text: needs words, like text:\"wifi password\"",
+                                 token, position)
+            query.filters.append(Filter("text", "~", phrase))
         elif lower.startswith("similar:"):
             target = lower.split(":", 1)[1]
             if not ID_RE.match(target):

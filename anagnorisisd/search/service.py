@@ -35,8 +35,12 @@ from numpy.typing import NDArray
 from anagnorisisd.ml.remote import RemoteError, Stopped
 from anagnorisisd.ml.service import ModelService, needs_model
 from anagnorisisd.search.catalog import Catalog, Columns
+from anagnorisisd.search.disjoint import DisjointSet
+from anagnorisisd.search.filters import filter_mask
 from anagnorisisd.search.index import VectorIndex
-from anagnorisisd.search.query import FORMAT_FAMILIES, PEOPLE_FIELDS, Filter, Query
+from anagnorisisd.search.query import PEOPLE_FIELDS, Filter, Query
+from anagnorisisd.search.text_search import fuse, text_terms, word_ranking, words_mask
+from anagnorisisd.search.words import WordIndex
 from anagnorisisd.store.database import Store
 
 log = logging.getLogger(__name__)
@@ -56,6 +60,8 @@ class NoSuchImage(LookupError):
 class Hit:
     content: bytes
     score: float | None = None
+    words: list[str] | None = None
+    """The lines of text it was found by, for a result found by its words."""
 
 
 @dataclass
@@ -90,12 +96,14 @@ class SearchService:
                  embedding_stage: str | None = "clip", metadata_stage: str | None = "meta",
                  quality_stage: str | None = "quality",
                  thumbnail_stage: str | None = "thumbnail",
+                 signals_stage: str | None = None,
                  ) -> None:
         self.store = store
         self.models = models
         self.embedding_stage = embedding_stage  # the stage that provides "embedding"
         self.language: str | None = None  # [model] language: queries' default language
-        self.catalog = Catalog(store, metadata_stage, quality_stage, thumbnail_stage)
+        self.catalog = Catalog(store, metadata_stage, quality_stage, thumbnail_stage,
+                               signals_stage)
         self.index = VectorIndex(index_dir)
         self.text_limit = text_limit
         self.min_rebuild_interval_s = min_rebuild_interval_s
@@ -105,6 +113,10 @@ class SearchService:
         self.people: Callable[[Filter], set[bytes]] | None = None
         """The photos that pass a person:, faces: or unnamed: filter (set by the library,
         which knows the people); without it those filters match nothing."""
+        self.person_order: Callable[[], dict[bytes, int]] | None = None
+        """Each photo's place in the `person` sort (set by the library, as `people`)."""
+        self.words: WordIndex | None = None
+        """The words read in the photos (set by the library when the text stage runs)."""
 
     # ------------------------------------------------------------- lifecycle
     def start(self) -> None:
@@ -246,38 +258,81 @@ class SearchService:
         columns = self.catalog.columns()
         if (page - 1) * per_page >= len(columns.ids):
             return Page(self.search(query, 1, 1, seed).total if columns.ids else 0, [])
-        mask = self.filter_mask(query, columns) & self.people_mask(query, columns)
+        mask = (filter_mask(query, columns) & self.people_mask(query, columns)
+                & words_mask(self.words, query, columns))
         descending = query.order != "asc"
         scored: dict[bytes, float] | None = None
+        fused: dict[bytes, float] | None = None
+        notice = None
+        vector: NDArray[np.float32] | None = None
         if query.text or query.negative or query.sort == "similar":
-            if query.sort == "similar":
-                assert query.similar_to is not None
-                vector = self.image_vector(bytes.fromhex(query.similar_to))
-            else:
-                vector = self.text_vector(query)
-            limit = min(max(self.text_limit, page * per_page), len(columns.ids))
-            hits = self.nearest(vector, limit + 1)
-            if query.sort == "similar":
-                hits = [h for h in hits if h.content.hex() != query.similar_to]
-            scored = {h.content: float(h.score or 0.0) for h in hits
-                      if all(f.accepts_score(float(h.score or 0.0)) for f in query.filters
-                             if f.field == "score")}
+            scored, fused, vector, notice = self.by_meaning(query, columns, page * per_page)
             allowed = np.zeros(len(columns.ids), dtype=bool)
-            for content in scored:
+            for content in fused or scored:
                 index = columns.position.get(content)
                 if index is not None:
                     allowed[index] = True
             mask &= allowed
-        order = self.order(query, columns, mask, scored, descending, seed)
+        order = self.order(query, columns, mask, fused or scored, descending, seed)
         start = (page - 1) * per_page
-        chosen = order[start : start + per_page]
         hits = [Hit(columns.ids[i], scored.get(columns.ids[i]) if scored else None)
-                for i in chosen]
+                for i in order[start : start + per_page]]
+        for hit in hits:  # found by its words alone: its similarity, for the page only
+            if hit.score is None and vector is not None and (
+                    stored := self.vector(hit.content)) is not None:
+                hit.score = float(stored @ vector)
+        terms = text_terms(query)
+        if self.words is not None and terms:
+            found = self.words.matched_lines([h.content for h in hits], terms)
+            for hit in hits:
+                hit.words = found.get(hit.content)
         years = years_in_order(columns.taken[order]) if query.sort == "date" else None
-        notice = None
         if query.sort == "similarity" and not self.similarity_keys():
             notice = needs_model("Ordering by similarity") + " Shown newest first instead."
         return Page(len(order), hits, years, notice)
+
+    def by_meaning(self, query: Query, columns: Columns, shown: int) -> tuple[
+            dict[bytes, float], dict[bytes, float] | None, NDArray[np.float32] | None,
+            str | None]:
+        """Cosine similarities of the best matches, their fusion with the photos whose words
+        match (search/text_search.py), the query's vector and a notice. With no model,
+        a query whose words match finds by the words alone, and says so."""
+        limit = min(max(self.text_limit, shown), len(columns.ids))
+        said = (word_ranking(self.words, query.text, columns, limit)
+                if query.sort != "similar" else [])
+        try:
+            scored, vector = self.scored(query, limit, said)
+        except SearchUnavailable as exc:
+            if not said:
+                raise
+            return {}, fuse(said), None, (f"{str(exc).rstrip('.')}. Found by the words in "
+                                          "the photos only.")
+        if any(f.field == "score" for f in query.filters):
+            said = [c for c in said if c in scored]
+        if not said:
+            return scored, None, vector, None
+        return scored, fuse(sorted(scored, key=lambda c: -scored[c]), said), vector, None
+
+    def scored(self, query: Query, limit: int, said: list[bytes]) -> tuple[
+            dict[bytes, float], NDArray[np.float32]]:
+        """Cosine similarity to the query (or to similar:ID) of its best matches that pass
+        every score filter, and the query's vector. With a score filter, the photos `said`
+        it in words are measured too (else only those shown are, later)."""
+        if query.sort == "similar":
+            assert query.similar_to is not None
+            vector = self.image_vector(bytes.fromhex(query.similar_to))
+        else:
+            vector = self.text_vector(query)
+        hits = self.nearest(vector, limit + 1)
+        if query.sort == "similar":
+            hits = [h for h in hits if h.content.hex() != query.similar_to]
+        cosine = {h.content: float(h.score or 0.0) for h in hits}
+        filters = [f for f in query.filters if f.field == "score"]
+        for content in said if filters else ():
+            if content not in cosine and (stored := self.vector(content)) is not None:
+                cosine[content] = float(stored @ vector)
+        return {c: s for c, s in cosine.items() if all(f.accepts_score(s) for f in filters)
+                }, vector
 
     def people_mask(self, query: Query, columns: Columns) -> NDArray[np.bool_]:
         mask = np.ones(len(columns.ids), dtype=bool)
@@ -290,36 +345,6 @@ class SearchService:
                 if index is not None:
                     passing[index] = True
             mask &= passing
-        return mask
-
-    @staticmethod
-    def filter_mask(query: Query, columns: Columns) -> NDArray[np.bool_]:
-        # Unreadable files are counted apart, never shown as tiles; a file still being
-        # described (no size, no thumbnail yet) is shown once it is.
-        mask = ~columns.failed & columns.ready
-        for f in query.filters:
-            if f.field == "score" or f.field in PEOPLE_FIELDS:
-                continue  # applied to the similarities themselves (search), or people_mask
-            if f.field in ("camera", "place"):
-                column = columns.camera if f.field == "camera" else columns.place
-                mask &= np.char.find(column, str(f.value)) >= 0
-                continue
-            if f.field == "gps":
-                mask &= columns.has_gps
-                continue
-            if f.field == "format":
-                values = np.isin(columns.format, FORMAT_FAMILIES.get(str(f.value), (f.value,)))
-                mask &= values if f.op == "=" else ~values
-                continue
-            data = {"rating": columns.rating, "width": columns.width, "height": columns.height,
-                    "size": columns.size, "ratio": columns.ratio,
-                    "pixels": columns.pixels, "taken": columns.taken,
-                    "sharp": columns.sharpness}[f.field]
-            ops: dict[str, Callable[[Any, Any], Any]] = {
-                ">=": np.greater_equal, "<=": np.less_equal, ">": np.greater, "<": np.less,
-                "=": np.equal, "!=": np.not_equal}
-            with np.errstate(invalid="ignore"):
-                mask &= ops[f.op](data, f.value) & ~np.isnan(data)
         return mask
 
     def order(self, query: Query, columns: Columns, mask: NDArray[np.bool_],
@@ -341,6 +366,8 @@ class SearchService:
             return idx[order[::-1] if not descending else order]
         if mode == "similarity":
             return self.similarity_positions(columns, idx, descending)
+        if mode == "person":
+            return self.person_positions(columns, idx, descending)
         if mode == "rating":
             rating = columns.rating[idx]
             rated = ~np.isnan(rating)
@@ -359,6 +386,19 @@ class SearchService:
             order = np.lexsort((tiebreak, -key if descending else key, ~dated))
             return idx[order]
         return idx[self._lexsort(np.nan_to_num(key, nan=-1.0), tiebreak, descending)]
+
+    def person_positions(self, columns: Columns, idx: NDArray[np.intp],
+                         descending: bool) -> NDArray[np.intp]:
+        """Photos of the same person together, newest first within each; photos with no
+        one in them last whichever the order (`order:asc` reverses the people)."""
+        ranks = self.person_order() if self.person_order else {}
+        nobody = len(ranks) + 1
+        rank = np.asarray([ranks.get(columns.ids[i], nobody) for i in idx], dtype=np.float64)
+        someone = rank < nobody
+        taken = np.nan_to_num(columns.taken[idx], nan=-np.inf)
+        rank = rank if descending else -rank
+        order = np.lexsort((columns.id_array[idx], -taken, rank, ~someone))
+        return idx[order]
 
     @staticmethod
     def _lexsort(key: NDArray[Any], tiebreak: NDArray[Any], descending: bool) -> NDArray[np.intp]:
@@ -404,17 +444,3 @@ class SearchService:
 
     def status(self) -> dict[str, Any]:
         return {**self.index.status(), "catalog": len(self.catalog)}
-
-
-class DisjointSet:
-    def __init__(self, n: int) -> None:
-        self.parent = list(range(n))
-
-    def find(self, i: int) -> int:
-        while self.parent[i] != i:
-            self.parent[i] = self.parent[self.parent[i]]
-            i = self.parent[i]
-        return i
-
-    def union(self, a: int, b: int) -> None:
-        self.parent[self.find(a)] = self.find(b)

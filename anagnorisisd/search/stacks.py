@@ -15,6 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+BRACKET_GAP_S = 3.0
+"""At most this long between two shots of an exposure bracket: a camera fires one in a
+burst, or the photographer steps it by hand within a few seconds."""
+
 
 @dataclass(frozen=True)
 class StackRules:
@@ -38,6 +42,22 @@ def find_stacks(taken: NDArray[np.float64], vectors: NDArray[np.float32],
     alike = np.einsum("ij,ij->i", vectors[order[:-1]], vectors[order[1:]]) >= rules.similarity
     linked = close & alike
     # Runs of links: a stack starts where a link begins after a non-link.
+    edges = np.diff(np.r_[0, linked.astype(np.int8), 0])
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    return [order[a : b + 1] for a, b in zip(starts, ends, strict=True)]
+
+
+def find_brackets(taken: NDArray[np.float64], bias: NDArray[np.float64],
+                  gap_s: float = BRACKET_GAP_S) -> list[NDArray[np.intp]]:
+    """Rows of every exposure bracket, each in time order: a run of shots at most `gap_s`
+    apart whose EXIF exposure compensation changes from each shot to the next (-2, 0,
+    +2). Looks are not asked: a shot two stops darker may not look alike to a model, and
+    a bracket is meant to be kept whole, to be merged into one picture later."""
+    usable = np.flatnonzero(~np.isnan(taken) & ~np.isnan(bias))
+    if len(usable) < 2:
+        return []
+    order = usable[np.argsort(taken[usable], kind="stable")]
+    linked = (np.diff(taken[order]) <= gap_s) & (np.diff(bias[order]) != 0)
     edges = np.diff(np.r_[0, linked.astype(np.int8), 0])
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     return [order[a : b + 1] for a, b in zip(starts, ends, strict=True)]

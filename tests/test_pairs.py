@@ -1,0 +1,99 @@
+"""RAW+JPEG pairs are one photo: one tile, one rating (XMP to both files), one trash.
+
+The RAW is a DNG made here from a real photo (scikit-image's coffee) with tifffile, in
+DNG's LinearRaw layout, which LibRaw reads; no package ships a camera's RAW file."""
+
+from __future__ import annotations
+
+import math
+import os
+import tomllib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from anagnorisisd.search.pairs import find_pairs
+from tests.helpers import Daemon, free_port, wait_until, write_config
+
+
+def test_pairs_are_one_name_one_moment_one_of_each() -> None:
+    files = [("/p/IMG_0001.CR2", b"r1"), ("/p/img_0001.jpg", b"j1"),
+             ("/p/IMG_0002.NEF", b"r2"), ("/p/IMG_0002.JPG", b"j2"),
+             ("/p/IMG_0003.dng", b"r3"), ("/p/IMG_0003.jpg", b"j3"), ("/p/IMG_0003.JPEG", b"j4"),
+             ("/q/IMG_0001.jpg", b"j5"), ("/p/IMG_0004.dng", b"r6")]
+    times = {b"r2": 100.0, b"j2": 110.0, b"r1": math.nan}
+    pairs = find_pairs(files, lambda c: times.get(c, 0.0))
+    # 0001: paired (a time unknown is no objection); 0002: ten seconds apart; 0003: two
+    # developed files, a guess; /q is another folder; 0004 has no JPEG
+    assert pairs == {b"r1": b"j1"}
+
+
+def write_dng(path: Path, rgb: np.ndarray) -> None:
+    import tifffile
+
+    extratags = [(50706, "B", 4, (1, 4, 0, 0), True), (50707, "B", 4, (1, 1, 0, 0), True),
+                 (50708, "s", 0, "anagnorisisd test", True),
+                 (50721, "2i", 9, (1, 1, 0, 1, 0, 1, 0, 1, 1, 1, 0, 1, 0, 1, 0, 1, 1, 1), True),
+                 (50778, "H", 1, 21, True), (50717, "H", 3, (65535,) * 3, True),
+                 (50728, "2I", 3, (1, 1, 1, 1, 1, 1), True)]
+    tifffile.imwrite(path, rgb.astype(np.uint16) * 257, photometric=34892,
+                     extratags=extratags, subfiletype=0)
+
+
+def test_a_raw_and_its_jpeg_are_one_photo_rated_and_trashed_together(tmp_path: Path) -> None:
+    from skimage import data
+
+    lib = tmp_path / "library"
+    lib.mkdir()
+    coffee = data.coffee()
+    write_dng(lib / "IMG_0001.DNG", coffee)
+    Image.fromarray(coffee).save(lib / "IMG_0001.JPG", quality=90)
+    Image.fromarray(data.astronaut()).save(lib / "IMG_0002.JPG", quality=90)
+    for name in ("IMG_0001.DNG", "IMG_0001.JPG"):  # written at the same moment
+        os.utime(lib / name, (1_700_000_000, 1_700_000_000))
+    config = write_config(tmp_path / "config.toml", {
+        "library": {"paths": [str(lib)]}, "storage": {"data_dir": str(tmp_path / "data")},
+        "server": {"port": free_port()}, "pipeline": {"stages": ["hash", "meta", "thumbnail"]},
+        "ratings": {"write_xmp": True}, "index": {"check_interval_s": 1}})
+    env = {"XDG_DATA_HOME": str(tmp_path / "xdg")}
+    daemon = Daemon(config, tomllib.loads(config.read_text())["server"]["port"], env=env)
+    try:
+        wait_until(lambda: daemon.status()["files"]["done"] == 3, timeout=90)
+        listing = wait_until(lambda: (lambda page: page if page["total"] == 2 else None)(
+            daemon.request("GET", "/api/images?per_page=10")), timeout=60)
+        shot = next(i for i in listing["items"] if i["path"].endswith("IMG_0001.JPG"))
+        assert shot["files"] == [str(lib / "IMG_0001.JPG"), str(lib / "IMG_0001.DNG")]
+        (raw,) = shot["pair"]
+        daemon.request("PUT", f"/api/images/{shot['id']}/rating", {"rating": 8})
+        assert daemon.request("GET", f"/api/images/{raw}")["user_rating"] == 8.0
+        assert (lib / "IMG_0001.JPG.xmp").exists() and (lib / "IMG_0001.DNG.xmp").exists()
+        assert daemon.request("GET", "/api/stacks")["total"] == 0  # not a burst of two
+        gone = daemon.request("POST", "/api/files/trash", {"files": [
+            {"id": shot["id"], "path": shot["path"]}]})
+        assert sorted(Path(p).name for p in gone["trashed"]) == ["IMG_0001.DNG",
+                                                                 "IMG_0001.JPG"]
+        assert not (lib / "IMG_0001.DNG").exists() and (lib / "IMG_0002.JPG").exists()
+    finally:
+        daemon.kill()
+
+
+def test_a_raw_beside_its_jpeg_is_read_from_the_jpeg(tmp_path: Path) -> None:
+    from skimage import data
+
+    from anagnorisisd.pipeline.pixels import FilePixels
+    from anagnorisisd.stage import PixelNeed
+
+    def colour(path: Path) -> np.ndarray:
+        view = FilePixels(str(path), lambda: []).view(PixelNeed(longest=256))
+        return np.asarray(view, dtype=np.float64).mean(axis=(0, 1))
+
+    coffee = data.coffee()
+    write_dng(tmp_path / "IMG_0009.DNG", coffee)  # LibRaw develops it in its own colours
+    alone = colour(tmp_path / "IMG_0009.DNG")
+    Image.fromarray(coffee).save(tmp_path / "IMG_0009.jpg", quality=95)
+    jpeg = colour(tmp_path / "IMG_0009.jpg")
+    assert np.abs(alone - jpeg).max() > 20  # the two decodes are told apart
+    before = FilePixels.decodes
+    assert np.abs(colour(tmp_path / "IMG_0009.DNG") - jpeg).max() < 1  # read from the JPEG
+    assert FilePixels.decodes == before + 1
