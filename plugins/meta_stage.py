@@ -1,6 +1,6 @@
 """The metadata stage: what sorting, filtering and the viewer need, from headers only:
 size and format, when (with where the time came from), camera and lens, exposure, GPS
-and the nearest town, and an xmp:Rating other photo tools wrote."""
+and the nearest town, and the rating, flags and keywords other photo tools wrote."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from PIL import Image
 
 from anagnorisisd.imaging.convert import displayed_size
 from anagnorisisd.imaging.decoding import Limits, open_header
-from anagnorisisd.imaging.exif import read_exif
+from anagnorisisd.imaging.exif import read_exif, xmp_packet
 from anagnorisisd.imaging.formats import is_raw, raw_size
+from anagnorisisd.imaging.keywords import merge, read_iptc_keywords, read_xmp_keywords
 from anagnorisisd.imaging.places import PLACES
 from anagnorisisd.imaging.xmp import read_flags
-from anagnorisisd.imaging.xmp_sidecar import sidecar_names
+from anagnorisisd.imaging.xmp_sidecar import MAX_SIDECAR_BYTES, sidecar_names
 from anagnorisisd.ingest.safe_io import UnreadableFile, open_regular
 from anagnorisisd.pipeline.per_file import each_file
 from anagnorisisd.stage import Stage, StageContext, StageInput, StageOutput
@@ -25,6 +26,8 @@ from anagnorisisd.stage import Stage, StageContext, StageInput, StageOutput
 def read_meta(path: str) -> dict[str, Any]:
     """Format, displayed size, file size, capture time, camera and place, without decoding
     pixels: Pillow's ``open`` parses only the header (and, for RAW, LibRaw its own)."""
+    embedded: list[str | None] = []
+    iptc: list[str | None] = []
     with open_regular(path, Limits.max_file_bytes) as raw:
         stat = os.fstat(raw.fileno())
         if is_raw(path):
@@ -39,12 +42,18 @@ def read_meta(path: str) -> dict[str, Any]:
                 record = {"format": (img.format or "").lower(), "width": width,
                           "height": height, "frames": int(getattr(img, "n_frames", 1))}
                 record.update(read_exif(img, stat.st_mtime))
+                embedded, iptc = read_xmp_keywords(xmp_packet(img)), read_iptc_keywords(img)
     record["file_size"] = stat.st_size
     gps = record.get("gps")
     record["place"] = PLACES.name(*gps) if gps else None
-    sidecar = sidecar_flags(path)
-    if sidecar is not None:  # a sidecar wins over the file's own packet
-        record.update(sidecar)
+    packets = sidecar_packets(path)
+    flags = next((f for f in map(read_flags, packets)
+                  if any(value is not None for value in f.values())), None)
+    if flags is not None:  # a sidecar wins over the file's own packet
+        record.update(flags)
+    record["keywords"] = merge(("xmp", [p for packet in packets
+                                        for p in read_xmp_keywords(packet)]),
+                               ("xmp", embedded), ("iptc", iptc))
     return record
 
 
@@ -58,25 +67,24 @@ def raw_exif(raw: IO[bytes], mtime: float) -> dict[str, Any]:
         return read_exif(Image.new("L", (1, 1)), mtime)
 
 
-def sidecar_flags(path: str) -> dict[str, object] | None:
-    """Rating, pick and colour label from a sidecar: NAME.EXT.xmp (darktable, digiKam) or
-    NAME.xmp (Lightroom), the first that says any; it wins over the file's embedded XMP,
-    as those tools write the sidecar, never the original."""
+def sidecar_packets(path: str) -> list[bytes]:
+    """The photo's sidecars' bytes: NAME.EXT.xmp (darktable, digiKam), then NAME.xmp
+    (Lightroom). Their rating, pick and label (the first that says any) and keywords win
+    over the file's embedded XMP, as those tools write the sidecar, never the original."""
+    packets = []
     for candidate in sidecar_names(path):
         try:
-            with open_regular(str(candidate), 4 << 20) as f:
-                flags = read_flags(f.read())
+            with open_regular(str(candidate), MAX_SIDECAR_BYTES) as f:
+                packets.append(f.read())
         except (OSError, UnreadableFile):
             continue
-        if any(value is not None for value in flags.values()):
-            return flags
-    return None
+    return packets
 
 
 class MetaStage(Stage):
     name: ClassVar[str] = "meta"
     provides: ClassVar[tuple[str, ...]] = ("metadata",)
-    version = "3"  # 3: exposure bias; 2: capture time with its source, camera, lens,
+    version = "4"  # 4: keywords; 3: exposure bias; 2: capture time with its source, camera, lens,
     # exposure, GPS, place, XMP
 
     def __init__(self, config: dict[str, Any], context: StageContext | None = None) -> None:

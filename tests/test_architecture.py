@@ -14,7 +14,7 @@ PACKAGE = REPO / "anagnorisisd"
 # Lower layers never import higher ones. Same-layer imports are allowed within a package.
 LAYERS = ["config", "events", "stage", "store", "ingest", "imaging", "ml", "pipeline", "search",
           "people",
-          "rating", "app", "http", "cli", "builtin"]
+          "rating", "concepts", "app", "http", "cli", "builtin"]
 MAX_LINES = 450
 
 

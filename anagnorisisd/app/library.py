@@ -22,6 +22,7 @@ from anagnorisisd.app.culling import Culling
 from anagnorisisd.app.previews import PreviewCache
 from anagnorisisd.app.review import Reviews
 from anagnorisisd.app.status import build_status
+from anagnorisisd.concepts.service import Concepts
 from anagnorisisd.config import Config
 from anagnorisisd.events import (
     ContentChanged,
@@ -181,6 +182,8 @@ class Library:
         self.desk = PeopleDesk(self.people, self.assembly.provider("face_quality"))
         self.search.people = self.desk.passing
         self.search.person_order = self.desk.photo_order
+        self.concepts = Concepts(self.store, self.search)
+        self.search.concept_tags = self.concepts.suggested
         self.text_stage = self.assembly.provider("text")
         if self.text_stage is not None:  # the words read in the photos, for text: queries
             self.search.words = WordIndex(config.data_dir / "index" / "words.sqlite")
@@ -222,6 +225,13 @@ class Library:
         if (words := search.words) is not None:
             hub.subscribe(StageResult, lambda e: words.put(e.content, e.output)
                           if e.stage == self.text_stage else None, "words: a photo's text")
+        hub.subscribe(StageResult, lambda e: self.concepts.on_result(e.stage, e.content,
+                                                                     e.output),
+                      "concepts: probabilities for new images")
+        hub.subscribe(ContentChanged, lambda e: self.concepts.on_content(e.born, e.died),
+                      "concepts: confirmed tags of photos gone and back")
+        hub.subscribe(ModelReady, lambda e: self.concepts.on_model_ready(),
+                      "concepts: scored, or trained again, with the model's vectors")
         hub.subscribe(FilesFinished, lambda e: search.catalog.on_finished(e.done),
                       "catalog: failed files")
         # The runner notices a new version itself (it polls every stage); this only wakes it.
@@ -249,12 +259,12 @@ class Library:
     def start(self) -> None:
         self._started = True
         if self.read_only:  # nothing that writes: the catalog, the index and the model only
-            threading.Thread(target=self.search.start, name="search-load", daemon=True).start()
+            threading.Thread(target=self.load_search, name="search-load", daemon=True).start()
             threading.Thread(target=self.people.load, name="people-load", daemon=True).start()
             if self.uses_model:
                 self.models.load_in_background()
             return
-        threading.Thread(target=self.search.start, name="search-load", daemon=True).start()
+        threading.Thread(target=self.load_search, name="search-load", daemon=True).start()
         threading.Thread(target=self.people.load, name="people-load", daemon=True).start()
         if self.search.words is not None and self.text_stage is not None:
             threading.Thread(target=self.search.words.sync, name="words-sync", daemon=True,
@@ -286,6 +296,12 @@ class Library:
                                max_instances=1, coalesce=True)
         self.scheduler.start()
 
+    def load_search(self) -> None:
+        """The catalog and index, then the concepts (whose training needs the catalog)."""
+        self.search.start()
+        self.concepts.load()
+        self.concepts.start()
+
     @property
     def uses_model(self) -> bool:
         return self.assembly.provider("embedding") is not None
@@ -299,6 +315,7 @@ class Library:
             self.watcher.stop()
             self.debouncer.stop()
         self.models.close()  # items waiting for a remote worker give up first
+        self.concepts.stop()
         self.pipeline.stop()
         with self._scan_lock:  # let a running scan commit its chunk before closing
             self.store.close()

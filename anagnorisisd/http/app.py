@@ -8,6 +8,7 @@ from aiohttp import web
 
 from anagnorisisd.app.library import Library
 from anagnorisisd.http import (
+    concepts,
     cull,
     events,
     files,
@@ -38,7 +39,8 @@ def create_app(library_: Library) -> web.Application:
 
     app.on_cleanup.append(stop_pool)
     app[MAX_BODY_KEY] = server.max_body_mb << 20
-    for resource in (library, images, ratings, cull, people, files, events, panel):
+    for resource in (library, images, ratings, cull, people, concepts, files, events,
+                     panel):
         resource.register(app)
     app.router.add_get("/api/openapi.json", openapi.handler)
     return app

@@ -114,6 +114,62 @@ FACE = {"type": "object", "required": ["id", "box", "score", "person"], "propert
     "sharpness": {"type": "number", "nullable": True},
     "blurry": {"type": "boolean", "nullable": True},
     "looking": {"enum": ["camera", "away", "unknown"]}}}
+CONCEPT_ID = {"name": "id", "in": "path", "required": True,
+              "schema": {"type": "string", "pattern": "^[0-9a-f]{12}$"}}
+IDS = {"type": "array", "items": IMAGE_ID}
+CONCEPT = {"type": "object", "required": ["id", "name", "examples", "precision", "recall",
+                                          "threshold", "suggestions"], "properties": {
+    "id": {"type": "string"}, "name": {"type": "string"}, "examples": {"type": "integer"},
+    "precision": NULLABLE_NUM, "recall": NULLABLE_NUM, "threshold": {"type": "number"},
+    "suggestions": IDS, "verdict": {"type": "string"}, "state": {"type": "string"}}}
+CONCEPT_PATHS: dict[str, Any] = {
+    "/api/concepts": {
+        "get": {"summary": "Every concept with its numbers (suggestions counted)",
+                "responses": {"200": json_response(OBJECT, "concepts")}},
+        "post": {"summary": "A new concept, to teach with answers",
+                 "requestBody": json_body({"type": "object", "required": ["name"],
+                                           "properties": {"name": {"type": "string",
+                                                                   "maxLength": 200}}}),
+                 "responses": {"200": json_response({"type": "object", "required": [
+                     "id", "name"]}, "the new concept"), **errors(400, 409, 415)}}},
+    "/api/concepts/{id}": {"get": {
+        "summary": "A concept: examples, held-out precision and recall at its threshold, and "
+                   "its suggestions (unanswered photos above the threshold, likeliest first)",
+        "parameters": [CONCEPT_ID],
+        "responses": {"200": json_response(CONCEPT, "the concept"), **errors(404)}}},
+    "/api/concepts/{id}/answers": {"post": {
+        "summary": "Answers about photos: yes (an example), no (not this), skip, clear",
+        "parameters": [CONCEPT_ID],
+        "requestBody": json_body({"type": "object", "required": ["images", "answer"],
+                                  "properties": {"images": IDS, "answer": {
+                                      "enum": ["yes", "no", "skip", "clear"]}}}),
+        "responses": {"200": json_response(OBJECT, "how many were recorded"),
+                      **errors(400, 404, 415)}}},
+    "/api/concepts/{id}/train": {"post": {
+        "summary": "Train now (it also trains by itself after answers)",
+        "parameters": [CONCEPT_ID],
+        "responses": {"200": json_response(CONCEPT, "the concept, trained"),
+                      **errors(400, 404)}}},
+    "/api/concepts/{id}/next": {"get": {
+        "summary": "The photos whose answers would teach the concept most",
+        "parameters": [CONCEPT_ID, {"name": "count", "in": "query", "schema": {
+            "type": "integer", "minimum": 1, "maximum": 200}}],
+        "responses": {"200": json_response({"type": "object", "required": ["items"],
+                                            "properties": {"items": IDS}}, "photos"),
+                      **errors(400, 404)}}},
+    "/api/tags": {"get": {
+        "summary": "Every tag: keywords from XMP and IPTC, and confirmed concepts",
+        "responses": {"200": json_response({"type": "object", "required": ["tags"],
+                                            "properties": {"tags": {"type": "array", "items": {
+                                                "type": "object",
+                                                "required": ["name", "source", "count"],
+                                                "properties": {
+                                                    "name": {"type": "string"},
+                                                    "source": {"enum": ["concept", "xmp",
+                                                                        "iptc"]},
+                                                    "count": {"type": "integer"}}}}}},
+                                           "tags")}}},
+}
 PEOPLE_PATHS: dict[str, Any] = {
     "/api/people": {
         "get": {"summary": "Everyone found in the photos, the largest first (hidden=1: the "
@@ -371,6 +427,7 @@ SPEC: dict[str, Any] = {
             "summary": "This document",
             "responses": {"200": json_response(OBJECT, "the OpenAPI document")}}},
         **PEOPLE_PATHS,
+        **CONCEPT_PATHS,
     },
 }
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from anagnorisisd.search.tags import TagBook, Tagged
 from anagnorisisd.store.database import Store
 
 
@@ -37,6 +38,13 @@ def number(record: dict[str, Any], key: str) -> float:
     """A stage output's number, nan where it is missing or not a number."""
     value = record.get(key)
     return float(value) if isinstance(value, (int, float)) else float("nan")
+
+
+def keywords_of(meta: dict[str, Any]) -> list[Tagged]:
+    """The keywords the metadata stage read from the photo's files, as tags."""
+    found = meta.get("keywords")
+    return [(str(k["name"]), str(k["source"])) for k in found or ()
+            if isinstance(k, dict) and k.get("name") and k.get("source")]
 
 
 def light_of(meta: dict[str, Any]) -> float:
@@ -156,6 +164,9 @@ class Catalog:
         self.quality_stage = quality_stage  # the stage that provides "quality"
         self.thumbnail_stage = thumbnail_stage  # the stage that provides "thumbnail"
         self.entries: dict[bytes, Entry] = {}
+        self.tags = TagBook()
+        """Every photo's tags: keywords from its files here, confirmed concepts from the
+        concepts (group "concept")."""
         self._columns: Columns | None = None
         self._lock = threading.Lock()
         self._heard_while_loading: list[Callable[[], None]] | None = None
@@ -183,9 +194,12 @@ class Catalog:
         with self._lock:
             fresh.update({k: v for k, v in self.entries.items() if k not in fresh and
                           self.store.is_live(k)})
+            gone = [k for k in self.entries if k not in fresh]
             self.entries = fresh
             heard, self._heard_while_loading = self._heard_while_loading, None
             self._changed()
+        for content in gone:
+            self.tags.drop(content)
         for replay in heard or []:
             replay()
 
@@ -200,6 +214,7 @@ class Catalog:
         meta = self.store.get_result(content, self.metadata_stage) if self.metadata_stage else None
         if meta:
             self._apply_meta(entry, meta)
+            self.tags.put(content, "file", keywords_of(meta))
         if self.thumbnail_stage is None:
             entry.thumbnailed = True
         else:  # the mark says it without reading the thumbnail's bytes
@@ -257,6 +272,8 @@ class Catalog:
         with self._lock:
             for content in died:
                 self.entries.pop(content, None)
+        for content in died:
+            self.tags.drop(content)
         for content in born:
             entry = self._read(content)
             with self._lock:
@@ -275,6 +292,7 @@ class Catalog:
                 return
             if stage == self.metadata_stage:
                 self._apply_meta(entry, output)
+                self.tags.put(content, "file", keywords_of(output))
             elif stage == self.thumbnail_stage:
                 entry.thumbnailed = True
             elif stage == self.signals_stage:

@@ -14,6 +14,7 @@ from anagnorisisd.search.query import (
     FORMAT_FAMILIES,
     PEOPLE_FIELDS,
     STATE_FILTERS,
+    TAG_FIELDS,
     WORD_FIELDS,
     Filter,
     Query,
@@ -60,8 +61,9 @@ def filter_mask(query: Query, columns: Columns) -> NDArray[np.bool_]:
     # described (no size, no thumbnail yet) is shown once it is.
     mask = ~columns.failed & columns.ready & ~columns.twin
     for f in query.filters:
-        if f.field == "score" or f.field in PEOPLE_FIELDS or f.field in WORD_FIELDS:
-            continue  # the similarities themselves (search), people_mask, or the words
+        if f.field == "score" or f.field in PEOPLE_FIELDS or f.field in WORD_FIELDS or \
+                f.field in TAG_FIELDS:
+            continue  # the similarities themselves (search), people_mask, the words, tags
         if f.field in ("camera", "place"):
             column = columns.camera if f.field == "camera" else columns.place
             mask &= np.char.find(column, str(f.value)) >= 0

@@ -5,7 +5,7 @@
 Grammar (tokens are separated by white space; "double quotes" make one token):
 
     query    = { term }
-    term     = filter | when | what | who | keyword | negative | text
+    term     = filter | when | what | tags | who | keyword | negative | text
     filter   = FIELD OP VALUE                     rating>=7, size<5MB, ratio<1, format=png
     FIELD    = rating | width | height | size | ratio | pixels | format | score | date
              | sharp | faces
@@ -18,6 +18,10 @@ Grammar (tokens are separated by white space; "double quotes" make one token):
     what     = camera:TEXT | place:TEXT | has:gps      (TEXT: part of the name, any case)
              | text:WORDS | has:text  (WORDS: words read in the photo, in that order, any
                case and accents, the last one also as a prefix; search/words.py)
+    tags     = tag:NAME (a keyword from the photo's files or a confirmed concept; a
+               hierarchical keyword answers to its path and to each level, any case)
+             | tag~:NAME (a concept's suggestions above its threshold, not yet answered)
+             | -tag:NAME (photos without that tag)
     who      = person:NAME (a name, any case, or a person's id; one per person wanted,
                all of them in the photo) | faces:N | faces>=N (faces found) | unnamed:
                (a face that is in no named person)
@@ -53,6 +57,8 @@ STATE_FILTERS = {"eyes": ("open", "closed"), "face": ("sharp", "blurry"),
                  "exposure": ("under", "over", "ok")}
 """Filters that name a state (eyes:closed), answered from the face_quality stage."""
 """Filters answered by the people of the library, not by the catalog's columns."""
+TAG_FIELDS = ("tag",)
+"""Filters answered by the tag vocabulary (search/tags.py) and the concepts."""
 WORD_FIELDS = ("text", "has_text")
 """Filters answered by the words read in the photos (search/words.py)."""
 SORT_KEYWORDS = ("rating", "random", "file-size", "proportion", "resolution", "similarity",
@@ -63,6 +69,7 @@ SIZE_UNITS = {"b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "kib": 1024, "mib": 1024*
               "gib": 1024**3}
 FILTER_RE = re.compile(r"^(?P<field>[a-z_]+)(?P<op>>=|<=|!=|>|<|=)(?P<value>.*)$", re.I)
 NUMBER_RE = re.compile(r"^(?P<num>[0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)(?P<unit>[a-z]*)$", re.I)
+TAG_RE = re.compile(r"^(?P<not>-?)tag(?P<suggested>~?):(?P<name>.*)$", re.I | re.S)
 ID_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -224,6 +231,16 @@ def parse(raw: str) -> Query:
                 raise QueryError(f"'{token}': text: needs words, like text:\"wifi password\"",
                                  token, position)
             query.filters.append(Filter("text", "~", phrase))
+        elif (tag := TAG_RE.match(token)) is not None:
+            name = tag["name"].strip()
+            if not name:
+                raise QueryError(f"'{token}': tag: needs a name, like tag:\"Rex\"", token,
+                                 position)
+            op = "!=" if tag["not"] else "~" if tag["suggested"] else "="
+            if tag["not"] and tag["suggested"]:
+                raise QueryError(f"'{token}': -tag~: is not a filter; use -tag:", token,
+                                 position)
+            query.filters.append(Filter("tag", op, name))
         elif lower.startswith("similar:"):
             target = lower.split(":", 1)[1]
             if not ID_RE.match(target):

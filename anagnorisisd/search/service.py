@@ -115,6 +115,9 @@ class SearchService:
         which knows the people); without it those filters match nothing."""
         self.person_order: Callable[[], dict[bytes, int]] | None = None
         """Each photo's place in the `person` sort (set by the library, as `people`)."""
+        self.concept_tags: Callable[[str, bool], set[bytes]] | None = None
+        """The photos a concept named so has confirmed (False) or suggests (True), set by
+        the library, which knows the concepts; without it tag: finds keywords alone."""
         self.words: WordIndex | None = None
         """The words read in the photos (set by the library when the text stage runs)."""
 
@@ -259,7 +262,7 @@ class SearchService:
         if (page - 1) * per_page >= len(columns.ids):
             return Page(self.search(query, 1, 1, seed).total if columns.ids else 0, [])
         mask = (filter_mask(query, columns) & self.people_mask(query, columns)
-                & words_mask(self.words, query, columns))
+                & words_mask(self.words, query, columns) & self.tag_mask(query, columns))
         descending = query.order != "asc"
         scored: dict[bytes, float] | None = None
         fused: dict[bytes, float] | None = None
@@ -333,6 +336,25 @@ class SearchService:
                 cosine[content] = float(stored @ vector)
         return {c: s for c, s in cosine.items() if all(f.accepts_score(s) for f in filters)
                 }, vector
+
+    def tagged(self, name: str, suggested: bool = False) -> set[bytes]:
+        """tag:NAME's photos (keywords and confirmed concepts), or tag~:NAME's."""
+        if suggested:
+            return self.concept_tags(name, True) if self.concept_tags else set()
+        return self.catalog.tags.members(name)  # confirmed concepts are tags there too
+
+    def tag_mask(self, query: Query, columns: Columns) -> NDArray[np.bool_]:
+        mask = np.ones(len(columns.ids), dtype=bool)
+        for f in query.filters:
+            if f.field != "tag":
+                continue
+            contents = self.tagged(str(f.value), suggested=f.op == "~")
+            rows = np.fromiter((columns.position.get(c, -1) for c in contents), dtype=np.intp,
+                               count=len(contents))
+            passing = np.zeros(len(columns.ids), dtype=bool)
+            passing[rows[rows >= 0]] = True
+            mask &= ~passing if f.op == "!=" else passing
+        return mask
 
     def people_mask(self, query: Query, columns: Columns) -> NDArray[np.bool_]:
         mask = np.ones(len(columns.ids), dtype=bool)
