@@ -124,3 +124,9 @@ def test_scoring_is_one_product_and_saves_as_numbers(libraries) -> None:  # type
     again = learner.Scorer.restore(trained.scorer.state())
     assert np.allclose(again.probabilities(vectors), trained.scorer.probabilities(vectors),
                        atol=1e-5)
+
+
+def test_no_examples_or_no_library_trains_nothing(libraries) -> None:  # type: ignore[no-untyped-def]
+    (vectors, _labels), _ = libraries
+    assert learner.train(vectors[:0], vectors[:0], vectors[:50]) is None
+    assert learner.train(vectors[:3], vectors[:0], vectors[:0]) is None

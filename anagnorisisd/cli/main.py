@@ -25,6 +25,7 @@ from typing import Any
 from anagnorisisd import __version__
 from anagnorisisd.app.library import Library, LibraryPathError
 from anagnorisisd.cli import client
+from anagnorisisd.cli import concepts as cli_concepts
 from anagnorisisd.cli import culling as cli_culling
 from anagnorisisd.cli import people as cli_people
 from anagnorisisd.cli import ratings as cli_ratings
@@ -135,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_ratings.add_commands(sub, common)
     cli_culling.add_commands(sub, common)
     cli_people.add_commands(sub, common)
+    cli_concepts.add_commands(sub, common)
 
     demo = sub.add_parser("demo", parents=[common],
                           help="create a demo library and config that work offline")

@@ -148,8 +148,10 @@ def unlike(yes: Matrix, background: Matrix) -> Matrix:
 def train(yes: Matrix, no: Matrix, background: Matrix, seed: int = 0) -> Trained | None:
     """The better candidate fitted on everything, with held-out numbers; None with fewer
     than MIN_EXAMPLES yes examples or no example of "not" at all."""
+    if len(yes) < MIN_EXAMPLES:
+        return None
     negatives = np.concatenate([no, unlike(yes, background)]) if len(background) else no
-    if len(yes) < MIN_EXAMPLES or len(negatives) < MIN_EXAMPLES:
+    if len(negatives) < MIN_EXAMPLES:
         return None
     x = np.concatenate([yes, negatives]).astype(np.float32)
     y = np.concatenate([np.ones(len(yes), int), np.zeros(len(negatives), int)])
