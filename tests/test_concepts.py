@@ -41,6 +41,42 @@ def keyworded_photos(folder: Path) -> None:
           "-M", "set Xmp.dc.subject XmpBag Beach", str(folder / "dog.jpg"))
 
 
+def sidecar_keywords(sidecar: Path) -> dict[str, str]:
+    """What exiv2 (the library digiKam reads XMP with) reads as the sidecar's keywords."""
+    out = subprocess.run(["exiv2", "-K", "Xmp.dc.subject", "-K", "Xmp.lr.hierarchicalSubject",
+                          "-K", "Xmp.digiKam.TagsList", "-Pkv", str(sidecar)],
+                         capture_output=True, text=True, timeout=60).stdout
+    return {line.split(None, 1)[0]: line.split(None, 1)[1].strip()
+            for line in out.splitlines() if len(line.split(None, 1)) == 2}
+
+
+def test_confirmed_concepts_go_out_where_digikam_and_lightroom_read_keywords(
+        tmp_path: Path) -> None:
+    """Every keyword the other tools wrote stays; the concept goes into dc:subject and into
+    Lightroom's and digiKam's own lists (digiKam reads its TagsList first); a concept no
+    longer confirmed comes out again, and only it."""
+    if shutil.which("exiv2") is None:
+        pytest.skip("exiv2 missing (tools/ensure_debian_tools.sh)")
+    from anagnorisisd.imaging.xmp_sidecar import Flags, write_flags
+
+    keyworded_photos(tmp_path)
+    photo = str(tmp_path / "lisbon.jpg")
+    exiv2("-M", "set Xmp.dc.subject XmpBag Sunset", photo + ".xmp")
+    before = (tmp_path / "lisbon.jpg.xmp").read_text()
+    write_flags(photo, Flags(subjects=("Rex",), subjects_dropped=("Cat",)))
+    assert sidecar_keywords(Path(photo + ".xmp")) == {
+        "Xmp.dc.subject": "Lisbon, Sunset, Rex",
+        "Xmp.lr.hierarchicalSubject": "Places|Europe|Lisbon, Rex",
+        "Xmp.digiKam.TagsList": "People/Family/Grandma, Rex"}
+    write_flags(photo, Flags(subjects_dropped=("Rex",)))
+    assert sidecar_keywords(Path(photo + ".xmp")) == {
+        "Xmp.dc.subject": "Lisbon, Sunset", "Xmp.lr.hierarchicalSubject": "Places|Europe|Lisbon",
+        "Xmp.digiKam.TagsList": "People/Family/Grandma"}
+    assert "Sunset" in before
+    write_flags(str(tmp_path / "dog.jpg"), Flags(subjects=("Rex",)))
+    assert sidecar_keywords(tmp_path / "dog.jpg.xmp") == {"Xmp.dc.subject": "Rex"}
+
+
 def start(root: Path) -> Daemon:
     config = root / "config.toml"
     return Daemon(config, tomllib.loads(config.read_text())["server"]["port"])
@@ -59,6 +95,7 @@ def served(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
         "server": {"port": free_port()}, "watcher": {"debounce_s": 0.2, "settle_s": 0.2},
         "pipeline": {"stages": ["hash", "meta", "thumbnail", "clip"]},
         "model": {"name": "shapes-clip-mini", "auto_pull": False},
+        "ratings": {"write_xmp": True},
         "index": {"check_interval_s": 1, "min_rebuild_interval_s": 0},
     })
     daemon = start(root)
@@ -129,6 +166,12 @@ def test_a_concept_taught_from_a_few_photos_suggests_the_rest(served) -> None:  
     assert right >= len(reds) // 3
 
     assert sorted(i["id"] for i in search(daemon, 'tag:"Red things"')) == sorted(reds[:6])
+    path = daemon.request("GET", f"/api/images/{reds[0]}")["path"]
+    assert sidecar_keywords(Path(path + ".xmp"))["Xmp.dc.subject"] == "Red things"
+    daemon.request("POST", f"/api/concepts/{cid}/answers", {"images": reds[:1],
+                                                           "answer": "clear"})
+    assert "Xmp.dc.subject" not in sidecar_keywords(Path(path + ".xmp"))
+    daemon.request("POST", f"/api/concepts/{cid}/answers", {"images": reds[:1], "answer": "yes"})
     assert sorted(i["id"] for i in search(daemon, 'tag~:"red things"')) == sorted(suggested)
     assert not set(i["id"] for i in search(daemon, '-tag:"Red things"')) & set(reds[:6])
     tags = {(t["name"], t["source"]): t["count"]

@@ -11,7 +11,6 @@ import logging
 import os
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -19,6 +18,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from anagnorisisd import __version__
 from anagnorisisd.app import xmp_ratings
 from anagnorisisd.app.culling import Culling
+from anagnorisisd.app.library_paths import disk_has_no_room, validate_library_paths
 from anagnorisisd.app.previews import PreviewCache
 from anagnorisisd.app.review import Reviews
 from anagnorisisd.app.status import build_status
@@ -51,77 +51,6 @@ from anagnorisisd.store.instance import InstanceLock
 
 log = logging.getLogger(__name__)
 LIBRARY_SETTING = "library.paths"
-
-
-# Folders that hold the system, not photos: a library there would index (and let the panel
-# trash) files that are not the person's. Their subfolders are refused too.
-SYSTEM_TREES = ("/proc", "/sys", "/dev", "/etc", "/boot", "/run", "/bin", "/sbin", "/lib",
-                "/lib32", "/lib64", "/libx32", "/usr")
-SYSTEM_FOLDERS = ("/", "/var")
-MAX_ROOTS = 64
-
-
-class LibraryPathError(ValueError):
-    """A library path that cannot be used, phrased for the person who typed it."""
-
-
-def system_folder(real: str) -> bool:
-    return real in SYSTEM_FOLDERS or any(real == t or real.startswith(t + os.sep)
-                                         for t in SYSTEM_TREES)
-
-
-MIN_ROOM_TO_OPEN = 4 << 20
-"""Free bytes below which `serve` opens the store read-only: LMDB writes its lock file and
-new pages through memory maps, and a map write the disk cannot back kills the process."""
-
-
-def disk_has_no_room(data_dir: Path) -> bool:
-    """Whether the disk holding an existing store has no room left to open it for writing."""
-    if not (Path(data_dir) / "store.lmdb" / "data.mdb").exists():
-        return False  # nothing to serve read-only: opening says what is wrong
-    try:
-        st = os.statvfs(data_dir)
-    except OSError:
-        return False
-    return st.f_bavail * st.f_frsize < MIN_ROOM_TO_OPEN
-
-
-def validate_library_paths(paths: Any, require_absolute: bool = False,
-                           data_dir: str | None = None) -> list[str]:
-    """Each path must be an existing folder the daemon can read, not a system folder, not
-    inside the data directory; from the API, absolute (or ~/...): a relative path would be
-    relative to wherever the daemon happened to start."""
-    if not isinstance(paths, list) or not all(isinstance(p, str) and p for p in paths):
-        raise LibraryPathError("paths must be a list of non-empty strings")
-    if len(paths) > MAX_ROOTS:
-        raise LibraryPathError(f"at most {MAX_ROOTS} library paths")
-    out: list[str] = []
-    for raw in paths:
-        if "\x00" in raw:
-            raise LibraryPathError("a path cannot contain a NUL character")
-        if require_absolute and not (raw.startswith("/") or raw.startswith("~")):
-            raise LibraryPathError(f"{raw}: give an absolute path, like /home/me/Pictures")
-        root = normalise_root(raw)
-        if not os.path.exists(root):
-            raise LibraryPathError(f"{raw}: no such directory")
-        if not os.path.isdir(root):
-            raise LibraryPathError(f"{raw}: not a directory")
-        if not os.access(root, os.R_OK | os.X_OK):
-            raise LibraryPathError(f"{raw}: not readable")
-        real = os.path.realpath(root)
-        if system_folder(real):
-            raise LibraryPathError(f"{raw}: a system folder ({real}), not a photo library")
-        if os.path.islink(root.rstrip(os.sep) or os.sep):
-            raise LibraryPathError(f"{raw}: a symlink (to {real}); give the folder itself, so "
-                                   "that nothing can swap where it leads")
-        if data_dir and (real == data_dir or real.startswith(data_dir.rstrip(os.sep) + os.sep)):
-            raise LibraryPathError(f"{raw}: inside the daemon's own data directory")
-        if data_dir and data_dir.startswith(real.rstrip(os.sep) + os.sep):
-            raise LibraryPathError(f"{raw}: holds the daemon's own data directory ({data_dir}),"
-                                   " whose thumbnails and models would be indexed as photos")
-        if root not in out:
-            out.append(root)
-    return out
 
 
 class Library:
@@ -184,6 +113,7 @@ class Library:
         self.search.person_order = self.desk.photo_order
         self.concepts = Concepts(self.store, self.search)
         self.search.concept_tags = self.concepts.suggested
+        self.concepts.answered = self.answers_changed
         self.text_stage = self.assembly.provider("text")
         if self.text_stage is not None:  # the words read in the photos, for text: queries
             self.search.words = WordIndex(config.data_dir / "index" / "words.sqlite")
@@ -409,11 +339,18 @@ class Library:
 
     # ---------------------------------------------------------------- status
     def flags_changed(self, content: bytes) -> None:
-        """After a rating, pick, reject or label is stored: all of them out to the photo's
-        XMP sidecars, when [ratings] write_xmp; a RAW+JPEG pair's RAW gets the same."""
+        """After a rating, pick, reject, label or concept answer is stored: all of them out
+        to the photo's XMP sidecars, when [ratings] write_xmp; a RAW+JPEG pair's RAW gets
+        the same."""
         if self.config.ratings.write_xmp:
-            self.sidecars.write(self.files_of(content), xmp_ratings.flags_of(self.store,
-                                                                              content))
+            subjects = self.concepts.sidecar_subjects(content)
+            self.sidecars.write(self.files_of(content), xmp_ratings.flags_of(
+                self.store, content, subjects))
+
+    def answers_changed(self, contents: list[bytes]) -> None:
+        """Concept answers stored: their confirmed concepts out to the sidecars."""
+        for content in contents:
+            self.flags_changed(content)
 
     def files_of(self, content: bytes) -> list[str]:
         """Every file that is this photo: its own paths, then its RAW twin's (a pair)."""

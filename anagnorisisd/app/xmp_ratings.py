@@ -71,12 +71,14 @@ def importer(store: Store, catalog: Catalog, reviews: Reviews, metadata_stage: s
     return listen
 
 
-def flags_of(store: Store, content: bytes) -> Flags:
-    """What the person decided about a content (as stored), as sidecars should say it."""
+def flags_of(store: Store, content: bytes,
+             subjects: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())) -> Flags:
+    """What the person decided about a content (as stored), as sidecars should say it;
+    `subjects` are the keywords to hold and to take out (Concepts.sidecar_subjects)."""
     rating = store.get_user(content, "rating")
     review = store.get_user(content, "review") or {}
     return Flags(float(rating["value"]) if rating is not None else None,
-                 review.get("decision"), review.get("label"))
+                 review.get("decision"), review.get("label"), *subjects)
 
 
 class SidecarWriter:

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from anagnorisisd import __version__
-from anagnorisisd.app.library import Library, LibraryPathError
+from anagnorisisd.app.library import Library
+from anagnorisisd.app.library_paths import LibraryPathError
 from anagnorisisd.cli import client
 from anagnorisisd.cli import concepts as cli_concepts
 from anagnorisisd.cli import culling as cli_culling

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,6 +79,9 @@ class Concepts:
         self._thread: threading.Thread | None = None
         self.state: dict[str, str] = {}
         """Per concept: "training", or why it was not trained."""
+        self.answered: Callable[[list[bytes]], object] | None = None
+        """Called with the photos whose answers were just stored (set by the library, which
+        writes their sidecars)."""
 
     # ------------------------------------------------------------ lifecycle
     def load(self) -> None:
@@ -153,6 +157,8 @@ class Concepts:
                     self.answers.pop(content, None)
                 self._retag(content)
         self.schedule(cid)
+        if self.answered is not None:
+            self.answered(contents)
         return len(contents)
 
     def _retag(self, content: bytes) -> None:
@@ -164,6 +170,21 @@ class Concepts:
                  for cid, given in self.answers.get(content, {}).items()
                  if given == "yes" and cid in self.concepts]
         self.search.catalog.tags.put(content, "concept", names)
+
+    def sidecar_subjects(self, content: bytes) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The keywords a photo's sidecar must hold (its confirmed concepts) and those to
+        take out if there (every other concept's name, unless the photo's files already
+        had it as a keyword another tool wrote)."""
+        given = self.answers.get(content, {})
+        confirmed = tuple(c.name for cid, c in list(self.concepts.items())
+                          if given.get(cid) == "yes")
+        own = {level.casefold() for name, _ in self.search.catalog.tags.group_of(content,
+                                                                                "file")
+               for level in name.split("|")}
+        held = {n.casefold() for n in confirmed}
+        dropped = tuple(c.name for c in list(self.concepts.values())
+                        if c.name.casefold() not in held | own)
+        return confirmed, dropped
 
     def on_content(self, born: list[bytes], died: list[bytes]) -> None:
         for content in [*born, *died]:

@@ -7,7 +7,7 @@ import io
 
 from aiohttp import web
 
-from anagnorisisd.app.library import LibraryPathError
+from anagnorisisd.app.library_paths import LibraryPathError
 from anagnorisisd.http.common import LIBRARY_KEY, json_error, run_blocking
 from anagnorisisd.http.errors import BadRequest, read_json
 

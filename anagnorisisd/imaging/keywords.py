@@ -22,13 +22,15 @@ from typing import Any
 from lxml import etree
 from PIL import Image, ImageFile, IptcImagePlugin
 
-from anagnorisisd.imaging.xmp import DIGIKAM_NS, XmpError, parse, sequence
+from anagnorisisd.imaging.xmp import (
+    HIERARCHICAL,
+    SUBJECT,
+    TAGS_LIST,
+    XmpError,
+    parse,
+    sequence,
+)
 
-DC_NS = "http://purl.org/dc/elements/1.1/"
-LIGHTROOM_NS = "http://ns.adobe.com/lightroom/1.0/"
-SUBJECT = f"{{{DC_NS}}}subject"
-HIERARCHICAL = f"{{{LIGHTROOM_NS}}}hierarchicalSubject"
-TAGS_LIST = f"{{{DIGIKAM_NS}}}TagsList"
 SEPARATOR = "|"
 MAX_KEYWORDS = 500
 MAX_LENGTH = 200

@@ -77,8 +77,13 @@ LABEL = f"{{{XMP_NS}}}Label"
 PICK_LABEL = f"{{{DIGIKAM_NS}}}PickLabel"
 COLOR_LABEL = f"{{{DIGIKAM_NS}}}ColorLabel"
 DT_LABELS = f"{{{DARKTABLE_NS}}}colorlabels"
-RDF_SEQ, RDF_LI = f"{{{RDF_NS}}}Seq", f"{{{RDF_NS}}}li"
-PREFIXES = {XMP_NS: "xmp", DIGIKAM_NS: "digiKam", DARKTABLE_NS: "darktable"}
+RDF_SEQ, RDF_BAG, RDF_LI = f"{{{RDF_NS}}}Seq", f"{{{RDF_NS}}}Bag", f"{{{RDF_NS}}}li"
+DC_NS = "http://purl.org/dc/elements/1.1/"
+LIGHTROOM_NS = "http://ns.adobe.com/lightroom/1.0/"
+SUBJECT = f"{{{DC_NS}}}subject"
+HIERARCHICAL = f"{{{LIGHTROOM_NS}}}hierarchicalSubject"
+TAGS_LIST = f"{{{DIGIKAM_NS}}}TagsList"
+PREFIXES = {XMP_NS: "xmp", DIGIKAM_NS: "digiKam", DARKTABLE_NS: "darktable", DC_NS: "dc"}
 
 LABELS = ("red", "yellow", "green", "blue", "purple")
 """The colour labels every one of Lightroom, digiKam and darktable has."""
@@ -150,14 +155,16 @@ def set_property(root: etree._Element, name: str, value: str | None) -> None:
     holder.set(name, value)
 
 
-def set_sequence(root: etree._Element, name: str, values: list[str] | None) -> None:
-    """As set_property, for a property whose value is an rdf:Seq (darktable's labels)."""
+def set_sequence(root: etree._Element, name: str, values: list[str] | None,
+                 container: str = RDF_SEQ) -> None:
+    """As set_property, for a property whose value is an rdf:Seq (darktable's labels) or,
+    with container=RDF_BAG, an rdf:Bag (dc:subject)."""
     set_property(root, name, None)
     if not values:
         return
     holder = _holder(list(root.iter(DESCRIPTION)), name)
     element = etree.SubElement(holder, name)
-    seq = etree.SubElement(element, RDF_SEQ)
+    seq = etree.SubElement(element, container)
     for value in values:
         etree.SubElement(seq, RDF_LI).text = value
 

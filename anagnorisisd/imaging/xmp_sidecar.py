@@ -11,7 +11,11 @@ their originals rewritten by a search tool. What is written (Flags.properties):
   stars come back when the reject is cleared;
 - digiKam:PickLabel: 3 for a pick, 1 for a reject (digiKam's "accepted" and "rejected");
 - a colour label three ways: xmp:Label ("Red", Lightroom and Bridge), digiKam:ColorLabel
-  (a number) and darktable:colorlabels (a sequence of numbers).
+  (a number) and darktable:colorlabels (a sequence of numbers);
+- the concepts the person confirmed, added to dc:subject (what digiKam, Lightroom and
+  darktable all read as keywords), and to lr:hierarchicalSubject and digiKam:TagsList
+  where the sidecar has them; every keyword another tool wrote is kept, and only a
+  concept's own name is ever taken out again (Flags.subjects_dropped).
 
 An existing sidecar (``NAME.EXT.xmp`` as darktable and digiKam name it, or ``NAME.xmp``
 as Lightroom does) is edited in place with an XML parser (imaging.xmp), changing only
@@ -38,10 +42,15 @@ from anagnorisisd.imaging.xmp import (
     DIGIKAM_LABEL,
     DIGIKAM_PICK,
     DT_LABELS,
+    HIERARCHICAL,
     LABEL,
     LIGHTROOM_LABEL,
     PICK_LABEL,
     RATING,
+    RDF_BAG,
+    RDF_SEQ,
+    SUBJECT,
+    TAGS_LIST,
     XMP_NS,
     XmpError,
     parse,
@@ -87,6 +96,11 @@ class Flags:
     """"pick", "reject" or None."""
     label: str | None = None
     """One of imaging.xmp.LABELS, or None."""
+    subjects: tuple[str, ...] = ()
+    """Keywords the sidecar must hold (confirmed concepts)."""
+    subjects_dropped: tuple[str, ...] = ()
+    """Keywords to take out if there (concepts no longer confirmed for this photo that
+    no other tool wrote)."""
 
     def properties(self) -> dict[str, Value]:
         rating = ("-1" if self.decision == "reject" else
@@ -118,18 +132,46 @@ def _says(root: etree._Element, name: str, value: Value) -> bool:
     return values(root, name) == ([] if value is None else [value])
 
 
-def with_properties(xmp: str, wanted: dict[str, Value]) -> str:
-    """The packet with each property set as wanted (None: removed), everything else as
-    it was; the very same text when it already says so."""
+KEYWORD_LISTS = ((SUBJECT, RDF_BAG), (HIERARCHICAL, RDF_BAG), (TAGS_LIST, RDF_SEQ))
+"""Where keywords are written: dc:subject always; Lightroom's and digiKam's own lists
+when the sidecar has them (digiKam reads its TagsList before dc:subject, so a keyword
+only in dc:subject would not show there)."""
+Subjects = tuple[tuple[str, ...], tuple[str, ...]]
+"""(keywords to hold, keywords to take out if there)."""
+
+
+def edited_subjects(current: list[str], subjects: Subjects) -> list[str]:
+    """dc:subject with the wanted keywords in and the dropped ones out, in its order;
+    every other keyword kept."""
+    add, drop = subjects
+    dropped = {d.casefold() for d in drop}
+    kept = [s for s in current if s.casefold() not in dropped]
+    held = {s.casefold() for s in kept}
+    return kept + [a for a in dict.fromkeys(add) if a.casefold() not in held]
+
+
+def with_properties(xmp: str, wanted: dict[str, Value],
+                    subjects: Subjects = ((), ())) -> str:
+    """The packet with each property set as wanted (None: removed) and dc:subject edited
+    (edited_subjects), everything else as it was; the very same text when it already
+    says so."""
     try:
         root = parse(xmp.encode("utf-8"))
-        if all(_says(root, name, value) for name, value in wanted.items()):
+        keywords = {name: (current, edited_subjects(current, subjects), container)
+                    for name, container in KEYWORD_LISTS
+                    if name == SUBJECT or next(root.iter(name), None) is not None
+                    for current in [sequence(root, name)]}
+        if all(_says(root, name, value) for name, value in wanted.items()) and \
+                all(old == new for old, new, _ in keywords.values()):
             return xmp  # the file is left exactly as the other tool wrote it
         for name, value in wanted.items():
             if name in SEQUENCES:
                 set_sequence(root, name, value if isinstance(value, list) else None)
             else:
                 set_property(root, name, value if isinstance(value, str) else None)
+        for name, (old, new, container) in keywords.items():
+            if old != new:
+                set_sequence(root, name, new, container)
     except XmpError as exc:
         raise SidecarError(str(exc)) from None
     return serialize(root, declaration=xmp.lstrip("\ufeff").startswith("<?xml"))
@@ -150,9 +192,10 @@ def write_flags(photo: str, flags: Flags) -> Path:
     cleared: dict[str, Value] = dict.fromkeys(wanted)
     for name in existing:
         if name != target:
-            _edit(name, photo, cleared)
-    if any(value is not None for value in wanted.values()) or target in existing:
-        _edit(target, photo, wanted)
+            _edit(name, photo, cleared, ((), flags.subjects_dropped))
+    if any(value is not None for value in wanted.values()) or target in existing or \
+            flags.subjects:
+        _edit(target, photo, wanted, (flags.subjects, flags.subjects_dropped))
     return target
 
 
@@ -161,20 +204,22 @@ def write_rating(photo: str, rating: float | None) -> Path:
     return write_flags(photo, Flags(rating))
 
 
-def _edit(target: Path, photo: str, wanted: dict[str, Value]) -> None:
+def _edit(target: Path, photo: str, wanted: dict[str, Value],
+          subjects: Subjects = ((), ())) -> None:
     if target.is_symlink():  # it may lead anywhere, out of the library too
         raise SidecarError(f"{target}: a symlink, not followed")
     try:
         with open_regular(str(target), MAX_SIDECAR_BYTES) as f:
             current = f.read().decode("utf-8")
     except FileNotFoundError:
-        if all(value is None for value in wanted.values()):
+        if all(value is None for value in wanted.values()) and not subjects[0]:
             return  # nothing to clear
         current = ""
     except (UnreadableFile, UnicodeDecodeError, OSError) as exc:
         raise SidecarError(f"{target}: {exc}") from None
     try:
-        updated = with_properties(current if current.strip() else EMPTY_SIDECAR, wanted)
+        updated = with_properties(current if current.strip() else EMPTY_SIDECAR, wanted,
+                                  subjects)
     except SidecarError as exc:
         raise SidecarError(f"{target}: {exc}") from None
     if updated != current:

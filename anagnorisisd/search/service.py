@@ -38,7 +38,8 @@ from anagnorisisd.search.catalog import Catalog, Columns
 from anagnorisisd.search.disjoint import DisjointSet
 from anagnorisisd.search.filters import filter_mask
 from anagnorisisd.search.index import VectorIndex
-from anagnorisisd.search.query import PEOPLE_FIELDS, Filter, Query
+from anagnorisisd.search.query import Filter, Query
+from anagnorisisd.search.set_filters import people_mask, tag_mask
 from anagnorisisd.search.text_search import fuse, text_terms, word_ranking, words_mask
 from anagnorisisd.search.words import WordIndex
 from anagnorisisd.store.database import Store
@@ -261,8 +262,9 @@ class SearchService:
         columns = self.catalog.columns()
         if (page - 1) * per_page >= len(columns.ids):
             return Page(self.search(query, 1, 1, seed).total if columns.ids else 0, [])
-        mask = (filter_mask(query, columns) & self.people_mask(query, columns)
-                & words_mask(self.words, query, columns) & self.tag_mask(query, columns))
+        mask = (filter_mask(query, columns) & people_mask(query, columns, self.people)
+                & words_mask(self.words, query, columns)
+                & tag_mask(query, columns, self.tagged))
         descending = query.order != "asc"
         scored: dict[bytes, float] | None = None
         fused: dict[bytes, float] | None = None
@@ -342,32 +344,6 @@ class SearchService:
         if suggested:
             return self.concept_tags(name, True) if self.concept_tags else set()
         return self.catalog.tags.members(name)  # confirmed concepts are tags there too
-
-    def tag_mask(self, query: Query, columns: Columns) -> NDArray[np.bool_]:
-        mask = np.ones(len(columns.ids), dtype=bool)
-        for f in query.filters:
-            if f.field != "tag":
-                continue
-            contents = self.tagged(str(f.value), suggested=f.op == "~")
-            rows = np.fromiter((columns.position.get(c, -1) for c in contents), dtype=np.intp,
-                               count=len(contents))
-            passing = np.zeros(len(columns.ids), dtype=bool)
-            passing[rows[rows >= 0]] = True
-            mask &= ~passing if f.op == "!=" else passing
-        return mask
-
-    def people_mask(self, query: Query, columns: Columns) -> NDArray[np.bool_]:
-        mask = np.ones(len(columns.ids), dtype=bool)
-        for f in query.filters:
-            if f.field not in PEOPLE_FIELDS:
-                continue
-            passing = np.zeros(len(columns.ids), dtype=bool)
-            for content in self.people(f) if self.people else ():
-                index = columns.position.get(content)
-                if index is not None:
-                    passing[index] = True
-            mask &= passing
-        return mask
 
     def order(self, query: Query, columns: Columns, mask: NDArray[np.bool_],
               scored: dict[bytes, float] | None, descending: bool,

@@ -97,6 +97,11 @@ class TagBook:
             held = self._held.get(content, {})
             return list(dict.fromkeys(tag for tags in held.values() for tag in tags))
 
+    def group_of(self, content: bytes, group: str) -> list[Tagged]:
+        """One photo's tags of one group ("file": what its files say)."""
+        with self._lock:
+            return list(self._held.get(content, {}).get(group, ()))
+
     def listing(self) -> list[dict[str, object]]:
         """Every tag with its source and how many photos carry it, the most used first."""
         with self._lock:
