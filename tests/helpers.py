@@ -217,3 +217,20 @@ class Worker:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait()
+
+
+CHROMIUM_PATH = "/usr/bin/chromium"
+
+
+@contextmanager
+def chromium_page(width: int = 1280, height: int = 900) -> Iterator[Any]:
+    """A page of Debian's Chromium, headless, driven by playwright; closed on the way out."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM_PATH, headless=True,
+                                     args=["--no-sandbox", "--disable-gpu"])
+        try:
+            yield browser.new_page(viewport={"width": width, "height": height})
+        finally:
+            browser.close()

@@ -17,7 +17,15 @@ from PIL import Image
 from anagnorisisd.app.shapes import make_library
 from anagnorisisd.imaging.xmp_sidecar import EMPTY_SIDECAR
 from anagnorisisd.ml.manager import shipped_model_dir
-from tests.helpers import Daemon, free_port, http_error, run_cli, wait_until, write_config
+from tests.helpers import (
+    Daemon,
+    chromium_page,
+    free_port,
+    http_error,
+    run_cli,
+    wait_until,
+    write_config,
+)
 
 MINI = shipped_model_dir("shapes-clip-mini")
 N = 192
@@ -242,3 +250,69 @@ def test_a_sidecar_of_junk_keywords_is_read_in_bounded_time_and_kept_bounded(
     assert len(kept) == MAX_KEYWORDS
     assert len(kept[0]["name"]) == MAX_LENGTH
     assert all(len(k["name"]) <= MAX_LENGTH and k["name"].isprintable() for k in kept)
+
+
+def test_the_concepts_page_teaches_asks_and_confirms_in_chromium(served) -> None:  # type: ignore[no-untyped-def]
+    """From the grid's selection to a trained concept, an answered question and confirmed
+    suggestions, from the keyboard where it matters; tags in the viewer and the filter
+    list; no serious accessibility violation on either Concepts page."""
+    from tests.test_web_ui import serious_violations
+
+    state, colours, _root = served
+    daemon: Daemon = state["daemon"]
+    base = f"http://127.0.0.1:{daemon.port}"
+    with chromium_page() as page:
+        page.goto(base + "/concepts")
+        page.get_by_test_id("concept-name").fill("Yellow")
+        page.get_by_test_id("concept-new").click()
+        page.get_by_test_id("concept-title").filter(has_text="Yellow").wait_for()
+        cid = page.url.rsplit("/", 1)[1]
+        assert serious_violations(page) == []
+
+        page.goto(base + "/?q=" + urllib.parse.quote("yellow square"))
+        page.get_by_test_id("result-tile").first.wait_for()
+        tiles = page.get_by_test_id("result-tile")
+        yellow = [tiles.nth(i) for i in range(tiles.count())
+                  if colours.get(tiles.nth(i).get_attribute("title") or "") == "yellow"][:5]
+        assert len(yellow) >= 3
+        for tile in yellow:
+            tile.locator("input.select").check()
+        page.get_by_test_id("mark-concept").select_option(label="Yellow")
+        page.get_by_test_id("bulk-mark").click()
+        wait_until(lambda: daemon.request("GET", f"/api/concepts/{cid}")["examples"] ==
+                   len(yellow), timeout=15)
+
+        page.goto(base + f"/concepts/{cid}")
+        page.get_by_test_id("concept-train").click()
+        page.get_by_test_id("concept-numbers").filter(has_text="precision").wait_for()
+        photo = page.get_by_test_id("ask-photo")
+        photo.wait_for()
+        asked = photo.get_attribute("data-id")
+        before = daemon.request("GET", f"/api/concepts/{cid}")
+        is_yellow = asked in ids_by_colour(daemon, colours, "yellow")
+        page.keyboard.press("y" if is_yellow else "n")  # the answer buttons have focus
+        wait_until(lambda: (c := daemon.request("GET", f"/api/concepts/{cid}"))[
+            "examples"] + c["not"] == before["examples"] + before["not"] + 1, timeout=15)
+        page.wait_for_function(
+            f"() => document.querySelector('[data-testid=ask-photo]')?.dataset.id !== "
+            f"'{asked}'")
+        assert serious_violations(page) == []
+
+        suggested = daemon.request("GET", f"/api/concepts/{cid}")["suggestions"]
+        page.reload()
+        page.get_by_test_id("concept-title").wait_for()
+        if suggested:
+            page.get_by_test_id("suggestions-all").click()
+            page.get_by_test_id("suggestions-yes").click()
+            wait_until(lambda: not set(suggested) - set(
+                daemon.request("GET", f"/api/concepts/{cid}")["example_ids"]), timeout=15)
+
+        page.goto(base + "/")
+        page.get_by_test_id("tag-filter").locator("option[value='Places|Europe|Lisbon']") \
+            .wait_for(state="attached")
+        page.get_by_test_id("tag-filter").select_option("Places|Europe|Lisbon")
+        page.wait_for_function("() => document.querySelectorAll("
+                               "'[data-testid=result-tile]').length === 1")
+        page.get_by_test_id("result-tile").locator("button.open").click()
+        page.get_by_test_id("viewer-tags").filter(
+            has_text="Places › Europe › Lisbon").wait_for()

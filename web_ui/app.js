@@ -3,17 +3,20 @@ import { withToken } from "./api.js";
 import { ImagesPage } from "./images.js";
 import { TrainPage } from "./train.js";
 import { PeoplePage } from "./people.js";
+import { ConceptsPage } from "./concepts.js";
 import { StatusPage } from "./status.js";
 
 const pages = {
   images: new ImagesPage(),
   people: new PeoplePage(),
+  concepts: new ConceptsPage(),
   train: new TrainPage(),
   status: new StatusPage(),
 };
 
 function pageFor(path) {
   if (path.startsWith("/people")) return "people";
+  if (path.startsWith("/concepts")) return "concepts";
   if (path.startsWith("/train")) return "train";
   if (path.startsWith("/status")) return "status";
   return "images";

@@ -1,5 +1,5 @@
 // The Images page: library setup, live progress, search, grid, selection, duplicates.
-import { api, el, formatBytes, plural, report, thumb } from "./api.js";
+import { api, el, formatBytes, plural, report, thumb, toast } from "./api.js";
 import { Compare } from "./compare.js";
 import { CullView, restoreUndo, reviewQueue, trashWithUndo } from "./cull.js";
 import { renderProgress } from "./progress.js";
@@ -93,6 +93,14 @@ export class ImagesPage {
     restoreUndo();
     document.getElementById("bulk-trash").addEventListener("click", () => this.bulkTrash());
     document.getElementById("bulk-move").addEventListener("click", () => this.bulkMove());
+    document.getElementById("bulk-mark").addEventListener("click", () => this.bulkMark());
+    document.getElementById("tag-filter").addEventListener("change", (e) => {
+      const name = e.target.value;
+      e.target.value = "";
+      if (!name) return;
+      const q = document.getElementById("search-input").value.trim();
+      this.navigate({ q: [q, `tag:"${name}"`].filter(Boolean).join(" "), page: 1 });
+    });
     document.getElementById("bulk-clear").addEventListener("click", () => {
       this.selected.clear();
       this.renderSelection();
@@ -102,6 +110,41 @@ export class ImagesPage {
   enter() {
     this.wire();
     this.load();
+    this.loadTags();
+  }
+
+  // The tag list beside the search box and the concepts the selection can be marked as.
+  async loadTags() {
+    let tags, concepts;
+    try {
+      [tags, concepts] = await Promise.all([api("/api/tags"), api("/api/concepts")]);
+    } catch {
+      return;  // the search still works without the lists
+    }
+    const filter = document.getElementById("tag-filter");
+    filter.replaceChildren(el("option", { value: "" }, tags.tags.length ? "Tags…" : "No tags yet"),
+      ...tags.tags.slice(0, 500).map((t) => el("option", { value: t.name },
+        `${t.name.split("|").join(" › ")} (${t.count}${t.source === "concept" ? ", yours" : ""})`)));
+    const mark = document.getElementById("mark-concept");
+    mark.replaceChildren(...concepts.concepts.map((c) => el("option", { value: c.id }, c.name)));
+    document.getElementById("bulk-mark").disabled = !concepts.concepts.length;
+  }
+
+  async bulkMark() {
+    const concept = document.getElementById("mark-concept").value;
+    const ids = [...this.selected];
+    if (!concept || !ids.length) return;
+    try {
+      const done = await api(`/api/concepts/${concept}/answers`,
+        { method: "POST", body: { images: ids, answer: "yes" } });
+      toast(`${plural(done.recorded, "photo")} marked as ` +
+        document.getElementById("mark-concept").selectedOptions[0].text, "info");
+      this.selected.clear();
+      this.renderSelection();
+      this.loadTags();
+    } catch (err) {
+      report(err);
+    }
   }
 
   // A keyword button fills in its keyword; any other sort keyword in the box makes way.

@@ -69,6 +69,7 @@ export class Viewer {
       `${item.path} · ${item.width}×${item.height}` +
       (item.model_rating != null ? ` · model rates it ${item.model_rating.toFixed(1)}` : "");
     document.getElementById("viewer-info").textContent = photoInfo(item);
+    document.getElementById("viewer-tags").textContent = tagLine(item);
     document.getElementById("viewer-explanation").hidden = true;
     this.markRating(item.user_rating);
     this.faces.show(item);
@@ -165,6 +166,14 @@ export function photoInfo(item) {
   const size = item.file_size != null ? `${(item.file_size / 1e6).toFixed(1)} MB` : "";
   if (size) parts.push(`${item.format || ""} ${size}`.trim());
   return parts.join("  ·  ");
+}
+
+/** Its tags (a hierarchy as Places › Europe › Lisbon) and the concepts suggesting it. */
+export function tagLine(item) {
+  const tags = (item.tags || []).map((t) => t.name.split("|").join(" › "));
+  const suggested = (item.suggested_tags || []).map((name) => `${name}?`);
+  return [tags.length ? `Tags: ${tags.join(", ")}` : "",
+    suggested.length ? `Perhaps: ${suggested.join(", ")}` : ""].filter(Boolean).join("  ·  ");
 }
 
 /** Face boxes over the viewer's photo, on request (the Faces button or F): each a button

@@ -41,6 +41,9 @@ def describe(library: Library, content: bytes, score: float | None = None) -> di
         "sharpness": (entry.sharpness if entry and entry.sharpness == entry.sharpness
                       else None),
         "score": score,
+        "tags": [{"name": name, "source": source}
+                 for name, source in library.search.catalog.tags.of(content)],
+        "suggested_tags": library.concepts.suggested_for(content),
         **photo_fields(library, content),
     }
 

@@ -270,8 +270,9 @@ class Concepts:
                                    "verdict": trained.verdict, "trained_at": time.time()}
                 concept.probabilities = self._scored(trained.scorer, ids, matrix)
             concept.identity = model.identity
+            # said with the numbers, so nobody reads new numbers beside "training"
+            self.state[cid] = "trained" if trained else "not trained"
             self._save()
-        self.state[cid] = "trained" if trained else "not trained"
         return concept
 
     @staticmethod
@@ -352,6 +353,13 @@ class Concepts:
         return {c for concept in list(self.concepts.values())
                 if fold(concept.name) == wanted for c in self.suggestions(concept.id)}
 
+    def suggested_for(self, content: bytes) -> list[str]:
+        """The concepts suggesting this photo: above their threshold, not yet answered."""
+        given = self.answers.get(content, {})
+        return sorted(c.name for c in list(self.concepts.values())
+                      if c.id not in given and content in c.probabilities
+                      and c.probabilities[content] >= c.threshold)
+
     def ask_next(self, cid: str, count: int = 20) -> list[bytes]:
         """Photos to ask about next: those whose answer would teach most (nearest the
         threshold), not answered or skipped yet. Before any training: none."""
@@ -366,6 +374,10 @@ class Concepts:
         return [candidates[i][0] for i in chosen]
 
     def summary(self, cid: str) -> dict[str, Any]:
+        with self._lock:  # the numbers and the state of one training, never of two
+            return self._summary(cid)
+
+    def _summary(self, cid: str) -> dict[str, Any]:
         concept = self.get(cid)
         yes, no = self.examples(cid)
         metrics = concept.metrics

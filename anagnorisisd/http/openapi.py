@@ -37,6 +37,11 @@ IMAGE = {
         "user_rating": NULLABLE_NUM, "model_rating": NULLABLE_NUM, "score": NULLABLE_NUM,
         "matched_text": {"type": "array", "items": {"type": "string"},
                          "description": "the lines of text a result was found by"},
+        "tags": {"type": "array", "items": {"type": "object", "properties": {
+            "name": {"type": "string"}, "source": {"enum": ["concept", "xmp", "iptc"]}}},
+                 "description": "keywords from its files and the concepts confirmed for it"},
+        "suggested_tags": {"type": "array", "items": {"type": "string"},
+                           "description": "concepts that suggest it (not yet answered)"},
     },
 }
 PAGE = {"type": "object", "required": ["total", "page", "per_page", "items"], "properties": {

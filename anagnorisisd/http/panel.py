@@ -43,5 +43,7 @@ def register(app: web.Application) -> None:
     app.router.add_get("/train", index_page)
     app.router.add_get("/people", index_page)
     app.router.add_get("/people/{id:[0-9a-f]{12}}", index_page)
+    app.router.add_get("/concepts", index_page)
+    app.router.add_get("/concepts/{id:[0-9a-f]{12}}", index_page)
     app.router.add_get("/status", index_page)
     app.router.add_get("/ui/{name}", ui_file)
