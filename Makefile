@@ -9,7 +9,7 @@ HASH   := $(shell cat pyproject.toml Makefile | cksum | cut -d' ' -f1)
 RUNTIME_STAMP := $(VENV)/.runtime-$(HASH)
 TEST_STAMP    := $(VENV)/.test-$(HASH)
 
-.PHONY: setup setup-test run demo test lint bench bench-clip bench-index bench-stacks bench-faces bench-compare bench-remote bench-cold clean screenshots bench-soak
+.PHONY: setup setup-test run demo test lint bench bench-clip bench-index bench-stacks bench-faces bench-compare bench-remote bench-cold clean screenshots bench-soak bench-text bench-concepts
 
 setup: $(RUNTIME_STAMP)
 
@@ -68,6 +68,12 @@ bench-remote: setup-test
 
 bench-cold: setup-test
 	$(BIN)/python bench/bench_cold_search.py
+
+bench-text: setup-test
+	$(BIN)/python bench/bench_text.py
+
+bench-concepts: setup-test
+	$(BIN)/python bench/bench_concepts.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench/.cache

@@ -4,9 +4,10 @@ A free-text query asks two questions at once: which photos show it (CLIP's cosin
 which say it (the words read in them). Their scores do not compare (a cosine of 0.3 and a
 BM25 of -7 share no unit), so the two rankings are fused by rank, not by score: reciprocal
 rank fusion, each photo scoring the sum of 1 / (RRF_K + its rank) in each list it is in.
-bench/bench_text.py measures it against either list alone and against a weighted sum of
-normalised scores on a library where some photos show the words and others say them; the
-README has the figures.
+It was chosen because it needs no calibration between the two scores and has no weight to
+fit on data this project does not have; a measured comparison with a weighted sum of
+normalised scores is not made yet (tests/test_text_search.py checks that free text finds a
+photo by its words).
 """
 
 from __future__ import annotations
