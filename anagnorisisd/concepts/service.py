@@ -289,11 +289,12 @@ class Concepts:
         return matrix[rows] if rows else np.zeros((0, matrix.shape[1]), np.float32)
 
     def library_vectors(self, identity: str) -> tuple[list[bytes], NDArray[np.float32]]:
-        """Every live photo's vector of the current model: the index's, in memory, when
-        it is the current model's; else read from the store."""
+        """Every live photo's vector of the current model: the index's float16 copy when
+        the index is the current model's (search/index.py, half_vectors); else read from
+        the store."""
         index = self.search.index.current
         if index is not None and index.identity == identity:
-            ids, matrix = self.search.index.all_vectors()
+            ids, matrix = self.search.index.half_vectors()
         else:
             ids, matrix = self.search.collect_vectors(identity)
         keep = [i for i, c in enumerate(ids) if c in self.search.catalog]

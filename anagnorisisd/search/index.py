@@ -46,6 +46,9 @@ class BuiltIndex:
     dim: int
     matrix: NDArray[np.float32] | None = None
     """Every vector, when the index is small enough to search exactly (``exact_below``)."""
+    half: NDArray[np.float16] | None = None
+    """Every vector in float16, memory-mapped from the file saved with the index (absent
+    for an index saved before it was): what scoring every photo reads (half_vectors)."""
 
     def __post_init__(self) -> None:
         self.position = {bytes(row): i for i, row in enumerate(self.ids)}
@@ -110,13 +113,21 @@ class VectorIndex:
         except (OSError, ValueError) as exc:
             log.warning("index %s unusable (%s); it will be rebuilt", number, exc)
             return False
+        half_path = self.directory / f"{number}.f16.npy"
+        half = None
+        try:
+            half = np.load(half_path, mmap_mode="r") if half_path.exists() else None
+        except (OSError, ValueError):
+            half = None  # unreadable: every vector is read from Annoy instead
+        if half is not None and half.shape != (len(ids), dim):
+            half = None
         matrix = None
         if len(ids) <= self.exact_below:
             matrix = np.asarray([annoy.get_item_vector(i) for i in range(len(ids))],
                                 dtype=np.float32).reshape(len(ids), dim)
         with self._lock:
             self.current = BuiltIndex(annoy, ids, identity, float(meta["built_at"]), number, dim,
-                                      matrix)
+                                      matrix, half)
             self.fresh = {k: v for k, v in self.fresh.items() if k not in self.current.position}
             self._fresh_matrix = None
         return True
@@ -138,6 +149,10 @@ class VectorIndex:
         annoy.save(str(ann_path) + ".tmp")
         annoy.unload()
         os.replace(str(ann_path) + ".tmp", ann_path)
+        half_path = self.directory / f"{number}.f16.npy"
+        with open(str(half_path) + ".tmp", "wb") as out:
+            np.save(out, np.asarray(vectors, dtype=np.float16).reshape(len(ids), dim))
+        os.replace(str(half_path) + ".tmp", half_path)
         id_array = np.frombuffer(b"".join(ids), dtype=np.uint8).reshape(-1, HASH_BYTES)
         id_array.tofile(self.directory / f"{number}.ids")
         meta = {"number": number, "identity": identity, "dim": dim, "built_at": time.time(),
@@ -151,6 +166,7 @@ class VectorIndex:
             if old != ann_path:
                 old.unlink(missing_ok=True)
                 old.with_suffix(".ids").unlink(missing_ok=True)
+                old.with_suffix(".f16.npy").unlink(missing_ok=True)
         self.last_build_s = time.monotonic() - started
         assert self.current is not None
         return self.current
@@ -293,6 +309,20 @@ class VectorIndex:
         if not rows:
             return [], np.zeros((0, 1), dtype=np.float32)
         return keys, np.concatenate(rows) if len(rows) > 1 else rows[0]
+
+    def half_vectors(self) -> tuple[list[bytes], NDArray[np.float16] | NDArray[np.float32]]:
+        """Every item and its vector for scoring them all (a concept): the index's float16
+        file, memory-mapped, read in a tenth of a second where all_vectors asks Annoy for
+        each vector (9 s at 100,000); then the fresh ones. all_vectors where there is no
+        such file."""
+        current = self.current
+        if current is None or current.half is None:
+            return self.all_vectors()
+        keys = [current.content(i) for i in range(current.size)]
+        fresh_keys, fresh = self.fresh_matrix()
+        if not fresh_keys:
+            return keys, current.half
+        return keys + fresh_keys, np.concatenate([np.asarray(current.half, np.float32), fresh])
 
     def vector_of(self, content: bytes) -> NDArray[np.float32] | None:
         fresh = self.fresh.get(content)

@@ -264,7 +264,7 @@ class SearchService:
             return Page(self.search(query, 1, 1, seed).total if columns.ids else 0, [])
         mask = (filter_mask(query, columns) & people_mask(query, columns, self.people)
                 & words_mask(self.words, query, columns)
-                & tag_mask(query, columns, self.tagged))
+                & tag_mask(query, columns, self.catalog.tags, self.concept_tags))
         descending = query.order != "asc"
         scored: dict[bytes, float] | None = None
         fused: dict[bytes, float] | None = None
@@ -338,12 +338,6 @@ class SearchService:
                 cosine[content] = float(stored @ vector)
         return {c: s for c, s in cosine.items() if all(f.accepts_score(s) for f in filters)
                 }, vector
-
-    def tagged(self, name: str, suggested: bool = False) -> set[bytes]:
-        """tag:NAME's photos (keywords and confirmed concepts), or tag~:NAME's."""
-        if suggested:
-            return self.concept_tags(name, True) if self.concept_tags else set()
-        return self.catalog.tags.members(name)  # confirmed concepts are tags there too
 
     def order(self, query: Query, columns: Columns, mask: NDArray[np.bool_],
               scored: dict[bytes, float] | None, descending: bool,

@@ -10,6 +10,7 @@ from numpy.typing import NDArray
 
 from anagnorisisd.search.catalog import Columns
 from anagnorisisd.search.query import PEOPLE_FIELDS, Filter, Query
+from anagnorisisd.search.tags import TagBook
 
 
 def rows_of(contents: Collection[bytes], columns: Columns) -> NDArray[np.bool_]:
@@ -31,12 +32,18 @@ def people_mask(query: Query, columns: Columns,
     return mask
 
 
-def tag_mask(query: Query, columns: Columns,
-             tagged: Callable[[str, bool], set[bytes]]) -> NDArray[np.bool_]:
-    """The rows passing every tag filter: tag:NAME, tag~:NAME (suggested) and -tag:NAME."""
+def tag_mask(query: Query, columns: Columns, tags: TagBook,
+             suggested: Callable[[str, bool], set[bytes]] | None) -> NDArray[np.bool_]:
+    """The rows passing every tag filter: tag:NAME (the tag book's, where confirmed
+    concepts are tags too), tag~:NAME (the concepts' suggestions) and -tag:NAME."""
     mask = np.ones(len(columns.ids), dtype=bool)
     for f in query.filters:
-        if f.field == "tag":
-            passing = rows_of(tagged(str(f.value), f.op == "~"), columns)
-            mask &= ~passing if f.op == "!=" else passing
+        if f.field != "tag":
+            continue
+        if f.op == "~":
+            passing = rows_of(suggested(str(f.value), True) if suggested else set(), columns)
+        else:
+            passing = np.zeros(len(columns.ids), dtype=bool)
+            passing[tags.rows(str(f.value), columns)] = True
+        mask &= ~passing if f.op == "!=" else passing
     return mask
