@@ -23,7 +23,6 @@ import argparse
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,7 @@ from anagnorisisd.config import build_config
 from anagnorisisd.ingest.scanner import scan
 from anagnorisisd.pipeline.registry import assemble
 from anagnorisisd.pipeline.runner import Pipeline
-from anagnorisisd.search.catalog import Catalog, Entry
+from anagnorisisd.search.catalog import Entry
 from anagnorisisd.search.query import parse
 from anagnorisisd.search.service import SearchService
 from anagnorisisd.search.words import WordIndex
@@ -209,11 +208,7 @@ def queries_at(n: int, work: Path) -> dict[str, Any]:
     ids = [i.to_bytes(32, "big") for i in range(n)]
     store = Store(work / "store")
     service = SearchService(store, StubModels(StubModel(512)), work / "index")  # type: ignore[arg-type]
-    service.catalog = Catalog.__new__(Catalog)
-    catalog = service.catalog
-    catalog.entries, catalog._columns, catalog.version = {}, None, 0
-    catalog._lock = threading.Lock()
-    catalog.raws, catalog.pairs = {}, {}
+    catalog = service.catalog  # made, never loaded: filled here
     for i, content in enumerate(ids):
         catalog.entries[content] = Entry(4000, 3000, 2_000_000 + i, "jpeg", described=True,
                                          thumbnailed=True)
