@@ -329,3 +329,46 @@ def test_the_concepts_page_teaches_asks_and_confirms_in_chromium(served) -> None
         page.get_by_test_id("result-tile").locator("button.open").click()
         page.get_by_test_id("viewer-tags").filter(
             has_text="Places › Europe › Lisbon").wait_for()
+        lisbon = daemon.request("GET", "/api/images?q=tag:Lisbon")["items"][0]["id"]
+        page.get_by_test_id("viewer-concept").select_option(label="Yellow")
+        page.get_by_test_id("viewer-mark").click()
+        page.get_by_test_id("viewer-tags").filter(has_text="Yellow").wait_for()
+        assert lisbon in daemon.request("GET", f"/api/concepts/{cid}")["example_ids"]
+        assert serious_violations(page) == []
+
+
+def test_a_concept_trains_itself_again_after_a_model_switch(tmp_path: Path) -> None:
+    """Its examples are embedded again by the new model, and it learns from those vectors:
+    a concept never scores one model's vectors with another's weights."""
+    scenes = make_library(tmp_path / "library", 64, seed=27_182, every_class=True)
+    for name in ("shapes-clip-mini", "shapes-clip-twin"):
+        shutil.copytree(MINI, tmp_path / "data" / "models" / name)
+    sections = {
+        "library": {"paths": [str(tmp_path / "library")]},
+        "storage": {"data_dir": str(tmp_path / "data")},
+        "server": {"port": free_port()}, "watcher": {"debounce_s": 0.2, "settle_s": 0.2},
+        "pipeline": {"stages": ["hash", "meta", "thumbnail", "clip"]},
+        "model": {"name": "shapes-clip-mini", "auto_pull": False},
+        "index": {"check_interval_s": 1, "min_rebuild_interval_s": 0},
+    }
+    write_config(tmp_path / "config.toml", sections)
+    daemon = start(tmp_path)
+    try:
+        wait_until(lambda: daemon.status()["stages"]["clip"]["done"] == 64, timeout=120)
+        colours = {str(p): s.colour for p, s in scenes}
+        reds = ids_by_colour(daemon, colours, "red")
+        cid = daemon.request("POST", "/api/concepts", {"name": "Red"})["id"]
+        daemon.request("POST", f"/api/concepts/{cid}/answers", {"images": reds[:4],
+                                                               "answer": "yes"})
+        first = daemon.request("POST", f"/api/concepts/{cid}/train")
+        assert first["trained_with"].startswith("shapes-clip-mini@")
+        daemon.stop()
+        sections["model"]["name"] = "shapes-clip-twin"
+        write_config(tmp_path / "config.toml", sections)
+        daemon = start(tmp_path)
+        again = wait_until(lambda: (c := daemon.request("GET", f"/api/concepts/{cid}"))[
+            "trained_with"].startswith("shapes-clip-twin@") and c["precision"] is not None
+            and c, timeout=120)
+        assert again["examples"] == 4 and again["suggestions"]
+    finally:
+        daemon.kill()

@@ -125,9 +125,11 @@ export class ImagesPage {
     filter.replaceChildren(el("option", { value: "" }, tags.tags.length ? "Tags…" : "No tags yet"),
       ...tags.tags.slice(0, 500).map((t) => el("option", { value: t.name },
         `${t.name.split("|").join(" › ")} (${t.count}${t.source === "concept" ? ", yours" : ""})`)));
-    const mark = document.getElementById("mark-concept");
-    mark.replaceChildren(...concepts.concepts.map((c) => el("option", { value: c.id }, c.name)));
-    document.getElementById("bulk-mark").disabled = !concepts.concepts.length;
+    for (const [select, button] of [["mark-concept", "bulk-mark"], ["viewer-concept", "viewer-mark"]]) {
+      document.getElementById(select).replaceChildren(
+        ...concepts.concepts.map((c) => el("option", { value: c.id }, c.name)));
+      document.getElementById(button).disabled = !concepts.concepts.length;
+    }
   }
 
   async bulkMark() {

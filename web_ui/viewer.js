@@ -22,6 +22,7 @@ export class Viewer {
       page.navigate({ q: `similar:${id}`, page: 1 });
     };
     document.getElementById("viewer-explain").onclick = () => this.explain();
+    document.getElementById("viewer-mark").onclick = () => this.markConcept();
     document.getElementById("viewer-open").onclick = async () => {
       try {
         const result = await api(`/api/images/${this.item.id}/reveal`, { method: "POST" });
@@ -74,6 +75,24 @@ export class Viewer {
     this.markRating(item.user_rating);
     this.faces.show(item);
     this.text.show(item);
+  }
+
+  // "This is Rex": the photo becomes one of the chosen concept's examples.
+  async markConcept() {
+    const select = document.getElementById("viewer-concept");
+    const item = this.item;
+    if (!select.value) return;
+    try {
+      await api(`/api/concepts/${select.value}/answers`,
+        { method: "POST", body: { images: [item.id], answer: "yes" } });
+      const name = select.selectedOptions[0].text;
+      item.tags = [...(item.tags || []).filter((t) => t.name !== name),
+        { name, source: "concept" }];
+      item.suggested_tags = (item.suggested_tags || []).filter((n) => n !== name);
+      document.getElementById("viewer-tags").textContent = tagLine(item);
+    } catch (err) {
+      report(err);
+    }
   }
 
   markRating(value) {

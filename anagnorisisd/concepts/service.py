@@ -254,6 +254,12 @@ class Concepts:
         sample = rng.choice(pool, min(learner.BACKGROUND, len(pool)), replace=False) \
             if len(pool) else pool
         trained = learner.train(yes, no, matrix[sample])
+        if trained is None and concept.scorer is not None and len(yes) < len(yes_ids):
+            # examples not yet embedded by this model (it was just switched): the last
+            # scorer's suggestions stay until they are, and each one embedded retrains it
+            self.state[cid] = (f"waiting for {len(yes_ids) - len(yes)} examples to be "
+                               "embedded by the new model")
+            return concept
         with self._lock:
             if trained is None:
                 concept.scorer, concept.probabilities = None, {}
@@ -386,7 +392,7 @@ class Concepts:
                 "precision": metrics.get("precision"), "recall": metrics.get("recall"),
                 "baseline": metrics.get("baseline"), "threshold": round(concept.threshold, 4),
                 "trained_on": metrics.get("examples"),
-                "model": metrics.get("model"),
+                "model": metrics.get("model"), "trained_with": concept.identity,
                 "verdict": metrics.get("verdict") or learner.verdict(len(yes), None, 0.0),
                 "state": self.state.get(cid, "trained" if concept.scorer else "not trained"),
                 "suggestions": [c.hex() for c in self.suggestions(cid)],
