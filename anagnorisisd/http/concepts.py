@@ -17,7 +17,6 @@ from anagnorisisd.http.common import LIBRARY_KEY, handle_errors, int_param, run_
 from anagnorisisd.http.errors import BadRequest, Conflict, NotFound, read_json
 
 MAX_IMAGES = 10_000
-CONCEPT_ROUTE = "/api/concepts/{id:[0-9a-f]{12}}"
 
 
 def concept_call(func: Any, *args: Any) -> Any:
@@ -117,10 +116,10 @@ async def list_tags(request: web.Request) -> web.Response:
 def register(app: web.Application) -> None:
     app.router.add_get("/api/concepts", list_concepts)
     app.router.add_post("/api/concepts", new_concept)
-    app.router.add_get(CONCEPT_ROUTE, get_concept)
-    app.router.add_post(CONCEPT_ROUTE + "/answers", answer)
-    app.router.add_post(CONCEPT_ROUTE + "/train", train)
-    app.router.add_get(CONCEPT_ROUTE + "/next", ask_next)
+    app.router.add_get("/api/concepts/{id:[0-9a-f]{12}}", get_concept)
+    app.router.add_post("/api/concepts/{id:[0-9a-f]{12}}/answers", answer)
+    app.router.add_post("/api/concepts/{id:[0-9a-f]{12}}/train", train)
+    app.router.add_get("/api/concepts/{id:[0-9a-f]{12}}/next", ask_next)
     app.router.add_get("/api/tags", list_tags)
 
 
