@@ -164,6 +164,8 @@ def test_a_concept_taught_from_a_few_photos_suggests_the_rest(served) -> None:  
     assert created["name"] == "Red things"
     assert http_error(daemon, "POST", "/api/concepts", {"name": "red THINGS"})[0] == 409
     assert http_error(daemon, "POST", "/api/concepts", {"name": ""})[0] == 400
+    code, body = http_error(daemon, "POST", "/api/concepts", {"name": "AC/DC"})
+    assert code == 400 and "keyword levels" in body["error"]
     assert http_error(daemon, "POST", f"/api/concepts/{cid}/answers",
                       {"images": ["ab" * 32], "answer": "yes"})[0] == 404
     assert http_error(daemon, "POST", f"/api/concepts/{cid}/answers",

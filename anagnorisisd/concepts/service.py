@@ -414,6 +414,7 @@ def clean_name(name: Any) -> str:
     cleaned = " ".join(name.split())
     if len(cleaned) > MAX_NAME or any(not c.isprintable() for c in cleaned):
         raise ConceptError(f"a concept's name is at most {MAX_NAME} printable characters")
-    if "|" in cleaned:
-        raise ConceptError('a concept\'s name has no "|" (that separates keyword levels)')
+    if "|" in cleaned or "/" in cleaned:
+        raise ConceptError('a concept\'s name has no "|" or "/": Lightroom and digiKam read '
+                           "them as keyword levels")
     return cleaned
