@@ -72,6 +72,7 @@ class Concepts:
         self._lock = threading.RLock()
         self._wanted: dict[str, float] = {}
         """Concepts to train, with when the last answer came."""
+        self._training = threading.Lock()
         self._dirty: set[str] = set()
         """Concepts with answers (or examples' vectors) newer than their training."""
         self._wake = threading.Condition()
@@ -235,7 +236,15 @@ class Concepts:
         return yes, no
 
     def train(self, cid: str) -> Concept:
-        """Train now on every answer and a sample of the library, then score every photo."""
+        """Train now on every answer and a sample of the library, then score every photo.
+
+        One training at a time: a run that began before the last answers (on the
+        concepts' thread) must not finish after a newer one (POST …/train) and put its
+        older model back."""
+        with self._training:
+            return self._train(cid)
+
+    def _train(self, cid: str) -> Concept:
         concept = self.get(cid)
         model = self.search.models.maybe_model()
         if model is None:
