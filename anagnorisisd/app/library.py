@@ -112,6 +112,7 @@ class Library:
         self.search.people = self.desk.passing
         self.search.person_order = self.desk.photo_order
         self.concepts = Concepts(self.store, self.search)
+        self.concepts.read()
         self.search.concept_tags = self.concepts.suggested
         self.concepts.answered = self.answers_changed
         self.text_stage = self.assembly.provider("text")

@@ -85,9 +85,9 @@ class Concepts:
         writes their sidecars)."""
 
     # ------------------------------------------------------------ lifecycle
-    def load(self) -> None:
-        """Read the concepts and answers, put the confirmed tags in place, and score the
-        library with each saved scorer (or train again, for another model's)."""
+    def read(self) -> None:
+        """The concepts and answers from the store: small and quick, done before the
+        server answers, so no request ever finds a concept missing after a restart."""
         with self._lock:
             for cid, rec in self.book.load_concepts().items():
                 concept = Concept(cid, str(rec["name"]), float(rec.get("created", 0.0)),
@@ -98,6 +98,10 @@ class Concepts:
                     concept.scorer = learner.Scorer.restore(rec["scorer"])
                 self.concepts[cid] = concept
             self.answers = {c: a for c, a in self.book.all_answers() if a}
+
+    def load(self) -> None:
+        """Put the confirmed tags in place and score the library with each saved scorer
+        (or train again, for another model's); after the catalog has loaded."""
         for content in self.answers:
             self._retag(content)
         self.on_model_ready()
