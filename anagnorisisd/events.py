@@ -58,10 +58,14 @@ class WorkerDistrusted:
 
 
 @dataclass(frozen=True)
-class ReviewChanged:
-    """The person picked, rejected or labelled a photo (or took it back)."""
+class FlagsChanged:
+    """The person rated, picked, rejected or labelled a photo, or answered a concept about
+    it (or took any of it back), and it is stored: `topics` says which of "rating",
+    "decision", "label" and "subjects" (keywords) changed, so that what goes out (XMP
+    sidecars) touches those alone."""
 
     content: bytes
+    topics: frozenset[str]
 
 
 class Hub:

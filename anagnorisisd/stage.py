@@ -158,6 +158,11 @@ class Stage:
     and run by the pipeline's background lane instead, one photo at a time at low CPU
     priority, only while no other stage has work (pipeline/background.py)."""
 
+    reads_sidecars: ClassVar[bool] = False
+    """True for a stage whose output depends on the photo's XMP sidecars too (the metadata
+    stage: ratings, labels, keywords other tools wrote): when another tool changes a
+    sidecar, the daemon runs such stages again on that photo, and only those."""
+
     provides: ClassVar[tuple[str, ...]] = ()
     """Well-known kinds of output this stage makes, each with the schema docs/plugins.md gives:
     ``"metadata"`` (sort and filter columns), ``"thumbnail"`` (the grid's pictures),

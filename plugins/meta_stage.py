@@ -16,9 +16,8 @@ from anagnorisisd.imaging.exif import read_exif, xmp_packet
 from anagnorisisd.imaging.formats import is_raw, raw_size
 from anagnorisisd.imaging.keywords import merge, read_iptc_keywords, read_xmp_keywords
 from anagnorisisd.imaging.places import PLACES
-from anagnorisisd.imaging.xmp import read_flags
-from anagnorisisd.imaging.xmp_sidecar import MAX_SIDECAR_BYTES, sidecar_names
-from anagnorisisd.ingest.safe_io import UnreadableFile, open_regular
+from anagnorisisd.imaging.xmp_sidecar import read_sidecars
+from anagnorisisd.ingest.safe_io import open_regular
 from anagnorisisd.pipeline.per_file import each_file
 from anagnorisisd.stage import Stage, StageContext, StageInput, StageOutput
 
@@ -46,11 +45,10 @@ def read_meta(path: str) -> dict[str, Any]:
     record["file_size"] = stat.st_size
     gps = record.get("gps")
     record["place"] = PLACES.name(*gps) if gps else None
-    packets = sidecar_packets(path)
-    flags = next((f for f in map(read_flags, packets)
-                  if any(value is not None for value in f.values())), None)
-    if flags is not None:  # a sidecar wins over the file's own packet
+    packets, flags, sidecar_at = read_sidecars(path)
+    if any(value is not None for value in flags.values()):  # a sidecar wins over the file
         record.update(flags)
+    record["xmp_at"] = sidecar_at  # when a sidecar last said so: newer wins (app.sidecars)
     record["keywords"] = merge(("xmp", [p for packet in packets
                                         for p in read_xmp_keywords(packet)]),
                                ("xmp", embedded), ("iptc", iptc))
@@ -67,22 +65,12 @@ def raw_exif(raw: IO[bytes], mtime: float) -> dict[str, Any]:
         return read_exif(Image.new("L", (1, 1)), mtime)
 
 
-def sidecar_packets(path: str) -> list[bytes]:
-    """The photo's sidecars' bytes: NAME.EXT.xmp (darktable, digiKam), then NAME.xmp
-    (Lightroom). Their rating, pick and label (the first that says any) and keywords win
-    over the file's embedded XMP, as those tools write the sidecar, never the original."""
-    packets = []
-    for candidate in sidecar_names(path):
-        try:
-            with open_regular(str(candidate), MAX_SIDECAR_BYTES) as f:
-                packets.append(f.read())
-        except (OSError, UnreadableFile):
-            continue
-    return packets
-
-
 class MetaStage(Stage):
+    """Reads the photo's sidecars too (`reads_sidecars`): a sidecar another tool changes
+    brings the photo back here, and only here."""
+
     name: ClassVar[str] = "meta"
+    reads_sidecars: ClassVar[bool] = True
     provides: ClassVar[tuple[str, ...]] = ("metadata",)
     version = "4"  # 4: keywords; 3: exposure bias; 2: capture time with its source, camera, lens,
     # exposure, GPS, place, XMP

@@ -44,8 +44,9 @@ class TextStage(Stage):
     background: ClassVar[bool] = True
     config_schema: ClassVar[dict[str, Setting]] = {
         "model": Setting(str, WHEEL_MODEL, "the text model: " + ", ".join(OCR_MODELS)),
-        "backend": Setting(str, "", "local or remote; empty: as [model] backend",
-                           choices=("", "local", "remote")),
+        "backend": Setting(str, "", "local or remote (immich workers, asked for immich's "
+                           "PP-OCRv5_mobile when the model is the wheel's own); empty: local, "
+                           "whatever [model] backend says", choices=("", "local", "remote")),
     }
 
     def __init__(self, config: dict[str, Any], context: StageContext | None = None) -> None:

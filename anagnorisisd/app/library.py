@@ -20,6 +20,7 @@ from anagnorisisd.app import xmp_ratings
 from anagnorisisd.app.culling import Culling
 from anagnorisisd.app.library_paths import disk_has_no_room, validate_library_paths
 from anagnorisisd.app.previews import PreviewCache
+from anagnorisisd.app.ratings import Ratings
 from anagnorisisd.app.review import Reviews
 from anagnorisisd.app.status import build_status
 from anagnorisisd.concepts.service import Concepts
@@ -27,9 +28,9 @@ from anagnorisisd.config import Config
 from anagnorisisd.events import (
     ContentChanged,
     FilesFinished,
+    FlagsChanged,
     Hub,
     ModelReady,
-    ReviewChanged,
     StageResult,
     WorkerDistrusted,
 )
@@ -98,7 +99,6 @@ class Library:
         self.search.index.search_k = config.index.search_k
         self.search.index.exact_below = config.index.exact_below
         self.search.language = config.model.language or None
-        self.sidecars = xmp_ratings.SidecarWriter()
         self.previews = PreviewCache(config.data_dir / "previews",
                                      config.server.preview_cache_mb << 20)
         self.culling = Culling(self.store, self.search,
@@ -111,10 +111,13 @@ class Library:
         self.desk = PeopleDesk(self.people, self.assembly.provider("face_quality"))
         self.search.people = self.desk.passing
         self.search.person_order = self.desk.photo_order
-        self.concepts = Concepts(self.store, self.search)
+        self.concepts = Concepts(self.store, self.search, self.hub)
         self.concepts.read()
         self.search.concept_tags = self.concepts.suggested
-        self.concepts.answered = self.answers_changed
+        self.ratings = Ratings(self.store, self.search.catalog, self.hub)
+        self.sidecars = xmp_ratings.SidecarSync(
+            self.store, self.search.catalog, self.reviews, self.assembly.provider("metadata"),
+            config.ratings.write_xmp, self.files_of, self.concepts.confirmed_names)
         self.text_stage = self.assembly.provider("text")
         if self.text_stage is not None:  # the words read in the photos, for text: queries
             self.search.words = WordIndex(config.data_dir / "index" / "words.sqlite")
@@ -140,12 +143,11 @@ class Library:
                       "search: contents born and died")
         hub.subscribe(StageResult, lambda e: search.on_result(e.stage, e.content, e.output),
                       "search: catalog and index")
-        importer = xmp_ratings.importer(self.store, search.catalog, self.reviews,
-                                        self.assembly.provider("metadata"))
-        hub.subscribe(StageResult, lambda e: importer(e.stage, e.content, e.output),
-                      "XMP ratings in")
-        hub.subscribe(ReviewChanged, lambda e: self.flags_changed(e.content),
-                      "XMP picks, rejects and labels out")
+        sidecars = self.sidecars
+        hub.subscribe(StageResult, lambda e: sidecars.on_result(e.stage, e.content, e.output),
+                      "XMP sidecars in: what other tools changed")
+        hub.subscribe(FlagsChanged, lambda e: sidecars.on_flags(e.content, e.topics),
+                      "XMP sidecars out: ratings, picks, rejects, labels, concepts")
         hub.subscribe(StageResult, lambda e: self.trainer.on_result(e.stage, e.content,
                                                                     e.output),
                       "evaluator: predictions for new images")
@@ -339,20 +341,6 @@ class Library:
         return failed + skipped
 
     # ---------------------------------------------------------------- status
-    def flags_changed(self, content: bytes) -> None:
-        """After a rating, pick, reject, label or concept answer is stored: all of them out
-        to the photo's XMP sidecars, when [ratings] write_xmp; a RAW+JPEG pair's RAW gets
-        the same."""
-        if self.config.ratings.write_xmp:
-            subjects = self.concepts.sidecar_subjects(content)
-            self.sidecars.write(self.files_of(content), xmp_ratings.flags_of(
-                self.store, content, subjects))
-
-    def answers_changed(self, contents: list[bytes]) -> None:
-        """Concept answers stored: their confirmed concepts out to the sidecars."""
-        for content in contents:
-            self.flags_changed(content)
-
     def files_of(self, content: bytes) -> list[str]:
         """Every file that is this photo: its own paths, then its RAW twin's (a pair)."""
         return sorted(self.store.paths_for(content)) + sorted(

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from anagnorisisd.app.culling import Culling
-from anagnorisisd.events import Hub, ReviewChanged
+from anagnorisisd.events import FlagsChanged, Hub
 from anagnorisisd.imaging.xmp import LABELS
 from anagnorisisd.search.disjoint import DisjointSet
 from anagnorisisd.search.keepers import faults
@@ -35,12 +35,20 @@ HELD_BACK = ("grouped by the model, but their pixels do not look like the photo 
              "they stay unless you reject them yourself")
 
 
+def decided_of(review: dict[str, Any]) -> tuple[str | None, float | None, str | None,
+                                               float | None]:
+    """Reviews.decided, from one stored review record. Decisions made before their time was
+    kept count from the first look, the latest they can have been made."""
+    return (review.get("decision"), review.get("decided_at", review.get("seen_at")),
+            review.get("label"), review.get("labelled_at", review.get("seen_at")))
+
+
 class Reviews:
     def __init__(self, store: Store, culling: Culling, hub: Hub | None = None) -> None:
         self.store = store
         self.culling = culling
         self.hub = hub
-        """Hears ReviewChanged after each pick, reject or label the person makes."""
+        """Hears FlagsChanged after each pick, reject or label the person makes."""
         self._lock = threading.RLock()
         self._reviews: dict[bytes, dict[str, Any]] = dict(store.reviews())
         self.generation = 0
@@ -54,9 +62,10 @@ class Reviews:
         with self._lock:
             review = dict(self._reviews.get(content, {}))
             review["decision"] = decision
-            review.setdefault("seen_at", time.time())
+            review["decided_at"] = time.time()
+            review.setdefault("seen_at", review["decided_at"])
             self._save({content: review})
-        self._tell(content)
+        self._tell(content, "decision")
         return self.review_json(content)
 
     def set_label(self, content: bytes, label: str | None) -> dict[str, Any]:
@@ -64,33 +73,33 @@ class Reviews:
         if label is not None and label not in LABELS:
             raise ValueError(f"label must be one of {', '.join(LABELS)} or null")
         with self._lock:
-            review = {"decision": None, **self._reviews.get(content, {}), "label": label}
+            review = {"decision": None, **self._reviews.get(content, {}), "label": label,
+                      "labelled_at": time.time()}
             self._save({content: review})
-        self._tell(content)
+        self._tell(content, "label")
         return self.review_json(content)
 
-    def import_label(self, content: bytes, label: str) -> bool:
-        """A colour label another tool gave, kept only where none was given here (or
-        taken off here). Whether it was kept."""
-        with self._lock:
-            if label not in LABELS or "label" in self._reviews.get(content, {}):
-                return False
-            self._save({content: {"decision": None, **self._reviews.get(content, {}),
-                                  "label": label}})
-        return True
-
-    def _tell(self, content: bytes) -> None:
+    def _tell(self, content: bytes, topic: str) -> None:
         if self.hub is not None:
-            self.hub.publish(ReviewChanged(content))
+            self.hub.publish(FlagsChanged(content, frozenset({topic})))
 
-    def import_decision(self, content: bytes, decision: str) -> bool:
-        """A decision another tool recorded (XMP's -1, a reject), kept only where the person
-        has decided nothing here; it does not count as looked at. Whether it was kept."""
+    def decided(self, content: bytes) -> tuple[str | None, float | None, str | None,
+                                               float | None]:
+        """(decision, when it was made here, label, when it was given here); a time is
+        None for what was never decided here (or came from another tool)."""
         with self._lock:
-            if content in self._reviews:
-                return False
-            self._save({content: {"decision": decision}})
-        return True
+            return decided_of(self._reviews.get(content, {}))
+
+    def adopt(self, content: bytes, **changes: str | None) -> None:
+        """A decision or label another tool gave in a sidecar, newer than any made here
+        (app.xmp_ratings): kept as the person's own, with no time of its own (so it never
+        counts as decided here) and nothing published (it came from the sidecar)."""
+        with self._lock:
+            review = {"decision": None, **self._reviews.get(content, {})}
+            for key, value in changes.items():
+                review[key] = value
+                review[{"decision": "decided_at", "label": "labelled_at"}[key]] = None
+            self._save({content: review})
 
     def mark_seen(self, contents: list[bytes]) -> int:
         """A group was looked at: its photos leave the unreviewed queue."""

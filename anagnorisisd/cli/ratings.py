@@ -17,7 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from anagnorisisd.app.library import LIBRARY_SETTING
-from anagnorisisd.app.xmp_ratings import SidecarWriter, flags_of
+from anagnorisisd.app.xmp_ratings import (
+    SidecarSync,
+    StoredDecisions,
+    write_everything,
+)
 from anagnorisisd.cli import client
 from anagnorisisd.cli.progress import ProgressBar, plural
 from anagnorisisd.config import Config, load_config
@@ -81,6 +85,13 @@ def rating_value(raw: Any) -> float | None:
     return float(raw)
 
 
+def offline_sync(store: Store) -> SidecarSync:
+    """Sidecars written with no daemon running: a photo's own files (a RAW twin needs the
+    daemon's catalog, and gets its rating when the daemon next writes it)."""
+    return SidecarSync(store, None, StoredDecisions(store), None, True,
+                       lambda content: sorted(store.paths_for(content)))
+
+
 def write_ratings(config: Config, ratings: list[tuple[bytes, float | None]]) -> None:
     if not ratings:
         return
@@ -101,9 +112,9 @@ def write_ratings(config: Config, ratings: list[tuple[bytes, float | None]]) -> 
                 for content, value in ratings:
                     w.set_rating(content, value, time.time())
             if config.ratings.write_xmp:
-                sidecars = SidecarWriter()
+                sync = offline_sync(store)
                 for content, _ in ratings:
-                    sidecars.write(sorted(store.paths_for(content)), flags_of(store, content))
+                    sync.write(content, frozenset({"rating"}))
         finally:
             store.close()
     finally:
@@ -184,13 +195,11 @@ def export_sidecars(config: Config) -> int:
     """Every rating made here into the sidecars of the files that hold it, with the
     photo's pick, reject and colour label."""
     store = reading_store(config)
-    sidecars = SidecarWriter()
+    sidecars = offline_sync(store)
     try:
-        rated = list(store.ratings())
+        rated = [content for content, _ in store.ratings()]
         bar = ProgressBar("writing XMP sidecars", unit="ratings")
-        for done, (content, _) in enumerate(rated, start=1):
-            sidecars.write(sorted(store.paths_for(content)), flags_of(store, content))
-            bar.update(done, len(rated))
+        write_everything(sidecars, rated, lambda done: bar.update(done, len(rated)))
         bar.close(len(rated), len(rated))
     finally:
         store.close()

@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,12 +24,13 @@ from numpy.typing import NDArray
 
 from anagnorisisd.concepts import learner
 from anagnorisisd.concepts.book import ANSWERS, ConceptBook, new_concept_id
+from anagnorisisd.events import FlagsChanged, Hub
 from anagnorisisd.search.service import SearchService, decode_embedding
 from anagnorisisd.search.tags import fold
 from anagnorisisd.store.database import Store
+from anagnorisisd.strings import name_problem
 
 log = logging.getLogger(__name__)
-MAX_NAME = 200
 MAX_CONCEPTS = 1000
 SETTLE_S = 1.0
 """How long training waits after an answer for more answers to come."""
@@ -64,9 +64,11 @@ class Concept:
 
 
 class Concepts:
-    def __init__(self, store: Store, search: SearchService) -> None:
+    def __init__(self, store: Store, search: SearchService, hub: Hub | None = None) -> None:
         self.book = ConceptBook(store)
         self.search = search
+        self.hub = hub
+        """Hears FlagsChanged ("subjects") for every photo whose answers changed."""
         self.concepts: dict[str, Concept] = {}
         self.answers: dict[bytes, dict[str, str]] = {}
         self._lock = threading.RLock()
@@ -80,9 +82,6 @@ class Concepts:
         self._thread: threading.Thread | None = None
         self.state: dict[str, str] = {}
         """Per concept: "training", or why it was not trained."""
-        self.answered: Callable[[list[bytes]], object] | None = None
-        """Called with the photos whose answers were just stored (set by the library, which
-        writes their sidecars)."""
 
     # ------------------------------------------------------------ lifecycle
     def read(self) -> None:
@@ -162,8 +161,9 @@ class Concepts:
                     self.answers.pop(content, None)
                 self._retag(content)
         self.schedule(cid)
-        if self.answered is not None:
-            self.answered(contents)
+        if self.hub is not None:  # each listener guarded by the hub, after the commit
+            for content in contents:
+                self.hub.publish(FlagsChanged(content, frozenset({"subjects"})))
         return len(contents)
 
     def _retag(self, content: bytes) -> None:
@@ -176,20 +176,11 @@ class Concepts:
                  if given == "yes" and cid in self.concepts]
         self.search.catalog.tags.put(content, "concept", names)
 
-    def sidecar_subjects(self, content: bytes) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """The keywords a photo's sidecar must hold (its confirmed concepts) and those to
-        take out if there (every other concept's name, unless the photo's files already
-        had it as a keyword another tool wrote)."""
+    def confirmed_names(self, content: bytes) -> tuple[str, ...]:
+        """The names of the concepts confirmed for a photo: keywords its sidecars hold."""
         given = self.answers.get(content, {})
-        confirmed = tuple(c.name for cid, c in list(self.concepts.items())
-                          if given.get(cid) == "yes")
-        own = {level.casefold() for name, _ in self.search.catalog.tags.group_of(content,
-                                                                                "file")
-               for level in name.split("|")}
-        held = {n.casefold() for n in confirmed}
-        dropped = tuple(c.name for c in list(self.concepts.values())
-                        if c.name.casefold() not in held | own)
-        return confirmed, dropped
+        return tuple(c.name for cid, c in list(self.concepts.items())
+                     if given.get(cid) == "yes")
 
     def on_content(self, born: list[bytes], died: list[bytes]) -> None:
         for content in [*born, *died]:
@@ -425,9 +416,9 @@ def clean_name(name: Any) -> str:
     if not isinstance(name, str) or not name.strip():
         raise ConceptError('a concept needs a name: send {"name": "Rex"}')
     cleaned = " ".join(name.split())
-    if len(cleaned) > MAX_NAME or any(not c.isprintable() for c in cleaned):
-        raise ConceptError(f"a concept's name is at most {MAX_NAME} printable characters")
-    if "|" in cleaned or "/" in cleaned:
-        raise ConceptError('a concept\'s name has no "|" or "/": Lightroom and digiKam read '
-                           "them as keyword levels")
+    problem = name_problem(cleaned, "concept", forbidden="|/")
+    if problem is not None:
+        if "|" in cleaned or "/" in cleaned:
+            problem += " (Lightroom and digiKam read them as keyword levels)"
+        raise ConceptError(problem)
     return cleaned

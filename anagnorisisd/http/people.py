@@ -21,11 +21,11 @@ from anagnorisisd.http.errors import BadRequest, NotFound, read_json
 from anagnorisisd.imaging.decoding import failure_reason
 from anagnorisisd.imaging.face_crop import face_crop
 from anagnorisisd.people.service import NoSuchPerson
+from anagnorisisd.strings import name_problem
 
 PERSON_ID_RE = re.compile(r"[0-9a-f]{12}")
 CROP_CACHE = 2000
 """Face crops kept in memory (about 8 KB each)."""
-MAX_NAME = 200
 
 
 def desk_call(func: Any, *args: Any) -> Any:
@@ -56,8 +56,10 @@ def parse_name(body: Any) -> str | None:
     name = body["name"]
     if name is not None and not isinstance(name, str):
         raise BadRequest(f"name must be text or null, got {json.dumps(name)}")
-    if name is not None and (len(name) > MAX_NAME or any(ord(c) < 32 for c in name)):
-        raise BadRequest(f"a name is at most {MAX_NAME} characters, without control characters")
+    if name is None or not name.strip():
+        return None  # no name: the person is unnamed again
+    if (problem := name_problem(name.strip(), "person")) is not None:
+        raise BadRequest(problem)
     return name
 
 

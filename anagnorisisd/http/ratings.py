@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from typing import Any
 
 from aiohttp import web
@@ -42,17 +41,11 @@ def parse_rating(body: Any) -> float:
 
 
 def set_rating(library: Library, content: bytes, value: float | None) -> dict[str, Any]:
-    """The photo's rating, and its RAW twin's (a pair is one photo), in one transaction."""
-    both = [content, *library.search.catalog.twins(content)]
+    """The photo's rating (and its RAW twin's: app.ratings), then the photo as it is now."""
     try:
-        with library.store.write() as w:
-            for one in both:
-                w.set_rating(one, value, time.time())
+        library.ratings.set(content, value)
     except StoreFull as exc:  # said, never lost silently: the panel shows it, nothing changed
         raise InsufficientStorage(f"the rating was not saved: {exc}") from None
-    for one in both:
-        library.search.catalog.set_rating(one, user=value)
-    library.flags_changed(content)
     return describe(library, content)
 
 

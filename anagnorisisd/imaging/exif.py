@@ -17,6 +17,7 @@ from typing import Any
 from PIL import Image
 
 from anagnorisisd.imaging.xmp import read_flags, read_rating
+from anagnorisisd.strings import scrub
 
 EXIF_IFD = 0x8769
 GPS_IFD = 0x8825
@@ -39,7 +40,7 @@ def clean(value: Any) -> str | None:
         value = value[: MAX_TEXT * 4].decode("utf-8", "replace")
     if not isinstance(value, str):
         return None
-    value = value[: MAX_TEXT * 4].strip("\x00 \t\r\n")
+    value = scrub(value[: MAX_TEXT * 4]).strip("\x00 \t\r\n")
     if len(value) > MAX_TEXT:
         value = value[: MAX_TEXT - 1] + "…"
     return value or None

@@ -17,13 +17,17 @@ their originals rewritten by a search tool. What is written (Flags.properties):
   where the sidecar has them; every keyword another tool wrote is kept, and only a
   concept's own name is ever taken out again (Flags.subjects_dropped).
 
-An existing sidecar (``NAME.EXT.xmp`` as darktable and digiKam name it, or ``NAME.xmp``
-as Lightroom does) is edited in place with an XML parser (imaging.xmp), changing only
-these properties and keeping every other property, prefix and comment; it is not
-rewritten at all when they already say so. A new one is ``NAME.EXT.xmp``. A cleared
-value is removed from every sidecar of the photo, so no tool (this one included, on a
-later import) still sees it. Writes are atomic (a temporary file, then a rename), and a
-sidecar that is a symlink, a FIFO or bigger than any real sidecar is refused.
+A write is about some of these (its `topics`: a rating, a decision, a label, keywords)
+and changes only those properties, in the sidecar as it is on disk at that moment: a value
+another tool wrote there since, for anything else, stays as that tool wrote it. Every
+existing sidecar of the photo (``NAME.EXT.xmp`` as darktable and digiKam name it, and
+``NAME.xmp`` as Lightroom does) is edited in place with an XML parser (imaging.xmp),
+keeping every other property, prefix and comment, and is not rewritten at all when it
+already says so; so a cleared value leaves no sidecar still saying it. A photo without a
+sidecar gets a new ``NAME.EXT.xmp`` that starts from the photo's own embedded XMP and IPTC
+keywords (what other tools would show for it), never from an empty set. Writes are atomic
+(a temporary file, then a rename), and a sidecar that is a symlink, a FIFO or bigger than
+any real sidecar is refused.
 """
 
 from __future__ import annotations
@@ -54,12 +58,14 @@ from anagnorisisd.imaging.xmp import (
     XMP_NS,
     XmpError,
     parse,
+    read_flags,
     sequence,
     serialize,
     set_property,
     set_sequence,
     values,
 )
+from anagnorisisd.ingest import sidecars as ingest_sidecars
 from anagnorisisd.ingest.safe_io import UnreadableFile, open_regular
 
 MAX_SIDECAR_BYTES = 4 << 20
@@ -87,9 +93,22 @@ def stars(rating: float) -> int:
     return max(1, min(5, int(rating / 2 + 0.5)))
 
 
+TOPICS = frozenset({"rating", "decision", "label", "subjects"})
+"""What a write can be about; each touches its own properties only (Flags.properties)."""
+
+
+@dataclass(frozen=True)
+class Unreject:
+    """xmp:Rating after a reject is taken back: the stars, if the sidecar still says -1
+    (the reject); otherwise whatever it says is left alone."""
+
+    stars: str | None
+
+
 @dataclass(frozen=True)
 class Flags:
-    """What the person decided about a photo, as other tools should see it."""
+    """What the person decided about a photo, as other tools should see it, and which of
+    it a write is about (`topics`)."""
 
     rating: float | None = None
     decision: str | None = None
@@ -99,37 +118,58 @@ class Flags:
     subjects: tuple[str, ...] = ()
     """Keywords the sidecar must hold (confirmed concepts)."""
     subjects_dropped: tuple[str, ...] = ()
-    """Keywords to take out if there (concepts no longer confirmed for this photo that
-    no other tool wrote)."""
+    """Keywords to take out if there (concepts this daemon wrote that are no longer
+    confirmed for this photo)."""
+    topics: frozenset[str] = TOPICS
+    """What this write is about; properties of other topics are not touched."""
 
-    def properties(self) -> dict[str, Value]:
-        rating = ("-1" if self.decision == "reject" else
-                  None if self.rating is None else str(stars(self.rating)))
-        pick = DIGIKAM_PICK.get(self.decision or "")
-        label = self.label if self.label in LIGHTROOM_LABEL else None
-        return {RATING: rating, PICK_LABEL: None if pick is None else str(pick),
-                LABEL: LIGHTROOM_LABEL[label] if label else None,
-                COLOR_LABEL: str(DIGIKAM_LABEL[label]) if label else None,
-                DT_LABELS: [str(DARKTABLE_LABEL[label])] if label else None}
+    def properties(self) -> dict[str, Value | Unreject]:
+        out: dict[str, Value | Unreject] = {}
+        rejected = self.decision == "reject"
+        rated = None if self.rating is None else str(stars(self.rating))
+        if "rating" in self.topics:
+            out[RATING] = "-1" if rejected else rated
+        if "decision" in self.topics:
+            pick = DIGIKAM_PICK.get(self.decision or "")
+            out[PICK_LABEL] = None if pick is None else str(pick)
+            if rejected:
+                out[RATING] = "-1"
+            elif "rating" not in self.topics:
+                out[RATING] = Unreject(rated)
+        if "label" in self.topics:
+            label = self.label if self.label in LIGHTROOM_LABEL else None
+            out[LABEL] = LIGHTROOM_LABEL[label] if label else None
+            out[COLOR_LABEL] = str(DIGIKAM_LABEL[label]) if label else None
+            out[DT_LABELS] = [str(DARKTABLE_LABEL[label])] if label else None
+        return out
+
+    def keywords(self) -> Subjects:
+        return ((self.subjects, self.subjects_dropped) if "subjects" in self.topics
+                else ((), ()))
 
 
 def sidecar_names(photo: str) -> tuple[Path, Path]:
     """Where a photo's sidecar may be, in the order it is looked for: NAME.EXT.xmp
     (darktable, digiKam), then NAME.xmp (Lightroom)."""
-    here = Path(photo)
-    return here.with_name(here.name + ".xmp"), here.with_suffix(".xmp")
-
-
-def sidecar_for(photo: str) -> Path:
-    """The sidecar other tools already made, if any, else the darktable/digiKam name."""
-    names = sidecar_names(photo)
-    return next((name for name in names if os.path.lexists(name)), names[0])
+    first, second = ingest_sidecars.sidecar_names(photo)
+    return Path(first), Path(second)
 
 
 def _says(root: etree._Element, name: str, value: Value) -> bool:
     if name in SEQUENCES:
         return sequence(root, name) == (value or [])
     return values(root, name) == ([] if value is None else [value])
+
+
+def _resolved(root: etree._Element, name: str, value: Value | Unreject) -> Value:
+    """The value to write: an Unreject becomes the stars where the sidecar says -1, else
+    what the sidecar already says."""
+    if not isinstance(value, Unreject):
+        return value
+    now = values(root, name)
+    if now and now[0] == "-1":
+        return value.stars
+    return now[0] if now else None
 
 
 KEYWORD_LISTS = ((SUBJECT, RDF_BAG), (HIERARCHICAL, RDF_BAG), (TAGS_LIST, RDF_SEQ))
@@ -150,13 +190,14 @@ def edited_subjects(current: list[str], subjects: Subjects) -> list[str]:
     return kept + [a for a in dict.fromkeys(add) if a.casefold() not in held]
 
 
-def with_properties(xmp: str, wanted: dict[str, Value],
+def with_properties(xmp: str, asked: dict[str, Value | Unreject],
                     subjects: Subjects = ((), ())) -> str:
-    """The packet with each property set as wanted (None: removed) and dc:subject edited
+    """The packet with each property set as asked (None: removed) and dc:subject edited
     (edited_subjects), everything else as it was; the very same text when it already
     says so."""
     try:
         root = parse(xmp.encode("utf-8"))
+        wanted = {name: _resolved(root, name, value) for name, value in asked.items()}
         keywords = {name: (current, edited_subjects(current, subjects), container)
                     for name, container in KEYWORD_LISTS
                     if name == SUBJECT or next(root.iter(name), None) is not None
@@ -183,47 +224,86 @@ def with_rating(xmp: str, value: int | None) -> str:
 
 
 def write_flags(photo: str, flags: Flags) -> Path:
-    """Say the flags in the photo's sidecar; what is None is removed from every sidecar the
-    photo has, and no sidecar is made for nothing. Returns the sidecar written. Raises
-    SidecarError with the reason when a sidecar cannot be read or written."""
+    """Say the flags of the write's topics in every sidecar the photo has, each as it is on
+    disk now; a photo without one gets one (starting from its embedded XMP) only when there
+    is something to say. Returns the first sidecar written. Raises SidecarError with the
+    reason when a sidecar cannot be read or written."""
     wanted = flags.properties()
+    subjects = flags.keywords()
     existing = [n for n in sidecar_names(photo) if os.path.lexists(n)]
-    target = sidecar_for(photo)
-    cleared: dict[str, Value] = dict.fromkeys(wanted)
     for name in existing:
-        if name != target:
-            _edit(name, photo, cleared, ((), flags.subjects_dropped))
-    if any(value is not None for value in wanted.values()) or target in existing or \
-            flags.subjects:
-        _edit(target, photo, wanted, (flags.subjects, flags.subjects_dropped))
+        _edit(name, photo, wanted, subjects)
+    if existing:
+        return existing[0]
+    target = sidecar_names(photo)[0]
+    if any(v is not None and not isinstance(v, Unreject) for v in wanted.values()) \
+            or subjects[0]:
+        _edit(target, photo, wanted, subjects, start=embedded_start(photo))
     return target
 
 
 def write_rating(photo: str, rating: float | None) -> Path:
-    """write_flags for a rating alone (no decision, no label)."""
-    return write_flags(photo, Flags(rating))
+    """write_flags for a rating alone."""
+    return write_flags(photo, Flags(rating, topics=frozenset({"rating"})))
 
 
-def _edit(target: Path, photo: str, wanted: dict[str, Value],
-          subjects: Subjects = ((), ())) -> None:
+def embedded_start(photo: str) -> str:
+    """What a new sidecar starts from: the photo's own embedded XMP packet (its rating,
+    label and keywords, as other tools show them), with its IPTC keywords added to
+    dc:subject; an empty packet for a photo with neither, or one that cannot be read."""
+    from anagnorisisd.imaging.embedded import embedded_metadata  # Pillow, on use only
+
+    packet, iptc = embedded_metadata(photo, MAX_SIDECAR_BYTES)
+    start = EMPTY_SIDECAR
+    if packet:
+        try:
+            text = packet.decode("utf-8")
+            with_properties(text, {})  # parses: it is XMP this editor can hold
+            start = text
+        except (UnicodeDecodeError, SidecarError):
+            start = EMPTY_SIDECAR
+    if iptc:
+        start = with_properties(start, {}, (tuple(iptc), ()))
+    return start
+
+
+def _edit(target: Path, photo: str, wanted: dict[str, Value | Unreject],
+          subjects: Subjects = ((), ()), start: str = EMPTY_SIDECAR) -> None:
     if target.is_symlink():  # it may lead anywhere, out of the library too
         raise SidecarError(f"{target}: a symlink, not followed")
     try:
         with open_regular(str(target), MAX_SIDECAR_BYTES) as f:
             current = f.read().decode("utf-8")
     except FileNotFoundError:
-        if all(value is None for value in wanted.values()) and not subjects[0]:
-            return  # nothing to clear
         current = ""
     except (UnreadableFile, UnicodeDecodeError, OSError) as exc:
         raise SidecarError(f"{target}: {exc}") from None
     try:
-        updated = with_properties(current if current.strip() else EMPTY_SIDECAR, wanted,
-                                  subjects)
+        updated = with_properties(current if current.strip() else start, wanted, subjects)
     except SidecarError as exc:
         raise SidecarError(f"{target}: {exc}") from None
     if updated != current:
         replace_atomically(target, updated, like=photo)
+
+
+def read_sidecars(photo: str) -> tuple[list[bytes], dict[str, object], float | None]:
+    """The photo's sidecars' bytes (NAME.EXT.xmp, then NAME.xmp), the rating, pick and
+    label they say (the first that says any wins: xmp_rating, xmp_pick, xmp_label, each
+    None when unsaid), and the modification time of that sidecar (None: no sidecar says
+    anything). Unreadable sidecars are passed over."""
+    packets: list[tuple[bytes, float]] = []
+    for candidate in sidecar_names(photo):
+        try:
+            with open_regular(str(candidate), MAX_SIDECAR_BYTES) as f:
+                packets.append((f.read(), os.fstat(f.fileno()).st_mtime))
+        except (OSError, UnreadableFile):
+            continue
+    for packet, mtime in packets:
+        flags = read_flags(packet)
+        if any(value is not None for value in flags.values()):
+            return [p for p, _ in packets], flags, mtime
+    return ([p for p, _ in packets], dict.fromkeys(("xmp_rating", "xmp_pick", "xmp_label")),
+            max((m for _, m in packets), default=None))
 
 
 TEMP_MARK = ".anagnorisisd-"

@@ -82,6 +82,8 @@ class Verdict:
     size: int = 0
     mtime_ns: int = 0
     skip: str | None = None
+    sidecar: tuple[int, ...] | None = None
+    """Its XMP sidecars' fingerprint (ingest.sidecars), when the scan looked."""
 
     @property
     def ok(self) -> bool:

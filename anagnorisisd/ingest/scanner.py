@@ -16,9 +16,10 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from anagnorisisd.ingest.safe_io import Verdict, judge, real_roots
+from anagnorisisd.ingest.sidecars import fingerprint_of, is_sidecar, sidecar_names
 from anagnorisisd.store.database import Store
 
 WRITE_CHUNK = 2000
@@ -48,25 +49,43 @@ def walk(root: str, extensions: frozenset[str], library_real_roots: list[str]
         directory = stack.pop()
         try:
             with os.scandir(directory) as entries:
-                for entry in entries:
-                    if entry.name.startswith("."):
-                        continue
-                    try:
-                        if entry.is_dir(follow_symlinks=False):
-                            stack.append(entry.path)
-                            continue
-                        wanted = is_wanted(entry.name, extensions)
-                        if not wanted and not entry.is_symlink():
-                            continue
-                    except OSError:
-                        continue
-                    verdict = judge(entry.path, library_real_roots, entry)
-                    if verdict is None:
-                        continue
-                    if wanted or (verdict.skip and "to a folder" in verdict.skip):
-                        yield verdict
+                listing = [e for e in entries if not e.name.startswith(".")]
         except OSError as exc:
             yield Verdict(directory, skip=f"cannot list this folder: {exc.strerror or exc}")
+            continue
+        sidecars = sidecar_stats(listing)
+        for entry in listing:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                    continue
+                wanted = is_wanted(entry.name, extensions)
+                if not wanted and not entry.is_symlink():
+                    continue
+            except OSError:
+                continue
+            verdict = judge(entry.path, library_real_roots, entry)
+            if verdict is None:
+                continue
+            if wanted and verdict.ok:
+                yield replace(verdict, sidecar=fingerprint_of(sidecar_names(entry.path),
+                                                              sidecars))
+            elif wanted or (verdict.skip and "to a folder" in verdict.skip):
+                yield verdict
+
+
+def sidecar_stats(listing: list[os.DirEntry[str]]) -> dict[str, tuple[int, int]]:
+    """(size, mtime_ns) of every regular XMP file in a folder listing."""
+    out: dict[str, tuple[int, int]] = {}
+    for entry in listing:
+        if is_sidecar(entry.name):
+            try:
+                if entry.is_file(follow_symlinks=False):
+                    st = entry.stat(follow_symlinks=False)
+                    out[entry.path] = (st.st_size, st.st_mtime_ns)
+            except OSError:
+                continue
+    return out
 
 
 def walk_files(root: str, extensions: frozenset[str],
@@ -115,13 +134,13 @@ def scan(
     reals = real_roots(all_roots)
     known = store.stat_index()
     seen: set[str] = set()
-    changed: list[tuple[str, int, int]] = []
+    changed: list[Verdict] = []
     skipped: list[Verdict] = []
 
     def flush() -> None:
         with store.write() as w:
-            for path, size, mtime_ns in changed:
-                report.queued += w.seen(path, size, mtime_ns)
+            for v in changed:
+                report.queued += w.seen(v.path, v.size, v.mtime_ns, v.sidecar)
         changed.clear()
 
     with store.write() as w:  # this scan's skip notes replace the last ones under its roots
@@ -136,8 +155,8 @@ def scan(
             path = verdict.path
             seen.add(path)
             report.seen += 1
-            if known.get(path) != (verdict.size, verdict.mtime_ns):
-                changed.append((path, verdict.size, verdict.mtime_ns))
+            if known.get(path) != (verdict.size, verdict.mtime_ns, verdict.sidecar):
+                changed.append(verdict)
                 if len(changed) >= WRITE_CHUNK:
                     flush()
             if on_progress is not None and report.seen % 1000 == 0:

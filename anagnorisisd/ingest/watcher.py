@@ -30,6 +30,7 @@ from watchdog.observers.api import BaseObserver
 
 from anagnorisisd.ingest.safe_io import judge, real_roots
 from anagnorisisd.ingest.scanner import is_wanted, normalise_extensions, normalise_root, walk_files
+from anagnorisisd.ingest.sidecars import fingerprint, is_sidecar, photos_of
 from anagnorisisd.store.database import Store, StoreFull
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,14 @@ class Debouncer:
                 self._pending[path] = PendingCheck(due)
             else:
                 entry.due = due
+
+    def sidecar_changed(self, sidecar: str) -> None:
+        """Another tool wrote, renamed or removed an XMP sidecar: look again at the photos it
+        belongs to (their stat is unchanged, their sidecars' fingerprint is not)."""
+        base = sidecar[: -len(".xmp")]
+        named = [r.path for r in self.store.iter_files(base + ".")]
+        for photo in photos_of(sidecar, named):
+            self.check_later(photo)
 
     def check_tree_later(self, directory: str) -> None:
         for verdict in walk_files(directory, self.extensions, self.roots() or [directory]):
@@ -149,6 +158,8 @@ class Debouncer:
             observations.append((path, stat))
         if not observations:
             return
+        sidecars = {path: fingerprint(path) for path, seen in observations
+                    if isinstance(seen, tuple)}
         with self.store.write() as w:
             for path, seen in observations:
                 if seen is None:
@@ -157,7 +168,7 @@ class Debouncer:
                 elif isinstance(seen, str):
                     w.skip(path, seen)
                 else:
-                    w.seen(path, *seen)
+                    w.seen(path, *seen, sidecars[path])
         with self._lock:
             for path, _ in observations:
                 self._pending.pop(path, None)
@@ -176,6 +187,10 @@ class EventRouter(FileSystemEventHandler):
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         src = os.fsdecode(event.src_path)
+        if not event.is_directory:  # a sidecar written (often renamed into place), or gone
+            for path in (src, os.fsdecode(getattr(event, "dest_path", "") or "")):
+                if path and is_sidecar(path) and event.event_type != "opened":
+                    self.debouncer.sidecar_changed(path)
         if isinstance(event, FileSystemMovedEvent):
             self.debouncer.moved(src, os.fsdecode(event.dest_path), event.is_directory)
             if isinstance(event, DirMovedEvent):

@@ -9,8 +9,10 @@ landmarks, so remote faces have none.
 The workers are spread, retried and backed off as for CLIP (ml.worker_pool). A worker's
 identity is checked on a probe photo with a face: against the local model where it is
 installed (boxes IoU 0.9 or more, vectors cosine 0.99 or more), else against the first
-worker that answered. An answer with boxes outside the picture, non-finite numbers or
-vectors whose length changes is refused with its reason.
+worker that answered, each on the very JPEG the worker was sent. A box that reaches past
+the picture is cut to it, as the local detector's are; a box wholly outside it or of no
+size, non-finite numbers or a vector whose length changes make the answer odd
+(worker_pool: the worker is probed again, and the photo fails if the probe passes).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from anagnorisisd.ml.remote_protocol import (
     HttpStatus,
     Refused,
     RemoteError,
+    as_sent,
     jpeg,
     load_json,
     multipart,
@@ -42,9 +45,6 @@ from anagnorisisd.ml.worker_pool import WorkerPool
 
 MAX_FACES_ANSWERED = 1000
 MAX_FACE_VECTOR = 4096
-BOX_SLACK = 0.02
-"""How far outside the picture a box may reach (a face cut by the edge) before the answer
-is refused: a box entirely elsewhere is a lie."""
 PROBE_IOU, PROBE_COSINE = 0.9, 0.99
 
 
@@ -79,13 +79,13 @@ class RemoteFaces(WorkerPool):
     def identity(self) -> str:
         return f"{self.name}@remote"
 
-    def _ask(self, worker: Worker, rgb: NDArray[np.uint8], min_score: float,
+    def _ask(self, worker: Worker, sent: bytes, size: tuple[int, int], min_score: float,
              deadline: float | None) -> list[Face]:
+        """The faces in the JPEG `sent` (`size`: its width and height), in its pixels."""
         entries = {"facial-recognition": {
             "detection": {"modelName": self.name, "options": {"minScore": min_score}},
             "recognition": {"modelName": self.name}}}
-        body, content_type = multipart({"entries": json.dumps(entries)},
-                                       {"image": jpeg(Image.fromarray(rgb))})
+        body, content_type = multipart({"entries": json.dumps(entries)}, {"image": sent})
         start = time.monotonic()
         until = start + self.timeout_s if deadline is None else min(deadline,
                                                                      start + self.timeout_s)
@@ -94,7 +94,7 @@ class RemoteFaces(WorkerPool):
         except OSError as exc:
             message = str(exc) if str(exc).startswith("unreachable") else f"unreachable: {exc!r}"
             raise OSError(message) from None
-        faces = self._parse(load_json(raw, "the answer"), rgb.shape[1], rgb.shape[0])
+        faces = self._parse(load_json(raw, "the answer"), *size)
         with self._cond:
             elapsed = time.monotonic() - start
             worker.latency_s = (elapsed if worker.latency_s is None
@@ -109,12 +109,12 @@ class RemoteFaces(WorkerPool):
         for item in listed:
             if not isinstance(item, dict):
                 raise RemoteError("returned garbage: a face that is not an object")
-            box = _box(item.get("boundingBox"))
-            slack_x, slack_y = BOX_SLACK * width, BOX_SLACK * height
-            if not (-slack_x <= box[0] < box[2] <= width + slack_x
-                    and -slack_y <= box[1] < box[3] <= height + slack_y):
-                raise Refused(f"returned a face box {[round(v) for v in box]} outside the "
-                              f"{width}x{height} picture it was sent")
+            raw_box = _box(item.get("boundingBox"))
+            box = clipped(raw_box, width, height)
+            if box is None:
+                raise RemoteError(f"returned a face box {[round(v, 1) for v in raw_box]} "
+                                  f"outside the {width}x{height} picture it was sent, or of "
+                                  "no size")
             score = item.get("score")
             if not isinstance(score, int | float) or not 0.0 <= float(score) <= 1.0:
                 raise RemoteError("returned garbage: a face score that is not in 0..1")
@@ -128,17 +128,21 @@ class RemoteFaces(WorkerPool):
             faces.append(Face(box=box, score=float(score), vector=vector))
         return faces
 
-    def _check(self, worker: Worker, deadline: float | None = None) -> None:
+    def _check(self, worker: Worker) -> None:
+        """The probe photo's faces must match the reference's for the very JPEG the worker
+        was sent (like with like: the local model on the pixels before the JPEG gave a
+        cosine of 0.975 on identical model files)."""
         with self._check_locks[worker.url]:
             if worker.checked:
                 return
             probe = probe_photo()
+            sent = jpeg(Image.fromarray(probe))
             try:
-                theirs = self._ask(worker, probe, 0.5, deadline)
+                theirs = self._ask(worker, sent, (probe.shape[1], probe.shape[0]), 0.5, None)
             except HttpStatus as exc:
                 raise Refused(f"does not serve {self.name}: the probe photo got {exc}") from None
             if self.reference is not None:
-                ours, _ = self.reference.faces(probe, 0.5)
+                ours, _ = self.reference.faces(np.asarray(as_sent(sent)), 0.5)
                 against = "the local model"
             else:
                 with self._cond:
@@ -159,9 +163,11 @@ class RemoteFaces(WorkerPool):
               most: int | None = None) -> tuple[list[Face], int]:
         """Within the timeout, or NoWorker: a photo never holds its trip through the
         pipeline waiting for a face worker (the stage retries it later)."""
+        sent = jpeg(Image.fromarray(rgb))
+        size = (rgb.shape[1], rgb.shape[0])
         found, _ = self._on_some_worker(
-            lambda worker, until: self._ask(worker, rgb, min_score, until),
-            lambda: [], deadline=time.monotonic() + self.timeout_s)
+            lambda worker, until: self._ask(worker, sent, size, min_score, until),
+            lambda: [], len(sent), deadline=time.monotonic() + self.timeout_s)
         boxes = np.asarray([f.box for f in found], dtype=np.float32).reshape(-1, 4)
         return [found[i] for i in largest(boxes, most)], len(found)
 
@@ -186,6 +192,18 @@ def disagreement(theirs: list[Face], ours: list[Face]) -> str | None:
         if cosine < PROBE_COSINE:
             return f"vector cosine {cosine:.3f}, needs {PROBE_COSINE}"
     return None
+
+
+def clipped(box: tuple[float, float, float, float], width: int, height: int
+            ) -> tuple[float, float, float, float] | None:
+    """A face box cut to the picture, as the local detector's boxes are (immich's detector
+    does not cut them: a face at the edge reaches a few pixels past it); None for a box
+    wholly outside the picture or less than a pixel wide or high, which is a lie."""
+    x1, y1 = max(0.0, box[0]), max(0.0, box[1])
+    x2, y2 = min(float(width), box[2]), min(float(height), box[3])
+    if x2 - x1 < 1.0 or y2 - y1 < 1.0:
+        return None
+    return (x1, y1, x2, y2)
 
 
 def _box(raw: Any) -> tuple[float, float, float, float]:

@@ -8,9 +8,11 @@
 
 Workers are spread, retried and backed off as for CLIP and faces (ml.worker_pool). A
 worker's identity is checked on a probe picture with known words (`probe_page`): against
-the local model where it is installed (the same words), else against the first worker that
-answered. An answer whose lists differ in length, whose boxes lie outside the picture, or
-whose numbers are not finite is refused with its reason.
+the local model where it is installed (the same lines in the same places, read from the
+very JPEG the worker was sent, in any order), else against the first worker that answered.
+A line box reaching past the picture is cut to it; lists of different lengths refuse the
+worker; a box wholly outside the picture or numbers that are not finite make the answer
+odd (worker_pool: the worker is probed again, and the photo fails if the probe passes).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from anagnorisisd.ml.remote_protocol import (
     HttpStatus,
     Refused,
     RemoteError,
+    as_sent,
     jpeg,
     load_json,
     multipart,
@@ -43,12 +46,12 @@ from anagnorisisd.ml.remote_protocol import (
 )
 from anagnorisisd.ml.remote_worker import Worker
 from anagnorisisd.ml.worker_pool import WorkerPool
+from anagnorisisd.strings import scrub
 
 MAX_LINES_ANSWERED = 5000
 MAX_LINE_CHARS = 2000
-BOX_SLACK = 0.02
-"""How far outside the picture (as a fraction of it) a corner may reach: a line cut by the
-edge. A box entirely elsewhere is a lie."""
+LINE_IOU = 0.5
+"""How much a worker's box for a probe line must overlap the reference's."""
 PROBE_WORDS = ("ANAGNORISIS", "probe 2026", "wifi password")
 
 
@@ -74,7 +77,7 @@ class RemoteText(WorkerPool):
         super().__init__(urls, in_flight=in_flight, timeout_s=timeout_s, fallback_local=False)
         self.name = name
         self.reference = reference
-        self._anchor: str | None = None
+        self._anchor: list[TextLine] | None = None
 
     @property
     def identity(self) -> str:
@@ -83,14 +86,14 @@ class RemoteText(WorkerPool):
     def available(self) -> bool:
         return self.serving()
 
-    def _ask(self, worker: Worker, rgb: NDArray[np.uint8], deadline: float | None
-             ) -> list[TextLine]:
+    def _ask(self, worker: Worker, sent: bytes, size: tuple[int, int],
+             deadline: float | None) -> list[TextLine]:
+        """The lines read in the JPEG `sent` (`size`: its width and height), in its pixels."""
         entries = {"ocr": {
             "detection": {"modelName": self.name,
                           "options": {"maxResolution": DETECT_SIDE, "minScore": MIN_BOX_SCORE}},
             "recognition": {"modelName": self.name, "options": {"minScore": MIN_TEXT_SCORE}}}}
-        body, content_type = multipart({"entries": json.dumps(entries)},
-                                       {"image": jpeg(Image.fromarray(rgb))})
+        body, content_type = multipart({"entries": json.dumps(entries)}, {"image": sent})
         start = time.monotonic()
         until = start + self.timeout_s if deadline is None else min(deadline,
                                                                      start + self.timeout_s)
@@ -99,42 +102,78 @@ class RemoteText(WorkerPool):
         except OSError as exc:
             message = str(exc) if str(exc).startswith("unreachable") else f"unreachable: {exc!r}"
             raise OSError(message) from None
-        lines = parse_answer(load_json(raw, "the answer"), rgb.shape[1], rgb.shape[0])
+        lines = parse_answer(load_json(raw, "the answer"), *size)
         with self._cond:
             elapsed = time.monotonic() - start
             worker.latency_s = (elapsed if worker.latency_s is None
                                 else 0.8 * worker.latency_s + 0.2 * elapsed)
         return lines
 
-    def _check(self, worker: Worker, deadline: float | None = None) -> None:
+    def _check(self, worker: Worker) -> None:
+        """The probe page must be read as the reference reads the very JPEG the worker was
+        sent: the same lines in the same places, in whatever order the worker lists them
+        (immich lists them in an order of its own)."""
         with self._check_locks[worker.url]:
             if worker.checked:
                 return
             probe = probe_page()
+            sent = jpeg(Image.fromarray(probe))
             try:
-                theirs = words_of(self._ask(worker, probe, deadline))
+                theirs = self._ask(worker, sent, (probe.shape[1], probe.shape[0]), None)
             except HttpStatus as exc:
                 raise Refused(f"does not serve {self.name}: the probe page got {exc}") from None
             if self.reference is not None:
-                ours, against = words_of(self.reference.read(probe)), "the local model"
+                ours = self.reference.read(np.asarray(as_sent(sent)))
+                against = "the local model"
             else:
                 with self._cond:
                     if self._anchor is None:
                         self._anchor = theirs
                     ours, against = self._anchor, "the first worker"
-            if theirs != ours:
-                raise Refused(f"reads the probe page as {theirs[:60]!r}, where {against} "
-                              f"reads {ours[:60]!r}: is it running {self.name}?")
+            problem = reading_difference(theirs, ours)
+            if problem is not None:
+                raise Refused(f"reads the probe page otherwise than {against} ({problem}): "
+                              f"is it running {self.name}?")
             self._passed_check(worker)
 
     def read(self, rgb: NDArray[np.uint8]) -> list[TextLine]:
         """Within the timeout, or NoWorker: the stage then tries the photo again later."""
-        lines, _ = self._on_some_worker(lambda worker, until: self._ask(worker, rgb, until),
-                                        lambda: [], deadline=time.monotonic() + self.timeout_s)
+        sent = jpeg(Image.fromarray(rgb))
+        size = (rgb.shape[1], rgb.shape[0])
+        lines, _ = self._on_some_worker(
+            lambda worker, until: self._ask(worker, sent, size, until), lambda: [],
+            len(sent), deadline=time.monotonic() + self.timeout_s)
         return lines
 
     def status(self) -> dict[str, Any]:
         return {"workers": self.workers_status(), "waiting": self.waiting}
+
+
+def reading_difference(theirs: list[TextLine], ours: list[TextLine]) -> str | None:
+    """Why two readings of one picture are not the same model's, or None: the same lines
+    (words, any case and spacing), each with a box overlapping its twin's by half or
+    more. Order is not identity."""
+    def key(line: TextLine) -> str:
+        return " ".join(line.text.lower().split())
+
+    if sorted(map(key, theirs)) != sorted(map(key, ours)):
+        return (f"lines {sorted(map(key, theirs))[:4]!r}, where it reads "
+                f"{sorted(map(key, ours))[:4]!r}")
+    unmatched = list(theirs)
+    for line in ours:
+        twin = max((t for t in unmatched if key(t) == key(line)),
+                   key=lambda t: box_iou(t.box, line.box))
+        if box_iou(twin.box, line.box) < LINE_IOU:
+            return f"{line.text!r} in another place (overlap {box_iou(twin.box, line.box):.2f})"
+        unmatched.remove(twin)
+    return None
+
+
+def box_iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
+    return w * h / union if union > 0 else 0.0
 
 
 def parse_answer(answer: Any, width: int, height: int) -> list[TextLine]:
@@ -163,10 +202,11 @@ def parse_answer(answer: Any, width: int, height: int) -> list[TextLine]:
                for v in numbers):
         raise RemoteError("returned garbage: a box or score that is not a finite number")
     corners = np.asarray(boxes, dtype=np.float64).reshape(-1, 4, 2)
-    if corners.size and (corners.min() < -BOX_SLACK or corners.max() > 1 + BOX_SLACK):
-        raise Refused("returned a text box outside the picture it was sent (corners are "
-                      "fractions of the picture, 0 to 1)")
+    if corners.size and (np.any(corners.max(axis=1) <= 0.0) or np.any(corners.min(axis=1) >= 1.0)):
+        raise RemoteError("returned a text box wholly outside the picture it was sent "
+                          "(corners are fractions of the picture, 0 to 1)")
     if any(not 0.0 <= float(s) <= 1.0 for s in box_scores + text_scores):
         raise RemoteError("returned garbage: a score that is not in 0..1")
     corners = np.clip(corners, 0.0, 1.0) * np.asarray([width, height], dtype=np.float64)
-    return keep_lines(corners.astype(np.float32), box_scores, texts, text_scores, 0.0)
+    return keep_lines(corners.astype(np.float32), box_scores, [scrub(t) for t in texts],
+                      text_scores, 0.0)

@@ -29,6 +29,9 @@ class Worker:
     checked_wall: float = 0.0
     """Wall-clock time of the last passed check: what it sent before that is trusted."""
     finished: deque[float] = field(default_factory=lambda: deque(maxlen=256))
+    odd_streak: int = 0
+    """Odd answers in a row from a worker that kept passing its probe (worker_pool)."""
+    odd_answers: int = 0
 
     def usable(self, now: float, limit: int) -> bool:
         return self.retry_at <= now and self.in_flight < limit
@@ -47,7 +50,8 @@ class Worker:
                 "latency_ms": round(self.latency_s * 1000, 1) if self.latency_s else None,
                 "images_per_s": round(self.rate(now), 2), "done": self.done,
                 "bytes_per_image": round(self.bytes_sent / self.done) if self.done else None,
-                "failures": self.failures, "last_error": self.last_error,
+                "failures": self.failures, "odd_answers": self.odd_answers,
+                "last_error": self.last_error,
                 "refused": self.refused, "checked": self.checked, "in_flight": self.in_flight,
                 "retry_in_s": round(max(0.0, self.retry_at - now), 1)
                 if state in ("down", "refused") else None}

@@ -22,11 +22,25 @@ def text_install_hint(name: str) -> str:
             f"{WHEEL_MODEL}, which needs no download")
 
 
+IMMICH_DEFAULT = "PP-OCRv5_mobile"
+"""The text model immich's server reads with by default, and asks its workers for."""
+
+
+def remote_name(name: str) -> str:
+    """The name to ask immich workers for: the configured model by immich's name, or, for
+    the model inside the rapidocr wheel (this project's own, which immich does not serve:
+    it answers HTTP 500), immich's default."""
+    return IMMICH_DEFAULT if name == WHEEL_MODEL else name
+
+
 class TextModels:
     def __init__(self, config: Config, name: str, backend: str, retry_s: float = 30.0) -> None:
         self.config = config
         self.name = name
-        self.backend = backend or config.model.backend
+        self.backend = backend or "local"
+        """Text is read here unless [stages.text] backend says "remote": `[model] backend`
+        alone sends CLIP (and faces) to the workers, not OCR, whose default model here is
+        one immich does not serve."""
         self.retry_s = retry_s
         self.problem: str | None = "not loaded yet"
         self._model: LocalText | RemoteText | None = None
@@ -45,31 +59,35 @@ class TextModels:
                     self.problem = f"waiting for the text model: {exc}"
             return self._model
 
-    def _local(self) -> LocalText:
-        files = ocr_files(self.config.models_dir, self.name)
-        if self.name != WHEEL_MODEL and not files.detection.parent.parent.is_dir():
-            raise ModelError(f"'{self.name}' is not installed; {text_install_hint(self.name)}")
+    def _local(self, name: str) -> LocalText:
+        files = ocr_files(self.config.models_dir, name)
+        if name != WHEEL_MODEL and not files.detection.parent.parent.is_dir():
+            raise ModelError(f"'{name}' is not installed; {text_install_hint(name)}")
         return LocalText(files, threads=self.config.model.intra_op_threads)
 
     def _load(self) -> LocalText | RemoteText:
         if self.backend != "remote":
-            return self._local()
+            return self._local(self.name)
+        asked = remote_name(self.name)
         try:
-            reference: LocalText | None = self._local()
+            reference: LocalText | None = self._local(asked)
         except ModelError:
             reference = None  # checked against the first worker instead
         m = self.config.model
-        return RemoteText(self.name, m.remote_urls, reference, in_flight=m.remote_in_flight,
+        return RemoteText(asked, m.remote_urls, reference, in_flight=m.remote_in_flight,
                           timeout_s=m.remote_timeout_s)
 
     def status(self) -> dict[str, object]:
         model = self._model
         problem = self.problem
+        asked = remote_name(self.name)
         if model is not None and not model.available():
-            problem = (f"no text worker serves {self.name}: every one of [model] remote_urls "
+            problem = (f"no text worker serves {asked}: every one of [model] remote_urls "
                        "refused it (see each worker's reason)")
         out: dict[str, object] = {"name": self.name, "backend": self.backend,
                                   "problem": problem}
+        if self.backend == "remote":
+            out["asked_of_workers"] = asked
         if isinstance(model, RemoteText):
             out.update(model.status())
         return out

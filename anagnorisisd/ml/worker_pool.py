@@ -1,11 +1,20 @@
 """Spreading requests over immich machine-learning workers, whatever the model.
 
-Every remote model (CLIP, faces) asks its workers the same way: the usable worker with
-the fewest requests in flight takes the next item; any answer, however malformed, frees
-its slot; a worker that fails is skipped for a while (2 s, doubling to 15 s) and its item
-goes to another, so nothing is ever marked failed because a worker was down; a worker
-whose identity check fails is refused for REFUSED_RECHECK_S; every RECHECK_ITEMS items (or
-RECHECK_S) it is checked again. What "checked" means is the model's business (`_check`).
+Every remote model (CLIP, faces, text) asks its workers the same way: the usable worker
+with the fewest requests in flight takes the next item; any answer, however malformed,
+frees its slot; a worker that cannot be reached is skipped for a while (2 s, doubling to
+15 s) and its item goes to another, so nothing is ever marked failed because a worker was
+down; a worker whose identity check fails is refused for REFUSED_RECHECK_S; every
+RECHECK_ITEMS items (or RECHECK_S) it is checked again. What "checked" means is the
+model's business (`_check`).
+
+One odd answer (an error status, garbage, a box outside the picture) is not a verdict on
+the worker: it is probed again at once, and if it still shows its identity the answer was
+that photo's trouble (ItemFault: the photo fails with the reason, the worker goes on).
+Only a worker whose answers stay wrong (ODD_LIMIT in a row, or a probe it fails) is
+refused. Every request has the whole timeout from the moment it is sent, so a check
+before an item, or a wait for a free worker, never eats the item's time; a query someone
+waits on is answered at once when every worker is known to be down.
 """
 
 from __future__ import annotations
@@ -16,7 +25,14 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from anagnorisisd.ml.remote_protocol import HttpStatus, ItemFault, NoWorker, Refused, Stopped
+from anagnorisisd.ml.remote_protocol import (
+    HttpStatus,
+    ItemFault,
+    NoWorker,
+    Refused,
+    RemoteError,
+    Stopped,
+)
 from anagnorisisd.ml.remote_worker import Worker
 
 log = logging.getLogger(__name__)
@@ -28,6 +44,9 @@ REFUSED_RECHECK_S = 300.0
 """A refused worker is probed again after this long: it may have been given the right model."""
 RECHECK_ITEMS, RECHECK_S = 200, 600.0
 """A worker is checked on the probe again after this many items or seconds."""
+ODD_LIMIT = 5
+"""Odd answers in a row (each followed by a probe it passed) after which a worker is
+refused all the same: a worker that passes its probe and answers nothing else right."""
 
 
 class WorkerPool:
@@ -44,8 +63,9 @@ class WorkerPool:
         self._check_locks = {w.url: threading.RLock() for w in self.workers}
         self._stopped = threading.Event()
 
-    def _check(self, worker: Worker, deadline: float | None = None) -> None:
-        """Raise unless the worker shows it runs this model; mark it checked if it does."""
+    def _check(self, worker: Worker) -> None:
+        """Raise unless the worker shows it runs this model; mark it checked if it does.
+        The check has its own timeout: it is the worker's time, never an item's."""
         raise NotImplementedError
 
     def _passed_check(self, worker: Worker) -> None:
@@ -55,11 +75,13 @@ class WorkerPool:
             worker.checked_wall = time.time()
             worker.refused = None  # identity shown again: any earlier refusal ends
 
-    def _acquire(self, deadline: float | None = None) -> Worker | None:
+    def _acquire(self, deadline: float | None = None, interactive: bool = False
+                 ) -> Worker | None:
         """The usable worker with the fewest requests in flight; None means "embed locally"
         (fallback). An item of the pipeline waits while every worker is down, since nothing
-        should fail for it; a request someone waits on (a query) waits until `deadline`,
-        then NoWorker says so in one sentence."""
+        should fail for it; a request with a `deadline` waits until then, then NoWorker says
+        so in one sentence; an `interactive` one (a query someone waits on) is answered at
+        once while every worker is known to be down or refused."""
         with self._cond:
             self.waiting += 1
             try:
@@ -74,6 +96,9 @@ class WorkerPool:
                         return worker
                     if self.fallback_local and all(w.in_flight == 0 for w in self.workers):
                         return None
+                    if interactive and all(w.retry_at > now and (w.refused or w.up is False)
+                                           for w in self.workers):
+                        raise NoWorker(self._nobody())  # known down: no use waiting
                     if deadline is not None and (now >= deadline or all(
                             w.refused and w.retry_at > deadline for w in self.workers)):
                         raise NoWorker(self._nobody())  # none can answer in time: say so now
@@ -92,13 +117,22 @@ class WorkerPool:
         return (f"no remote worker could answer within {self.timeout_s:g} s: "
                 + "; ".join(states))
 
-    def _release(self, worker: Worker, error: Exception | None, sent: int = 0) -> None:
+    def _release(self, worker: Worker, error: Exception | None, sent: int = 0,
+                 odd: str | None = None) -> None:
         """Any answer, however malformed, ends here and frees the worker's slot: a success,
-        a refusal (identity: no work for minutes), or a fault (skipped a while, checked
-        again on the probe before its next item)."""
+        a refusal (identity: no work for minutes), a fault (skipped a while, checked
+        again on the probe before its next item), or an `odd` answer to one photo from a
+        worker that still passes its probe (counted, and the photo's failure)."""
         with self._cond:
             worker.in_flight -= 1
             now = time.monotonic()
+            if odd is not None:
+                worker.odd_streak += 1
+                worker.odd_answers += 1
+                worker.last_error = odd
+                log.warning("remote worker %s: %s", worker.url, odd)
+            elif error is None:
+                worker.odd_streak = 0
             if error is None:
                 if worker.refused is None:  # a refusal made meanwhile stands until a check
                     worker.up, worker.backoff, worker.retry_at = True, 0.0, 0.0
@@ -125,41 +159,55 @@ class WorkerPool:
 
     def _on_some_worker(self, ask: Callable[[Worker, float | None], T],
                         here: Callable[[], T], sent: int = 0,
-                        deadline: float | None = None) -> tuple[T, str]:
-        """Ask workers until one answers (a failing one hands the item to the next: never a
-        failure of the item), or embed `here` when every worker is down and fallback is on.
-        An error status for this item from a worker that then passes its probe again is the
-        item's fault (ItemFault), not the worker's."""
+                        deadline: float | None = None,
+                        interactive: bool = False) -> tuple[T, str]:
+        """Ask workers until one answers (one that cannot be reached hands the item to the
+        next: never a failure of the item), or run it `here` when every worker is down and
+        fallback is on. `deadline` bounds only the wait for a worker; the request itself
+        has the whole timeout from when it is sent (`ask` gets None). An odd answer for this
+        item from a worker that then passes its probe again is the item's fault
+        (ItemFault), not the worker's."""
         while True:
-            worker = self._acquire(deadline)
+            worker = self._acquire(deadline, interactive)
             if worker is None:
                 return here(), "local"
             try:
-                self._check(worker, deadline)
-                answer = ask(worker, deadline)
-            except HttpStatus as exc:
-                fault = self._item_or_worker(worker, exc, deadline)
-                self._release(worker, None if isinstance(fault, ItemFault) else fault)
-                if isinstance(fault, ItemFault):
-                    raise fault from None
-                continue
+                self._check(worker)
             except Exception as exc:
+                self._release(worker, exc)
+                continue
+            try:
+                answer = ask(worker, None)
+            except Stopped:
+                self._release(worker, None)
+                raise
+            except (HttpStatus, RemoteError) as exc:
+                fault = self._item_or_worker(worker, exc)
+                if isinstance(fault, ItemFault):
+                    self._release(worker, None, odd=f"{exc} (one photo; its probe passed)")
+                    raise fault from None
+                self._release(worker, fault)
+                continue
+            except Exception as exc:  # the network: the worker is skipped a while
                 self._release(worker, exc)
                 continue
             self._release(worker, None, sent)
             return answer, worker.url
 
-    def _item_or_worker(self, worker: Worker, status: HttpStatus,
-                        deadline: float | None) -> Exception:
-        """After an error status on an item: probe again. A worker that still embeds the
-        probe could not read this image (ItemFault); one that cannot is at fault itself."""
+    def _item_or_worker(self, worker: Worker, odd: RemoteError) -> Exception:
+        """After an odd answer for an item: probe again. A worker that still shows its
+        identity could not read this image (ItemFault) unless its answers stay wrong
+        (ODD_LIMIT in a row: Refused); one that fails the probe is at fault itself."""
         with self._cond:
             worker.checked = False
+            streak = worker.odd_streak + 1
+        if streak >= ODD_LIMIT:
+            return Refused(f"answered {streak} photos in a row wrongly (last: {odd})")
         try:
-            self._check(worker, deadline)
+            self._check(worker)
         except Exception as exc:
             return exc
-        return ItemFault(f"the worker could not embed this image ({status})")
+        return ItemFault(f"the worker could not read this image ({odd})")
 
     def workers_status(self) -> list[dict[str, Any]]:
         now = time.monotonic()

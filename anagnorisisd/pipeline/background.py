@@ -27,16 +27,18 @@ import time
 from collections.abc import Callable, Iterator
 
 from anagnorisisd.events import Hub, StageResult
-from anagnorisisd.pipeline.isolation import run_isolated
+from anagnorisisd.pipeline.isolation import run_isolated, storable
 from anagnorisisd.pipeline.meter import RateMeter
 from anagnorisisd.pipeline.pixels import FilePixels
 from anagnorisisd.pipeline.plan import StagePlan
 from anagnorisisd.stage import PixelNeed, Stage, StageInput
-from anagnorisisd.store.database import Store
+from anagnorisisd.store.database import Store, StoreFull
 
 log = logging.getLogger(__name__)
 IDLE_CHECK_S = 0.5
 RETRY_AFTER_S = 30.0
+MAX_DEFER_S = 3600.0
+FULL_RECHECK_S = 5.0
 NICE = 10
 
 
@@ -53,6 +55,9 @@ class BackgroundLane:
         self.meter = RateMeter()
         self.paused_for_pipeline = False
         self._deferred: dict[bytes, float] = {}
+        self._backoff: dict[bytes, float] = {}
+        self.full: str | None = None
+        """Why the lane is paused for a full store or disk, while it is (said once)."""
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -88,12 +93,40 @@ class BackgroundLane:
                         self.paused_for_pipeline = True
                         break
                     self.paused_for_pipeline = False
-                    did += self.run_one(content)
+                    did += self.guarded(content)
+            except StoreFull as exc:  # said once, like the pipeline's stages; then it waits
+                if self.full is None:
+                    log.warning("background stage %s paused: %s", self.stage.name, exc)
+                self.full = str(exc)
+                self._stop.wait(FULL_RECHECK_S)
+                continue
             except Exception:  # a bug must not kill the lane: log, wait, carry on
                 log.exception("background stage %s", self.stage.name)
+            if did:
+                self.full = None
             if not did:
                 self._wake.wait(IDLE_CHECK_S)
                 self._wake.clear()
+
+    def guarded(self, content: bytes) -> int:
+        """run_one, but a photo whose work raised (a bug, a store that refused its result)
+        is put aside for a while that doubles each time, up to an hour, and said once: the
+        lane goes on with the next photo and never retries one in a tight loop. A full
+        store or disk is the lane's trouble, not the photo's: it propagates."""
+        try:
+            done = self.run_one(content)
+        except StoreFull:
+            raise
+        except Exception:
+            wait = min(MAX_DEFER_S, 2 * self._backoff.get(content, RETRY_AFTER_S / 2))
+            if content not in self._backoff:
+                log.exception("background stage %s: photo %s put aside for %g s",
+                              self.stage.name, content.hex()[:12], wait)
+            self._backoff[content] = wait
+            self._deferred[content] = time.monotonic() + wait
+            return 0
+        self._backoff.pop(content, None)
+        return done
 
     def drain(self) -> int:
         """Run the stage on everything it lacks, in this thread (run_sequential's lane)."""
@@ -122,6 +155,8 @@ class BackgroundLane:
 
     def run_one(self, content: bytes) -> int:
         """Read one content at one of its paths; 1 if something was recorded."""
+        if not self.store.room_for_bulk():  # before the work, as the pipeline's stages
+            raise StoreFull(self.store.full or "the store is full")
         paths = self.store.paths_for(content)
         if not paths:
             return 0
@@ -148,8 +183,11 @@ class BackgroundLane:
             return 0  # gone meanwhile: the watcher forgets it
         if (st.st_size, st.st_mtime_ns) != (record.size, record.mtime_ns):
             return 0  # changed while it was read: its new content comes through the pipeline
+        ready = storable(self.stage.name, out)  # a worker's poisoned text fails its photo
+        out, packed = ready if ready is not None else (out, None)
         with self.store.write() as w:
-            w.put_result(content, self.stage.name, self.stage.version, out.output, out.error)
+            w.put_result(content, self.stage.name, self.stage.version, out.output, out.error,
+                         packed)
         self.meter.add(1)
         if out.output is not None:
             self.hub.publish(StageResult(self.stage.name, content, out.output))

@@ -4,11 +4,12 @@ of one file, kept apart from how the runner moves files."""
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from anagnorisisd.pipeline.pixels import FilePixels
-from anagnorisisd.stage import PixelNeed, Stage
+from anagnorisisd.stage import PixelNeed, Stage, StageOutput
 from anagnorisisd.store.database import Store
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,24 @@ class Item:
         self.failed_stages.add(stage)
         if self.failure is None:
             self.failure = (stage, reason)
+
+
+def still_as_fed(item: Item, out: StageOutput, keys_content: bool) -> tuple[int, int] | None:
+    """The file's stat now, if it is still the version the stage was given; else None.
+
+    For the hashing stage the version is the one it hashed (its output says)."""
+    expected = item.stat
+    if keys_content and out.output is not None:
+        # The hashing stage compared the file's stat before and after reading it and
+        # records exactly what it hashed; a change after that is a new stat for the
+        # watcher or the next scan. No second look needed.
+        return (int(out.output["size"]), int(out.output["mtime_ns"]))
+    try:
+        st = os.stat(item.path)
+    except OSError:
+        return None
+    now = (st.st_size, st.st_mtime_ns)
+    return now if expected is None or now == expected else None
 
 
 class StagePlan:

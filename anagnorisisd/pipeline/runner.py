@@ -31,19 +31,18 @@ from typing import Any
 
 from anagnorisisd.events import FilesFinished, Hub, StageResult
 from anagnorisisd.pipeline.background import BackgroundLane
-from anagnorisisd.pipeline.isolation import run_isolated
+from anagnorisisd.pipeline.isolation import run_isolated, storable_all
 from anagnorisisd.pipeline.meter import RateMeter
 from anagnorisisd.pipeline.pixels import FilePixels
-from anagnorisisd.pipeline.plan import Item, StagePlan
+from anagnorisisd.pipeline.plan import Item, StagePlan, still_as_fed
 from anagnorisisd.pipeline.registry import Assembly
-from anagnorisisd.stage import Stage, StageInput, StageOutput
+from anagnorisisd.stage import Stage, StageInput
 from anagnorisisd.store.database import Store, StoreFull
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_S = 1.0
 FULL_RECHECK_S = 5.0
 STAGE_CHECK_S = 1.0
-
 
 WAKE: Any = object()
 """Put in every queue by stop(): a thread waiting for work wakes up and sees the stop."""
@@ -57,6 +56,7 @@ class Pipeline:
         self.store = store
         self.stages = assembly.stages
         self.plan = StagePlan(store, self.stages)
+        store.sidecar_stages = tuple(s.name for s in self.stages if s.reads_sidecars)
         self.queue_size = queue_size
         self.inboxes: list[queue.Queue[Item]] = [
             queue.Queue(maxsize=queue_size) for _ in range(len(self.stages) + 1)
@@ -341,34 +341,18 @@ class Pipeline:
         return StageInput(item.path, item.content_hash, inputs, item.carried,
                           source=item.pixels, need=self.plan.pixel_need(stage))
 
-    @staticmethod
-    def _still(item: Item, out: StageOutput, keys_content: bool) -> tuple[int, int] | None:
-        """The file's stat now, if it is still the version the stage was given; else None.
-
-        For the hashing stage the version is the one it hashed (its output says)."""
-        expected = item.stat
-        if keys_content and out.output is not None:
-            # The hashing stage compared the file's stat before and after reading it and
-            # records exactly what it hashed; a change after that is a new stat for the
-            # watcher or the next scan. No second look needed.
-            return (int(out.output["size"]), int(out.output["mtime_ns"]))
-        try:
-            st = os.stat(item.path)
-        except OSError:
-            return None
-        now = (st.st_size, st.st_mtime_ns)
-        return now if expected is None or now == expected else None
-
     def _run_stage(self, stage: Stage, batch: list[Item]) -> list[Item]:
         todo = [item for item in batch if self.plan.needs(stage, item)]
         if todo and not self.store.room_for_bulk():  # before the work, not after it
             raise StoreFull(self.store.full or "the store is full")
         outputs = run_isolated(stage, [self._inputs_for(stage, i) for i in todo]) if todo else []
+        outputs, packed = (outputs, [None] * len(outputs)) if stage.keys_content else \
+            storable_all(stage.name, outputs)
         chosen = {id(item) for item in todo}
         forward = [item for item in batch if id(item) not in chosen]
         stopping = self._stop.is_set()
         with self.store.write() as w:
-            for item, out in zip(todo, outputs, strict=True):
+            for item, out, data in zip(todo, outputs, packed, strict=True):
                 if out is not None and out.retry is not None:
                     if not os.path.lexists(item.path):
                         w.remove(item.path, gen=item.gen)
@@ -377,7 +361,7 @@ class Pipeline:
                 if out is None or (stopping and out.error is not None):
                     self._release(item.path, defer=not stopping)
                     continue
-                if self._still(item, out, stage.keys_content) is None:
+                if still_as_fed(item, out, stage.keys_content) is None:
                     self._requeue_moved(w, item)
                     continue
                 if stage.keys_content:
@@ -393,7 +377,7 @@ class Pipeline:
                 else:
                     assert item.content_hash is not None
                     w.put_result(item.content_hash, stage.name, stage.version, out.output,
-                                 out.error)
+                                 out.error, data)
                     if out.error is not None:
                         item.note_failure(stage.name, out.error)
                     elif out.output is not None:

@@ -109,6 +109,9 @@ class Store:
         self.full: str | None = None  # why bulk writes are paused, while they are
         self.closed = False
         self.stage_versions: dict[str, str] = {}
+        self.sidecar_stages: tuple[str, ...] = ()
+        """The stages that read a photo's sidecars (Stage.reads_sidecars): run again when
+        another tool changes one (Writer.seen)."""
         self.census = Census()
         self.hub = hub or Hub()
         """Told ContentChanged after each commit that brought contents to life or let
@@ -269,13 +272,16 @@ class Store:
         with self.env.begin() as txn:
             yield from records_under(txn, self.files, prefix)
 
-    def stat_index(self) -> dict[str, tuple[int, int]]:
-        """path -> (size, mtime_ns) for every record: what a rescan compares against."""
+    def stat_index(self) -> dict[str, tuple[int, int, tuple[int, ...] | None]]:
+        """path -> (size, mtime_ns, sidecar fingerprint) for every record: what a rescan
+        compares against."""
         with self.env.begin() as txn:
-            out: dict[str, tuple[int, int]] = {}
+            out: dict[str, tuple[int, int, tuple[int, ...] | None]] = {}
             for key, raw in txn.cursor(db=self.files):
                 rec = unpack(raw)
-                out[key_path(key)] = (rec["s"], rec["m"])
+                sidecar = rec.get("x")
+                out[key_path(key)] = (rec["s"], rec["m"],
+                                      tuple(sidecar) if sidecar is not None else None)
             return out
 
     def dirty_paths(self, after: bytes = b"", limit: int = 256) -> list[str]:

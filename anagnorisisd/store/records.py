@@ -29,6 +29,17 @@ def pack(value: Any) -> bytes:
         value, use_bin_type=True, unicode_errors="surrogateescape")
 
 
+def packed_or_reason(value: Any) -> tuple[bytes | None, str | None]:
+    """The value packed, or why it cannot be stored (a lone surrogate such as "\\ud800"
+    in a worker's text, an integer too large for msgpack, a type it does not know): the
+    caller fails that one photo with the reason instead of failing its whole batch, and
+    the bytes are packed once, before any write transaction holds the store."""
+    try:
+        return pack(value), None
+    except (UnicodeError, TypeError, ValueError, OverflowError) as exc:
+        return None, f"{type(exc).__name__}: {str(exc)[:160]}"
+
+
 def unpack(data: bytes | memoryview) -> Any:
     return msgpack.unpackb(data, raw=False, unicode_errors="surrogateescape")
 
@@ -60,24 +71,24 @@ class FileRecord:
     gen: int
     fail_stage: str | None = None
     fail_reason: str | None = None
+    sidecar: tuple[int, ...] | None = None
+    """The size and modification time of each of its XMP sidecars, as last seen
+    (ingest.sidecars.fingerprint); None where never looked at (a store older than this)."""
 
     def encode(self) -> bytes:
-        return pack(
-            {
-                "s": self.size,
-                "m": self.mtime_ns,
-                "h": self.hash,
-                "st": self.state,
-                "g": self.gen,
-                "fs": self.fail_stage,
-                "fr": self.fail_reason,
-            }
-        )
+        record: dict[str, Any] = {"s": self.size, "m": self.mtime_ns, "h": self.hash,
+                                  "st": self.state, "g": self.gen, "fs": self.fail_stage,
+                                  "fr": self.fail_reason}
+        if self.sidecar is not None:
+            record["x"] = list(self.sidecar)
+        return pack(record)
 
     @classmethod
     def decode(cls, path: str, data: bytes | memoryview) -> FileRecord:
         d = unpack(data)
-        return cls(path, d["s"], d["m"], d["h"], d["st"], d["g"], d.get("fs"), d.get("fr"))
+        sidecar = d.get("x")
+        return cls(path, d["s"], d["m"], d["h"], d["st"], d["g"], d.get("fs"), d.get("fr"),
+                   tuple(sidecar) if sidecar is not None else None)
 
 
 @dataclass(frozen=True)

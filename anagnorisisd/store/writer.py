@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from anagnorisisd.store.census import Census
@@ -67,8 +68,11 @@ class Writer:
         self.txn.delete(path_key(rec.path), db=self.store.files)
         self.txn.delete(path_key(rec.path), db=self.store.dirty)
 
-    def seen(self, path: str, size: int, mtime_ns: int) -> bool:
-        """Record a stat observation; queue the file if it is new or changed."""
+    def seen(self, path: str, size: int, mtime_ns: int,
+             sidecar: tuple[int, ...] | None = None) -> bool:
+        """Record a stat observation (with its sidecars' fingerprint, when looked at); queue
+        the file if it is new or changed, or, for a photo whose sidecar another tool wrote
+        since the last look, have the stages that read sidecars read it again."""
         if len(path_key(path)) > self.store.max_key_size:
             self.skip(path, f"its path is longer than the store's {self.store.max_key_size}-byte "
                       "key limit")
@@ -76,11 +80,31 @@ class Writer:
         self.unskip(path)
         old = self.file(path)
         if old is not None and (old.size, old.mtime_ns) == (size, mtime_ns):
-            return False
+            if sidecar is None or old.sidecar == sidecar:
+                return False
+            self._put_file(old, replace(old, sidecar=sidecar))
+            if old.sidecar is None or old.hash is None:
+                return False  # first look (or not hashed yet): its trip reads them anyway
+            for stage in self.store.sidecar_stages:
+                self.stale(old.hash, stage)
+            return bool(self.requeue(path))
         gen = old.gen + 1 if old else 1
-        self._put_file(old, FileRecord(path, size, mtime_ns, None, PENDING, gen))
+        self._put_file(old, FileRecord(path, size, mtime_ns, None, PENDING, gen,
+                                       sidecar=sidecar))
         self.txn.put(path_key(path), b"", db=self.store.dirty)
         return True
+
+    def stale(self, content_hash: bytes, stage: str) -> None:
+        """Have `stage` run on this content again (a sidecar it reads changed) while its
+        last output stays in place until the new one replaces it."""
+        key = stage_key(content_hash, stage)
+        raw = self.txn.get(key, db=self.store.marks)
+        if raw is None or Mark.decode(raw).version == "":
+            return
+        if self.txn.get(content_hash, db=self.store.refs) is not None:
+            self.store._count_mark(self.delta.stage_done, self.delta.stage_failed, stage,
+                                   raw, -1)
+        self.txn.put(key, Mark("").encode(), db=self.store.marks)
 
     def skip(self, path: str, reason: str) -> None:
         """Record why an entry is not indexed (and forget any record it had)."""
@@ -106,7 +130,7 @@ class Writer:
         old = self.file(path)
         if old is None:
             return 0
-        new = FileRecord(path, old.size, old.mtime_ns, old.hash, PENDING, old.gen + 1)
+        new = replace(old, state=PENDING, gen=old.gen + 1, fail_stage=None, fail_reason=None)
         self._put_file(old, new)
         self.txn.put(path_key(path), b"", db=self.store.dirty)
         return 1
@@ -137,8 +161,7 @@ class Writer:
             self._drop_file(existing)
         was_dirty = self.txn.get(path_key(src), db=self.store.dirty) is not None
         self._drop_file(old)
-        moved = FileRecord(dst, old.size, old.mtime_ns, old.hash, old.state, old.gen + 1,
-                           old.fail_stage, old.fail_reason)
+        moved = replace(old, path=dst, gen=old.gen + 1, sidecar=None)
         self._put_file(None, moved)
         if was_dirty:
             self.txn.put(path_key(dst), b"", db=self.store.dirty)
@@ -158,7 +181,8 @@ class Writer:
         old = self.file(path)
         if old is None or old.gen != gen:
             return False
-        new = FileRecord(path, size, mtime_ns, content_hash, PENDING, gen)
+        new = replace(old, size=size, mtime_ns=mtime_ns, hash=content_hash, state=PENDING,
+                      fail_stage=None, fail_reason=None)
         self._put_file(old, new)
         return True
 
@@ -168,8 +192,8 @@ class Writer:
         if old is None or old.gen != gen:
             return False
         stage, reason = failure if failure else (None, None)
-        new = FileRecord(path, old.size, old.mtime_ns, old.hash, FAILED if failure else DONE,
-                         gen, stage, reason)
+        new = replace(old, state=FAILED if failure else DONE, fail_stage=stage,
+                      fail_reason=reason)
         self._put_file(old, new)
         self.txn.delete(path_key(path), db=self.store.dirty)
         return True
@@ -208,9 +232,11 @@ class Writer:
 
     def put_result(
         self, content_hash: bytes, stage: str, version: str, output: dict[str, Any] | None,
-        error: str | None = None,
+        error: str | None = None, packed: bytes | None = None,
     ) -> None:
-        """Store a stage's outcome for content: its output, or the reason it failed."""
+        """Store a stage's outcome for content: its output, or the reason it failed.
+        `packed`: the output already packed (records.packed_or_reason), so the bytes are
+        not made twice, and not while the write lock is held."""
         key = stage_key(content_hash, stage)
         live = self.txn.get(content_hash, db=self.store.refs) is not None
         old = self.txn.get(key, db=self.store.marks)
@@ -224,7 +250,8 @@ class Writer:
         if output is None:
             self.txn.delete(key, db=self.store.results)
         else:
-            self.txn.put(key, pack(output), db=self.store.results)
+            self.txn.put(key, packed if packed is not None else pack(output),
+                         db=self.store.results)
 
     # -- user data (never garbage-collected: it is the person's work)
     def set_rating(self, content_hash: bytes, value: float | None, at: float) -> None:

@@ -1,0 +1,31 @@
+"""The person's ratings: stored first, then told to whoever listens (the catalog at once,
+the sidecars through the hub's FlagsChanged).
+
+A RAW+JPEG pair is one photo, so a rating of either is a rating of both, in one
+transaction; a full store refuses the rating whole and says so (nothing half-saved).
+"""
+
+from __future__ import annotations
+
+import time
+
+from anagnorisisd.events import FlagsChanged, Hub
+from anagnorisisd.search.catalog import Catalog
+from anagnorisisd.store.database import Store
+
+
+class Ratings:
+    def __init__(self, store: Store, catalog: Catalog, hub: Hub) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.hub = hub
+
+    def set(self, content: bytes, value: float | None) -> None:
+        """Rate a photo 0-10 (None clears it); raises StoreFull with nothing changed."""
+        both = [content, *self.catalog.twins(content)]
+        with self.store.write() as w:
+            for one in both:
+                w.set_rating(one, value, time.time())
+        for one in both:
+            self.catalog.set_rating(one, user=value)
+        self.hub.publish(FlagsChanged(content, frozenset({"rating"})))
