@@ -11,9 +11,21 @@ from __future__ import annotations
 import re
 
 SURROGATE = re.compile("[\ud800-\udfff]")
-BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
-"""Characters that reorder what follows them on screen (U+202E turns "gpj.exe" round):
-never wanted in a name a person types, and a way to make one name look like another."""
+NOT_IN_NAMES = (r"\u0000-\u001f\u007f-\u009f\u2028\u2029"
+                r"\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069")
+"""What no name may hold, as the inside of a regex character class that Python and the
+OpenAPI document's JSON Schema read alike: control characters, line and paragraph
+separators, and the characters that reorder what follows them on screen (U+202E turns
+"gpj.exe" round: a way to make one name look like another). Lone surrogates are refused
+too (FORBIDDEN), but a JSON Schema regex cannot name them."""
+FORBIDDEN = re.compile(f"[{NOT_IN_NAMES}\ud800-\udfff]")
+
+
+def name_pattern(forbidden: str = "") -> str:
+    """The JSON Schema pattern of a valid name: at least one character that is not white
+    space, none of NOT_IN_NAMES nor `forbidden` (name_problem's rule, for the document)."""
+    banned = NOT_IN_NAMES + re.escape(forbidden)
+    return f"^[^{banned}]*[^\\s{banned}][^{banned}]*$"
 
 
 MAX_NAME = 200
@@ -35,8 +47,7 @@ def name_problem(name: str, what: str, forbidden: str = "") -> str | None:
         return f"a {what} needs a name"
     if len(name) > MAX_NAME:
         return f"a {what}'s name has at most {MAX_NAME} characters"
-    if any(not c.isprintable() for c in name) or BIDI_CONTROLS.search(name) \
-            or SURROGATE.search(name):
+    if FORBIDDEN.search(name):
         return (f"a {what}'s name cannot hold control characters or characters that "
                 "reorder text")
     bad = sorted({c for c in name if c in forbidden})

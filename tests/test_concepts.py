@@ -81,8 +81,10 @@ def test_confirmed_concepts_go_out_where_digikam_and_lightroom_read_keywords(
         "Xmp.dc.subject": "Lisbon, Sunset", "Xmp.lr.hierarchicalSubject": "Places|Europe|Lisbon",
         "Xmp.digiKam.TagsList": "People/Family/Grandma"}
     assert "Sunset" in before
+    # A new sidecar starts from the photo's own keywords (embedded XMP, then IPTC), so the
+    # tools that read it first see them all, and the concept once.
     write_flags(str(tmp_path / "dog.jpg"), Flags(subjects=("Rex",)))
-    assert sidecar_keywords(tmp_path / "dog.jpg.xmp") == {"Xmp.dc.subject": "Rex"}
+    assert sidecar_keywords(tmp_path / "dog.jpg.xmp") == {"Xmp.dc.subject": "Beach, Rex, Café"}
 
 
 def start(root: Path) -> Daemon:

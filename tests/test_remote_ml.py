@@ -320,7 +320,7 @@ def test_a_worker_without_the_model_is_refused_and_an_unreadable_image_is_the_im
         failures = wait_until(lambda: daemon.request("GET", "/api/failures")["items"],
                               timeout=120)
         assert [Path(f["path"]).name for f in failures] == ["magenta.jpg"]
-        assert "could not embed this image" in failures[0]["reason"]
+        assert "could not read this image" in failures[0]["reason"]
         workers = workers_by_url(daemon)
         assert workers[picky.url]["state"] == "up"
         assert workers[other.url]["state"] == "refused"

@@ -133,8 +133,12 @@ def test_a_workers_answer_is_checked_before_it_is_believed() -> None:
     with pytest.raises(Refused, match="must match"):
         parse_answer(uneven, 200, 100)
     outside = {"ocr": {**good["ocr"], "box": [3.0] * 8}}  # type: ignore[dict-item]
-    with pytest.raises(Refused, match="outside the picture"):
+    with pytest.raises(RemoteError, match="wholly outside the picture"):
         parse_answer(outside, 200, 100)
+    # A line cut by the edge reaches past it (immich does not cut its boxes): cut here.
+    edge = {"ocr": {**good["ocr"], "box": [-0.05, 0.1, 0.5, 0.1, 0.5, 0.2, -0.05, 0.2]}}
+    (cut,) = parse_answer(edge, 200, 100)  # type: ignore[arg-type]
+    assert cut.box == (0.0, 10.0, 100.0, 20.0)
     for garbage in (None, [], {"ocr": "no text"}, {"ocr": {"text": "x"}},
                     {"ocr": {**good["ocr"], "textScore": [float("nan")]}},  # type: ignore[dict-item]
                     {"ocr": {**good["ocr"], "text": [7]}}):  # type: ignore[dict-item]

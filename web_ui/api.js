@@ -30,7 +30,14 @@ export async function api(path, { method = "GET", body, raw } = {}) {
     payload = JSON.stringify(body);
     headers["Content-Type"] = "application/json";
   }
-  const response = await fetch(path, { method, headers, body: payload });
+  let response = await fetch(path, { method, headers, body: payload });
+  // Just after a start the daemon says "still loading" (503 with Retry-After): wait and ask
+  // again, a few times, rather than show an error for what is a matter of seconds.
+  for (let tries = 0; response.status === 503 && response.headers.get("Retry-After")
+       && tries < 30; tries++) {
+    await new Promise((done) => setTimeout(done, 1000 * Number(response.headers.get("Retry-After"))));
+    response = await fetch(path, { method, headers, body: payload });
+  }
   if (response.status === 401) {
     const given = prompt("This anagnorisisd asks for its access token:");
     if (given) {
@@ -42,6 +49,12 @@ export async function api(path, { method = "GET", body, raw } = {}) {
   const data = type.includes("json") ? await response.json() : await response.text();
   if (!response.ok) throw new ApiError(response.status, data);
   return data;
+}
+
+// A name as one query token, quoted and escaped the way the daemon's parser reads it back
+// (search/query.py: quoted), so a name with a quote or a backslash still finds its photos.
+export function quoted(text) {
+  return `"${String(text).replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 }
 
 export function thumb(id) { return withToken(`/api/images/${id}/thumbnail`); }

@@ -2,7 +2,7 @@
 // The list shows each concept's held-out numbers; a concept's page asks "Is this Rex?"
 // about the photos that would teach it most (Y, N, S from the keyboard) and lists its
 // suggestions to confirm or reject in bulk (arrows move, space selects, Y or N answers).
-import { api, el, thumb } from "./api.js";
+import { api, el, quoted, thumb } from "./api.js";
 
 const percent = (x) => (x == null ? "–" : `${Math.round(x * 100)} %`);
 
@@ -86,7 +86,7 @@ export class ConceptsPage {
         e.preventDefault(); this.go("/concepts"); } }, "← All concepts")),
       el("h2", { "data-testid": "concept-title" }, concept.name),
       el("p", { class: "summary", "data-testid": "concept-numbers" }, numbers(concept), " · ",
-        el("a", { href: `/?q=${encodeURIComponent(`tag:"${concept.name}"`)}` }, "its photos")),
+        el("a", { href: `/?q=${encodeURIComponent(`tag:${quoted(concept.name)}`)}` }, "its photos")),
       el("p", { class: "verdict", "data-testid": "concept-verdict" }, concept.verdict, " ", train),
       el("h3", {}, "Examples"),
       examples.length ? el("div", { class: "person-photos" }, ...examples)

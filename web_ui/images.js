@@ -1,5 +1,5 @@
 // The Images page: library setup, live progress, search, grid, selection, duplicates.
-import { api, el, formatBytes, plural, report, thumb, toast } from "./api.js";
+import { api, el, formatBytes, plural, quoted, report, thumb, toast } from "./api.js";
 import { Compare } from "./compare.js";
 import { CullView, restoreUndo, reviewQueue, trashWithUndo } from "./cull.js";
 import { renderProgress } from "./progress.js";
@@ -99,7 +99,7 @@ export class ImagesPage {
       e.target.value = "";
       if (!name) return;
       const q = document.getElementById("search-input").value.trim();
-      this.navigate({ q: [q, `tag:"${name}"`].filter(Boolean).join(" "), page: 1 });
+      this.navigate({ q: [q, `tag:${quoted(name)}`].filter(Boolean).join(" "), page: 1 });
     });
     document.getElementById("bulk-clear").addEventListener("click", () => {
       this.selected.clear();

@@ -1,7 +1,7 @@
 // The People page: one face per person, the largest first, each name editable in place;
 // a person's page shows their photos and their faces, each easy to move out (a button,
 // reachable from the keyboard) when it is someone else.
-import { api, el, thumb, withToken } from "./api.js";
+import { api, el, quoted, thumb, withToken } from "./api.js";
 
 function crop(faceId, label) {
   return el("img", { src: withToken(`/api/faces/${faceId}/crop`), alt: label,
@@ -102,7 +102,7 @@ export class PeoplePage {
         e.preventDefault(); this.go("/people"); } }, "← All people")),
       el("h2", { "data-testid": "person-title" }, name),
       el("p", { class: "summary" }, `${person.faces} faces in ${person.photos} photos · `,
-        el("a", { href: `/?q=${encodeURIComponent(`person:${person.name || person.id}`)}` },
+        el("a", { href: `/?q=${encodeURIComponent(`person:${quoted(person.name || person.id)}`)}` },
           "search their photos")),
       el("h3", {}, "Faces"),
       el("ul", { class: "faces", "data-testid": "person-faces" }, ...faces),

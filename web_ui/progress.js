@@ -44,18 +44,21 @@ function summary(status) {
 }
 
 function bar(name, s) {
-  const total = s.done + s.pending + s.failed;
+  const skipped = s.skipped || 0; // an earlier stage failed these: never pending here
+  const total = s.done + s.pending + s.failed + skipped;
   const part = (n) => (total ? (100 * n) / total : 0).toFixed(1);
   return el("div", { class: "stage", "data-testid": `progress-${name}`,
     "data-state": !total ? "empty" : s.pending ? "working" : "done" },
     el("span", {}, name),
     el("div", { class: "bar", role: "progressbar", "aria-label": `${name} progress`,
-      "aria-valuemin": "0", "aria-valuemax": String(total), "aria-valuenow": String(s.done + s.failed) },
+      "aria-valuemin": "0", "aria-valuemax": String(total),
+    "aria-valuenow": String(s.done + s.failed + skipped) },
     el("div", { class: "done", style: `width:${part(s.done)}%` }),
-    el("div", { class: "failed", style: `width:${part(s.failed)}%` })),
+    el("div", { class: "failed", style: `width:${part(s.failed + skipped)}%` })),
     el("span", { class: "numbers" }, !total ? "nothing yet" : `${s.done}/${total}` +
       (s.failed ? ` · ` : ""), s.failed ? el("a", { href: "/status", class: "failed-link",
       "data-testid": `failed-${name}` }, `${s.failed} failed`) : null,
+    skipped ? ` · ${skipped} skipped` : "",
     s.pending && s.rate_per_s ? ` · ${s.rate_per_s}/s · ETA ${formatDuration(s.eta_s)}` : ""));
 }
 

@@ -15,9 +15,12 @@ export class StatusPage {
 
   onStatus(s) {
     if (document.getElementById("page-status").hidden) return;
+    // A stage that cannot run yet (no model) holds its files, it is not working on them; a
+    // file an earlier stage failed is neither pending nor failed here: the counts add up.
     const stages = Object.entries(s.stages).map(([name, st]) => el("tr", {},
-      el("td", {}, name), el("td", {}, st.done), el("td", {}, st.pending), el("td", {}, st.failed),
-      el("td", {}, st.version)));
+      el("td", {}, name), el("td", {}, st.done),
+      el("td", {}, st.pending && st.ready === false ? `${st.pending} waiting` : String(st.pending)),
+      el("td", {}, st.failed), el("td", {}, st.skipped || 0), el("td", {}, st.version)));
     const failures = this.failures ? this.failures.items.slice(0, 50).map((f) => el("tr", {},
       el("td", {}, f.path), el("td", {}, f.stage), el("td", {}, f.reason))) : [];
     const model = s.model || {};
@@ -34,7 +37,7 @@ export class StatusPage {
       model.remote ? workersTable(model.remote) : null,
       el("p", {}, `Index: ${index.items ?? 0} items + ${index.fresh ?? 0} new` +
         (index.age_s != null ? `, built ${formatDuration(index.age_s)} ago` : ", not built yet")),
-      el("table", { class: "table" }, el("tr", {}, ...["stage", "done", "pending", "failed", "version"]
+      el("table", { class: "table" }, el("tr", {}, ...["stage", "done", "pending", "failed", "skipped (an earlier stage failed)", "version"]
         .map((h) => el("th", { scope: "col" }, h))), ...stages),
       el("h3", {}, `Failures (${this.failures ? this.failures.total : "…"}) `,
         el("a", { href: withToken("/api/failures?format=csv"), download: "failures.csv",

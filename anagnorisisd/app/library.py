@@ -133,6 +133,8 @@ class Library:
         self.scheduler = BackgroundScheduler(daemon=True)
         self._scan_lock = threading.Lock()
         self._started = False
+        self.loaded = threading.Event()
+        """Set once the catalog, index, concepts and people are read (load)."""
         self.wire()
         self.scan_state: dict[str, Any] = {"running": False, "last": None}
 
@@ -191,14 +193,11 @@ class Library:
     # --------------------------------------------------------------- lifecycle
     def start(self) -> None:
         self._started = True
+        threading.Thread(target=self.load, name="library-load", daemon=True).start()
         if self.read_only:  # nothing that writes: the catalog, the index and the model only
-            threading.Thread(target=self.load_search, name="search-load", daemon=True).start()
-            threading.Thread(target=self.people.load, name="people-load", daemon=True).start()
             if self.uses_model:
                 self.models.load_in_background()
             return
-        threading.Thread(target=self.load_search, name="search-load", daemon=True).start()
-        threading.Thread(target=self.people.load, name="people-load", daemon=True).start()
         if self.search.words is not None and self.text_stage is not None:
             threading.Thread(target=self.search.words.sync, name="words-sync", daemon=True,
                              args=(stored_text(self.store, self.text_stage),)).start()
@@ -228,6 +227,19 @@ class Library:
                                seconds=self.config.index.check_interval_s, id="index-rebuild",
                                max_instances=1, coalesce=True)
         self.scheduler.start()
+
+    def load(self) -> None:
+        """The catalog, the index, the concepts and the people, read from the store (the
+        people beside the rest, on a thread of their own); `loaded` is set when all are in,
+        and until then the HTTP layer answers 503 rather than a wrong 404 or an empty list
+        (http.readiness)."""
+        people = threading.Thread(target=self.people.load, name="people-load", daemon=True)
+        people.start()
+        try:
+            self.load_search()
+        finally:
+            people.join()
+            self.loaded.set()
 
     def load_search(self) -> None:
         """The catalog and index, then the concepts (whose training needs the catalog)."""
@@ -362,6 +374,7 @@ class Library:
             extra={
                 "version": __version__,
                 "uptime_s": round(time.time() - self.started_at, 1),
+                "loaded": self.loaded.is_set(),
                 "config": self.config.source,
                 "data_dir": str(self.config.data_dir),
                 "scan": dict(self.scan_state),

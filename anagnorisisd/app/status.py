@@ -11,10 +11,12 @@ from anagnorisisd.store.records import DONE, FAILED, PENDING
 
 
 def stage_counts(store: Store, assembly: Assembly) -> dict[str, dict[str, int]]:
-    """done/pending/failed per stage, from the store's live census.
+    """done/pending/failed/skipped per stage, from the store's live census.
 
     The hashing stage counts files; the others count distinct content, plus
-    the files not hashed yet (each will bring content that needs the stage).
+    the files not hashed yet (each will bring content that needs the stage). `skipped`
+    is content an earlier stage failed (a file that cannot be read): never pending in a
+    later stage, and listed once, with its first failure, in /api/failures.
     """
     c = store.census_snapshot()
     total = sum(c.files.values())
@@ -24,11 +26,14 @@ def stage_counts(store: Store, assembly: Assembly) -> dict[str, dict[str, int]]:
     unhashed = max(0, total - c.hashed - hash_failed)
     for stage in assembly.stages:
         if stage.keys_content:
-            out[stage.name] = {"done": c.hashed, "failed": hash_failed, "pending": unhashed}
+            out[stage.name] = {"done": c.hashed, "failed": hash_failed, "pending": unhashed,
+                               "skipped": 0}
         else:
             done, failed = c.stage_done[stage.name], c.stage_failed[stage.name]
-            pending = max(0, c.live_content - done - failed) + unhashed
-            out[stage.name] = {"done": done, "failed": failed, "pending": pending}
+            blocked = c.stage_blocked[stage.name]
+            pending = max(0, c.live_content - done - failed - blocked) + unhashed
+            out[stage.name] = {"done": done, "failed": failed, "pending": pending,
+                               "skipped": blocked}
     return out
 
 

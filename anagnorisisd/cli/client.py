@@ -7,6 +7,7 @@ never by trying the configured port: whatever else listens there is not asked.
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -40,14 +41,20 @@ def call(config: Config, method: str, path: str, body: Any = None,
         request.add_header("Content-Type", "application/json")
     if config.server.token:
         request.add_header("Authorization", f"Bearer {config.server.token}")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return json.load(response)
-    except urllib.error.HTTPError as exc:
+    deadline = time.monotonic() + timeout
+    while True:
         try:
-            message = json.load(exc).get("error", str(exc))
-        except ValueError:
-            message = str(exc)
-        raise DaemonError(message, exc.code) from None
-    except (OSError, urllib.error.URLError, ValueError):
-        return None
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return json.load(response)
+        except urllib.error.HTTPError as exc:
+            wait = exc.headers.get("Retry-After") if exc.code == 503 else None
+            if wait is not None and wait.isdigit() and time.monotonic() + int(wait) < deadline:
+                time.sleep(int(wait))  # the daemon is still loading after a start
+                continue
+            try:
+                message = json.load(exc).get("error", str(exc))
+            except ValueError:
+                message = str(exc)
+            raise DaemonError(message, exc.code) from None
+        except (OSError, urllib.error.URLError, ValueError):
+            return None

@@ -374,6 +374,8 @@ def cmd_index(args: argparse.Namespace) -> int:
             time.sleep(0.2)
         files = library.store.census_snapshot().files
         bar.close(files["done"] + files["failed"], sum(files.values()))
+        if not stopping.is_set() and library.store.full is None:
+            wait_for_background(library, stopping)
         if library.store.full is not None:
             print(f"anagnorisisd: stopped: {library.store.full}", file=sys.stderr)
             return 1
@@ -394,6 +396,52 @@ def cmd_index(args: argparse.Namespace) -> int:
     finally:
         library.stop()
     return 0
+
+
+def wait_for_background(library: Library, stopping: threading.Event,
+                        stalled_s: float = 60.0) -> None:
+    """After the foreground stages: every background stage that can run (text) runs to
+    the end, with its own bar; one that cannot (no model) is named with why. A lane that
+    makes no progress for `stalled_s` (its worker does not answer) is left: what it still
+    has waits for the daemon."""
+    from anagnorisisd.app.status import stage_counts
+
+    lanes = {lane.stage.name: lane for lane in library.pipeline.lanes}
+    for stage in library.assembly.stages:
+        name = stage.name
+        if not stage.keys_content and not library.pipeline.plan.ready(stage):
+            print(f"{name}: not run now: {waiting_reason(stage)}", file=sys.stderr)
+            continue
+        lane = lanes.get(name)
+        if lane is None:
+            continue
+        lane.wake()
+        bar = ProgressBar(f"{name} (background)")
+        last, since = -1, time.monotonic()
+        while not stopping.is_set() and library.store.full is None:
+            counts = stage_counts(library.store, library.assembly)[name]
+            done = counts["done"] + counts["failed"] + counts["skipped"]
+            bar.update(done, done + counts["pending"])
+            if not counts["pending"]:
+                break
+            if done != last:
+                last, since = done, time.monotonic()
+            elif time.monotonic() - since > stalled_s:
+                print(f"\n{name}: {counts['pending']} left for the daemon (no progress for "
+                      f"{stalled_s:g} s)", file=sys.stderr)
+                break
+            time.sleep(0.2)
+        bar.close(last, last + stage_counts(library.store, library.assembly)[name]["pending"])
+
+
+def waiting_reason(stage: Any) -> str:
+    """Why a stage cannot run now, from its own status (its model's problem), in a line."""
+    try:
+        model = stage.status().get("model") or {}
+    except Exception:  # a plugin's status hook must not stop the command
+        model = {}
+    problem = model.get("problem") if isinstance(model, dict) else None
+    return str(problem or "not ready")
 
 
 # -------------------------------------------------------------------- status

@@ -28,7 +28,7 @@ from anagnorisisd.events import FlagsChanged, Hub
 from anagnorisisd.search.service import SearchService, decode_embedding
 from anagnorisisd.search.tags import fold
 from anagnorisisd.store.database import Store
-from anagnorisisd.strings import name_problem
+from anagnorisisd.strings import MAX_NAME, name_problem
 
 log = logging.getLogger(__name__)
 MAX_CONCEPTS = 1000
@@ -416,7 +416,8 @@ def clean_name(name: Any) -> str:
     if not isinstance(name, str) or not name.strip():
         raise ConceptError('a concept needs a name: send {"name": "Rex"}')
     cleaned = " ".join(name.split())
-    problem = name_problem(cleaned, "concept", forbidden="|/")
+    problem = name_problem(name if len(name) > MAX_NAME else cleaned, "concept",
+                           forbidden="|/")
     if problem is not None:
         if "|" in cleaned or "/" in cleaned:
             problem += " (Lightroom and digiKam read them as keyword levels)"

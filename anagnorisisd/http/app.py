@@ -22,12 +22,14 @@ from anagnorisisd.http import (
 from anagnorisisd.http.common import LIBRARY_KEY, MODEL_POOL_KEY, MODEL_THREADS
 from anagnorisisd.http.errors import MAX_BODY_KEY, error_middleware
 from anagnorisisd.http.guard import guard_middleware
+from anagnorisisd.http.readiness import readiness_middleware
 
 
 def create_app(library_: Library) -> web.Application:
     server = library_.config.server
     app = web.Application(
-        middlewares=[error_middleware, guard_middleware(server.token, server.allowed_hosts)],
+        middlewares=[error_middleware, guard_middleware(server.token, server.allowed_hosts),
+                     readiness_middleware],
         client_max_size=server.max_body_mb << 20,
     )
     app[LIBRARY_KEY] = library_

@@ -25,7 +25,7 @@ def concept_call(func: Any, *args: Any) -> Any:
     except NoSuchConcept as exc:
         raise NotFound(str(exc.args[0])) from None
     except ConceptError as exc:
-        if str(exc).startswith("there is already"):
+        if str(exc).startswith(("there is already", "at most")):  # the library's state
             raise Conflict(str(exc)) from None
         raise BadRequest(str(exc)) from None
 

@@ -16,7 +16,7 @@ from anagnorisisd.http.common import (
     require_image,
     run_blocking,
 )
-from anagnorisisd.http.errors import BadRequest, InsufficientStorage, read_json
+from anagnorisisd.http.errors import BadRequest, InsufficientStorage, NotFound, read_json
 from anagnorisisd.imaging.xmp import LABELS
 from anagnorisisd.store.database import StoreFull
 
@@ -90,7 +90,7 @@ async def post_seen(request: web.Request) -> web.Response:
             if len(content) != 32:
                 raise BadRequest(f"{raw!r} is not an image id")
             if content not in library.search.catalog:  # junk ids never reach the store
-                raise BadRequest(f"{raw!r} is not an image of the library")
+                raise NotFound(f"{raw!r} is not an image of the library")
             contents.append(content)
         return {"marked": await decide(library.reviews.mark_seen, contents)}
 

@@ -36,6 +36,12 @@ class BadRequest(HttpProblem):
     status = 400
 
 
+class Forbidden(HttpProblem):
+    """A place outside the library (the daemon never moves a file there)."""
+
+    status = 403
+
+
 class NotFound(HttpProblem):
     status = 404
 
@@ -50,6 +56,12 @@ class TooLarge(HttpProblem):
 
 class UnsupportedMediaType(HttpProblem):
     status = 415
+
+
+class Unprocessable(HttpProblem):
+    """Well-formed bytes that are not a picture that can be decoded."""
+
+    status = 422
 
 
 class InsufficientStorage(HttpProblem):

@@ -27,7 +27,7 @@ from anagnorisisd.http.common import (
     json_error,
     run_blocking,
 )
-from anagnorisisd.http.errors import BadRequest, Conflict, read_json
+from anagnorisisd.http.errors import BadRequest, Conflict, Forbidden, NotFound, read_json
 from anagnorisisd.ingest.safe_io import inside, real_roots
 from anagnorisisd.ingest.scanner import normalise_root
 from anagnorisisd.store.database import StoreError
@@ -63,11 +63,11 @@ def checked_pairs(library: Library, body: Any) -> list[tuple[bytes, str]]:
         except ValueError:
             raise BadRequest(f"{item['id']!r} is not an image id") from None
         if len(content) != 32 or item["path"] not in library.store.paths_for(content):
-            raise BadRequest(f"{item['path']!r} is not a file of image {item['id']!r}")
+            raise NotFound(f"{item['path']!r} is not a file of image {item['id']!r}")
         # The store knows the path; the disk must still agree that it lies in the library
         # (a folder swapped for a symlink since indexing must not lead outside).
         if not inside(os.path.realpath(os.path.dirname(item["path"])), roots):
-            raise BadRequest(f"{item['path']!r} is no longer inside the library")
+            raise Forbidden(f"{item['path']!r} is no longer inside the library")
         paths.append((content, item["path"]))
     return paths
 
@@ -148,20 +148,20 @@ def move_target(library: Library, destination: Any) -> str:
         raise BadRequest("destination cannot contain a NUL character")
     roots = library.roots
     if not roots:
-        raise BadRequest("no library is set")
+        raise Conflict("no library is set")
     target = normalise_root(destination if os.path.isabs(destination)
                             else os.path.join(roots[0], destination))
     reals = real_roots(roots)
     if not inside(os.path.realpath(target), reals):
-        raise BadRequest(f"{destination!r} is not inside the library")
+        raise Forbidden(f"{destination!r} is not inside the library")
     if os.path.lexists(target) and not os.path.isdir(target):
-        raise BadRequest(f"{destination!r} exists and is not a folder")
+        raise Conflict(f"{destination!r} exists and is not a folder")
     try:
         os.makedirs(target, exist_ok=True)
-    except OSError as exc:
-        raise BadRequest(f"cannot create {destination!r}: {exc.strerror or exc}") from None
+    except OSError as exc:  # the disk's say (no permission, a name too long): not the request's
+        raise Conflict(f"cannot create {destination!r}: {exc.strerror or exc}") from None
     if not inside(os.path.realpath(target), reals):  # a link swapped in meanwhile
-        raise BadRequest(f"{destination!r} is not inside the library")
+        raise Forbidden(f"{destination!r} is not inside the library")
     return os.path.realpath(target)
 
 
@@ -219,7 +219,7 @@ def restore_files(library: Library, body: Any) -> dict[str, Any]:
     roots = real_roots(library.roots)
     outside = [p for p in paths if not inside(os.path.realpath(os.path.dirname(p)), roots)]
     if outside:
-        raise BadRequest(f"{outside[0]!r} is not inside the library")
+        raise Forbidden(f"{outside[0]!r} is not inside the library")
     restored, failed = [], []
     for path in paths:
         name = trash_can.record_name(path)

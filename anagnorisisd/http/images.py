@@ -32,7 +32,7 @@ from anagnorisisd.http.common import (
     run_blocking,
     run_with_model,
 )
-from anagnorisisd.http.errors import BadRequest, NotFound, TooLarge
+from anagnorisisd.http.errors import BadRequest, NotFound, TooLarge, Unprocessable
 from anagnorisisd.imaging import rendition
 from anagnorisisd.imaging.convert import to_rgb
 from anagnorisisd.imaging.decoding import ImageTooLarge, decoded, failure_reason
@@ -158,9 +158,10 @@ def embed_upload(model: Any, data: bytes) -> Any:
     except ImageTooLarge as exc:
         raise TooLarge(f"the image is too large: {exc}") from None
     except UnidentifiedImageError:
-        raise BadRequest("the body is not an image Pillow can read") from None
+        raise Unprocessable("the body is not an image Pillow can read") from None
     except Exception as exc:  # a malformed image is the sender's problem, said with its reason
-        raise BadRequest(f"the image cannot be decoded: {type(exc).__name__}: {exc}") from None
+        raise Unprocessable(f"the image cannot be decoded: {type(exc).__name__}: {exc}") \
+            from None
     return model.embed_image(upright)  # the local session, or the workers (within a timeout)
 
 
@@ -187,8 +188,8 @@ async def by_image(request: web.Request) -> web.Response:
                 raise BadRequest(f"unreadable multipart body: {exc}") from None
         else:
             data = await request.read()
-        if not data:
-            raise BadRequest("send the image's bytes as the request body")
+        if not data:  # well-formed (no bytes are bytes), but no picture to decode
+            raise Unprocessable("an empty body is not an image: send the image's bytes")
         return await run_with_model(request, search_by_image, library, bytes(data), page,
                                     per_page)
 

@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from anagnorisisd import __version__
+from anagnorisisd.strings import MAX_NAME, NOT_IN_NAMES, name_pattern
 
 ID = {"name": "id", "in": "path", "required": True,
       "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
@@ -89,12 +90,12 @@ def json_body(schema: dict[str, Any]) -> dict[str, Any]:
 
 OBJECT = {"type": "object"}
 IMAGE_ID = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
-ABSOLUTE_PATH = {"type": "string", "minLength": 1, "pattern": "^/"}
+ABSOLUTE_PATH = {"type": "string", "minLength": 1, "pattern": "^/[^\u0000]*$"}
 FILE_LIST = {"type": "array", "minItems": 1, "maxItems": 10000, "items": {
     "type": "object", "required": ["id", "path"],
     "properties": {"id": IMAGE_ID, "path": ABSOLUTE_PATH}}}
 FILES = {"type": "object", "required": ["files"], "properties": {
-    "files": FILE_LIST, "destination": {"type": "string"}}}
+    "files": FILE_LIST, "destination": {"type": "string", "pattern": "^[^\u0000]*$"}}}
 TRASH_FILES = {"type": "object", "required": ["files"], "properties": {
     "files": FILE_LIST, "generation": {"type": "integer"}}}
 
@@ -105,7 +106,12 @@ PERSON_ID = {"name": "id", "in": "path", "required": True,
 FACE_ID = {"name": "id", "in": "path", "required": True,
            "schema": {"type": "string", "pattern": "^[0-9a-f]{64}-[0-9]{1,5}$"},
            "description": "a face: its image's id, a dash, and its index in that image"}
-NAME = {"type": "string", "nullable": True, "maxLength": 200}
+NAME = {"type": "string", "nullable": True, "maxLength": MAX_NAME}
+PERSON_NAME = {"type": "string", "nullable": True, "maxLength": MAX_NAME,
+               "pattern": f"^[^{NOT_IN_NAMES}]*$",
+               "description": "a name; null or only white space: unnamed"}
+CONCEPT_NAME = {"type": "string", "minLength": 1, "maxLength": MAX_NAME,
+                "pattern": name_pattern("|/")}
 PERSON = {"type": "object", "required": ["id", "name", "faces", "photos"], "properties": {
     "id": {"type": "string"}, "name": NAME, "faces": {"type": "integer"},
     "photos": {"type": "integer"}, "hidden": {"type": "boolean"},
@@ -133,8 +139,7 @@ CONCEPT_PATHS: dict[str, Any] = {
                 "responses": {"200": json_response(OBJECT, "concepts")}},
         "post": {"summary": "A new concept, to teach with answers",
                  "requestBody": json_body({"type": "object", "required": ["name"],
-                                           "properties": {"name": {"type": "string",
-                                                                   "maxLength": 200}}}),
+                                           "properties": {"name": CONCEPT_NAME}}),
                  "responses": {"200": json_response({"type": "object", "required": [
                      "id", "name"]}, "the new concept"), **errors(400, 409, 415)}}},
     "/api/concepts/{id}": {"get": {
@@ -146,7 +151,8 @@ CONCEPT_PATHS: dict[str, Any] = {
         "summary": "Answers about photos: yes (an example), no (not this), skip, clear",
         "parameters": [CONCEPT_ID],
         "requestBody": json_body({"type": "object", "required": ["images", "answer"],
-                                  "properties": {"images": IDS, "answer": {
+                                  "properties": {"images": {**IDS, "minItems": 1,
+                                                            "maxItems": 10000}, "answer": {
                                       "enum": ["yes", "no", "skip", "clear"]}}}),
         "responses": {"200": json_response(OBJECT, "how many were recorded"),
                       **errors(400, 404, 415)}}},
@@ -187,9 +193,10 @@ PEOPLE_PATHS: dict[str, Any] = {
                                                    "people"), **errors(400)}},
         "post": {"summary": "A new person from some faces (naming a face by hand)",
                  "requestBody": json_body({"type": "object", "required": ["name", "faces"],
-                                           "properties": {"name": NAME, "faces": {
+                                           "properties": {"name": PERSON_NAME, "faces": {
                                                "type": "array", "minItems": 1,
-                                               "items": {"type": "string"}}}}),
+                                               "maxItems": 1000,
+                                               "items": FACE_ID["schema"]}}}),
                  "responses": {"200": json_response(PERSON, "the new person"),
                                **errors(400, 404, 415)}}},
     "/api/people/regroup": {"post": {
@@ -200,8 +207,9 @@ PEOPLE_PATHS: dict[str, Any] = {
                 "responses": {"200": json_response(PERSON, "the person"), **errors(404)}},
         "put": {"summary": "Name a person (null: unnamed), or hide or show them",
                 "parameters": [PERSON_ID],
-                "requestBody": json_body({"type": "object", "properties": {
-                    "name": NAME, "hidden": {"type": "boolean"}}}),
+                "requestBody": json_body({
+                    "type": "object", "anyOf": [{"required": ["name"]}, {"required": ["hidden"]}],
+                    "properties": {"name": PERSON_NAME, "hidden": {"type": "boolean"}}}),
                 "responses": {"200": json_response(PERSON, "the person"),
                               **errors(400, 404, 415)}}},
     "/api/people/{id}/merge": {"post": {
@@ -209,13 +217,15 @@ PEOPLE_PATHS: dict[str, Any] = {
         "requestBody": json_body({"type": "object", "required": ["into"], "properties": {
             "into": {"type": "string", "pattern": "^[0-9a-f]{12}$"}}}),
         "responses": {"200": json_response(PERSON, "the person merged into"),
-                      **errors(400, 404, 415)}}},
+                      **errors(400, 404, 409, 415)}}},
     "/api/faces/{id}": {"put": {
         "summary": "Move a face to a person, out of its person (null), or hide it",
         "parameters": [FACE_ID],
-        "requestBody": json_body({"type": "object", "properties": {
-            "person": {"type": "string", "nullable": True, "pattern": "^[0-9a-f]{12}$"},
-            "hidden": {"type": "boolean"}}}),
+        "requestBody": json_body({
+            "type": "object", "anyOf": [{"required": ["person"]}, {"required": ["hidden"]}],
+            "properties": {"person": {"type": "string", "nullable": True,
+                                      "pattern": "^[0-9a-f]{12}$"},
+                           "hidden": {"type": "boolean"}}}),
         "responses": {"200": json_response(FACE, "the face"), **errors(400, 404, 415)}}},
     "/api/faces/{id}/crop": {"get": {
         "summary": "The face cut from its photo (JPEG, 160 px)", "parameters": [FACE_ID],
@@ -306,7 +316,8 @@ SPEC: dict[str, Any] = {
             "requestBody": {"required": True, "content": {
                 "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
                 "image/jpeg": {"schema": {"type": "string", "format": "binary"}}}},
-            "responses": {"200": json_response(PAGE, "similar images"), **errors(400, 503)}}},
+            "responses": {"200": json_response(PAGE, "similar images"),
+                          **errors(400, 413, 422, 503)}}},
         "/api/duplicates": {"get": {
             "summary": "Exact copies and near-duplicates, with a suggested keeper",
             "parameters": [{"name": "threshold", "in": "query",
@@ -369,14 +380,14 @@ SPEC: dict[str, Any] = {
                        "came in since that plan",
             "requestBody": json_body(TRASH_FILES),
             "responses": {"200": json_response(OBJECT, "trashed and failed files"),
-                          **errors(400, 409, 415)}}},
+                          **errors(400, 404, 409, 415)}}},
         "/api/files/restore": {"post": {
             "summary": "Undo a trash: put files back where they were (never overwrites)",
             "requestBody": json_body({"type": "object", "required": ["paths"], "properties": {
                 "paths": {"type": "array", "minItems": 1, "maxItems": 10000,
                           "items": ABSOLUTE_PATH}}}),
             "responses": {"200": json_response(OBJECT, "restored and failed files"),
-                          **errors(400, 415)}}},
+                          **errors(400, 403, 415)}}},
         "/api/cull": {"get": {
             "summary": "Stacks and near-duplicate groups to review, unreviewed first, with "
                        "the keeper, the reason and the person's picks and rejects",
@@ -394,7 +405,7 @@ SPEC: dict[str, Any] = {
                 "ids": {"type": "array", "minItems": 1, "maxItems": 10000,
                         "items": IMAGE_ID}}}),
             "responses": {"200": json_response(OBJECT, "how many were marked"),
-                          **errors(400, 415, 507)}}},
+                          **errors(400, 404, 415, 507)}}},
         "/api/images/{id}/decision": {
             "put": {"summary": "Pick (keep) or reject an image in the cull view",
                     "parameters": [ID],
@@ -423,7 +434,7 @@ SPEC: dict[str, Any] = {
             "summary": "Move files to a folder inside the library",
             "requestBody": json_body(FILES),
             "responses": {"200": json_response(OBJECT, "moved and failed files"),
-                          **errors(400, 415)}}},
+                          **errors(400, 403, 404, 415)}}},
         "/api/events": {"get": {
             "summary": "Server-sent events: the status document every second",
             "responses": {"200": {"description": "an event stream", "content": {

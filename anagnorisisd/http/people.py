@@ -17,7 +17,7 @@ from aiohttp import web
 
 from anagnorisisd.app.library import Library
 from anagnorisisd.http.common import LIBRARY_KEY, handle_errors, image_id, json_error, run_blocking
-from anagnorisisd.http.errors import BadRequest, NotFound, read_json
+from anagnorisisd.http.errors import BadRequest, Conflict, NotFound, read_json
 from anagnorisisd.imaging.decoding import failure_reason
 from anagnorisisd.imaging.face_crop import face_crop
 from anagnorisisd.people.service import NoSuchPerson
@@ -33,8 +33,8 @@ def desk_call(func: Any, *args: Any) -> Any:
         return func(*args)
     except NoSuchPerson as exc:
         raise NotFound(str(exc.args[0])) from None
-    except ValueError as exc:
-        raise BadRequest(str(exc)) from None
+    except ValueError as exc:  # the people as they are now refuse it (a merge into itself)
+        raise Conflict(str(exc)) from None
 
 
 def person_id(request: web.Request) -> str:

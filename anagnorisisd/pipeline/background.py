@@ -147,11 +147,21 @@ class BackgroundLane:
             mark = self.store.get_mark(content, self.stage.name)
             if mark is not None and mark.version == version:
                 continue
-            inputs = [self.store.get_mark(content, self.plan.provider.get(key, key))
-                      for key in self.stage.requires]
-            if any(m is None or m.error for m in inputs):
-                continue  # its inputs are still to come, or failed: nothing to read
+            names = [self.plan.provider.get(key, key) for key in self.stage.requires]
+            inputs = [self.store.get_mark(content, name) for name in names]
+            if any(m is None for m in inputs):
+                continue  # its inputs are still to come
+            failed = next((name for name, m in zip(names, inputs, strict=True)
+                           if m is not None and (m.error or m.blocked)), None)
+            if failed is not None:  # nothing to read: not pending here either
+                self._block(content, failed)
+                continue
             yield content
+
+    def _block(self, content: bytes, failed: str) -> None:
+        with self.store.write() as w:
+            w.put_result(content, self.stage.name, self.stage.version, None, None,
+                         blocked=failed)
 
     def run_one(self, content: bytes) -> int:
         """Read one content at one of its paths; 1 if something was recorded."""

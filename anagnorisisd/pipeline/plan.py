@@ -93,6 +93,8 @@ class StagePlan:
             return False
         mark = self.store.get_mark(item.content_hash, stage.name)
         if mark is not None and mark.version == stage.version:
+            if mark.blocked:  # an earlier trip failed before it: this one has not, so far
+                return item.failure is None
             if mark.error:
                 item.note_failure(stage.name, mark.error)
             return False
@@ -106,7 +108,8 @@ class StagePlan:
                 stage, item):
             return False
         mark = self.store.get_mark(item.content_hash, stage.name)
-        return mark is None or mark.version != stage.version
+        return mark is None or mark.version != stage.version or (
+            mark.blocked is not None and item.failure is None)
 
     @staticmethod
     def pixel_need(stage: Stage) -> PixelNeed | None:

@@ -114,21 +114,19 @@ class Query:
 
 def tokenize(raw: str) -> list[tuple[str, int]]:
     """Tokens with their character offsets. Double quotes group words (and are dropped);
-    an unbalanced quote is an error."""
+    inside them a backslash makes the next character plain (\\" a quote, \\\\ a
+    backslash), so any name can be written (`quoted` does it); an unbalanced quote is an
+    error."""
     tokens: list[tuple[str, int]] = []
     i, n = 0, len(raw)
     while i < n:
         if raw[i].isspace():
             i += 1
             continue
-        start, parts = i, []
+        start, parts = i, list[str]()
         while i < n and not raw[i].isspace():
             if raw[i] == '"':
-                end = raw.find('"', i + 1)
-                if end < 0:
-                    raise QueryError("unbalanced quote", raw[i:], i)
-                parts.append(raw[i + 1 : end])
-                i = end + 1
+                i = _quoted_part(raw, i, parts)
             else:
                 parts.append(raw[i])
                 i += 1
@@ -136,6 +134,27 @@ def tokenize(raw: str) -> list[tuple[str, int]]:
         if token:
             tokens.append((token, start))
     return tokens
+
+
+def _quoted_part(raw: str, opening: int, parts: list[str]) -> int:
+    """Read a quoted run starting at `opening` into `parts`; the index after it."""
+    i = opening + 1
+    while i < len(raw):
+        if raw[i] == "\\" and i + 1 < len(raw):
+            parts.append(raw[i + 1])
+            i += 2
+        elif raw[i] == '"':
+            return i + 1
+        else:
+            parts.append(raw[i])
+            i += 1
+    raise QueryError("unbalanced quote", raw[opening:], opening)
+
+
+def quoted(text: str) -> str:
+    """`text` as one quoted token the tokenizer reads back exactly (a name in a link)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
 
 
 def parse_value(field_name: str, text: str, token: str, position: int) -> float | str:

@@ -21,6 +21,8 @@ class Census:
     hashed: int = 0
     stage_done: Counter[str] = field(default_factory=Counter)
     stage_failed: Counter[str] = field(default_factory=Counter)
+    stage_blocked: Counter[str] = field(default_factory=Counter)
+    """Content a stage will not run on because an earlier stage failed it (Mark.blocked)."""
     file_failed_at: Counter[str] = field(default_factory=Counter)
 
     def apply(self, delta: Census) -> None:
@@ -29,6 +31,7 @@ class Census:
         self.hashed += delta.hashed
         self.stage_done.update(delta.stage_done)
         self.stage_failed.update(delta.stage_failed)
+        self.stage_blocked.update(delta.stage_blocked)
         self.file_failed_at.update(delta.file_failed_at)
 
     def copy(self) -> Census:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -216,17 +215,17 @@ class Store:
             for key, raw in txn.cursor(db=self.marks):
                 content, stage = bytes(key[:32]), bytes(key[32:]).decode()
                 if content in live:
-                    self._count_mark(census.stage_done, census.stage_failed, stage, raw, +1)
+                    self._count_mark(census, stage, raw, +1)
         return census
 
-    def _count_mark(
-        self, done: Counter[str], failed: Counter[str], stage: str, raw: bytes | memoryview,
-        sign: int,
-    ) -> None:
+    def _count_mark(self, census: Census, stage: str, raw: bytes | memoryview,
+                    sign: int) -> None:
         mark = Mark.decode(raw)
         if self.stage_versions.get(stage) != mark.version:
             return
-        (failed if mark.error else done)[stage] += sign
+        counter = (census.stage_blocked if mark.blocked else
+                   census.stage_failed if mark.error else census.stage_done)
+        counter[stage] += sign
 
     def census_snapshot(self) -> Census:
         with self._census_lock:

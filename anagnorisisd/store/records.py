@@ -101,11 +101,14 @@ class Mark:
 
     version: str
     error: str | None = None
+    blocked: str | None = None
+    """The stage whose failure kept this one from running on the content (a file that
+    cannot be read has no faces to find): neither done nor pending, nor failed here."""
 
     def encode(self) -> bytes:
-        return pack([self.version, self.error])
+        return pack([self.version, self.error] + ([self.blocked] if self.blocked else []))
 
     @classmethod
     def decode(cls, data: bytes | memoryview) -> Mark:
-        version, error = unpack(data)
-        return cls(version, error)
+        version, error, *rest = unpack(data)
+        return cls(version, error, rest[0] if rest else None)

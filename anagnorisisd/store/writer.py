@@ -102,8 +102,7 @@ class Writer:
         if raw is None or Mark.decode(raw).version == "":
             return
         if self.txn.get(content_hash, db=self.store.refs) is not None:
-            self.store._count_mark(self.delta.stage_done, self.delta.stage_failed, stage,
-                                   raw, -1)
+            self.store._count_mark(self.delta, stage, raw, -1)
         self.txn.put(key, Mark("").encode(), db=self.store.marks)
 
     def skip(self, path: str, reason: str) -> None:
@@ -196,7 +195,31 @@ class Writer:
                       fail_reason=reason)
         self._put_file(old, new)
         self.txn.delete(path_key(path), db=self.store.dirty)
+        if old.hash is not None:
+            self._settle_blocked(old.hash, stage)
         return True
+
+    def _settle_blocked(self, content_hash: bytes, failed: str | None) -> None:
+        """After a trip: with a failure, every content stage that has no current mark will
+        not run on this content (Mark.blocked), so it is not pending there; without one,
+        blocks left from an earlier trip are lifted, and those stages run again."""
+        live = self.txn.get(content_hash, db=self.store.refs) is not None
+        for stage, version in self.store.stage_versions.items():
+            key = stage_key(content_hash, stage)
+            raw = self.txn.get(key, db=self.store.marks)
+            mark = Mark.decode(raw) if raw is not None else None
+            if failed is not None and stage != failed and (
+                    mark is None or mark.version != version):
+                new = Mark(version, blocked=failed).encode()
+                if live:
+                    if raw is not None:
+                        self.store._count_mark(self.delta, stage, raw, -1)
+                    self.store._count_mark(self.delta, stage, new, +1)
+                self.txn.put(key, new, db=self.store.marks)
+            elif failed is None and raw is not None and mark is not None and mark.blocked:
+                if live:
+                    self.store._count_mark(self.delta, stage, raw, -1)
+                self.txn.delete(key, db=self.store.marks)
 
     # -- content
     def paths_for(self, content_hash: bytes) -> list[str]:
@@ -228,24 +251,24 @@ class Writer:
             if not bytes(key).startswith(content_hash):
                 break
             stage = bytes(key[32:]).decode()
-            self.store._count_mark(self.delta.stage_done, self.delta.stage_failed, stage, raw, sign)
+            self.store._count_mark(self.delta, stage, raw, sign)
 
     def put_result(
         self, content_hash: bytes, stage: str, version: str, output: dict[str, Any] | None,
-        error: str | None = None, packed: bytes | None = None,
+        error: str | None = None, packed: bytes | None = None, blocked: str | None = None,
     ) -> None:
         """Store a stage's outcome for content: its output, or the reason it failed.
         `packed`: the output already packed (records.packed_or_reason), so the bytes are
-        not made twice, and not while the write lock is held."""
+        not made twice, and not while the write lock is held. `blocked`: the stage whose
+        failure keeps this one from running on the content (Mark.blocked)."""
         key = stage_key(content_hash, stage)
         live = self.txn.get(content_hash, db=self.store.refs) is not None
         old = self.txn.get(key, db=self.store.marks)
-        new = Mark(version, error).encode()
+        new = Mark(version, error, blocked).encode()
         if live:
             if old is not None:
-                self.store._count_mark(self.delta.stage_done, self.delta.stage_failed, stage,
-                                       old, -1)
-            self.store._count_mark(self.delta.stage_done, self.delta.stage_failed, stage, new, +1)
+                self.store._count_mark(self.delta, stage, old, -1)
+            self.store._count_mark(self.delta, stage, new, +1)
         self.txn.put(key, new, db=self.store.marks)
         if output is None:
             self.txn.delete(key, db=self.store.results)
