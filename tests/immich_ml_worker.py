@@ -16,6 +16,12 @@ far outside the picture. With `--ocr NAME` it serves immich's `ocr` entry with t
 real PP-OCR weights inside the rapidocr wheel, run through rapidocr's own end-to-end call
 (not this project's code), lines under immich's recognition minScore dropped; `garbage`
 then answers lists of different lengths and `outside` boxes beyond the picture.
+`immich` behaves as immich's own server does where it differs from the local models: face
+boxes are not cut to the picture (a face at the edge reaches a few pixels past it) and
+text lines come in an order of its own (here: reversed); `surrogate` adds a line whose
+text is a lone surrogate ("\\ud800", valid JSON) to every picture but the probe's;
+`odd-once` answers the first face or text request after the probe with a box wholly
+outside the picture, then answers truthfully.
 GET /stats counts what it embedded; POST /mode?mode=NAME changes the mode while it runs.
 
     python -m tests.immich_ml_worker --port 3003 [--mode slow --delay 0.2]
@@ -41,10 +47,11 @@ from anagnorisisd.ml.session import SessionSettings
 from tests.dlib_faces import DlibFaces
 
 MODES = ("normal", "slow", "garbage", "disagree", "drip", "nested", "bignum", "random",
-         "picky", "outside")
+         "picky", "outside", "immich", "surrogate", "odd-once")
 
 
-def ocr_answer(engine: Any, rgb: np.ndarray, min_score: float, mode: str) -> dict[str, Any]:
+def ocr_answer(engine: Any, rgb: np.ndarray, min_score: float, mode: str,
+               odd: bool = False) -> dict[str, Any]:
     """immich's `ocr` answer for a picture: texts, boxes as 8 fractions, and scores."""
     result = engine(np.ascontiguousarray(rgb[..., ::-1]))
     height, width = rgb.shape[:2]
@@ -55,13 +62,22 @@ def ocr_answer(engine: Any, rgb: np.ndarray, min_score: float, mode: str) -> dic
         if float(score) <= min_score:
             continue
         corners = np.asarray(box, dtype=np.float64).reshape(4, 2) / [width, height]
-        if mode == "outside":
+        if mode == "outside" or (mode == "odd-once" and odd):
             corners = corners + 3.0
         texts.append(str(text))
         boxes.extend(corners.reshape(-1).tolist())
         scores.append(float(score))
     if mode == "garbage":
         texts.append("one more text than boxes")
+    if mode == "immich":  # the same lines, in an order of immich's own
+        order = list(range(len(texts)))[::-1]
+        texts = [texts[i] for i in order]
+        boxes = [v for i in order for v in boxes[8 * i: 8 * i + 8]]
+        scores = [scores[i] for i in order]
+    if mode == "surrogate" and odd:
+        texts.append("\ud800")
+        boxes.extend([0.1, 0.1, 0.3, 0.1, 0.3, 0.2, 0.1, 0.2])
+        scores.append(0.99)
     return {"ocr": {"text": texts, "box": boxes, "boxScore": scores, "textScore": scores},
             "imageHeight": height, "imageWidth": width}
 
@@ -72,7 +88,7 @@ def build(model_dir: Path, name: str, mode: str = "normal", delay: float = 0.0,
     model = ClipModel(ModelFiles(name, model_dir),
                       SessionSettings(("CPUExecutionProvider",), threads), exact_decode=True)
     served = serves or name
-    counts = {"images": 0, "texts": 0, "faces": 0, "ocr": 0}
+    counts = {"images": 0, "texts": 0, "faces": 0, "ocr": 0, "odd": 0}
     faces_model = DlibFaces() if faces else None
     ocr_engine: list[Any] = []
     served_faces = faces
@@ -113,9 +129,15 @@ def build(model_dir: Path, name: str, mode: str = "normal", delay: float = 0.0,
         found = await asyncio.get_running_loop().run_in_executor(
             None, faces_model.faces, rgb, min_score)
         counts["faces"] += 1
+        odd = mode == "odd-once" and counts["faces"] > 1 and not counts["odd"]
+        counts["odd"] += odd
         for face in found:
-            if mode == "outside":
+            if mode == "outside" or odd:
                 face["boundingBox"] = {"x1": 5000, "y1": 5000, "x2": 5100, "y2": 5100}
+            if mode == "immich":  # immich's detector does not cut its boxes to the picture
+                box = face["boundingBox"]
+                face["boundingBox"] = {"x1": box["x1"] - 6, "y1": box["y1"] - 6,
+                                       "x2": box["x2"] + 6, "y2": box["y2"] + 6}
             if mode == "disagree":
                 face["embedding"] = face["embedding"][::-1]
             if mode == "random" and counts["faces"] > honest:
@@ -138,11 +160,17 @@ def build(model_dir: Path, name: str, mode: str = "normal", delay: float = 0.0,
 
             ocr_engine.append(RapidOCR(params={"Global.log_level": "error",
                                                "Global.text_score": 0.0}))
+        if mode == "slow":
+            await asyncio.sleep(delay)
         rgb = np.asarray(Image.open(io.BytesIO(image.file.read())).convert("RGB"))
         min_score = float(recognition.get("options", {}).get("minScore", 0.9))
-        answer = await asyncio.get_running_loop().run_in_executor(
-            None, ocr_answer, ocr_engine[0], rgb, min_score, mode)
         counts["ocr"] += 1
+        # The probe page comes first: an odd answer is for a photo, never for the probe.
+        odd = counts["ocr"] > 1 and (mode == "surrogate" or (
+            mode == "odd-once" and not counts["odd"]))
+        counts["odd"] += odd and mode == "odd-once"
+        answer = await asyncio.get_running_loop().run_in_executor(
+            None, ocr_answer, ocr_engine[0], rgb, min_score, mode, odd)
         return web.json_response(answer)
 
     async def predict(request: web.Request) -> web.StreamResponse:

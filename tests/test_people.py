@@ -256,18 +256,19 @@ def test_a_face_moved_out_stays_out_and_bad_edits_are_clear_4xx(world: Any) -> N
 
 def test_a_worker_that_lies_about_boxes_is_refused_with_its_reason(tmp_path: Path) -> None:
     from anagnorisisd.ml.remote_faces import RemoteFaces
-    from anagnorisisd.ml.remote_protocol import Refused
+    from anagnorisisd.ml.remote_protocol import RemoteError, jpeg
     from anagnorisisd.ml.remote_worker import Worker as State
 
     liar = Worker("outside", 0.0, None, "--faces", "buffalo_l")
     try:
         faces = RemoteFaces("buffalo_l", [liar.url], None, timeout_s=30)
-        with pytest.raises(Refused, match="outside"):
+        with pytest.raises(RemoteError, match="outside"):  # its probe: never trusted
             faces._check(State(liar.url))
         garbage = RemoteFaces("buffalo_l", [liar.url], None, timeout_s=30)
         liar.set_mode("garbage")
         with pytest.raises(Exception, match="garbage"):
-            garbage._ask(State(liar.url), np.zeros((64, 64, 3), np.uint8), 0.7, None)
+            garbage._ask(State(liar.url), jpeg(Image.new("RGB", (64, 64))), (64, 64), 0.7,
+                         None)
     finally:
         liar.kill()
 

@@ -44,6 +44,8 @@ def describe(library: Library, content: bytes, score: float | None = None) -> di
         "tags": [{"name": name, "source": source}
                  for name, source in library.search.catalog.tags.of(content)],
         "suggested_tags": library.concepts.suggested_for(content),
+        "decision": library.reviews.decision(content),
+        "label": library.reviews.label(content),
         **photo_fields(library, content),
     }
 

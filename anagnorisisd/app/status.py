@@ -49,7 +49,9 @@ def build_status(
     all_counts = stage_counts(store, assembly)
     for stage in assembly.stages:
         counts = all_counts[stage.name]
-        entry: dict[str, Any] = {**counts, "version": stage.version}
+        # the version counted against (the remembered one, for a status with no daemon)
+        entry: dict[str, Any] = {**counts, "version": store.stage_versions.get(
+            stage.name, stage.version)}
         if pipeline is not None:
             rate = pipeline.meters[stage.name].rate()
             entry["processed"] = pipeline.meters[stage.name].total

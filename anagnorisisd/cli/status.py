@@ -58,7 +58,11 @@ def offline_status(config: Config) -> dict[str, Any]:
         assembly = assemble(config, StageContext(config, models))
         if assembly.provider("embedding") is not None:
             models.load()
-        store.set_stage_versions({s.name: s.version for s in assembly.stages})
+        # What the daemon ran with, where the store remembers it: a version named by a model
+        # this command does not load (faces, text) is never taken for "everything pending".
+        remembered = store.remembered_versions()
+        store.set_stage_versions({s.name: remembered.get(s.name, s.version)
+                                  for s in assembly.stages}, remember=False)
         stored = store.get_setting("library.paths")
         roots = [normalise_root(p) for p in (stored or config.library.paths)]
         doc = build_status(

@@ -43,6 +43,9 @@ IMAGE = {
                  "description": "keywords from its files and the concepts confirmed for it"},
         "suggested_tags": {"type": "array", "items": {"type": "string"},
                            "description": "concepts that suggest it (not yet answered)"},
+        "decision": {"type": "string", "nullable": True, "enum": ["pick", "reject", None]},
+        "label": {"type": "string", "nullable": True,
+                  "enum": ["red", "yellow", "green", "blue", "purple", None]},
     },
 }
 PAGE = {"type": "object", "required": ["total", "page", "per_page", "items"], "properties": {

@@ -48,6 +48,7 @@ from anagnorisisd.store.writer import Writer
 
 log = logging.getLogger(__name__)
 SCHEMA_VERSION = 2
+VERSIONS_SETTING = "stage.versions"
 MIN_RESERVE_BYTES = 16 << 20
 """Room kept free in the map and on the disk for the person's own writes (ratings,
 settings): bulk pipeline writes stop short of it."""
@@ -185,10 +186,24 @@ class Store:
             self.env.close()
 
     # ------------------------------------------------------------------ census
-    def set_stage_versions(self, versions: dict[str, str]) -> None:
-        """Tell the store which stage versions are current, and recount against them."""
+    def set_stage_versions(self, versions: dict[str, str], remember: bool = True) -> None:
+        """Tell the store which stage versions are current, and recount against them. They
+        are remembered in the store (`remembered_versions`), so a status read with no
+        daemon running counts against what the daemon ran, whether or not it can load the
+        models that name some of those versions."""
         self.stage_versions = dict(versions)
+        if remember and not self.readonly and self.get_setting(VERSIONS_SETTING) != versions:
+            try:
+                with self.write() as w:
+                    w.set_setting(VERSIONS_SETTING, self.stage_versions)
+            except StoreFull:
+                pass  # counting goes on; the next start remembers them
         self.recount()
+
+    def remembered_versions(self) -> dict[str, str]:
+        """The stage versions the last daemon or `index` ran with."""
+        stored = self.get_setting(VERSIONS_SETTING)
+        return {str(k): str(v) for k, v in stored.items()} if isinstance(stored, dict) else {}
 
     def recount(self) -> None:
         """Count everything again. Holding the write lock means no commit lands between the
