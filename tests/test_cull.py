@@ -60,7 +60,7 @@ def test_review_decide_plan_trash_and_undo(tmp_path: Path) -> None:
         assert http_error(daemon, "PUT", "/api/images/" + "0" * 64 + "/decision",
                           {"decision": "pick"})[0] == 404
         code, body = http_error(daemon, "POST", "/api/files/restore", {"paths": ["/etc/passwd"]})
-        assert code == 400 and "not inside the library" in body["error"]
+        assert code == 403 and "not inside the library" in body["error"]
 
         daemon.request("PUT", f"/api/images/{ids['burst-2']}/decision", {"decision": "pick"})
         daemon.request("PUT", f"/api/images/{ids['burst-3']}/decision", {"decision": "reject"})

@@ -29,11 +29,11 @@ def test_trash_and_move_only_touch_files_the_store_knows(make_config, library_di
         first, second = items[0], items[1]
         forged = {"files": [{"id": first["id"], "path": str(outside)}]}
         code, body = http_error(d, "POST", "/api/files/trash", forged)
-        assert code == 400 and "is not a file of image" in body["error"]
+        assert code == 404 and "is not a file of image" in body["error"]
         assert outside.exists()
         code, body = http_error(d, "POST", "/api/files/move", {
             "files": [{"id": first["id"], "path": first["path"]}], "destination": "/tmp"})
-        assert code == 400 and "not inside the library" in body["error"]
+        assert code == 403 and "not inside the library" in body["error"]
 
         moved = d.request("POST", "/api/files/move", {
             "files": [{"id": first["id"], "path": first["path"]}], "destination": "sorted"})

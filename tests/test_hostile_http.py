@@ -196,7 +196,7 @@ def test_malformed_and_oversized_bodies(world) -> None:
         ("POST", "/api/files/trash", b'{"files": [{"id": "zz", "path": 1}]}', 400, "id"),
         ("POST", "/api/files/trash", json.dumps({"files": [{"id": "00" * 32,
                                                             "path": "/etc/passwd"}]}).encode(),
-         400, "not a file of image"),
+         404, "not a file of image"),
     ]
     for method, path, body, code, words in cases:
         status, answer = raw(d, method, path, body, h)
@@ -218,14 +218,16 @@ def test_move_destinations_that_cannot_be(world) -> None:
     d, item = world["daemon"], an_image(world)
     files = [{"id": item["id"], "path": item["path"]}]
     (world["library"] / "a-file").write_text("x")
-    for destination, words in (("bad\u0000name", "NUL"), ("a-file", "not a folder"),
-                               ("x" * 5000, "cannot create"), ("../outside", "not inside"),
-                               ("escape", "not inside"), ("/etc", "not inside"), ("", "folder"),
-                               (7, "folder")):
+    # Malformed: 400. Outside the library: 403. What the disk refuses: 409.
+    for destination, words, code in (
+            ("bad\u0000name", "NUL", 400), ("a-file", "not a folder", 409),
+            ("x" * 5000, "cannot create", 409), ("../outside", "not inside", 403),
+            ("escape", "not inside", 403), ("/etc", "not inside", 403), ("", "folder", 400),
+            (7, "folder", 400)):
         status, answer = raw(d, "POST", "/api/files/move",
                              json.dumps({"files": files, "destination": destination}).encode(),
                              {"Host": f"127.0.0.1:{d.port}", "Content-Type": "application/json"})
-        assert status == 400, (destination, answer)
+        assert status == code, (destination, answer)
         assert words in error_of(answer), (destination, answer)
     assert Path(item["path"]).exists()
     assert not (world["outside"] / Path(item["path"]).name).exists()
@@ -256,7 +258,7 @@ def test_decompression_bombs_are_refused_with_a_reason(world, tmp_path: Path) ->
                  b"\xff\xd8\xff\xe0" + b"\0" * 50):
         status, answer = raw(d, "POST", "/api/search/by-image", junk,
                              {"Host": f"127.0.0.1:{d.port}", "Content-Type": "image/jpeg"})
-        assert status == 400, (junk[:10], answer)
+        assert status == 422, (junk[:10], answer)  # well-formed bytes, no picture
         error_of(answer)
     # The same bomb in the library is a recorded failure, not a decode.
     (world["library"] / "bomb.png").write_bytes(bomb.getvalue())

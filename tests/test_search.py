@@ -134,7 +134,7 @@ def test_search_by_an_image_not_in_the_library(served) -> None:  # type: ignore[
         items = json.load(response)["items"]
     assert sum(label_of(labels, i) == scene.label for i in items) >= 4
     code, body = http_error(daemon, "POST", "/api/search/by-image", b"not an image")
-    assert code == 400 and "not an image" in body["error"]
+    assert code == 422 and "not an image" in body["error"]
 
 
 def test_malformed_filter_is_a_400_pointing_at_the_token(served) -> None:  # type: ignore[no-untyped-def]

@@ -178,3 +178,48 @@ def test_a_full_disk_pauses_indexing_and_it_resumes_when_space_returns(
             d.kill()
     finally:
         subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+def test_a_full_disk_is_said_once_by_the_background_lane_and_it_resumes(
+        make_config, library_dir: Path, tmp_path: Path) -> None:
+    """The text stage logged an ERROR traceback for every photo it tried while the data
+    disk was full (about two a second); it now says it once, as the other stages do, and
+    goes on when there is room."""
+    import subprocess
+
+    import pytest
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(disk)],
+                             capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root: " + mounted.stderr.decode().strip())
+    try:
+        for i in range(12):
+            make_photo(library_dir / f"{i}.jpg", 320, 240, seed=i)
+        config = make_config(library={"paths": [str(library_dir)]},
+                             storage={"data_dir": str(disk / "data")},
+                             pipeline={"stages": ["hash", "meta", "text"]})
+        d = Daemon(config, tomllib.loads(config.read_text())["server"]["port"])
+        try:
+            wait_until(lambda: d.status()["stages"]["meta"]["done"] == 12, timeout=60)
+            filler = disk / "filler"
+            with filler.open("wb") as f:
+                try:
+                    while True:
+                        f.write(b"\0" * (1 << 20))
+                except OSError:
+                    pass
+            wait_until(lambda: d.status()["stages"]["text"].get("paused"), timeout=60)
+            assert "Traceback" not in d.log.read_text()
+            filler.unlink()
+            wait_until(lambda: d.status()["stages"]["text"]["pending"] == 0, timeout=180)
+            assert d.status()["stages"]["text"]["done"] == 12
+            log = d.log.read_text()  # every retry while it was full: said once in all
+            assert "Traceback" not in log
+            assert log.count("background stage text paused") == 1, log[-2000:]
+        finally:
+            d.kill()
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)

@@ -198,8 +198,10 @@ def test_the_viewer_draws_the_lines_and_the_grid_says_why_in_chromium(indexed: A
 
 
 def test_a_worker_reads_the_same_text_and_a_lying_one_fails_nothing(tmp_path: Path) -> None:
+    """immich does not serve the wheel's PP-OCRv6_small: its workers are asked for immich's
+    own default, PP-OCRv5_mobile (this loopback worker reads with the wheel's weights)."""
     files = build_library(tmp_path / "library")
-    worker = Worker("normal", 0.0, None, "--ocr", "PP-OCRv6_small")
+    worker = Worker("normal", 0.0, None, "--ocr", "PP-OCRv5_mobile")
     daemon = start(tmp_path, backend="remote", urls=[worker.url])
     try:
         status = read_all(daemon, len(files))
@@ -215,11 +217,11 @@ def test_a_worker_reads_the_same_text_and_a_lying_one_fails_nothing(tmp_path: Pa
         store.close()
     for name, lines in PAGES.items():
         output = by_name[name]
-        assert output is not None and output["model"] == "PP-OCRv6_small@remote"
+        assert output is not None and output["model"] == "PP-OCRv5_mobile@remote"
         assert [line["text"] for line in output["lines"]] == lines, name
     assert all(not by_name[name]["lines"] for name in NO_TEXT[:3])  # type: ignore[index]
     shutil.rmtree(tmp_path / "data")
-    liar = Worker("garbage", 0.0, None, "--ocr", "PP-OCRv6_small")
+    liar = Worker("garbage", 0.0, None, "--ocr", "PP-OCRv5_mobile")
     daemon = start(tmp_path, backend="remote", urls=[liar.url])
     try:
         problem = wait_until(lambda: daemon.status()["stages"]["text"]["model"].get(

@@ -35,7 +35,7 @@ def daemon(make_config: Any, library_dir: Path) -> Any:
 def test_seen_marks_only_for_images_of_the_library(daemon: Daemon) -> None:
     junk = [f"{i:064x}" for i in range(50)]
     code, body = http_error(daemon, "POST", "/api/cull/seen", {"ids": junk})
-    assert code == 400 and "not an image of the library" in body["error"]
+    assert code == 404 and "not an image of the library" in body["error"]
     ids = [i["id"] for i in daemon.request("GET", "/api/images")["items"]]
     assert daemon.request("POST", "/api/cull/seen", {"ids": ids})["marked"] == 3
 

@@ -72,6 +72,7 @@ def build_status(
                 if pipeline is not None else None
             entry["background"] = True
             entry["waiting_for_other_stages"] = bool(lane and lane.paused_for_pipeline)
+            entry["paused"] = lane.full if lane is not None else None  # a full disk, say
         stages[stage.name] = entry
     files = {
         "total": sum(census.files.values()),
