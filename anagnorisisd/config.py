@@ -161,6 +161,8 @@ class Config:
     stacks: StacksConfig = field(default_factory=StacksConfig)
     # Per-stage sections, validated against each stage's own defaults at assembly.
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Per-feature sections, validated against each feature's own schema when it loads.
+    features: dict[str, dict[str, Any]] = field(default_factory=dict)
     source: str = "built-in defaults"
 
     @property
@@ -177,11 +179,14 @@ class Config:
     def stage_section(self, name: str) -> dict[str, Any]:
         return dict(self.stages.get(name, {}))
 
+    def feature_section(self, name: str) -> dict[str, Any]:
+        return dict(self.features.get(name, {}))
+
 
 SECTIONS: dict[str, type] = {
     f.name: typing.get_type_hints(Config)[f.name]
     for f in dataclasses.fields(Config)
-    if f.name not in ("stages", "source")
+    if f.name not in ("stages", "features", "source")
 }
 
 
@@ -220,8 +225,13 @@ def apply_env_overrides(raw: dict[str, Any], env: typing.Mapping[str, str]) -> N
         if not name.startswith(ENV_PREFIX) or "__" not in name:
             continue
         section_key = name[len(ENV_PREFIX) :].lower().split("__")
+        if len(section_key) == 3 and section_key[0] in PLUGIN_TABLES:
+            table, section, key = section_key  # [stages.faces] backend, [features.x] y
+            raw.setdefault(table, {}).setdefault(section, {})[key] = _parse_env_value(value)
+            continue
         if len(section_key) != 2:
-            raise ConfigError(f"{name}: expected {ENV_PREFIX}SECTION__KEY")
+            raise ConfigError(f"{name}: expected {ENV_PREFIX}SECTION__KEY (or "
+                              f"{ENV_PREFIX}STAGES__NAME__KEY, {ENV_PREFIX}FEATURES__NAME__KEY)")
         section, key = section_key
         raw.setdefault(section, {})[key] = _parse_env_value(value)
 
@@ -236,8 +246,8 @@ def _parse_env_value(value: str) -> Any:
 def build_config(raw: dict[str, Any], source: str = "built-in defaults") -> Config:
     kwargs: dict[str, Any] = {"source": source}
     for section, value in raw.items():
-        if section == "stages":
-            kwargs["stages"] = _stage_sections(value)
+        if section in PLUGIN_TABLES:
+            kwargs[section] = _plugin_sections(section, value)
             continue
         schema = SECTIONS.get(section)
         if schema is None:
@@ -248,9 +258,15 @@ def build_config(raw: dict[str, Any], source: str = "built-in defaults") -> Conf
     return Config(**kwargs)
 
 
-def _stage_sections(value: Any) -> dict[str, dict[str, Any]]:
+PLUGIN_TABLES = {"stages": "thumbnail", "features": "people"}
+"""Tables of one section per plugin ([stages.NAME], [features.NAME]), each validated
+against the plugin's own schema when it loads; the value is an example name."""
+
+
+def _plugin_sections(table: str, value: Any) -> dict[str, dict[str, Any]]:
     if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
-        raise ConfigError("[stages] must hold one table per stage, e.g. [stages.thumbnail]")
+        raise ConfigError(f"[{table}] must hold one table per {table[:-1]}, e.g. "
+                          f"[{table}.{PLUGIN_TABLES[table]}]")
     return {name: dict(section) for name, section in value.items()}
 
 
@@ -332,14 +348,15 @@ class Setting:
 
 
 def validate_stage_section(
-    stage: str, values: dict[str, Any], schema: dict[str, Setting], source: str = "config"
+    stage: str, values: dict[str, Any], schema: dict[str, Setting], source: str = "config",
+    table: str = "stages",
 ) -> dict[str, Any]:
-    """Merge a [stages.NAME] section over a stage's declared defaults, checked against its
-    schema: unknown keys, wrong types, values out of bounds or not among the choices are
-    one-line errors naming the file and the key."""
+    """Merge a [stages.NAME] (or [features.NAME]) section over the plugin's declared
+    defaults, checked against its schema: unknown keys, wrong types, values out of bounds
+    or not among the choices are one-line errors naming the file and the key."""
     merged: dict[str, Any] = {"enabled": True, **{k: s.default for k, s in schema.items()}}
     for key, value in values.items():
-        label = f"[stages.{stage}] {key}"
+        label = f"[{table}.{stage}] {key}"
         if key == "enabled":
             check_type(label, value, bool, source)
         elif key not in schema:

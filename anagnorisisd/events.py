@@ -68,6 +68,17 @@ class FlagsChanged:
     topics: frozenset[str]
 
 
+@dataclass(frozen=True)
+class FlagsAdopted:
+    """Another tool wrote something in a photo's sidecar that is newer than what was decided
+    here (features/sidecars): the feature that keeps it takes it in as the person's own,
+    and publishes nothing (it came from the sidecar, and must not go back out).
+    `changes` holds "rating" (0-10 or None), "decision" or "label"."""
+
+    content: bytes
+    changes: dict[str, Any]
+
+
 class Hub:
     def __init__(self) -> None:
         self._listeners: dict[type, list[tuple[str, Callable[[Any], None]]]] = {}

@@ -31,14 +31,14 @@ from sklearn.linear_model import LogisticRegression
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from anagnorisisd.concepts import learner
-from anagnorisisd.concepts.service import Concepts
+from anagnorisisd.features.concepts import learner
+from anagnorisisd.features.concepts.service import Concepts
 from anagnorisisd.search.catalog import Entry
-from anagnorisisd.search.query import parse
 from anagnorisisd.search.service import SearchService
 from anagnorisisd.store.database import Store
 from bench.bench_index import vectors
 from bench.bench_text import StubModel, StubModels
+from tests.helpers import parse
 
 TAGS = 1000
 

@@ -32,11 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from anagnorisisd.cli.memory import SETTINGS
 from anagnorisisd.config import build_config, validate_stage_section
+from anagnorisisd.features.people.desk import PeopleDesk
+from anagnorisisd.features.people.service import People
 from anagnorisisd.ml import face_geometry as geometry
 from anagnorisisd.ml.faces import FaceFiles, LocalFaces, largest
 from anagnorisisd.ml.session import SessionSettings
-from anagnorisisd.people.desk import PeopleDesk
-from anagnorisisd.people.service import People
 from anagnorisisd.pipeline.pixels import FilePixels
 from anagnorisisd.search.query import Filter
 from anagnorisisd.stage import PixelNeed, StageContext, StageInput

@@ -29,12 +29,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench_index import vectors
 
-from anagnorisisd.app.culling import PANORAMA_SIMILARITY, SAME_PICTURE
+from anagnorisisd.features.culling.grouping import PANORAMA_SIMILARITY, SAME_PICTURE
+from anagnorisisd.features.culling.pixels import frame_shift, pan_direction
+from anagnorisisd.features.culling.stacks import StackRules, find_brackets, find_stacks
 from anagnorisisd.search.disjoint import DisjointSet
 from anagnorisisd.search.index import VectorIndex
 from anagnorisisd.search.pairs import find_pairs
-from anagnorisisd.search.pixels import frame_shift, pan_direction
-from anagnorisisd.search.stacks import StackRules, find_brackets, find_stacks
 
 THRESHOLD = 0.95
 

@@ -33,15 +33,15 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from anagnorisisd.config import build_config
+from anagnorisisd.features.text.words import WordIndex
 from anagnorisisd.ingest.scanner import scan
 from anagnorisisd.pipeline.registry import assemble
 from anagnorisisd.pipeline.runner import Pipeline
 from anagnorisisd.search.catalog import Entry
-from anagnorisisd.search.query import parse
 from anagnorisisd.search.service import SearchService
-from anagnorisisd.search.words import WordIndex
 from anagnorisisd.stage import StageContext
 from anagnorisisd.store.database import Store
+from tests.helpers import parse
 
 ROOT = Path(__file__).resolve().parent.parent
 WORDS = [

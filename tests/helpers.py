@@ -22,6 +22,13 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 
 
+def parse(raw: str) -> Any:
+    """A query read with every installed feature's words, as the daemon reads it."""
+    from anagnorisisd.app.features import builtin_vocabulary
+
+    return builtin_vocabulary().parse(raw)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

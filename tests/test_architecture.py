@@ -12,9 +12,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "anagnorisisd"
 # Lower layers never import higher ones. Same-layer imports are allowed within a package.
-LAYERS = ["config", "events", "stage", "store", "ingest", "imaging", "ml", "pipeline", "search",
-          "people",
-          "rating", "concepts", "app", "http", "cli", "builtin"]
+LAYERS = ["config", "events", "stage", "feature", "store", "ingest", "imaging", "ml", "pipeline",
+          "search", "app", "http", "features", "cli", "builtin"]
 MAX_LINES = 450
 
 
@@ -120,7 +119,36 @@ def test_no_stage_imports_another_stage() -> None:
         assert "from ." not in path.read_text(), f"{path.name} imports a sibling module"
 
 
-def test_no_module_but_the_composition_root_subscribes_to_the_hub() -> None:
+def test_only_the_composition_root_and_each_features_registration_subscribe() -> None:
+    """Who hears what is said in one place per unit: the core's wiring, and each feature's
+    `subscribe` hook (its feature.py)."""
     subscribers = sorted(str(p.relative_to(REPO)) for p in sources()
                          if ".subscribe(" in p.read_text())
-    assert subscribers == ["anagnorisisd/app/library.py"], subscribers
+    allowed = {"anagnorisisd/app/library.py", "anagnorisisd/app/features.py",
+               "anagnorisisd/feature.py"}  # the contract, which documents the hook
+    wrong = [s for s in subscribers if s not in allowed and not
+             (s.startswith("anagnorisisd/features/") and s.endswith("/feature.py"))]
+    assert not wrong, wrong
+
+
+def feature_of_module(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[2] if len(parts) > 2 and parts[1] == "features" else None
+
+
+def test_no_feature_imports_another_feature() -> None:
+    """Features meet through the catalog, the store and the hub, never by import: one can
+    be turned off, or replaced by a third party's, without touching the others."""
+    wrong = [(src, dst) for src, dsts in graph().items() for dst in dsts
+             if (a := feature_of_module(src)) and (b := feature_of_module(dst)) and a != b]
+    assert not wrong, wrong
+
+
+def test_the_core_never_imports_a_feature() -> None:
+    """The core finds features through their entry points (app/features.py); the only
+    modules outside a feature's package that import it are command-line commands that
+    work on its data with no daemon running."""
+    importers = sorted({(src, feature_of_module(dst)) for src, dsts in graph().items()
+                        for dst in dsts if feature_of_module(dst)
+                        and feature_of_module(src) is None})
+    assert all(src.startswith("anagnorisisd.cli.") for src, _ in importers), importers

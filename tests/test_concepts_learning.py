@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from anagnorisisd.app.shapes import COLOURS, SHAPES, make_library
-from anagnorisisd.concepts import learner
+from anagnorisisd.features.concepts import learner
 from anagnorisisd.ml.clip import ClipModel
 from anagnorisisd.ml.layout import ModelFiles
 from anagnorisisd.ml.manager import shipped_model_dir

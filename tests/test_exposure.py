@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from anagnorisisd.search.keepers import Candidate, choose, exposure_fault, faults
+from anagnorisisd.features.culling.keepers import Candidate, choose, exposure_fault, faults
 from plugins.quality_stage import LINEAR, _grey, exposure, misfire, sharpness
 
 

@@ -124,7 +124,8 @@ def test_a_language_is_prefixed_only_for_tokenizers_that_know_it(tmp_path: Path)
     from tokenizers import Tokenizer, models, pre_tokenizers
 
     from anagnorisisd.ml.tokenizer import ClipTokenizer
-    from anagnorisisd.search.query import QueryError, parse
+    from anagnorisisd.search.query import QueryError
+    from tests.helpers import parse
 
     vocab = {"<pad>": 0, "<unk>": 1, "un": 2, "chat": 3, "a": 4, "cat": 5}
     built = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))

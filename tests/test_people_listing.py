@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from anagnorisisd.people.book import PeopleBook
-from anagnorisisd.people.desk import PeopleDesk
-from anagnorisisd.people.service import People
+from anagnorisisd.features.people.book import PeopleBook
+from anagnorisisd.features.people.desk import PeopleDesk
+from anagnorisisd.features.people.service import People
 from anagnorisisd.store.database import Store
 
 

@@ -19,11 +19,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from anagnorisisd.app.review import Reviews
-from anagnorisisd.app.xmp_ratings import importer
+from anagnorisisd.features.sidecars.sync import SidecarSync
 from anagnorisisd.imaging.convert import NEUTRAL, to_rgb
 from anagnorisisd.imaging.formats import register
-from anagnorisisd.search.catalog import Catalog
 from anagnorisisd.store.database import Store
 from plugins.meta_stage import read_meta
 from plugins.thumbnail_stage import thumbnail_of
@@ -160,26 +158,26 @@ def test_xmp_ratings_come_from_sidecars_and_never_overwrite(tmp_path: Path) -> N
     meta = read_meta(str(photo))
     assert meta["xmp_rating"] == 4
     store = Store(tmp_path / "data")
+    adopted: dict[bytes, dict[str, object]] = {}
     try:
-        catalog = Catalog(store)
-        reviews = Reviews(store, culling=None)
-        listen = importer(store, catalog, reviews, "meta")
-        listen("meta", b"a" * 32, {"xmp_rating": 4})
-        assert store.get_user(b"a" * 32, "rating")["value"] == 8.0
+        sync = SidecarSync(store, "meta", False, lambda _: [],
+                           adopt=lambda content, changes: adopted.setdefault(
+                               content, {}).update(changes))
+        sync.on_result("meta", b"a" * 32, {"xmp_rating": 4})
+        assert adopted[b"a" * 32] == {"rating": 8.0}
         with store.write() as w:
             w.set_rating(b"b" * 32, 3.0, 1.0)
-        listen("meta", b"b" * 32, {"xmp_rating": 5})  # rated here: that stays
-        assert store.get_user(b"b" * 32, "rating")["value"] == 3.0
+        sync.on_result("meta", b"b" * 32, {"xmp_rating": 5})  # rated here: that stays
+        assert b"b" * 32 not in adopted
         # The XMP specification: 0 is "not rated", -1 is "rejected" (a decision, no rating).
-        listen("meta", b"c" * 32, {"xmp_rating": 0})
-        assert store.get_user(b"c" * 32, "rating") is None
-        assert not store.rating_history(b"c" * 32)
-        listen("meta", b"d" * 32, {"xmp_rating": -1})
-        assert store.get_user(b"d" * 32, "rating") is None
-        assert reviews.decision(b"d" * 32) == "reject" and not reviews.seen(b"d" * 32)
-        reviews.decide(b"e" * 32, "pick")
-        listen("meta", b"e" * 32, {"xmp_rating": -1})  # decided here: that stays
-        assert reviews.decision(b"e" * 32) == "pick"
+        sync.on_result("meta", b"c" * 32, {"xmp_rating": 0})
+        assert b"c" * 32 not in adopted
+        sync.on_result("meta", b"d" * 32, {"xmp_rating": -1})
+        assert adopted[b"d" * 32] == {"decision": "reject"}
+        with store.write() as w:
+            w.set_review(b"e" * 32, {"decision": "pick", "decided_at": 1.0, "seen_at": 1.0})
+        sync.on_result("meta", b"e" * 32, {"xmp_rating": -1})  # decided here: that stays
+        assert b"e" * 32 not in adopted
     finally:
         store.close()
 

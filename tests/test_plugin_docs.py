@@ -171,7 +171,7 @@ def test_the_readme_lists_every_error_status_the_api_answers() -> None:
 
 
 def test_the_query_docs_name_every_format_word_the_parser_knows() -> None:
-    from anagnorisisd.search.query import FORMAT_NAMES
+    from anagnorisisd.search.core_words import FORMAT_NAMES
 
     doc = (REPO / "docs" / "query.md").read_text()
     for word in {*FORMAT_NAMES, *FORMAT_NAMES.values()} - {"jpe", "hif", "jpegxl"}:

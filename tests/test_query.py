@@ -6,7 +6,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from anagnorisisd.search.query import FIELDS, SORT_KEYWORDS, Filter, QueryError, parse
+from anagnorisisd.app.features import builtin_vocabulary
+from anagnorisisd.search.query import Filter, QueryError
+from tests.helpers import parse
+
+VOCABULARY = builtin_vocabulary()
+FIELDS = sorted(VOCABULARY.compares)
+SORT_KEYWORDS = sorted(VOCABULARY.sorts)
 
 
 def test_the_documented_example() -> None:

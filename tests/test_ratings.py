@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from anagnorisisd.rating import evaluator
 from sklearn.linear_model import Ridge
 
 from anagnorisisd.app.shapes import make_library
@@ -17,7 +18,6 @@ from anagnorisisd.ml.clip import ClipModel
 from anagnorisisd.ml.layout import ModelFiles
 from anagnorisisd.ml.manager import shipped_model_dir
 from anagnorisisd.ml.session import SessionSettings
-from anagnorisisd.rating import evaluator
 from tests.helpers import Daemon, free_port, http_error, run_cli, wait_until, write_config
 
 MINI = shipped_model_dir("shapes-clip-mini")

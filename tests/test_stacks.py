@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
+from anagnorisisd.features.culling.keepers import Candidate, choose
+from anagnorisisd.features.culling.stacks import StackRules, find_stacks
 from anagnorisisd.ml.manager import shipped_model_dir
-from anagnorisisd.search.keepers import Candidate, choose
-from anagnorisisd.search.stacks import StackRules, find_stacks
 from tests.helpers import Daemon, free_port, make_photo, run_cli, wait_until, write_config
 
 
@@ -183,7 +183,7 @@ def bracket_of_coffee(folder: Path) -> list[Path]:
 
 
 def test_brackets_by_exif_exposure_bias_are_kept_whole(tmp_path: Path) -> None:
-    from anagnorisisd.search.stacks import find_brackets
+    from anagnorisisd.features.culling.stacks import find_brackets
 
     taken = np.asarray([0.0, 1.0, 2.0, 3.0, 9.0, 10.0, 20.0])
     bias = np.asarray([-2.0, 0.0, 2.0, 2.0, 0.0, 0.0, np.nan])
@@ -235,7 +235,7 @@ def pan_frames(folder: Path, start: int) -> list[Path]:
 def test_a_pan_is_told_from_a_burst_by_its_pixels(tmp_path: Path) -> None:
     import io
 
-    from anagnorisisd.search.pixels import frame_shift, pan_direction, panning_runs
+    from anagnorisisd.features.culling.pixels import frame_shift, pan_direction, panning_runs
 
     def thumb(path: Path) -> bytes:
         out = io.BytesIO()

@@ -7,8 +7,9 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from anagnorisisd.search.query import Filter, QueryError, parse
+from anagnorisisd.search.query import Filter, QueryError
 from anagnorisisd.search.tags import TagBook, terms_of
+from tests.helpers import parse
 
 
 def columns_of(ids: list[bytes]) -> SimpleNamespace:

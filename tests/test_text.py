@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from anagnorisisd.features.text.words import fold, phrase_query
 from anagnorisisd.ml.ocr import LocalText, TextLine, wheel_files
 from anagnorisisd.ml.remote_protocol import Refused, RemoteError
 from anagnorisisd.ml.remote_text import parse_answer
-from anagnorisisd.search.query import QueryError, parse
-from anagnorisisd.search.words import fold, phrase_query
+from anagnorisisd.search.query import QueryError
+from tests.helpers import parse
 from tests.test_web_ui import CHROMIUM
 
 PAGES = {

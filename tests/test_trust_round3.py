@@ -338,8 +338,9 @@ def test_what_is_sent_is_what_immich_expects_and_a_check_is_the_workers_time() -
 
 
 def test_names_follow_one_rule_and_links_quote_them_as_the_parser_reads() -> None:
-    from anagnorisisd.search.query import parse, quoted
+    from anagnorisisd.search.query import quoted
     from anagnorisisd.strings import name_problem
+    from tests.helpers import parse
 
     for what in ("person", "concept"):
         assert name_problem("Ana\u202eeveR", what) is not None  # shown reversed

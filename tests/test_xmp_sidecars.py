@@ -9,7 +9,7 @@ import os
 import tomllib
 from pathlib import Path
 
-from anagnorisisd.app.xmp_ratings import stars_to_rating
+from anagnorisisd.features.sidecars.sync import stars_to_rating
 from anagnorisisd.imaging.exif import xmp_rating
 from anagnorisisd.imaging.xmp_sidecar import stars, with_rating, write_rating
 from tests.helpers import (

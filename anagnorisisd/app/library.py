@@ -1,8 +1,11 @@
-"""The library service: store, pipeline, watcher, scheduler, wired together once.
+"""The library service: store, pipeline, watcher, scheduler and the features, wired
+together once.
 
-Both ``serve`` and the one-shot ``index`` run this same object (``index``
-without the watcher), so there is one code path to trust. The HTTP layer and
-the CLI only ever talk to this class.
+`serve`, the one-shot `index`, a `search` and a `status` with no daemon running all open
+the library the same way (`Library.open`), so every query word answers alike whoever
+asks. The HTTP layer and the CLI only ever talk to this class; the features (people,
+text, concepts, ratings, culling, places, sidecars, and any third party's) are found
+through their entry points and driven in a loop (app/features.py).
 """
 
 from __future__ import annotations
@@ -11,41 +14,33 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from anagnorisisd import __version__
-from anagnorisisd.app import xmp_ratings
-from anagnorisisd.app.culling import Culling
+from anagnorisisd.app.features import Features
 from anagnorisisd.app.library_paths import disk_has_no_room, validate_library_paths
 from anagnorisisd.app.previews import PreviewCache
-from anagnorisisd.app.ratings import Ratings
-from anagnorisisd.app.review import Reviews
 from anagnorisisd.app.status import build_status
-from anagnorisisd.concepts.service import Concepts
 from anagnorisisd.config import Config
 from anagnorisisd.events import (
     ContentChanged,
     FilesFinished,
-    FlagsChanged,
     Hub,
     ModelReady,
     StageResult,
     WorkerDistrusted,
 )
+from anagnorisisd.feature import FeatureContext
 from anagnorisisd.imaging import decoding
 from anagnorisisd.ingest.scanner import ScanReport, normalise_root, scan
 from anagnorisisd.ingest.watcher import Debouncer, LibraryWatcher
 from anagnorisisd.ml.service import ModelService
-from anagnorisisd.people.desk import PeopleDesk
-from anagnorisisd.people.service import People
 from anagnorisisd.pipeline.registry import Assembly, assemble
 from anagnorisisd.pipeline.runner import Pipeline
-from anagnorisisd.rating.trainer import Trainer
 from anagnorisisd.search.service import SearchService
-from anagnorisisd.search.stacks import StackRules
-from anagnorisisd.search.words import WordIndex, stored_text
 from anagnorisisd.stage import StageContext
 from anagnorisisd.store.database import Store, StoreError, StoreFull
 from anagnorisisd.store.instance import InstanceLock
@@ -101,26 +96,11 @@ class Library:
         self.search.language = config.model.language or None
         self.previews = PreviewCache(config.data_dir / "previews",
                                      config.server.preview_cache_mb << 20)
-        self.culling = Culling(self.store, self.search,
-                               StackRules(config.stacks.gap_s, config.stacks.similarity),
-                               config.index.duplicate_threshold)
-        self.reviews = Reviews(self.store, self.culling, self.hub)
-        self.trainer = Trainer(self.store, self.search, config.data_dir / "evaluator")
-        self.faces_stage = self.assembly.provider("faces")
-        self.people = People(self.store, self.faces_stage)
-        self.desk = PeopleDesk(self.people, self.assembly.provider("face_quality"))
-        self.search.people = self.desk.passing
-        self.search.person_order = self.desk.photo_order
-        self.concepts = Concepts(self.store, self.search, self.hub)
-        self.concepts.read()
-        self.search.concept_tags = self.concepts.suggested
-        self.ratings = Ratings(self.store, self.search.catalog, self.hub)
-        self.sidecars = xmp_ratings.SidecarSync(
-            self.store, self.search.catalog, self.reviews, self.assembly.provider("metadata"),
-            config.ratings.write_xmp, self.files_of, self.concepts.confirmed_names)
-        self.text_stage = self.assembly.provider("text")
-        if self.text_stage is not None:  # the words read in the photos, for text: queries
-            self.search.words = WordIndex(config.data_dir / "index" / "words.sqlite")
+        self.scheduler = BackgroundScheduler(daemon=True)
+        self.role = role or "search"
+        self.features = Features(config, self._feature_context)
+        """Every feature that runs, found through its entry point (app/features.py)."""
+        self.search.use_features(self.features.vocabulary, self.features.items)
         stored = self.store.get_setting(LIBRARY_SETTING)
         self.roots_source = "api" if stored is not None else "config"
         self.roots: list[str] = [normalise_root(p) for p in (stored or config.library.paths)]
@@ -130,51 +110,66 @@ class Library:
             config.watcher.settle_s, self.pipeline.wake, roots=lambda: self.roots,
         )
         self.watcher = LibraryWatcher(self.debouncer)
-        self.scheduler = BackgroundScheduler(daemon=True)
         self._scan_lock = threading.Lock()
         self._started = False
+        self._threads: list[threading.Thread] = []
+        """Threads this object started itself, joined at stop."""
         self.loaded = threading.Event()
-        """Set once the catalog, index, concepts and people are read (load)."""
+        """Set once the catalog, the index and every feature's data are read (load)."""
         self.wire()
         self.scan_state: dict[str, Any] = {"running": False, "last": None}
 
+    @classmethod
+    def open(cls, config: Config, role: str) -> Library:
+        """The library as `role` uses it: "serve" (everything, watched), "index" (no
+        watcher), "train", or "search" (no lock taken, no image model loaded, no
+        watcher); then loaded, so its words answer as the daemon's do (load)."""
+        library = cls(config, watch=role == "serve",
+                      role=role if role in ("serve", "index", "train") else None,
+                      eager_model=role != "search")
+        if role != "serve":  # the daemon loads on a thread after its port opens (start)
+            try:
+                library.load()
+            except BaseException:
+                library.stop()
+                raise
+        return library
+
+    def _feature_context(self, name: str, section: dict[str, Any]) -> FeatureContext:
+        return FeatureContext(
+            config=self.config, store=self.store, catalog=self.search.catalog,
+            search=self.search, hub=self.hub, models=self.models, stages=self.assembly,
+            section=section, roots=lambda: self.roots,
+            data_dir=self.config.data_dir / "features" / name, schedule=self.every,
+            role=self.role, files_of=self.files_of)
+
+    def every(self, job: Callable[[], object], seconds: float, name: str) -> None:
+        """Run `job` every `seconds` while the daemon runs (a feature's jobs, the core's)."""
+        self.scheduler.add_job(job, "interval", seconds=seconds, id=name, max_instances=1,
+                               coalesce=True)
+
     def wire(self) -> None:
-        """Every subscription of the daemon, in one place: who hears what."""
+        """The core's own subscriptions; each feature subscribes itself (Feature.subscribe).
+        Who hears what is in one place per unit."""
         hub, search = self.hub, self.search
         hub.subscribe(ContentChanged, lambda e: search.on_content(e.born, e.died),
                       "search: contents born and died")
         hub.subscribe(StageResult, lambda e: search.on_result(e.stage, e.content, e.output),
                       "search: catalog and index")
-        sidecars = self.sidecars
-        hub.subscribe(StageResult, lambda e: sidecars.on_result(e.stage, e.content, e.output),
-                      "XMP sidecars in: what other tools changed")
-        hub.subscribe(FlagsChanged, lambda e: sidecars.on_flags(e.content, e.topics),
-                      "XMP sidecars out: ratings, picks, rejects, labels, concepts")
-        hub.subscribe(StageResult, lambda e: self.trainer.on_result(e.stage, e.content,
-                                                                    e.output),
-                      "evaluator: predictions for new images")
-        hub.subscribe(StageResult, lambda e: self.people.on_result(e.content, e.output)
-                      if e.stage == self.faces_stage else None, "people: a photo's faces")
-        hub.subscribe(ContentChanged, lambda e: self.people.on_content(e.born, e.died),
-                      "people: photos gone and back")
-        if (words := search.words) is not None:
-            hub.subscribe(StageResult, lambda e: words.put(e.content, e.output)
-                          if e.stage == self.text_stage else None, "words: a photo's text")
-        hub.subscribe(StageResult, lambda e: self.concepts.on_result(e.stage, e.content,
-                                                                     e.output),
-                      "concepts: probabilities for new images")
-        hub.subscribe(ContentChanged, lambda e: self.concepts.on_content(e.born, e.died),
-                      "concepts: confirmed tags of photos gone and back")
-        hub.subscribe(ModelReady, lambda e: self.concepts.on_model_ready(),
-                      "concepts: scored, or trained again, with the model's vectors")
         hub.subscribe(FilesFinished, lambda e: search.catalog.on_finished(e.done),
                       "catalog: failed files")
         # The runner notices a new version itself (it polls every stage); this only wakes it.
         hub.subscribe(ModelReady, lambda e: self.pipeline.wake(), "pipeline: wake")
         hub.subscribe(ModelReady, lambda e: search.on_model_ready(), "search: the model's index")
-        hub.subscribe(WorkerDistrusted, lambda e: threading.Thread(
-            target=self.redo_from_worker, args=(e.url, e.since), name="redo-distrusted",
-            daemon=True).start(), "redo what a lying worker sent")
+        hub.subscribe(WorkerDistrusted, lambda e: self._redo_later(e.url, e.since),
+                      "redo what a lying worker sent")
+        self.features.subscribe(hub)
+
+    def _redo_later(self, url: str, since: float) -> None:
+        thread = threading.Thread(target=self.redo_from_worker, args=(url, since),
+                                  name="redo-distrusted", daemon=True)
+        self._threads.append(thread)
+        thread.start()
 
     def _open_store(self, config: Config, role: str | None) -> Store:
         """The store, for writing; when the disk has no room even to open it so, the daemon
@@ -193,14 +188,13 @@ class Library:
     # --------------------------------------------------------------- lifecycle
     def start(self) -> None:
         self._started = True
-        threading.Thread(target=self.load, name="library-load", daemon=True).start()
+        loading = threading.Thread(target=self.load, name="library-load", daemon=True)
+        self._threads.append(loading)
+        loading.start()
         if self.read_only:  # nothing that writes: the catalog, the index and the model only
             if self.uses_model:
                 self.models.load_in_background()
             return
-        if self.search.words is not None and self.text_stage is not None:
-            threading.Thread(target=self.search.words.sync, name="words-sync", daemon=True,
-                             args=(stored_text(self.store, self.text_stage),)).start()
         self.pipeline.start()
         if self.uses_model:
             self.models.load_in_background()
@@ -212,60 +206,48 @@ class Library:
                                id="rescan", max_instances=1, coalesce=True,
                                next_run_time=_now())
         if self.watch:
-            self.scheduler.add_job(self.check_roots, "interval",
-                                   seconds=sched.missing_root_check_s, id="roots",
-                                   max_instances=1, coalesce=True)
-        self.scheduler.add_job(self.models.unload_idle, "interval", seconds=30, id="model-idle",
-                               max_instances=1, coalesce=True)
+            self.every(self.check_roots, sched.missing_root_check_s, "roots")
+        self.every(self.models.unload_idle, 30, "model-idle")
         if self.uses_model:
-            self.scheduler.add_job(self.models.recheck, "interval", seconds=sched.model_check_s,
-                                   id="model-check", max_instances=1, coalesce=True)
-        self.scheduler.add_job(self.culling.refresh, "interval",
-                               seconds=self.config.index.check_interval_s, id="stacks",
-                               max_instances=1, coalesce=True)
-        self.scheduler.add_job(self.search.rebuild_if_needed, "interval",
-                               seconds=self.config.index.check_interval_s, id="index-rebuild",
-                               max_instances=1, coalesce=True)
+            self.every(self.models.recheck, sched.model_check_s, "model-check")
+        self.every(self.search.refresh_pairs, self.config.index.check_interval_s, "pairs")
+        self.every(self.search.rebuild_if_needed, self.config.index.check_interval_s,
+                   "index-rebuild")
+        self.features.start()
         self.scheduler.start()
 
     def load(self) -> None:
-        """The catalog, the index, the concepts and the people, read from the store (the
-        people beside the rest, on a thread of their own); `loaded` is set when all are in,
-        and until then the HTTP layer answers 503 rather than a wrong 404 or an empty list
-        (http.readiness)."""
-        people = threading.Thread(target=self.people.load, name="people-load", daemon=True)
-        people.start()
+        """The catalog and the index, then every feature's data (Feature.load), read from
+        the store; `loaded` is set when all are in, and until then the HTTP layer answers
+        503 rather than a wrong 404 or an empty list (http.readiness)."""
         try:
-            self.load_search()
+            self.search.start()
+            self.features.load()
         finally:
-            people.join()
             self.loaded.set()
-
-    def load_search(self) -> None:
-        """The catalog and index, then the concepts (whose training needs the catalog)."""
-        self.search.start()
-        self.concepts.load()
-        self.concepts.start()
 
     @property
     def uses_model(self) -> bool:
         return self.assembly.provider("embedding") is not None
 
-    def stop(self) -> None:
-        """Stop what runs, then close the store. The watcher runs only after start() (`serve`
-        on a taken port stops a library it never started)."""
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop what runs and join it, then close the store: the scheduler (waiting for a
+        job in hand), the watcher, the features (each joins its own threads), the
+        pipeline. The watcher runs only after start() (`serve` on a taken port stops a
+        library it never started)."""
+        deadline = time.monotonic() + timeout
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+            self.scheduler.shutdown(wait=True)
         if self.watch and self._started and not self.read_only:
             self.watcher.stop()
             self.debouncer.stop()
         self.models.close()  # items waiting for a remote worker give up first
-        self.concepts.stop()
-        self.pipeline.stop()
+        self.features.stop(max(1.0, deadline - time.monotonic()))
+        self.pipeline.stop(max(1.0, deadline - time.monotonic()))
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
         with self._scan_lock:  # let a running scan commit its chunk before closing
             self.store.close()
-        if self.search.words is not None:
-            self.search.words.close()
         self.instance.release()
 
     # ------------------------------------------------------------------ work
@@ -360,6 +342,11 @@ class Library:
             for path in self.store.paths_for(raw))
 
     def status(self) -> dict[str, Any]:
+        doc = self._core_status()
+        doc.update(self.features.status(doc))  # each feature's keys ("people", "words"...)
+        return doc
+
+    def _core_status(self) -> dict[str, Any]:
         return build_status(
             store=self.store,
             assembly=self.assembly,
@@ -374,21 +361,15 @@ class Library:
             extra={
                 "version": __version__,
                 "uptime_s": round(time.time() - self.started_at, 1),
-                "loaded": self.loaded.is_set(),
                 "config": self.config.source,
                 "data_dir": str(self.config.data_dir),
                 "scan": dict(self.scan_state),
                 "model": self.models.status(),
-                "index": {**self.search.status(), **({"words": self.search.words.status()}
-                                                      if self.search.words else {})},
+                "index": self.search.status(),
                 "store": {"full": self.store.full, "read_only": self.read_only},
                 "requeued_mid_stage": self.pipeline.requeued_mid_stage,
-                "xmp_sidecars": {"write": self.config.ratings.write_xmp,
-                                 **self.sidecars.status()},
-                "people": self.desk.counts(),
-                "evaluator": {"version": self.trainer.current.version
-                              if self.trainer.current else None,
-                              "training": self.trainer.status.get("state")},
+                "loaded": self.loaded.is_set(),
+                "features": self.features.summary(),
             },
         )
 

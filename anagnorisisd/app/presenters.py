@@ -19,10 +19,10 @@ PHOTO_FIELDS = ("taken_at", "taken_offset", "taken_source", "camera", "lens", "f
 
 
 def describe(library: Library, content: bytes, score: float | None = None) -> dict[str, Any]:
+    """One photo: what the core knows (files, size, ratings, tags), then what each feature
+    adds (Feature.describe: its decision and label, its suggested tags...)."""
     entry = library.search.catalog.get(content)
     paths = sorted(library.store.paths_for(content))
-    current = library.trainer.current.version if library.trainer.current else None
-    model_version = entry.model_version if entry else None
     raws = library.search.catalog.twins(content)
     return {
         "id": content.hex(),
@@ -36,34 +36,15 @@ def describe(library: Library, content: bytes, score: float | None = None) -> di
         "format": entry.format if entry else None,
         "user_rating": entry.user_rating if entry else None,
         "model_rating": entry.model_rating if entry else None,
-        "model_version": model_version,
-        "model_rating_stale": bool(model_version and model_version != current),
+        "model_version": entry.model_version if entry else None,
         "sharpness": (entry.sharpness if entry and entry.sharpness == entry.sharpness
                       else None),
         "score": score,
         "tags": [{"name": name, "source": source}
                  for name, source in library.search.catalog.tags.of(content)],
-        "suggested_tags": library.concepts.suggested_for(content),
-        "decision": library.reviews.decision(content),
-        "label": library.reviews.label(content),
         **photo_fields(library, content),
+        **library.features.describe(content),
     }
-
-
-def text_lines(library: Library, content: bytes) -> dict[str, Any] | None:
-    """GET /api/images/{id}/text: every line read, or why there are none; None when no
-    text is read in this library."""
-    stage = library.text_stage
-    if stage is None:
-        return None
-    mark = library.store.get_mark(content, stage)
-    output = library.store.get_result(content, stage) or {}
-    state = "failed" if mark and mark.error else "read" if output else "pending"
-    return {"state": state, "error": mark.error if mark else None,
-            "width": output.get("width"), "height": output.get("height"),
-            "read_at": output.get("read_at"), "model": output.get("model"),
-            "lines": [{"text": line["text"], "box": line["box"], "score": line["score"],
-                       "quad": line.get("quad")} for line in output.get("lines") or []]}
 
 
 def photo_fields(library: Library, content: bytes) -> dict[str, Any]:
@@ -73,10 +54,7 @@ def photo_fields(library: Library, content: bytes) -> dict[str, Any]:
 
 
 def page_json(library: Library, result: Page, page: int, per_page: int) -> dict[str, Any]:
-    items = [describe(library, h.content, h.score) for h in result.hits]
-    for item, hit in zip(items, result.hits, strict=True):
-        if hit.words:
-            item["matched_text"] = hit.words
+    items = [describe(library, h.content, h.score) | h.extra for h in result.hits]
     out = {"total": result.total, "page": page, "per_page": per_page,
            "unreadable": library.search.catalog.failed_count(), "items": items}
     if result.years is not None:
@@ -102,39 +80,6 @@ def servable_path(library: Library, content: bytes) -> str | None:
         if inside(real, roots) and os.path.isfile(real):
             return real
     return None
-
-
-def duplicate_groups(library: Library, threshold: float) -> dict[str, Any]:
-    groups = []
-    for contents in library.search.duplicate_groups(threshold):
-        files: list[dict[str, Any]] = []
-        for content in contents:
-            entry = library.search.catalog.get(content)
-            for path in sorted(library.store.paths_for(content)):
-                record = library.store.get_file(path)
-                files.append({
-                    "id": content.hex(), "path": path,
-                    "width": entry.width if entry else None,
-                    "height": entry.height if entry else None,
-                    "file_size": entry.file_size if entry else None,
-                    "mtime_ns": record.mtime_ns if record else None,
-                })
-        if len(files) < 2:
-            continue
-        if len(contents) == 1:  # one photo at several paths: keep the oldest file of it
-            keeper = min(files, key=lambda f: (f["mtime_ns"] or 0, f["path"]))
-            reason = "exact copies of one photo: the oldest file is kept"
-        else:
-            content, reason = library.culling.keeper(contents)
-            keeper = next(f for f in files if f["id"] == content.hex())
-            kept = [bytes.fromhex(keeper["id"])]
-            for f in files:  # the model grouped them: do their pixels agree?
-                f["alike"] = library.culling.looks_alike(bytes.fromhex(f["id"]), kept)
-        groups.append({"kind": "exact" if len(contents) == 1 else "near", "files": files,
-                       "keeper": {"id": keeper["id"], "path": keeper["path"]},
-                       "reason": reason})
-    return {"threshold": threshold, "total": len(groups), "groups": groups,
-            "notice": library.culling.model_notice()}
 
 
 def summarize(value: Any, depth: int = 0) -> Any:

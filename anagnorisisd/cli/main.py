@@ -306,19 +306,21 @@ def daemon_get(config: Config, path: str) -> dict[str, Any] | None:
 
 
 def offline_search(config: Config, text: str, limit: int) -> dict[str, Any]:
-    """The same search without a daemon: load the model, the catalog and the last index."""
+    """The same search without a daemon, from the library opened as the daemon opens it
+    (its features loaded: people, concepts, the words read in the photos); the image
+    model's session is never loaded, and the text model only for a query with words."""
     from anagnorisisd.app.presenters import run_query
-    from anagnorisisd.search.query import QueryError, parse
+    from anagnorisisd.search.query import QueryError
     from anagnorisisd.search.service import NoSuchImage, SearchUnavailable
 
+    library = Library.open(config, "search")
     try:
-        query = parse(text)
-    except QueryError as exc:
-        raise SearchFailed(f"bad query at '{exc.token}': {exc}", EXIT_USAGE) from None
-    library = Library(config, watch=False, eager_model=False)
-    try:
-        library.search.catalog.load()
-        if library.uses_model:
+        try:
+            query = library.search.parse(text)
+        except QueryError as exc:
+            raise SearchFailed(f"bad query at '{exc.token}': {exc}", EXIT_USAGE) from None
+        if library.uses_model and (query.text or query.negative or query.sort in (
+                "similar", "similarity")):
             library.models.load()  # its ready listener loads the saved index, once
         try:
             return run_query(library, query, 1, limit, None)
@@ -344,7 +346,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             print(f"anagnorisisd: {root} does not exist or is not a directory",
                   file=sys.stderr)
             return EXIT_USAGE
-    library = Library(config, watch=False, role="index")
+    library = Library.open(config, "index")
     roots = given or library.roots
     try:
         if not roots:
@@ -388,11 +390,9 @@ def cmd_index(args: argparse.Namespace) -> int:
             for rec in list(library.store.failures())[:10]:
                 print(f"  failed: {rec.path}: [{rec.fail_stage}] {rec.fail_reason}",
                       file=sys.stderr)
-            if library.models.ready:
-                library.search.start()
-                if library.search.rebuild_if_needed(force=True):
-                    print(f"vector index built: {library.search.index.status()['items']} "
-                          "images", file=sys.stderr)
+            if library.models.ready and library.search.rebuild_if_needed(force=True):
+                print(f"vector index built: {library.search.index.status()['items']} images",
+                      file=sys.stderr)
     finally:
         library.stop()
     return 0

@@ -17,14 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from anagnorisisd.app.library import LIBRARY_SETTING
-from anagnorisisd.app.xmp_ratings import (
-    SidecarSync,
-    StoredDecisions,
-    write_everything,
-)
 from anagnorisisd.cli import client
 from anagnorisisd.cli.progress import ProgressBar, plural
 from anagnorisisd.config import Config, load_config
+from anagnorisisd.features.sidecars.sync import SidecarSync, write_everything
 from anagnorisisd.ingest.safe_io import inside, real_roots
 from anagnorisisd.ingest.scanner import normalise_root
 from anagnorisisd.store.database import Store
@@ -88,8 +84,7 @@ def rating_value(raw: Any) -> float | None:
 def offline_sync(store: Store) -> SidecarSync:
     """Sidecars written with no daemon running: a photo's own files (a RAW twin needs the
     daemon's catalog, and gets its rating when the daemon next writes it)."""
-    return SidecarSync(store, None, StoredDecisions(store), None, True,
-                       lambda content: sorted(store.paths_for(content)))
+    return SidecarSync(store, None, True, lambda content: sorted(store.paths_for(content)))
 
 
 def write_ratings(config: Config, ratings: list[tuple[bytes, float | None]]) -> None:
@@ -272,14 +267,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         from anagnorisisd.app.library import Library
 
-        library = Library(config, watch=False, role="train")
+        library = Library.open(config, "train")
         try:
+            ratings = library.features.get("ratings")
+            if ratings is None:
+                print("anagnorisisd: cannot train: the ratings feature is off",
+                      file=sys.stderr)
+                return 1
             if not library.models.load():
                 print(f"anagnorisisd: cannot train: {library.models.problem}", file=sys.stderr)
                 return 1
-            library.search.start()
-            library.trainer.start()
-            status = follow(library.trainer.public_status)
+            trainer: Any = getattr(ratings, "trainer")  # noqa: B009 - a feature of its own
+            trainer.start()
+            status = follow(trainer.public_status)
         finally:
             library.stop()
     print(summary(status))

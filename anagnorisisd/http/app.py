@@ -1,4 +1,5 @@
-"""The aiohttp app factory: middlewares, body limit, and each resource's routes."""
+"""The aiohttp app factory: middlewares, body limit, the core's routes and every feature's
+(Feature.routes), and the OpenAPI document made of them all."""
 
 from __future__ import annotations
 
@@ -7,18 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import web
 
 from anagnorisisd.app.library import Library
-from anagnorisisd.http import (
-    concepts,
-    cull,
-    events,
-    files,
-    images,
-    library,
-    openapi,
-    panel,
-    people,
-    ratings,
-)
+from anagnorisisd.http import events, files, images, library, openapi, panel
 from anagnorisisd.http.common import LIBRARY_KEY, MODEL_POOL_KEY, MODEL_THREADS
 from anagnorisisd.http.errors import MAX_BODY_KEY, error_middleware
 from anagnorisisd.http.guard import guard_middleware
@@ -41,8 +31,11 @@ def create_app(library_: Library) -> web.Application:
 
     app.on_cleanup.append(stop_pool)
     app[MAX_BODY_KEY] = server.max_body_mb << 20
-    for resource in (library, images, ratings, cull, people, concepts, files, events,
-                     panel):
+    for resource in (library, images, files, events, panel):
         resource.register(app)
+    routes = library_.features.routes()
+    for _feature, route in routes:  # each feature's own, as it declared them
+        app.router.add_route(route.method, route.path, route.handler)
+    app[openapi.SPEC_KEY] = openapi.document(routes)
     app.router.add_get("/api/openapi.json", openapi.handler)
     return app

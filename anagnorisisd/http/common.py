@@ -64,6 +64,14 @@ async def run_with_model(request: web.Request, func: Callable[..., T], *args: An
         _model_waiting -= 1
 
 
+def feature_of(request: web.Request, name: str) -> Any:
+    """The running feature of that name (a feature's own routes find themselves so)."""
+    feature = request.app[LIBRARY_KEY].features.get(name)
+    if feature is None:  # its routes are only there while it runs
+        raise web.HTTPNotFound(text='{"error": "no such feature"}', content_type="application/json")
+    return feature
+
+
 def content_id(request: web.Request) -> bytes:
     raw = request.match_info["id"]
     if len(raw) != 64 or any(c not in "0123456789abcdef" for c in raw):

@@ -30,8 +30,7 @@ class StatusFeed:
         self._task: asyncio.Task[None] | None = None
 
     def _make(self) -> bytes:
-        status = self.library.status()
-        status["training"] = self.library.trainer.public_status()
+        status = self.library.status()  # training's progress is the ratings feature's part
         return f"event: status\ndata: {json.dumps(status)}\n\n".encode()
 
     async def _run(self) -> None:

@@ -1,4 +1,4 @@
-"""The images API: search, details, files, thumbnails, similar, by-image and duplicates.
+"""The images API: search, details, files, thumbnails, previews, similar and by-image.
 
 Every image is addressed by its id, the hex of its content hash. Files are
 only ever served from paths the store holds for that id; nothing in a request
@@ -13,14 +13,7 @@ from aiohttp import web
 from PIL import UnidentifiedImageError
 
 from anagnorisisd.app.library import Library
-from anagnorisisd.app.presenters import (
-    describe,
-    duplicate_groups,
-    run_query,
-    servable_path,
-    summarize,
-    text_lines,
-)
+from anagnorisisd.app.presenters import describe, run_query, servable_path, summarize
 from anagnorisisd.http.common import (
     LIBRARY_KEY,
     content_id,
@@ -32,11 +25,11 @@ from anagnorisisd.http.common import (
     run_blocking,
     run_with_model,
 )
-from anagnorisisd.http.errors import BadRequest, NotFound, TooLarge, Unprocessable
+from anagnorisisd.http.errors import BadRequest, TooLarge, Unprocessable
 from anagnorisisd.imaging import rendition
 from anagnorisisd.imaging.convert import to_rgb
 from anagnorisisd.imaging.decoding import ImageTooLarge, decoded, failure_reason
-from anagnorisisd.search.query import Query, parse
+from anagnorisisd.search.query import Query
 
 MIME = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif",
         "bmp": "image/bmp", "tiff": "image/tiff", "heif": "image/heif", "avif": "image/avif",
@@ -48,7 +41,7 @@ async def list_images(request: web.Request) -> web.Response:
 
     async def work() -> dict[str, Any]:
         page, per_page, seed, order = paging(request)
-        query = parse(one_param(request, "q") or "")
+        query = library.search.parse(one_param(request, "q") or "")
         if order:
             query.order = order
         if query.text or query.negative:  # the model embeds the words: on its own threads
@@ -71,17 +64,6 @@ async def get_image(request: web.Request) -> web.Response:
                                 "output": summarize(value.get("output"))}
                          for name, value in record.items()}
     return web.json_response(details)
-
-
-async def get_text(request: web.Request) -> web.Response:
-    """The lines of text read in the photo, with their boxes in pixels of the upright photo
-    at full size; `state` says whether it has been read yet."""
-    library = request.app[LIBRARY_KEY]
-    content = image_id(request)
-    lines = await run_blocking(text_lines, library, content)
-    if lines is None:
-        raise NotFound("text is not read in this library ([stages.text] enabled = false)")
-    return web.json_response(lines)
 
 
 async def get_file(request: web.Request) -> web.StreamResponse:
@@ -196,29 +178,6 @@ async def by_image(request: web.Request) -> web.Response:
     return await handle_errors(request, work())
 
 
-async def duplicates(request: web.Request) -> web.Response:
-    library = request.app[LIBRARY_KEY]
-
-    async def work() -> dict[str, Any]:
-        raw = one_param(request, "threshold")
-        threshold = library.config.index.duplicate_threshold
-        if raw is not None:
-            try:
-                threshold = float(raw)
-            except ValueError:
-                raise BadRequest(f"threshold must be a number, got {raw!r}") from None
-            if not 0.0 < threshold <= 1.0:
-                raise BadRequest("threshold must be above 0 and at most 1")
-        return await run_blocking(duplicate_groups, library, threshold)
-
-    return await handle_errors(request, work())
-
-
-async def stacks(request: web.Request) -> web.Response:
-    library = request.app[LIBRARY_KEY]
-    return web.json_response(await run_blocking(library.culling.stacks_json))
-
-
 def register(app: web.Application) -> None:
     app.router.add_get("/api/images", list_images)
     app.router.add_get("/api/images/{id}", get_image)
@@ -226,7 +185,5 @@ def register(app: web.Application) -> None:
     app.router.add_get("/api/images/{id}/thumbnail", get_thumbnail)
     app.router.add_get("/api/images/{id}/preview", get_preview)
     app.router.add_get("/api/images/{id}/similar", similar_images)
-    app.router.add_get("/api/images/{id}/text", get_text)
     app.router.add_post("/api/search/by-image", by_image)
-    app.router.add_get("/api/duplicates", duplicates)
-    app.router.add_get("/api/stacks", stacks)
+

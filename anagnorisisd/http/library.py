@@ -1,4 +1,5 @@
-"""The library resource: status, the library paths, and the failures list."""
+"""The library resource: status, the library paths, the failures list, the query
+language's words and the features that answer them."""
 
 from __future__ import annotations
 
@@ -54,7 +55,21 @@ async def get_failures(request: web.Request) -> web.Response:
     return web.json_response({"total": len(items), "items": items})
 
 
+async def get_vocabulary(request: web.Request) -> web.Response:
+    """Every query word with its feature and its help line: the panel's autocomplete and
+    help read it, so a feature's words show there the moment it is installed."""
+    library = request.app[LIBRARY_KEY]
+    return web.json_response({"words": library.search.vocabulary.listing()})
+
+
+async def get_features(request: web.Request) -> web.Response:
+    library = request.app[LIBRARY_KEY]
+    return web.json_response(library.features.summary())
+
+
 def register(app: web.Application) -> None:
+    app.router.add_get("/api/vocabulary", get_vocabulary)
+    app.router.add_get("/api/features", get_features)
     app.router.add_get("/api/status", get_status)
     app.router.add_get("/api/library", get_library)
     app.router.add_put("/api/library", put_library)

@@ -20,7 +20,7 @@ from anagnorisisd.http.common import LIBRARY_KEY
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ALWAYS = frozenset({"/api/status", "/api/events", "/api/openapi.json", "/api/library",
-                    "/api/failures"})
+                    "/api/failures", "/api/vocabulary", "/api/features"})
 """What answers while loading: none of them reads the catalog."""
 RETRY_AFTER_S = 1
 

@@ -22,29 +22,30 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from anagnorisisd.feature import Feature
 from anagnorisisd.ml.remote import RemoteError, Stopped
 from anagnorisisd.ml.service import ModelService, needs_model
 from anagnorisisd.search.catalog import Catalog, Columns
 from anagnorisisd.search.disjoint import DisjointSet
-from anagnorisisd.search.filters import filter_mask
+from anagnorisisd.search.fusion import fuse
 from anagnorisisd.search.index import VectorIndex
-from anagnorisisd.search.query import Filter, Query
-from anagnorisisd.search.set_filters import people_mask, tag_mask
-from anagnorisisd.search.text_search import fuse, text_terms, word_ranking, words_mask
-from anagnorisisd.search.words import WordIndex
+from anagnorisisd.search.pairs import find_pairs
+from anagnorisisd.search.query import Query
+from anagnorisisd.search.vocabulary import Vocabulary
 from anagnorisisd.store.database import Store
 
 log = logging.getLogger(__name__)
+FEATURE_RANK, FEATURE_ANNOTATE = Feature.rank, Feature.annotate
 NEGATIVE_WEIGHT = 0.5
 DEFAULT_DUPLICATE_THRESHOLD = 0.95
 
@@ -61,8 +62,9 @@ class NoSuchImage(LookupError):
 class Hit:
     content: bytes
     score: float | None = None
-    words: list[str] | None = None
-    """The lines of text it was found by, for a result found by its words."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """What the features add about why it was found (Feature.annotate: the lines of text
+    a result was found by, as `matched_text`)."""
 
 
 @dataclass
@@ -111,16 +113,24 @@ class SearchService:
         self.changed = True
         self._build_lock = threading.Lock()
         self._last_build = 0.0
-        self.people: Callable[[Filter], set[bytes]] | None = None
-        """The photos that pass a person:, faces: or unnamed: filter (set by the library,
-        which knows the people); without it those filters match nothing."""
-        self.person_order: Callable[[], dict[bytes, int]] | None = None
-        """Each photo's place in the `person` sort (set by the library, as `people`)."""
-        self.concept_tags: Callable[[str, bool], set[bytes]] | None = None
-        """The photos a concept named so has confirmed (False) or suggests (True), set by
-        the library, which knows the concepts; without it tag: finds keywords alone."""
-        self.words: WordIndex | None = None
-        """The words read in the photos (set by the library when the text stage runs)."""
+        self.vocabulary = Vocabulary()
+        """Every query word, and the feature that answers it (set by the library once the
+        features are loaded: use_features)."""
+        self.answerers: dict[str, Any] = {}
+        """Feature name -> the feature (Feature.match, Feature.order)."""
+        self.rankers: list[Any] = []
+        """Features that rank free text by their own means (Feature.rank)."""
+        self.annotators: list[Any] = []
+
+    def use_features(self, vocabulary: Vocabulary, features: list[Any]) -> None:
+        """The words to parse, and the features that answer them, rank and annotate."""
+        self.vocabulary = vocabulary
+        self.answerers = {f.name: f for f in features}
+        self.rankers = [f for f in features if type(f).rank is not FEATURE_RANK]
+        self.annotators = [f for f in features if type(f).annotate is not FEATURE_ANNOTATE]
+
+    def parse(self, raw: str) -> Query:
+        return self.vocabulary.parse(raw)
 
     # ------------------------------------------------------------- lifecycle
     def start(self) -> None:
@@ -257,14 +267,23 @@ class SearchService:
         return [Hit(c, s) for c, s in hits if c in self.catalog]
 
     # ----------------------------------------------------------------- search
+    def filter_rows(self, query: Query, columns: Columns) -> NDArray[np.bool_]:
+        """The rows shown at all (read, described, not a RAW shown as its JPEG) that pass
+        every filter, each answered by the feature that owns its word."""
+        mask = ~columns.failed & columns.ready & ~columns.twin
+        for f in query.filters:
+            owner = self.answerers.get(self.vocabulary.field_owner.get(f.field, ""))
+            if owner is None:  # a word whose feature is not running: nothing passes
+                return np.zeros(len(columns.ids), dtype=bool)
+            mask &= owner.match(f, columns)
+        return mask
+
     def search(self, query: Query, page: int = 1, per_page: int = 50,
                seed: int | None = None) -> Page:
         columns = self.catalog.columns()
         if (page - 1) * per_page >= len(columns.ids):
             return Page(self.search(query, 1, 1, seed).total if columns.ids else 0, [])
-        mask = (filter_mask(query, columns) & people_mask(query, columns, self.people)
-                & words_mask(self.words, query, columns)
-                & tag_mask(query, columns, self.catalog.tags, self.concept_tags))
+        mask = self.filter_rows(query, columns)
         descending = query.order != "asc"
         scored: dict[bytes, float] | None = None
         fused: dict[bytes, float] | None = None
@@ -286,11 +305,8 @@ class SearchService:
             if hit.score is None and vector is not None and (
                     stored := self.vector(hit.content)) is not None:
                 hit.score = float(stored @ vector)
-        terms = text_terms(query)
-        if self.words is not None and terms:
-            found = self.words.matched_lines([h.content for h in hits], terms)
-            for hit in hits:
-                hit.words = found.get(hit.content)
+        for feature in self.annotators:
+            feature.annotate(hits, query)
         years = years_in_order(columns.taken[order]) if query.sort == "date" else None
         if query.sort == "similarity" and not self.similarity_keys():
             notice = needs_model("Ordering by similarity") + " Shown newest first instead."
@@ -303,20 +319,20 @@ class SearchService:
         match (search/text_search.py), the query's vector and a notice. With no model,
         a query whose words match finds by the words alone, and says so."""
         limit = min(max(self.text_limit, shown), len(columns.ids))
-        said = (word_ranking(self.words, query.text, columns, limit)
-                if query.sort != "similar" else [])
+        said = [ranking for feature in self.rankers if query.sort != "similar" and query.text
+                if (ranking := feature.rank(query.text, columns, limit))]
         try:
-            scored, vector = self.scored(query, limit, said)
+            scored, vector = self.scored(query, limit, [c for r in said for c in r])
         except SearchUnavailable as exc:
             if not said:
                 raise
-            return {}, fuse(said), None, (f"{str(exc).rstrip('.')}. Found by the words in "
-                                          "the photos only.")
-        if any(f.field == "score" for f in query.filters):
-            said = [c for c in said if c in scored]
+            return {}, fuse(*said), None, (f"{str(exc).rstrip('.')}. Found by the words in "
+                                           "the photos only.")
+        if query.has("score"):
+            said = [kept for ranking in said if (kept := [c for c in ranking if c in scored])]
         if not said:
             return scored, None, vector, None
-        return scored, fuse(sorted(scored, key=lambda c: -scored[c]), said), vector, None
+        return scored, fuse(sorted(scored, key=lambda c: -scored[c]), *said), vector, None
 
     def scored(self, query: Query, limit: int, said: list[bytes]) -> tuple[
             dict[bytes, float], NDArray[np.float32]]:
@@ -358,39 +374,11 @@ class SearchService:
             return idx[order[::-1] if not descending else order]
         if mode == "similarity":
             return self.similarity_positions(columns, idx, descending)
-        if mode == "person":
-            return self.person_positions(columns, idx, descending)
-        if mode == "rating":
-            rating = columns.rating[idx]
-            rated = ~np.isnan(rating)
-            value = np.where(rated, rating, 0.0)
-            user = columns.user_rated[idx].astype(float)
-            size = columns.size[idx]
-            sign = -1.0 if descending else 1.0
-            # lexsort: last key is primary. Unrated last; then value; user before model; size.
-            order = np.lexsort((tiebreak, -size, -user, sign * value, ~rated))
-            return idx[order]
-        key = {"file-size": columns.size, "proportion": columns.ratio,
-               "resolution": columns.pixels, "date": columns.taken,
-               "sharpness": columns.sharpness}[mode][idx]
-        if mode == "date":  # undated photos last, either way
-            dated = ~np.isnan(key)
-            order = np.lexsort((tiebreak, -key if descending else key, ~dated))
-            return idx[order]
-        return idx[self._lexsort(np.nan_to_num(key, nan=-1.0), tiebreak, descending)]
-
-    def person_positions(self, columns: Columns, idx: NDArray[np.intp],
-                         descending: bool) -> NDArray[np.intp]:
-        """Photos of the same person together, newest first within each; photos with no
-        one in them last whichever the order (`order:asc` reverses the people)."""
-        ranks = self.person_order() if self.person_order else {}
-        nobody = len(ranks) + 1
-        rank = np.asarray([ranks.get(columns.ids[i], nobody) for i in idx], dtype=np.float64)
-        someone = rank < nobody
-        taken = np.nan_to_num(columns.taken[idx], nan=-np.inf)
-        rank = rank if descending else -rank
-        order = np.lexsort((columns.id_array[idx], -taken, rank, ~someone))
-        return idx[order]
+        owner = self.answerers.get(self.vocabulary.owner_of_sort(mode) or "")
+        if owner is None:  # its feature is not running: newest first
+            owner, mode = self.answerers["library"], "date"
+        ordered: NDArray[np.intp] = owner.order(mode, columns, idx, descending)
+        return ordered
 
     @staticmethod
     def _lexsort(key: NDArray[Any], tiebreak: NDArray[Any], descending: bool) -> NDArray[np.intp]:
@@ -429,6 +417,17 @@ class SearchService:
         groups += [[c] for c in self.store.contents_with_copies() if c not in grouped and
                    c in self.catalog]
         return groups
+
+    def refresh_pairs(self) -> dict[bytes, bytes]:
+        """Find RAW+JPEG pairs again (search.pairs) and tell the catalog, which shows each
+        pair as its JPEG; returns RAW content -> developed content. A scheduled job of the
+        library, and the first step of every culling grouping."""
+        catalog = self.catalog
+        pairs = find_pairs(((r.path, r.hash) for r in self.store.iter_files()
+                            if r.hash is not None and r.hash in catalog),
+                           lambda c: getattr(catalog.get(c), "taken", math.nan))
+        catalog.set_pairs(pairs)
+        return pairs
 
     def similarity_keys(self) -> list[bytes]:
         current = self.index.current

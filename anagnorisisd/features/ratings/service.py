@@ -29,3 +29,10 @@ class Ratings:
         for one in both:
             self.catalog.set_rating(one, user=value)
         self.hub.publish(FlagsChanged(content, frozenset({"rating"})))
+
+    def adopt(self, content: bytes, value: float | None) -> None:
+        """A rating another tool wrote, newer than the one here (FlagsAdopted): kept as the
+        person's own, in the history like any other, and not told to the sidecars."""
+        with self.store.write() as w:
+            w.set_rating(content, value, time.time())
+        self.catalog.set_rating(content, user=value)

@@ -27,13 +27,10 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Any
 
-from anagnorisisd.app.review import decided_of
 from anagnorisisd.imaging.xmp_sidecar import Flags, SidecarError, stars, write_flags
-from anagnorisisd.search.catalog import Catalog
 from anagnorisisd.store.database import Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -64,40 +61,27 @@ def said(output: dict[str, Any], before: dict[str, Any] | None) -> dict[str, Any
     return {"rating": rating, "decision": decision, "label": label}
 
 
-class Decisions(Protocol):
-    """Where picks, rejects and labels are kept (app.review.Reviews in the daemon)."""
-
-    def decided(self, content: bytes) -> tuple[str | None, float | None, str | None,
-                                               float | None]: ...
-
-    def adopt(self, content: bytes, **changes: str | None) -> None: ...
-
-
-class StoredDecisions:
-    """Decisions read straight from the store, for a command run without the daemon
-    (`ratings export --xmp`): it writes sidecars and takes nothing in."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    def decided(self, content: bytes) -> tuple[str | None, float | None, str | None,
+def decided_of(review: dict[str, Any]) -> tuple[str | None, float | None, str | None,
                                                float | None]:
-        return decided_of(self.store.get_user(content, "review") or {})
-
-    def adopt(self, content: bytes, **changes: str | None) -> None:
-        raise NotImplementedError("decisions are taken in by the daemon only")
+    """(decision, when it was made here, label, when it was given here) from a photo's
+    stored review record (the culling feature's, in the store's user data); a time is None
+    for what came from another tool. Decisions made before their time was kept count from
+    the first look, the latest they can have been made."""
+    return (review.get("decision"), review.get("decided_at", review.get("seen_at")),
+            review.get("label"), review.get("labelled_at", review.get("seen_at")))
 
 
 class SidecarSync:
     """The two directions, for one library."""
 
-    def __init__(self, store: Store, catalog: Catalog | None, reviews: Decisions,
-                 metadata_stage: str | None, write: bool,
+    def __init__(self, store: Store, metadata_stage: str | None, write: bool,
                  files_of: Callable[[bytes], list[str]],
-                 confirmed: Callable[[bytes], tuple[str, ...]] = lambda _: ()) -> None:
+                 confirmed: Callable[[bytes], tuple[str, ...]] = lambda _: (),
+                 adopt: Callable[[bytes, dict[str, Any]], None] | None = None) -> None:
         self.store = store
-        self.catalog = catalog
-        self.reviews = reviews
+        self.adopt = adopt
+        """Hands what a sidecar newer than the person's change says to the features that
+        keep it (the hub's FlagsAdopted); None where nothing is taken in (a command)."""
         self.metadata_stage = metadata_stage
         self.write_xmp = write
         self.files_of = files_of
@@ -158,18 +142,19 @@ class SidecarSync:
             history = self.store.rating_history(content)
             return (rating["value"] if rating else None,
                     float(history[-1]["at"]) if history else None)
-        decision, decided_at, label, labelled_at = self.reviews.decided(content)
+        decision, decided_at, label, labelled_at = self.decided(content)
         return (decision, decided_at) if prop == "decision" else (label, labelled_at)
 
+    def decided(self, content: bytes) -> tuple[str | None, float | None, str | None,
+                                               float | None]:
+        return decided_of(self.store.get_user(content, "review") or {})
+
     def _adopt(self, content: bytes, prop: str, theirs: Any) -> None:
-        if prop == "rating":
-            value = stars_to_rating(theirs) if theirs is not None else None
-            with self.store.write() as w:
-                w.set_rating(content, value, time.time())
-            if self.catalog is not None:
-                self.catalog.set_rating(content, user=value)
-        else:
-            self.reviews.adopt(content, **{prop: theirs})
+        if self.adopt is None:
+            return
+        value = (stars_to_rating(theirs) if theirs is not None else None) \
+            if prop == "rating" else theirs
+        self.adopt(content, {prop: value})
 
     def _conflict(self, content: bytes, prop: str, ours: Any, theirs: Any, why: str) -> None:
         message = (f"{content.hex()[:12]}: {prop} here {ours!r}, in its sidecar {theirs!r}; "
@@ -212,7 +197,7 @@ class SidecarSync:
     def flags(self, content: bytes, topics: frozenset[str]) -> Flags:
         """What the person decided about a content (as stored), for the topics asked."""
         rating = self.store.get_user(content, "rating")
-        decision, _, label, _ = self.reviews.decided(content)
+        decision, _, label, _ = self.decided(content)
         confirmed = self.confirmed(content) if "subjects" in topics else ()
         earlier = tuple(self.store.get_user(content, SUBJECTS_KEY) or ())
         held = {n.casefold() for n in confirmed}

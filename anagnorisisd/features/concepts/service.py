@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from anagnorisisd.concepts import learner
-from anagnorisisd.concepts.book import ANSWERS, ConceptBook, new_concept_id
 from anagnorisisd.events import FlagsChanged, Hub
+from anagnorisisd.features.concepts import learner
+from anagnorisisd.features.concepts.book import ANSWERS, ConceptBook, new_concept_id
 from anagnorisisd.search.service import SearchService, decode_embedding
 from anagnorisisd.search.tags import fold
 from anagnorisisd.store.database import Store

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from anagnorisisd.features.ratings import evaluator
 from anagnorisisd.ml.service import needs_model
-from anagnorisisd.rating import evaluator
 from anagnorisisd.search.service import SearchService, decode_embedding
 from anagnorisisd.store.database import Store
 from anagnorisisd.store.records import pack, unpack

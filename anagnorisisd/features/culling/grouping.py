@@ -19,11 +19,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from anagnorisisd.ml.service import needs_model
-from anagnorisisd.search.catalog import Columns
-from anagnorisisd.search.keepers import Candidate, choose, faults
-from anagnorisisd.search.pairs import find_pairs
-from anagnorisisd.search.pixels import (
+from anagnorisisd.features.culling.keepers import Candidate, choose, faults
+from anagnorisisd.features.culling.pixels import (
     Fingerprint,
     alike,
     fingerprint,
@@ -31,8 +28,10 @@ from anagnorisisd.search.pixels import (
     pan_direction,
     panning_runs,
 )
+from anagnorisisd.features.culling.stacks import StackRules, find_brackets, find_stacks
+from anagnorisisd.ml.service import needs_model
+from anagnorisisd.search.catalog import Columns
 from anagnorisisd.search.service import SearchService
-from anagnorisisd.search.stacks import StackRules, find_brackets, find_stacks
 from anagnorisisd.store.database import Store
 
 FINGERPRINTS_KEPT = 50_000
@@ -90,12 +89,8 @@ class Culling:
             if latest is not None and latest.generation == generation and not force:
                 return latest
             start = time.perf_counter()
-            catalog = self.search.catalog
-            pairs = find_pairs(((r.path, r.hash) for r in self.store.iter_files()
-                                if r.hash is not None and r.hash in catalog),
-                               lambda c: getattr(catalog.get(c), "taken", math.nan))
-            catalog.set_pairs(pairs)
-            columns = catalog.columns()
+            pairs = self.search.refresh_pairs()  # a RAW+JPEG pair is one photo here too
+            columns = self.search.catalog.columns()
             # a RAW twin is its JPEG: never a shot of a burst or a duplicate of its own
             taken = np.where(columns.failed | columns.twin, np.nan, columns.taken)
             brackets = find_brackets(taken, columns.bias)

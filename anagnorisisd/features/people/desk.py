@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from anagnorisisd.people.book import Person, new_person_id
-from anagnorisisd.people.service import FaceRow, NoSuchPerson, People, split_face_id
+from anagnorisisd.features.people.book import Person, new_person_id
+from anagnorisisd.features.people.service import FaceRow, NoSuchPerson, People, split_face_id
 from anagnorisisd.search.query import Filter
 
 COMPARE = {">=": int.__ge__, "<=": int.__le__, ">": int.__gt__, "<": int.__lt__,

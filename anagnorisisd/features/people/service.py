@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from anagnorisisd.people import clustering
-from anagnorisisd.people.book import PeopleBook, Person, new_person_id
-from anagnorisisd.people.membership import Membership
+from anagnorisisd.features.people import clustering
+from anagnorisisd.features.people.book import PeopleBook, Person, new_person_id
+from anagnorisisd.features.people.membership import Membership
 from anagnorisisd.store.database import Store
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,7 @@ class People:
         self.grouping: dict[str, Any] = {"state": "idle", "last": None}
         self._lock = threading.RLock()
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     # ------------------------------------------------------------ loading
     def load(self) -> None:
@@ -327,6 +328,10 @@ class People:
             self.grouping = {"state": "running", "faces": len(ids), "last": self.grouping.get(
                 "last")}
         labels = clustering.group(vectors, limits)
+        if self._stopping.is_set():  # stopping: nothing changed, the next start groups again
+            with self._lock:
+                self.grouping = {**self.grouping, "state": "idle"}
+            return {}
         with self._lock:
             fresh = self._name_groups(ids, labels)
             for fid in ids:
@@ -379,6 +384,16 @@ class People:
                                             daemon=True)
             self._thread.start()
             return True
+
+    def stop(self, timeout: float) -> bool:
+        """Let a regrouping in the background end (its result is not kept) and join it; True
+        if no thread of it is left."""
+        self._stopping.set()
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
 
     def _regroup_logged(self) -> None:
         try:

@@ -11,36 +11,24 @@ one group here, because the person decides about those photos together.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
-from anagnorisisd.app.culling import Culling
+from anagnorisisd.app.files import DECISIONS_SETTING
 from anagnorisisd.events import FlagsChanged, Hub
+from anagnorisisd.features.culling.grouping import Culling
+from anagnorisisd.features.culling.keepers import faults
 from anagnorisisd.imaging.xmp import LABELS
 from anagnorisisd.search.disjoint import DisjointSet
-from anagnorisisd.search.keepers import faults
 from anagnorisisd.store.database import Store
 
 DECISIONS = ("pick", "reject")
 
 
-class DecisionsChanged(Exception):
-    """A trash was asked for with a plan made before the latest pick or reject."""
-
 PLANS = ("rejects", "non-keepers")
 HELD_BACK = ("grouped by the model, but their pixels do not look like the photo kept: "
              "they stay unless you reject them yourself")
-
-
-def decided_of(review: dict[str, Any]) -> tuple[str | None, float | None, str | None,
-                                               float | None]:
-    """Reviews.decided, from one stored review record. Decisions made before their time was
-    kept count from the first look, the latest they can have been made."""
-    return (review.get("decision"), review.get("decided_at", review.get("seen_at")),
-            review.get("label"), review.get("labelled_at", review.get("seen_at")))
 
 
 class Reviews:
@@ -51,7 +39,7 @@ class Reviews:
         """Hears FlagsChanged after each pick, reject or label the person makes."""
         self._lock = threading.RLock()
         self._reviews: dict[bytes, dict[str, Any]] = dict(store.reviews())
-        self.generation = 0
+        self.generation = int(store.get_setting(DECISIONS_SETTING) or 0)
         """Counts changes to decisions: a plan carries it, and a trash made from that plan
         refuses (DecisionsChanged) if a pick or reject came in between."""
 
@@ -83,16 +71,9 @@ class Reviews:
         if self.hub is not None:
             self.hub.publish(FlagsChanged(content, frozenset({topic})))
 
-    def decided(self, content: bytes) -> tuple[str | None, float | None, str | None,
-                                               float | None]:
-        """(decision, when it was made here, label, when it was given here); a time is
-        None for what was never decided here (or came from another tool)."""
-        with self._lock:
-            return decided_of(self._reviews.get(content, {}))
-
     def adopt(self, content: bytes, **changes: str | None) -> None:
         """A decision or label another tool gave in a sidecar, newer than any made here
-        (app.xmp_ratings): kept as the person's own, with no time of its own (so it never
+        (features/sidecars): kept as the person's own, with no time of its own (so it never
         counts as decided here) and nothing published (it came from the sidecar)."""
         with self._lock:
             review = {"decision": None, **self._reviews.get(content, {})}
@@ -112,23 +93,16 @@ class Reviews:
         return len(changed)
 
     def _save(self, reviews: dict[bytes, dict[str, Any]]) -> None:
+        changed = any(r.get("decision") != self._reviews.get(c, {}).get("decision")
+                      for c, r in reviews.items())
         with self.store.write() as w:  # StoreFull propagates: nothing changed, and it is said
             for content, review in reviews.items():
                 w.set_review(content, review)
-        if any(r.get("decision") != self._reviews.get(c, {}).get("decision")
-               for c, r in reviews.items()):
+            if changed:  # what a trash made from an older plan is refused by (app.files)
+                w.set_setting(DECISIONS_SETTING, self.generation + 1)
+        if changed:
             self.generation += 1
         self._reviews.update(reviews)
-
-    @contextlib.contextmanager
-    def unchanged_since(self, generation: int | None) -> Iterator[None]:
-        """Hold decisions still while the block runs (a trash made from a plan), after
-        checking none changed since the plan was made at `generation` (None: no check)."""
-        with self._lock:
-            if generation is not None and generation != self.generation:
-                raise DecisionsChanged("picks or rejects changed since this plan was made; "
-                                       "look at the plan again")
-            yield
 
     def decision(self, content: bytes) -> str | None:
         decision: str | None = self._reviews.get(content, {}).get("decision")

@@ -1,0 +1,1 @@
+"""People: the faces found in the photos, grouped into people the person can name."""

@@ -1,0 +1,96 @@
+"""The people feature: the faces stage's faces joined into people (service.py), their
+names and corrections (desk.py), the words `person:"Ana"`, `faces:N`, `faces>=N` and
+`unnamed:`, the `person` sort, and the people and faces routes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from anagnorisisd.events import ContentChanged, Hub, StageResult
+from anagnorisisd.feature import Feature, FeatureContext, Route, Word
+from anagnorisisd.features.people.crops import FaceCrops
+from anagnorisisd.features.people.desk import PeopleDesk
+from anagnorisisd.features.people.routes import routes
+from anagnorisisd.features.people.service import People
+from anagnorisisd.search.query import Query, Token, needs_value, number
+from anagnorisisd.search.set_filters import rows_of
+
+STOP_S = 10.0
+
+
+def parse_person(query: Query, token: Token) -> None:
+    query.add("person", "=", needs_value(token, 'person:"Ana"'))
+
+
+def parse_faces(query: Query, token: Token) -> None:
+    if token.op == ":":
+        if not token.value.isdigit():
+            raise token.error("faces: needs a whole number, like faces:0")
+        query.add("faces", "=", float(token.value))
+        return
+    query.add("faces", token.op, number(token, what="faces"))
+
+
+def parse_unnamed(query: Query, token: Token) -> None:
+    query.add("unnamed", "=", 1.0)
+
+
+class PeopleFeature(Feature):
+    name: ClassVar[str] = "people"
+    stages: ClassVar[tuple[str, ...]] = ("faces", "face_quality")
+
+    def __init__(self, context: FeatureContext) -> None:
+        super().__init__(context)
+        self.faces_stage = context.stages.provider("faces")
+        self.people = People(context.store, self.faces_stage)
+        self.desk = PeopleDesk(self.people, context.stages.provider("face_quality"))
+        self.crops = FaceCrops(context.store, self.people, self.faces_stage)
+
+    @classmethod
+    def words(cls) -> Iterable[Word]:
+        return [Word("person", "key", 'someone in the photo, by name (any case) or id; one '
+                     'word per person wanted: person:"Ana"', parse_person),
+                Word("faces", "key", "how many faces were found: faces:0", parse_faces),
+                Word("faces", "compare", "how many faces: faces>=3", parse_faces),
+                Word("unnamed:", "exact", "a face that is in no named person", parse_unnamed,
+                     ("unnamed",)),
+                Word("person", "sort", "photos of one person together, named people A to Z")]
+
+    def routes(self) -> Iterable[Route]:
+        return routes()
+
+    def subscribe(self, hub: Hub) -> None:
+        people, stage = self.people, self.faces_stage
+        hub.subscribe(StageResult, lambda e: people.on_result(e.content, e.output)
+                      if e.stage == stage else None, "people: a photo's faces")
+        hub.subscribe(ContentChanged, lambda e: people.on_content(e.born, e.died),
+                      "people: photos gone and back")
+
+    def load(self) -> None:
+        self.people.load()
+
+    def stop(self) -> None:
+        self.people.stop(STOP_S)
+
+    def status(self) -> dict[str, Any]:
+        return {"people": self.desk.counts()}
+
+    def match(self, filter_: Any, columns: Any) -> NDArray[np.bool_]:
+        return rows_of(self.desk.passing(filter_), columns)
+
+    def order(self, mode: str, columns: Any, rows: NDArray[np.intp],
+              descending: bool) -> NDArray[np.intp]:
+        """Photos of the same person together, newest first within each; photos with no
+        one in them last whichever the order (`order:asc` reverses the people)."""
+        ranks = self.desk.photo_order()
+        nobody = len(ranks) + 1
+        rank = np.asarray([ranks.get(columns.ids[i], nobody) for i in rows], dtype=np.float64)
+        someone = rank < nobody
+        taken = np.nan_to_num(columns.taken[rows], nan=-np.inf)
+        rank = rank if descending else -rank
+        order = np.lexsort((columns.id_array[rows], -taken, rank, ~someone))
+        return rows[order]

@@ -1,0 +1,1 @@
+"""Places: where a photo was taken, as its GPS and the nearest town say."""

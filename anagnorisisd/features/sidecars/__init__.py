@@ -1,0 +1,1 @@
+"""XMP sidecars shared with the other photo tools, both ways, live."""
