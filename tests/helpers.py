@@ -128,13 +128,14 @@ class Daemon:
     """`anagnorisisd serve` in a child process, talked to over HTTP on 127.0.0.1."""
 
     def __init__(self, config: Path, port: int, env: dict[str, str] | None = None,
-                 token: str = "", wait_loaded: bool = True) -> None:
+                 token: str = "", wait_loaded: bool = True, python: str = sys.executable,
+                 cwd: Path = REPO) -> None:
         self.config, self.port, self.token = config, port, token
         self.log = config.parent / "daemon.log"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "anagnorisisd", "serve", "--config", str(config)],
+            [python, "-m", "anagnorisisd", "serve", "--config", str(config)],
             stdout=self.log.open("wb"), stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})}, cwd=REPO,
+            env={**os.environ, **(env or {})}, cwd=cwd,
         )
         self.wait_loaded = wait_loaded
         try:

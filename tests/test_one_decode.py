@@ -147,3 +147,54 @@ def test_a_stage_that_comes_later_decodes_for_itself_once(tmp_path: Path, librar
 
 
 
+
+
+def test_faces_and_face_signals_share_the_trips_decode_and_text_reads_its_own(
+        tmp_path: Path, library: Path) -> None:
+    """Every default stage, faces through a loopback immich worker with dlib's real
+    weights: the trip decodes each photo once for all of hash, meta, thumbnail, quality,
+    clip, faces and face_quality; the text stage, which runs in the background lane long
+    after the trip let its pixels go, decodes each photo once more, at its own size. That
+    second decode is the measured cost of never holding a photo's pixels while the library
+    is still being indexed (docs/plugins.md, `background`)."""
+    from tests.helpers import Worker
+
+    worker = Worker("normal", 0.0, None, "--faces", "buffalo_l")
+    try:
+        stages = ["hash", "meta", "thumbnail", "quality", "clip", "faces", "face_quality",
+                  "text"]
+        config = build_config({
+            "storage": {"data_dir": str(tmp_path / "all")},
+            "pipeline": {"stages": stages},
+            "model": {"name": MODEL, "providers": ["CPUExecutionProvider"],
+                      "auto_pull": False, "remote_urls": [worker.url]},
+            "stages": {"faces": {"backend": "remote"}}})
+        shutil.copytree(shipped_model_dir(MODEL), config.models_dir / MODEL)
+        models = ModelService(config, auto_pull=False)
+        assert models.load(), models.problem
+        store = Store(config.data_dir)
+        assembly = assemble(config, StageContext(config, models))
+        assert assembly.names() == stages, assembly.problems
+        scan(store, [str(library)], config.library.extensions)
+        pipeline = Pipeline(store, assembly)
+        for lane in pipeline.lanes:  # the trip first, counted alone; the lane after
+            lane.stage.ready = lambda: False  # type: ignore[method-assign]
+        before = Limits.budget.decodes
+        assert pipeline.run_sequential() == 4
+        trip = Limits.budget.decodes - before
+        for lane in pipeline.lanes:
+            del lane.stage.ready
+        before = Limits.budget.decodes
+        pipeline.refresh_versions()
+        assert sum(lane.drain() for lane in pipeline.lanes) == 4
+        background = Limits.budget.decodes - before
+        for content in store.live_hashes():
+            for stage in ("faces", "face_quality", "text"):
+                assert store.get_result(content, stage) is not None, stage
+        for stage in assembly.stages:
+            stage.close()
+        store.close()
+    finally:
+        worker.kill()
+    assert trip == 4, trip
+    assert background == 4, background

@@ -65,14 +65,43 @@ def test_config_toml_documents_exactly_the_config_keys() -> None:
         assert set(raw["stages"][name]) == declared, (name, declared ^ set(raw["stages"][name]))
 
 
-def test_every_route_is_in_the_openapi_document_and_the_readme() -> None:
-    from anagnorisisd.http.openapi import SPEC
+def built_in_document(tmp_path: Path) -> dict[str, object]:
+    """The OpenAPI document of a library with every built-in feature: the core's paths
+    and each feature's routes."""
+    from anagnorisisd.app.library import Library
+    from anagnorisisd.config import build_config
+    from anagnorisisd.http.openapi import document
 
+    library = Library(build_config({"storage": {"data_dir": str(tmp_path / "data")},
+                                    "model": {"auto_pull": False}}), watch=False,
+                      eager_model=False)
+    try:
+        return document(library.features.routes())
+    finally:
+        library.stop()
+
+
+def test_every_route_is_in_the_openapi_document_and_the_readme(tmp_path: Path) -> None:
     readme = (REPO / "README.md").read_text()
-    for path, operations in SPEC["paths"].items():
+    paths = built_in_document(tmp_path)["paths"]
+    assert isinstance(paths, dict)
+    for path, operations in paths.items():
         assert f"`{path}" in readme, f"README's API table lacks {path}"
         for method in operations:
             assert method.upper() in readme
+
+
+def test_plugins_md_names_every_built_in_stage_and_output_kind() -> None:
+    from anagnorisisd.pipeline.registry import available_stage_classes
+
+    intro = DOC[: DOC.index("## The contract")]
+    provides = DOC[DOC.index("- `provides`"): DOC.index("- `config_schema`")]
+    for name, entry in available_stage_classes().items():
+        if not entry.value.startswith("anagnorisisd.builtin"):
+            continue
+        assert f"`{name}`" in intro, f"docs/plugins.md's opening does not name {name}"
+        for kind in entry.load().provides:
+            assert f'`"{kind}"`' in provides, f"docs/plugins.md does not name the kind {kind}"
 
 
 # ------------------------------------------------- the docs hold what the code does
@@ -162,10 +191,10 @@ def test_every_path_the_docs_point_to_exists() -> None:
 
 
 def test_the_readme_lists_every_error_status_the_api_answers() -> None:
-    from anagnorisisd.http.openapi import ERROR_TEXT
+    from anagnorisisd.http.schemas import ERROR_TEXT
 
     readme = (REPO / "README.md").read_text()
-    sentence = readme[readme.index("Every error is JSON with a"):][:400]
+    sentence = readme[readme.index("Every error is JSON with a"):][:1000]
     for code in [*ERROR_TEXT, 405]:
         assert str(code) in sentence, f"the README's error list omits {code}"
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from anagnorisisd.rating import evaluator
 from sklearn.linear_model import Ridge
 
 from anagnorisisd.app.shapes import make_library
+from anagnorisisd.features.ratings import evaluator
 from anagnorisisd.ml.clip import ClipModel
 from anagnorisisd.ml.layout import ModelFiles
 from anagnorisisd.ml.manager import shipped_model_dir

@@ -1,5 +1,5 @@
 // The panel's entry point: one page at a time, chosen by the URL path, live status over SSE.
-import { withToken } from "./api.js";
+import { api, withToken } from "./api.js";
 import { ImagesPage } from "./images.js";
 import { TrainPage } from "./train.js";
 import { PeoplePage } from "./people.js";
@@ -58,5 +58,33 @@ function listen() {
   };
 }
 
+// What each feature adds to the panel: its own ES module (Feature.panel), imported by name
+// and handed what the panel offers. One that fails to load costs itself only.
+const panelApi = {
+  api, // JSON from the daemon, the token on it where one is set
+  // A row of the feature's own controls under the search box.
+  addToSearchBar: (node) => document.getElementById("feature-controls").append(node),
+  search: (q) => pages.images.navigate({ q, page: 1 }),
+};
+
+async function loadFeaturePanels() {
+  let features = { panels: {} };
+  try {
+    const response = await fetch(withToken("/api/features"));
+    features = await response.json();
+  } catch {
+    return;
+  }
+  for (const [name, file] of Object.entries(features.panels || {})) {
+    try {
+      const module = await import(withToken(`/features/${name}/${file}`));
+      module.register(panelApi);
+    } catch (err) {
+      console.warn(`the ${name} feature's panel did not load`, err);
+    }
+  }
+}
+
 show();
 listen();
+loadFeaturePanels();

@@ -5,11 +5,11 @@ import { CullView, restoreUndo, reviewQueue, trashWithUndo } from "./cull.js";
 import { renderProgress } from "./progress.js";
 import { Viewer } from "./viewer.js";
 
-const KEYWORDS = ["rating", "random", "file-size", "proportion", "resolution", "similarity", "date",
-  "sharpness", "person", "duplicates", "stacks", "cull", "rate-next"];
-const VIEWS = ["duplicates", "stacks", "cull", "rate-next"];  // each replaces the whole query
+// The sort words come from the daemon's vocabulary (GET /api/vocabulary: every feature's
+// words); the views are the panel's own and each replaces the whole query.
+const VIEWS = ["duplicates", "stacks", "cull", "rate-next"];
 const GROUPED = ["duplicates", "stacks", "cull"];  // these show groups instead of the grid
-const SORTS = KEYWORDS.slice(0, 9);
+let KEYWORDS = [...VIEWS];
 const WHOLE = ["bracket", "panorama"];  // stacks kept whole: shown as a set, never culled
 const PER_PAGE = 60;
 
@@ -63,11 +63,7 @@ export class ImagesPage {
       const state = urlState();
       this.navigate({ ...state, order: state.order === "asc" ? "desc" : "asc", page: 1 });
     });
-    const bar = document.getElementById("keywords");
-    for (const word of KEYWORDS) {
-      bar.append(el("button", { type: "button", "data-testid": `keyword-${word}`,
-        onclick: () => this.pressKeyword(word) }, word.replace("-", " ")));
-    }
+    this.loadVocabulary();
     const zone = document.getElementById("search-bar");
     zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("dragging"); });
     zone.addEventListener("dragleave", () => zone.classList.remove("dragging"));
@@ -147,6 +143,27 @@ export class ImagesPage {
     } catch (err) {
       report(err);
     }
+  }
+
+  // The words of every feature: a button for each sort word (and each view), the search
+  // box's suggestions, and a table of every word with its help line.
+  async loadVocabulary() {
+    let words = [];
+    try {
+      words = (await api("/api/vocabulary")).words;
+    } catch (err) {
+      report(err);
+    }
+    const sorts = words.filter((w) => w.kind === "sort").map((w) => w.word);
+    KEYWORDS = [...sorts, ...VIEWS];
+    document.getElementById("keywords").replaceChildren(...KEYWORDS.map((word) =>
+      el("button", { type: "button", "data-testid": `keyword-${word}`,
+        onclick: () => this.pressKeyword(word) }, word.replace("-", " "))));
+    document.getElementById("query-words").replaceChildren(...words
+      .filter((w) => w.kind !== "sort").map((w) => el("option", { value: w.word }, w.help)));
+    document.getElementById("query-help-body").replaceChildren(...words.map((w) =>
+      el("tr", {}, el("td", {}, el("code", {}, w.word)), el("td", {}, w.help),
+        el("td", {}, w.feature))));
   }
 
   // A keyword button fills in its keyword; any other sort keyword in the box makes way.

@@ -9,6 +9,8 @@ import logging
 import os
 import signal
 import sys
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -78,7 +80,13 @@ async def serve(library: Library) -> int:
     if keepalive is not None:
         keepalive.cancel()
     await runner.cleanup()
+    stopping = time.monotonic()
     await loop.run_in_executor(None, library.stop)
+    left = [t.name for t in threading.enumerate()
+            if t is not threading.main_thread() and t is not threading.current_thread()
+            and not t.name.startswith(("asyncio", "http", "status-feed", "ThreadPoolExecutor"))]
+    log.info("stopped in %.1f s; threads left: %s", time.monotonic() - stopping,
+             ", ".join(left) or "none")
     return 0
 
 

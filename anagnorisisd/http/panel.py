@@ -3,11 +3,13 @@ anagnorisisd.panel): no request path is ever joined onto a folder."""
 
 from __future__ import annotations
 
+import sys
 from importlib import resources
 from pathlib import Path
 
 from aiohttp import web
 
+from anagnorisisd.http.common import LIBRARY_KEY
 from anagnorisisd.http.errors import NotFound
 
 UI_FILES_KEY = web.AppKey("ui_files", dict)
@@ -37,7 +39,25 @@ async def ui_file(request: web.Request) -> web.StreamResponse:
                                            "X-Content-Type-Options": "nosniff"})
 
 
+async def feature_panel(request: web.Request) -> web.StreamResponse:
+    """A feature's panel module (Feature.panel): the one file it names, from its own
+    package, and nothing else of that package."""
+    library = request.app[LIBRARY_KEY]
+    feature = library.features.get(request.match_info["name"])
+    if feature is None or not feature.panel or feature.panel != request.match_info["file"]:
+        raise NotFound("no such panel module")
+    module = sys.modules[type(feature).__module__]
+    folder = Path(str(module.__file__)).parent
+    path = folder / feature.panel
+    if not path.is_file() or path.parent != folder:
+        raise NotFound("no such panel module")
+    return web.FileResponse(path, headers={"Cache-Control": "no-cache",
+                                           "Content-Type": "text/javascript",
+                                           "X-Content-Type-Options": "nosniff"})
+
+
 def register(app: web.Application) -> None:
+    app.router.add_get("/features/{name}/{file}", feature_panel)
     app[UI_FILES_KEY] = panel_files()
     app.router.add_get("/", index_page)
     app.router.add_get("/train", index_page)

@@ -140,7 +140,8 @@ class ModelService:
         return tuple(sorted(p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()))
 
     def load_in_background(self) -> None:
-        threading.Thread(target=self.load, name="model-load", daemon=True).start()
+        self._loading = threading.Thread(target=self.load, name="model-load", daemon=True)
+        self._loading.start()
 
     def _fail(self, exc: ModelError, missing: bool) -> None:
         fix = install_hint(self.name)
@@ -178,10 +179,14 @@ class ModelService:
             return None
         return fitness_warning(model.files.config)
 
-    def close(self) -> None:
-        """At shutdown: remote requests and items waiting for a worker stop at once."""
+    def close(self, timeout: float = 5.0) -> None:
+        """At shutdown: remote requests and items waiting for a worker stop at once, and a
+        load in the background is waited for (a session being built cannot be cut)."""
         if isinstance(self._model, RemoteClip):
             self._model.close()
+        loading = getattr(self, "_loading", None)
+        if loading is not None:
+            loading.join(timeout)
 
     def unload_idle(self) -> None:
         if self._model is not None:

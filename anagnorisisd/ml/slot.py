@@ -1,0 +1,90 @@
+"""One model of one kind (faces, text) in one slot, whoever runs it: the model here, or
+immich workers. As immich's service has one model base class, every model here answers
+the same few questions (`SlotModel`), so nothing above this module asks which backend
+it holds.
+
+Loading never blocks anything: a stage asks `current()` for the model, and while none can
+be had the slot says why in one line ("waiting for the face model: …") and the pipeline
+passes the stage's files by, to come back once the model appears (`model import`,
+`model pull`), which is looked for again every `retry_s`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Generic, Protocol, TypeVar
+
+from anagnorisisd.ml.layout import ModelError
+
+
+class SlotModel(Protocol):
+    """What every model answers, local or remote."""
+
+    @property
+    def identity(self) -> str:
+        """Names the model and its weights: results of another identity are made again."""
+        ...
+
+    def available(self) -> bool:
+        """Whether it can work now (a remote model: some worker serves it)."""
+        ...
+
+    def status(self) -> dict[str, Any]:
+        """Its part of the stage's status (a remote model: every worker's state)."""
+        ...
+
+    def close(self) -> None:
+        """At shutdown: stop what it runs (a remote model: requests in flight give up)."""
+        ...
+
+
+M = TypeVar("M", bound=SlotModel)
+
+
+class ModelSlot(Generic[M]):
+    def __init__(self, kind: str, name: str, backend: str, load: Callable[[], M],
+                 retry_s: float = 30.0, asked: str | None = None) -> None:
+        self.kind = kind
+        """What the model is for, as a sentence says it ("face", "text")."""
+        self.name = name
+        self.backend = backend
+        self.asked = asked
+        """The name the workers are asked for, where it is not `name`."""
+        self.retry_s = retry_s
+        self.problem: str | None = "not loaded yet"
+        self._load = load
+        self._model: M | None = None
+        self._next_try = 0.0
+        self._lock = threading.Lock()
+
+    def current(self) -> M | None:
+        """The model, loading it if it is time to look again; None with `problem` set."""
+        with self._lock:
+            if self._model is None and time.monotonic() >= self._next_try:
+                self._next_try = time.monotonic() + self.retry_s
+                try:
+                    self._model = self._load()
+                    self.problem = None
+                except ModelError as exc:
+                    self.problem = f"waiting for the {self.kind} model: {exc}"
+            return self._model
+
+    def status(self) -> dict[str, Any]:
+        model = self._model
+        problem = self.problem
+        if model is not None and not model.available():
+            problem = (f"no {self.kind} worker serves {self.asked or self.name}: every one "
+                       "of [model] remote_urls refused it (see each worker's reason)")
+        out: dict[str, Any] = {"name": self.name, "backend": self.backend, "problem": problem}
+        if self.asked is not None:
+            out["asked_of_workers"] = self.asked
+        if model is not None:
+            out.update(model.status())
+        return out
+
+    def close(self) -> None:
+        model = self._model
+        if model is not None:
+            model.close()

@@ -1,0 +1,1 @@
+"""Search photos by colour: an example of a third-party anagnorisisd feature."""
