@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from anagnorisisd.config import Config
-    from anagnorisisd.ml.service import ModelService
 
 
 @dataclass(frozen=True)
@@ -123,7 +122,9 @@ class StageContext:
     """
 
     config: Config
-    models: ModelService | None = None
+    models: Any = None
+    """The daemon's CLIP model service (anagnorisisd.ml.service.ModelService), typed loosely
+    so that this contract, on the ground floor, imports nothing above it."""
 
 
 class StageSkip(Exception):

@@ -22,8 +22,7 @@ import numpy as np
 
 from anagnorisisd.imaging.decoding import failure_reason
 from anagnorisisd.ml.layout import ModelError
-from anagnorisisd.ml.protocol import Embedded, ImageModel
-from anagnorisisd.ml.remote import Stopped
+from anagnorisisd.ml.protocol import Embedded, ImageModel, Stopped
 from anagnorisisd.stage import (
     PixelNeed,
     Setting,
@@ -70,7 +69,7 @@ class ClipStage(Stage):
         """Ready with a model; the runner polls this (and then the version), so the stage
         follows a model that (re)loads without subscribing to anything."""
         self._adopt_model()
-        return self.models.ready
+        return bool(self.models.ready)
 
     def status(self) -> dict[str, Any]:
         return {"model": self.models.status()}

@@ -20,9 +20,9 @@ import numpy as np
 
 from anagnorisisd.imaging.decoding import failure_reason
 from anagnorisisd.ml.face_geometry import FACE_VIEW
-from anagnorisisd.ml.face_service import FaceModels
+from anagnorisisd.ml.face_service import face_slot
 from anagnorisisd.ml.faces import Face, FaceModel
-from anagnorisisd.ml.remote_protocol import ItemFault, NoWorker, Stopped
+from anagnorisisd.ml.protocol import ItemFault, NoWorker, Stopped
 from anagnorisisd.stage import (
     PixelNeed,
     Setting,
@@ -56,7 +56,7 @@ class FacesStage(Stage):
         super().__init__(config, context)
         if context is None:
             raise ValueError("the faces stage needs the daemon's configuration")
-        self.models = FaceModels(context.config, str(config["model"]), str(config["backend"]),
+        self.models = face_slot(context.config, str(config["model"]), str(config["backend"]),
                                  retry_s=float(context.config.scheduler.model_check_s))
         self.min_score = float(config["min_score"])
         self.max_faces = int(config["max_faces"])

@@ -21,8 +21,8 @@ import numpy as np
 
 from anagnorisisd.imaging.decoding import failure_reason
 from anagnorisisd.ml.ocr import OCR_MODELS, WHEEL_MODEL, TextLine, TextModel
-from anagnorisisd.ml.remote_protocol import ItemFault, NoWorker, Stopped
-from anagnorisisd.ml.text_service import TextModels
+from anagnorisisd.ml.protocol import ItemFault, NoWorker, Stopped
+from anagnorisisd.ml.text_service import text_slot
 from anagnorisisd.stage import (
     PixelNeed,
     Setting,
@@ -56,7 +56,7 @@ class TextStage(Stage):
         if str(config["model"]) not in OCR_MODELS:
             raise ValueError(f"[stages.text] model: unknown text model '{config['model']}' "
                              f"(one of {', '.join(OCR_MODELS)})")
-        self.models = TextModels(context.config, str(config["model"]), str(config["backend"]),
+        self.models = text_slot(context.config, str(config["model"]), str(config["backend"]),
                                  retry_s=float(context.config.scheduler.model_check_s))
         self.batch_size = 1
         self.version = "unavailable"

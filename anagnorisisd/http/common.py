@@ -13,7 +13,7 @@ from aiohttp import web
 
 from anagnorisisd.app.library import Library
 from anagnorisisd.http.errors import BadRequest
-from anagnorisisd.ml.remote import RemoteError, Stopped
+from anagnorisisd.ml.protocol import RemoteError, Stopped
 from anagnorisisd.search.query import QueryError
 from anagnorisisd.search.service import NoSuchImage, SearchUnavailable
 

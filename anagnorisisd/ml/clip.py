@@ -118,6 +118,21 @@ class ClipModel:
                 self._text_cache.popitem(last=False)
         return vector
 
+    def status(self) -> dict[str, Any]:
+        """Its part of the model service's status."""
+        return {"backend": "local", "providers": self.visual.providers_in_use,
+                "text_session_loaded": self.textual.loaded, "warning": self.warning()}
+
+    def warning(self) -> str | None:
+        """What its own config says it is unfit for (the shipped demo model says it cannot
+        tell photos apart), to be said wherever its results are used."""
+        from anagnorisisd.ml.layout import fitness_warning
+
+        return fitness_warning(self.files.config)
+
+    def close(self) -> None:
+        """Nothing to stop: the sessions end with the process."""
+
     def unload_idle(self) -> None:
         """Give back the text session's memory when no query came for a while."""
         self.textual.unload_if_idle()

@@ -14,7 +14,7 @@ import hashlib
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -67,6 +67,14 @@ class FaceModel(Protocol):
         largest of them, and how many there were in all."""
         ...
 
+    def status(self) -> dict[str, Any]:
+        """Its part of the stage's status (immich workers: each one's state)."""
+        ...
+
+    def close(self) -> None:
+        """At shutdown: stop what it runs."""
+        ...
+
 
 @dataclass(frozen=True)
 class FaceFiles:
@@ -116,6 +124,12 @@ class LocalFaces:
 
     def available(self) -> bool:
         return True
+
+    def status(self) -> dict[str, Any]:
+        return {}
+
+    def close(self) -> None:
+        """Nothing to stop: the sessions end with the process."""
 
     def load(self) -> None:
         """Open both sessions now: a broken graph shows up at start, not mid-pipeline."""

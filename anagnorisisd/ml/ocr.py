@@ -84,6 +84,14 @@ class TextModel(Protocol):
         """Every line found in an RGB picture, in its pixels."""
         ...
 
+    def status(self) -> dict[str, Any]:
+        """Its part of the stage's status (immich workers: each one's state)."""
+        ...
+
+    def close(self) -> None:
+        """At shutdown: stop what it runs."""
+        ...
+
 
 @dataclass(frozen=True)
 class OcrFiles:
@@ -144,6 +152,12 @@ class LocalText:
 
     def available(self) -> bool:
         return True
+
+    def status(self) -> dict[str, Any]:
+        return {}
+
+    def close(self) -> None:
+        """Nothing to stop: the sessions end with the process."""
 
     def engine(self) -> Any:
         with self._lock:

@@ -1,6 +1,7 @@
 """What an image model does, whoever runs it: the one protocol the embedding stage (and the
-face and text stages after it) talks to. The local ONNX model and the remote immich
-workers both implement it; a stage never asks which one it has.
+face and text stages after it) talks to, and what can go wrong with a model on other
+machines. The local ONNX model and the remote immich workers both implement it; a stage
+never asks which one it has, and catches the errors below without importing a backend.
 """
 
 from __future__ import annotations
@@ -53,3 +54,27 @@ class ImageModel(Protocol):
 
     def embed_image(self, img: Image.Image) -> NDArray[np.float32]:
         ...
+
+
+class RemoteError(Exception):
+    """One line: what a worker did wrong. The worker is skipped for a while and checked
+    again on the probe image before its next item (a fault, not a verdict)."""
+
+
+class Refused(RemoteError):
+    """The worker is not what it says (it disagrees with the reference on the probe image,
+    does not serve the model, or changes its vector length): no work for it until it is
+    checked again, minutes later."""
+
+
+class ItemFault(RemoteError):
+    """A worker that passes its probe check failed on this one image: the image's failure,
+    recorded with it, never the worker's."""
+
+
+class NoWorker(RemoteError):
+    """No usable worker answered in time for a request someone waits on (a query)."""
+
+
+class Stopped(Exception):
+    """The daemon is stopping while an item waited for a worker."""

@@ -305,7 +305,7 @@ class RemoteClip(WorkerPool):
         return np.stack([self.embed_text(t, language) for t in texts])
 
     # ------------------------------------------------------------------ status
-    def status(self) -> dict[str, Any]:
+    def remote_status(self) -> dict[str, Any]:
         workers = self.workers_status()
         usable = [w for w in workers if w["state"] in ("up", "unknown")]
         return {"workers": workers, "waiting": self.waiting,
@@ -315,6 +315,16 @@ class RemoteClip(WorkerPool):
                     "every remote worker is down or refused" +
                     ("; embedding locally meanwhile" if self.fallback_local else
                      "; embedding waits until one is back"))}
+
+    def status(self) -> dict[str, Any]:
+        """Its part of the model service's status: every worker's state."""
+        remote = self.remote_status()
+        return {"backend": "remote", "providers": ["immich machine-learning workers"],
+                "text_session_loaded": False, "warning": None, "remote": remote,
+                "problem": remote["problem"]}
+
+    def warning(self) -> str | None:
+        return None
 
     def unload_idle(self) -> None:
         if self.reference is not None:

@@ -26,35 +26,14 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from anagnorisisd.ml.clip import l2_normalise
+from anagnorisisd.ml.protocol import ItemFault, NoWorker, Refused, RemoteError, Stopped
+
+__all__ = ["HttpStatus", "ItemFault", "NoWorker", "Refused", "RemoteError", "Stopped"]
 
 JPEG_QUALITY = 95
 """With full-resolution colour (4:4:4): the default 4:2:0 halves colour resolution, which at a
 64 px model input moved the small test model's probe vector to a cosine of 0.964; 4:4:4
 keeps it at 0.99998 for a quarter more bytes."""
-
-
-class RemoteError(Exception):
-    """One line: what a worker did wrong. The worker is skipped for a while and checked
-    again on the probe image before its next item (a fault, not a verdict)."""
-
-
-class Refused(RemoteError):
-    """The worker is not what it says (it disagrees with the reference on the probe image,
-    does not serve the model, or changes its vector length): no work for it until it is
-    checked again, minutes later."""
-
-
-class ItemFault(RemoteError):
-    """A worker that passes its probe check failed on this one image: the image's failure,
-    recorded with it, never the worker's."""
-
-
-class NoWorker(RemoteError):
-    """No usable worker answered in time for a request someone waits on (a query)."""
-
-
-class Stopped(Exception):
-    """The daemon is stopping while an item waited for a worker."""
 
 
 @dataclass(frozen=True)

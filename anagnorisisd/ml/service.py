@@ -16,7 +16,7 @@ from typing import Any
 from anagnorisisd.config import Config, ConfigError
 from anagnorisisd.events import Hub, ModelReady, WorkerDistrusted
 from anagnorisisd.ml.clip import ClipModel, quantized_visual
-from anagnorisisd.ml.layout import ModelError, fitness_warning, install_hint
+from anagnorisisd.ml.layout import ModelError, install_hint
 from anagnorisisd.ml.manager import PullProgress, model_files, pull_in_background
 from anagnorisisd.ml.remote import RemoteClip
 from anagnorisisd.ml.session import SessionSettings
@@ -109,7 +109,7 @@ class ModelService:
             lambda url, since: self.hub.publish(WorkerDistrusted(url, since)))
         with self._lock:
             previous, self._model, self.problem = self._model, model, None
-        if isinstance(previous, RemoteClip):
+        if previous is not None:
             previous.close()
         log.info("embedding on %d remote worker(s) as %s, checked against %s",
                  len(model.workers), model.identity,
@@ -175,14 +175,12 @@ class ModelService:
         """What the loaded model's own config says it is unfit for (the shipped demo model
         says it cannot tell photos apart), to be said wherever its results are used."""
         model = self._model
-        if model is None or isinstance(model, RemoteClip):
-            return None
-        return fitness_warning(model.files.config)
+        return model.warning() if model is not None else None
 
     def close(self, timeout: float = 5.0) -> None:
         """At shutdown: remote requests and items waiting for a worker stop at once, and a
         load in the background is waited for (a session being built cannot be cut)."""
-        if isinstance(self._model, RemoteClip):
+        if self._model is not None:
             self._model.close()
         loading = getattr(self, "_loading", None)
         if loading is not None:
@@ -198,22 +196,13 @@ class ModelService:
             self.problem = f"{self.pull.error}; {install_hint(self.name)}"
         state = "ready" if model else ("pulling" if self.pull and self.pull.state == "running"
                                        else "unavailable")
-        if isinstance(model, RemoteClip):
-            remote = model.status()
-            return {"name": self.name, "state": state, "backend": "remote",
-                    "identity": model.identity, "embed_dim": model.embed_dim,
-                    "providers": ["immich machine-learning workers"],
-                    "text_session_loaded": False, "problem": remote["problem"],
-                    "remote": remote, "pull": None, "warning": None}
-        return {
-            "backend": "local",
-            "name": self.name,
-            "state": state,
-            "warning": self.warning(),
-            "identity": model.identity if model else None,
-            "embed_dim": model.embed_dim if model else None,
-            "providers": model.visual.providers_in_use if model else [],
-            "text_session_loaded": model.textual.loaded if model else False,
-            "problem": self.problem if model is None else None,
+        out: dict[str, Any] = {
+            "backend": self.config.model.backend, "name": self.name, "state": state,
+            "warning": None, "identity": model.identity if model else None,
+            "embed_dim": model.embed_dim if model else None, "providers": [],
+            "text_session_loaded": False, "problem": self.problem if model is None else None,
             "pull": self.pull.as_dict() if self.pull else None,
         }
+        if model is not None:
+            out.update(model.status())  # what its backend says of itself
+        return out

@@ -1,19 +1,15 @@
-"""Which text model the text stage uses: the one here, or immich workers.
-
-Like the face models (ml.face_service): loading never blocks anything, a model that cannot
-be had says why in one line, and it is looked for again every `retry_s`, so a model
-imported while the daemon runs is picked up without a restart.
-"""
+"""Which text model the text stage uses: the one here, or immich workers, in one model
+slot (ml/slot.py): loading never blocks anything, a model that cannot be had says why in
+one line, and it is looked for again every `retry_s`, so a model imported while the
+daemon runs is picked up without a restart."""
 
 from __future__ import annotations
-
-import threading
-import time
 
 from anagnorisisd.config import Config
 from anagnorisisd.ml.layout import ModelError
 from anagnorisisd.ml.ocr import WHEEL_MODEL, LocalText, TextModel, ocr_files
 from anagnorisisd.ml.remote_text import RemoteText
+from anagnorisisd.ml.slot import ModelSlot
 
 
 def text_install_hint(name: str) -> str:
@@ -33,65 +29,31 @@ def remote_name(name: str) -> str:
     return IMMICH_DEFAULT if name == WHEEL_MODEL else name
 
 
-class TextModels:
-    def __init__(self, config: Config, name: str, backend: str, retry_s: float = 30.0) -> None:
-        self.config = config
-        self.name = name
-        self.backend = backend or "local"
-        """Text is read here unless [stages.text] backend says "remote": `[model] backend`
-        alone sends CLIP (and faces) to the workers, not OCR, whose default model here is
-        one immich does not serve."""
-        self.retry_s = retry_s
-        self.problem: str | None = "not loaded yet"
-        self._model: LocalText | RemoteText | None = None
-        self._next_try = 0.0
-        self._lock = threading.Lock()
+def text_slot(config: Config, name: str, backend: str, retry_s: float = 30.0
+              ) -> ModelSlot[TextModel]:
+    """The text stage's model. Text is read here unless `backend` says "remote":
+    `[model] backend` alone sends CLIP (and faces) to the workers, not OCR, whose default
+    model here is one immich does not serve; with "remote", the workers are asked for the
+    model by immich's name (remote_name)."""
+    chosen = backend or "local"
+    asked = remote_name(name)
 
-    def current(self) -> TextModel | None:
-        """The model, loading it if it is time to look again; None with `problem` set."""
-        with self._lock:
-            if self._model is None and time.monotonic() >= self._next_try:
-                self._next_try = time.monotonic() + self.retry_s
-                try:
-                    self._model = self._load()
-                    self.problem = None
-                except ModelError as exc:
-                    self.problem = f"waiting for the text model: {exc}"
-            return self._model
+    def local(wanted: str) -> LocalText:
+        files = ocr_files(config.models_dir, wanted)
+        if wanted != WHEEL_MODEL and not files.detection.parent.parent.is_dir():
+            raise ModelError(f"'{wanted}' is not installed; {text_install_hint(wanted)}")
+        return LocalText(files, threads=config.model.intra_op_threads)
 
-    def _local(self, name: str) -> LocalText:
-        files = ocr_files(self.config.models_dir, name)
-        if name != WHEEL_MODEL and not files.detection.parent.parent.is_dir():
-            raise ModelError(f"'{name}' is not installed; {text_install_hint(name)}")
-        return LocalText(files, threads=self.config.model.intra_op_threads)
-
-    def _load(self) -> LocalText | RemoteText:
-        if self.backend != "remote":
-            return self._local(self.name)
-        asked = remote_name(self.name)
+    def load() -> TextModel:
+        if chosen != "remote":
+            return local(name)
         try:
-            reference: LocalText | None = self._local(asked)
+            reference: LocalText | None = local(asked)
         except ModelError:
             reference = None  # checked against the first worker instead
-        m = self.config.model
+        m = config.model
         return RemoteText(asked, m.remote_urls, reference, in_flight=m.remote_in_flight,
                           timeout_s=m.remote_timeout_s)
 
-    def status(self) -> dict[str, object]:
-        model = self._model
-        problem = self.problem
-        asked = remote_name(self.name)
-        if model is not None and not model.available():
-            problem = (f"no text worker serves {asked}: every one of [model] remote_urls "
-                       "refused it (see each worker's reason)")
-        out: dict[str, object] = {"name": self.name, "backend": self.backend,
-                                  "problem": problem}
-        if self.backend == "remote":
-            out["asked_of_workers"] = asked
-        if isinstance(model, RemoteText):
-            out.update(model.status())
-        return out
-
-    def close(self) -> None:
-        if isinstance(self._model, RemoteText):
-            self._model.stop()
+    return ModelSlot("text", name, chosen, load, retry_s,
+                     asked=asked if chosen == "remote" else None)

@@ -225,3 +225,7 @@ class WorkerPool:
         self._stopped.set()
         with self._cond:
             self._cond.notify_all()
+
+    def close(self) -> None:
+        """At shutdown (the model slot's close): requests waiting for a worker give up."""
+        self.stop()

@@ -33,7 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from anagnorisisd.feature import Feature
-from anagnorisisd.ml.remote import RemoteError, Stopped
+from anagnorisisd.ml.protocol import RemoteError, Stopped
 from anagnorisisd.ml.service import ModelService, needs_model
 from anagnorisisd.search.catalog import Catalog, Columns
 from anagnorisisd.search.disjoint import DisjointSet

@@ -41,7 +41,7 @@ class RatingsFeature(Feature):
                 Word("rating", "sort", "best rated first: yours, else your evaluator's")]
 
     def routes(self) -> Iterable[Route]:
-        return routes(self)
+        return routes()
 
     def subscribe(self, hub: Hub) -> None:
         hub.subscribe(StageResult, lambda e: self.trainer.on_result(e.stage, e.content,
