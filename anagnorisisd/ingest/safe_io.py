@@ -74,7 +74,7 @@ def inside(path: str, roots: Iterable[str]) -> bool:
     return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Verdict:
     """What to do with one directory entry: index it (with its stat), or skip it (why)."""
 
@@ -83,7 +83,9 @@ class Verdict:
     mtime_ns: int = 0
     skip: str | None = None
     sidecar: tuple[int, ...] | None = None
-    """Its XMP sidecars' fingerprint (ingest.sidecars), when the scan looked."""
+    """Its XMP sidecars' fingerprint (ingest.sidecars), when the scan looked: the walk fills
+    it in once the photo's folder is read (a plain field rather than a copy: the scan
+    makes 100,000 of these a second)."""
 
     @property
     def ok(self) -> bool:

@@ -16,10 +16,11 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from anagnorisisd.ingest.safe_io import Verdict, judge, real_roots
-from anagnorisisd.ingest.sidecars import fingerprint_of, is_sidecar, sidecar_names
+from anagnorisisd.ingest.sidecars import SUFFIX as SIDECAR_SUFFIX
+from anagnorisisd.ingest.sidecars import fingerprint_of, sidecar_names
 from anagnorisisd.store.database import Store
 
 WRITE_CHUNK = 2000
@@ -43,49 +44,60 @@ def is_wanted(name: str, extensions: frozenset[str]) -> bool:
 def walk(root: str, extensions: frozenset[str], library_real_roots: list[str]
          ) -> Iterator[Verdict]:
     """A verdict for every wanted entry under root, and for every folder that could not be
-    read or was not followed. Hidden entries are passed over without a word."""
+    read or was not followed. Hidden entries are passed over without a word.
+
+    One pass over each folder's listing: it gathers the folder's XMP sidecars with the
+    photos, and the photos are given their sidecars' fingerprint once the folder is read
+    (a sidecar may be listed after its photo)."""
     stack = [root]
     while stack:
         directory = stack.pop()
+        photos: list[Verdict] = []
+        sidecars: dict[str, tuple[int, int]] = {}
         try:
             with os.scandir(directory) as entries:
-                listing = [e for e in entries if not e.name.startswith(".")]
+                for entry in entries:
+                    verdict = look_at(entry, extensions, library_real_roots, stack, sidecars)
+                    if verdict is None:
+                        continue
+                    if verdict.ok:
+                        photos.append(verdict)
+                    else:
+                        yield verdict
         except OSError as exc:
             yield Verdict(directory, skip=f"cannot list this folder: {exc.strerror or exc}")
             continue
-        sidecars = sidecar_stats(listing)
-        for entry in listing:
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(entry.path)
-                    continue
-                wanted = is_wanted(entry.name, extensions)
-                if not wanted and not entry.is_symlink():
-                    continue
-            except OSError:
-                continue
-            verdict = judge(entry.path, library_real_roots, entry)
-            if verdict is None:
-                continue
-            if wanted and verdict.ok:
-                yield replace(verdict, sidecar=fingerprint_of(sidecar_names(entry.path),
-                                                              sidecars))
-            elif wanted or (verdict.skip and "to a folder" in verdict.skip):
-                yield verdict
+        for photo in photos:
+            photo.sidecar = fingerprint_of(sidecar_names(photo.path), sidecars) if sidecars else ()
+            yield photo
 
 
-def sidecar_stats(listing: list[os.DirEntry[str]]) -> dict[str, tuple[int, int]]:
-    """(size, mtime_ns) of every regular XMP file in a folder listing."""
-    out: dict[str, tuple[int, int]] = {}
-    for entry in listing:
-        if is_sidecar(entry.name):
-            try:
-                if entry.is_file(follow_symlinks=False):
-                    st = entry.stat(follow_symlinks=False)
-                    out[entry.path] = (st.st_size, st.st_mtime_ns)
-            except OSError:
-                continue
-    return out
+def look_at(entry: os.DirEntry[str], extensions: frozenset[str], library_real_roots: list[str],
+            folders: list[str], sidecars: dict[str, tuple[int, int]]) -> Verdict | None:
+    """One listing entry: a folder goes on `folders`, a sidecar's stat into `sidecars`; a
+    wanted file (or a symlink to a folder) gets its verdict."""
+    name = entry.name
+    if name.startswith("."):
+        return None
+    try:
+        if entry.is_dir(follow_symlinks=False):
+            folders.append(entry.path)
+            return None
+        suffix = os.path.splitext(name)[1].lower()
+        if suffix == SIDECAR_SUFFIX:
+            if entry.is_file(follow_symlinks=False):
+                st = entry.stat(follow_symlinks=False)
+                sidecars[entry.path] = (st.st_size, st.st_mtime_ns)
+            return None
+        wanted = suffix in extensions
+        if not wanted and not entry.is_symlink():
+            return None
+    except OSError:
+        return None
+    verdict = judge(entry.path, library_real_roots, entry)
+    if verdict is None or wanted or (verdict.skip and "to a folder" in verdict.skip):
+        return verdict
+    return None
 
 
 def walk_files(root: str, extensions: frozenset[str],

@@ -36,7 +36,7 @@ class CullingFeature(Feature):
         return signals.WORDS
 
     def routes(self) -> Iterable[Route]:
-        return routes(self)
+        return routes()
 
     def subscribe(self, hub: Hub) -> None:
         hub.subscribe(FlagsAdopted, lambda e: self.reviews.adopt(e.content, **{

@@ -13,6 +13,7 @@ from anagnorisisd.feature import Route
 from anagnorisisd.http.common import (
     LIBRARY_KEY,
     content_id,
+    feature_of,
     handle_errors,
     one_param,
     require_image,
@@ -130,8 +131,6 @@ def duplicate_groups(library: Library, feature: CullingFeature, threshold: float
             "notice": feature.culling.model_notice()}
 
 
-
-
 async def decide(action: Callable[..., T], *args: Any) -> T:
     try:
         return await run_blocking(action, *args)
@@ -139,97 +138,122 @@ async def decide(action: Callable[..., T], *args: Any) -> T:
         raise InsufficientStorage(f"the decision was not saved: {exc}") from None
 
 
-def routes(feature: CullingFeature) -> list[Route]:
-    reviews = feature.reviews
+def culling(request: web.Request) -> CullingFeature:
+    feature: CullingFeature = feature_of(request, "culling")
+    return feature
 
-    async def queue(request: web.Request) -> web.Response:
-        return web.json_response(await run_blocking(reviews.queue_json))
 
-    async def put_review(request: web.Request, field: str, choices: tuple[str, ...],
-                         example: str, action: Callable[[bytes, str | None], dict[str, Any]]
-                         ) -> web.Response:
-        """One of a photo's review fields (a decision, a label) set to a choice or null."""
-        library = request.app[LIBRARY_KEY]
-        content = content_id(request)
-        allowed = " or ".join(f'"{c}"' for c in choices)
+async def queue(request: web.Request) -> web.Response:
+    return web.json_response(await run_blocking(culling(request).reviews.queue_json))
 
-        async def work() -> dict[str, Any]:
-            body = await read_json(request, f'{{"{field}": "{example}"}}')
-            if not isinstance(body, dict) or field not in body:
-                raise BadRequest(f'send JSON like {{"{field}": "{example}"}} (or null)')
-            value = body[field]
-            if value is not None and value not in choices:
-                raise BadRequest(f"{field} must be {allowed} or null")
-            require_image(library, content)
-            return await decide(action, content, value)
 
-        return await handle_errors(request, work())
+async def put_review(request: web.Request, field: str, choices: tuple[str, ...],
+                     example: str, action: Callable[[bytes, str | None], dict[str, Any]]
+                     ) -> web.Response:
+    """One of a photo's review fields (a decision, a label) set to a choice or null."""
+    library = request.app[LIBRARY_KEY]
+    content = content_id(request)
+    allowed = " or ".join(f'"{c}"' for c in choices)
 
-    async def put_decision(request: web.Request) -> web.Response:
-        return await put_review(request, "decision", ("pick", "reject"), "pick",
-                                reviews.decide)
+    async def work() -> dict[str, Any]:
+        body = await read_json(request, f'{{"{field}": "{example}"}}')
+        if not isinstance(body, dict) or field not in body:
+            raise BadRequest(f'send JSON like {{"{field}": "{example}"}} (or null)')
+        value = body[field]
+        if value is not None and value not in choices:
+            raise BadRequest(f"{field} must be {allowed} or null")
+        require_image(library, content)
+        return await decide(action, content, value)
 
-    async def put_label(request: web.Request) -> web.Response:
-        return await put_review(request, "label", LABELS, "red", reviews.set_label)
+    return await handle_errors(request, work())
 
-    async def delete_decision(request: web.Request) -> web.Response:
-        content = require_image(request.app[LIBRARY_KEY], content_id(request))
-        return await handle_errors(request, decide(reviews.decide, content, None))
 
-    async def post_seen(request: web.Request) -> web.Response:
-        library = request.app[LIBRARY_KEY]
+async def put_decision(request: web.Request) -> web.Response:
+    return await put_review(request, "decision", ("pick", "reject"), "pick",
+                            culling(request).reviews.decide)
 
-        async def work() -> dict[str, Any]:
-            body = await read_json(request, '{"ids": ["..."]}')
-            ids = body.get("ids") if isinstance(body, dict) else None
-            if not isinstance(ids, list) or not 1 <= len(ids) <= MAX_IDS:
-                raise BadRequest(f'send JSON like {{"ids": ["..."]}} with 1 to {MAX_IDS} ids')
-            contents = []
-            for raw in ids:
-                try:
-                    content = bytes.fromhex(raw) if isinstance(raw, str) else b""
-                except ValueError:
-                    content = b""
-                if len(content) != 32:
-                    raise BadRequest(f"{raw!r} is not an image id")
-                if content not in library.search.catalog:  # junk ids never reach the store
-                    raise NotFound(f"{raw!r} is not an image of the library")
-                contents.append(content)
-            return {"marked": await decide(reviews.mark_seen, contents)}
 
-        return await handle_errors(request, work())
+async def put_label(request: web.Request) -> web.Response:
+    return await put_review(request, "label", LABELS, "red", culling(request).reviews.set_label)
 
-    async def plan(request: web.Request) -> web.Response:
-        what = one_param(request, "what")
-        if what not in ("rejects", "non-keepers"):
-            raise BadRequest('what must be "rejects" or "non-keepers"')
-        return web.json_response(await run_blocking(reviews.plan, what))
 
-    async def duplicates(request: web.Request) -> web.Response:
-        library = request.app[LIBRARY_KEY]
+async def delete_decision(request: web.Request) -> web.Response:
+    content = require_image(request.app[LIBRARY_KEY], content_id(request))
+    return await handle_errors(request, decide(culling(request).reviews.decide, content, None))
 
-        async def work() -> dict[str, Any]:
-            raw = one_param(request, "threshold")
-            threshold = library.config.index.duplicate_threshold
-            if raw is not None:
-                try:
-                    threshold = float(raw)
-                except ValueError:
-                    raise BadRequest(f"threshold must be a number, got {raw!r}") from None
-                if not 0.0 < threshold <= 1.0:
-                    raise BadRequest("threshold must be above 0 and at most 1")
-            return await run_blocking(duplicate_groups, library, feature, threshold)
 
-        return await handle_errors(request, work())
+def image_ids(body: Any, library: Library) -> list[bytes]:
+    """The ids of a {"ids": [...]} body, each an image of the library (junk ids never
+    reach the store)."""
+    ids = body.get("ids") if isinstance(body, dict) else None
+    if not isinstance(ids, list) or not 1 <= len(ids) <= MAX_IDS:
+        raise BadRequest(f'send JSON like {{"ids": ["..."]}} with 1 to {MAX_IDS} ids')
+    contents = []
+    for raw in ids:
+        try:
+            content = bytes.fromhex(raw) if isinstance(raw, str) else b""
+        except ValueError:
+            content = b""
+        if len(content) != 32:
+            raise BadRequest(f"{raw!r} is not an image id")
+        if content not in library.search.catalog:
+            raise NotFound(f"{raw!r} is not an image of the library")
+        contents.append(content)
+    return contents
 
-    async def stacks(request: web.Request) -> web.Response:
-        return web.json_response(await run_blocking(feature.culling.stacks_json))
 
-    handlers = {("GET", "/api/cull"): queue, ("GET", "/api/cull/plan"): plan,
-                ("POST", "/api/cull/seen"): post_seen,
-                ("PUT", "/api/images/{id}/decision"): put_decision,
-                ("DELETE", "/api/images/{id}/decision"): delete_decision,
-                ("PUT", "/api/images/{id}/label"): put_label,
-                ("GET", "/api/duplicates"): duplicates, ("GET", "/api/stacks"): stacks}
+async def post_seen(request: web.Request) -> web.Response:
+    library = request.app[LIBRARY_KEY]
+
+    async def work() -> dict[str, Any]:
+        contents = image_ids(await read_json(request, '{"ids": ["..."]}'), library)
+        return {"marked": await decide(culling(request).reviews.mark_seen, contents)}
+
+    return await handle_errors(request, work())
+
+
+async def plan(request: web.Request) -> web.Response:
+    what = one_param(request, "what")
+    if what not in ("rejects", "non-keepers"):
+        raise BadRequest('what must be "rejects" or "non-keepers"')
+    return web.json_response(await run_blocking(culling(request).reviews.plan, what))
+
+
+def threshold_of(request: web.Request, default: float) -> float:
+    raw = one_param(request, "threshold")
+    if raw is None:
+        return default
+    try:
+        threshold = float(raw)
+    except ValueError:
+        raise BadRequest(f"threshold must be a number, got {raw!r}") from None
+    if not 0.0 < threshold <= 1.0:
+        raise BadRequest("threshold must be above 0 and at most 1")
+    return threshold
+
+
+async def duplicates(request: web.Request) -> web.Response:
+    library = request.app[LIBRARY_KEY]
+
+    async def work() -> dict[str, Any]:
+        threshold = threshold_of(request, library.config.index.duplicate_threshold)
+        return await run_blocking(duplicate_groups, library, culling(request), threshold)
+
+    return await handle_errors(request, work())
+
+
+async def stacks(request: web.Request) -> web.Response:
+    return web.json_response(await run_blocking(culling(request).culling.stacks_json))
+
+
+HANDLERS = {("GET", "/api/cull"): queue, ("GET", "/api/cull/plan"): plan,
+            ("POST", "/api/cull/seen"): post_seen,
+            ("PUT", "/api/images/{id}/decision"): put_decision,
+            ("DELETE", "/api/images/{id}/decision"): delete_decision,
+            ("PUT", "/api/images/{id}/label"): put_label,
+            ("GET", "/api/duplicates"): duplicates, ("GET", "/api/stacks"): stacks}
+
+
+def routes() -> list[Route]:
     return [Route(method, path, handler, PATHS[path][method.lower()])
-            for (method, path), handler in handlers.items()]
+            for (method, path), handler in HANDLERS.items()]
