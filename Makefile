@@ -28,6 +28,7 @@ $(TEST_STAMP): $(RUNTIME_STAMP)
 	$(PIP) install --no-deps open-clip-torch insightface
 	tools/ensure_debian_tools.sh
 	$(BIN)/python tools/npm_files.py $(VENV)/npm
+	$(BIN)/python tools/model_files.py $(VENV)/models
 	touch $@
 
 run: setup

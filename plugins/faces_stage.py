@@ -42,8 +42,9 @@ class FacesStage(Stage):
     requires: ClassVar[tuple[str, ...]] = ("meta",)
     pixels: ClassVar[PixelNeed | None] = PixelNeed(longest=PREVIEW)
     config_schema: ClassVar[dict[str, Setting]] = {
-        "model": Setting(str, "buffalo_l", "immich's face model (buffalo_s, buffalo_m, "
-                         "buffalo_l, antelopev2)"),
+        "model": Setting(str, "auto", "auto (immich's buffalo_l where installed, else "
+                         "dlib's, which installs with anagnorisisd), dlib, or immich's "
+                         "buffalo_s, buffalo_m, buffalo_l, antelopev2"),
         "backend": Setting(str, "", "local or remote; empty: as [model] backend",
                            choices=("", "local", "remote")),
         "min_score": Setting(float, 0.7, "least detection score kept", 0.05, 1.0),

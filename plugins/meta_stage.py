@@ -12,7 +12,7 @@ from PIL import Image
 
 from anagnorisisd.imaging.convert import displayed_size
 from anagnorisisd.imaging.decoding import Limits, open_header
-from anagnorisisd.imaging.exif import read_exif, xmp_packet
+from anagnorisisd.imaging.exif import read_exif, read_tags, tiff_tags, xmp_packet
 from anagnorisisd.imaging.formats import is_raw, raw_size
 from anagnorisisd.imaging.keywords import merge, read_iptc_keywords, read_xmp_keywords
 from anagnorisisd.imaging.places import PLACES
@@ -56,13 +56,17 @@ def read_meta(path: str) -> dict[str, Any]:
 
 
 def raw_exif(raw: IO[bytes], mtime: float) -> dict[str, Any]:
-    """Most RAW formats are TIFF inside, so Pillow reads their EXIF header though it cannot
-    decode their pixels; for the others (CR3, RAF) the time is the file's."""
+    """Most RAW formats are TIFF inside, so their tags are read as TIFF's, though Pillow
+    cannot decode their pixels; for the others (CR3, RAF) the time is the file's."""
     try:
-        with Image.open(raw) as img:
-            return read_exif(img, mtime)
+        found = tiff_tags(raw)
+    except Exception:  # a damaged directory: no tags, as for a format that has none
+        found = None
+    exif, xmp = found if found is not None else (Image.Exif(), b"")
+    try:
+        return read_tags(exif, xmp, mtime)
     except Exception:
-        return read_exif(Image.new("L", (1, 1)), mtime)
+        return read_tags(Image.Exif(), b"", mtime)
 
 
 class MetaStage(Stage):

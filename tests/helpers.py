@@ -48,6 +48,19 @@ def toml_value(value: Any) -> str:
 
 
 def write_config(path: Path, sections: dict[str, dict[str, Any]]) -> Path:
+    """A config.toml of these sections. The faces stage's model is immich's buffalo_l
+    unless a test names one: out of the box it is "auto", which runs dlib's models (0.2 to
+    0.6 s a photo on one core) when buffalo_l is not installed, so a test that is not about
+    faces would spend its time finding none in generated pictures. The tests about faces
+    name the model they use ("auto" included). The package index is a closed port unless a
+    test names one: a daemon never fetches from the real index in a test."""
+    faces = sections.get("stages.faces", {})
+    if "model" not in faces:
+        sections = {**sections, "stages.faces": {"model": "buffalo_l", **faces}}
+    model = sections.get("model", {})
+    if "package_index" not in model:  # nothing is fetched from the real index in a test
+        sections = {**sections, "model": {"package_index": "http://127.0.0.1:9/simple",
+                                          **model}}
     lines = []
     for section, values in sections.items():
         lines.append(f"[{section}]")
@@ -71,6 +84,25 @@ def make_photo(path: Path, width: int = 640, height: int = 480, seed: int = 0,
     path.parent.mkdir(parents=True, exist_ok=True)
     pil = Image.fromarray(np.clip(img + 64, 0, 255).astype(np.uint8))
     pil.save(path, "JPEG", quality=quality, **({"exif": exif} if exif is not None else {}))
+    return path
+
+
+def taken_at(path: Path, when: float) -> Path:
+    """Give a JPEG a capture time as a camera does (EXIF DateTimeOriginal, the UTC wall
+    clock of `when`) and the same modification time, without touching its pixels: an APP1
+    segment goes in right after the JPEG's start. Only a photo's own time links shots into
+    bursts; a file's modification time never does."""
+    import datetime as dt
+
+    exif = Image.Exif()
+    stamp = dt.datetime.fromtimestamp(when, dt.UTC).strftime("%Y:%m:%d %H:%M:%S")
+    exif.get_ifd(0x8769)[0x9003] = stamp
+    segment = exif.tobytes()
+    data = path.read_bytes()
+    assert data[:2] == b"\xff\xd8", f"{path} is not a JPEG"
+    app1 = b"\xff\xe1" + (len(segment) + 2).to_bytes(2, "big") + segment
+    path.write_bytes(data[:2] + app1 + data[2:])
+    os.utime(path, (when, when))
     return path
 
 

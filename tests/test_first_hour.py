@@ -29,6 +29,7 @@ from tests.helpers import (
     http_error,
     make_photo,
     run_cli,
+    taken_at,
     wait_until,
     write_config,
 )
@@ -213,7 +214,6 @@ def test_a_cull_never_rests_on_the_models_cosine_alone(tmp_path: Path) -> None:
     them in one stack. Their pixels differ, so nothing is trashed until the person rejects
     one. And the shipped model says, wherever it is used, that it is not fit for photos."""
     import datetime as dt
-    import os
 
     scenes = make_library(tmp_path / "drawn", 64, seed=7)
     by_label: dict[str, list[Path]] = {}
@@ -226,7 +226,7 @@ def test_a_cull_never_rests_on_the_models_cosine_alone(tmp_path: Path) -> None:
     for i, path in enumerate(pair):
         shots.append(Path(shutil.copy(path, lib / f"shot-{i}.jpg")))
         when = dt.datetime(2024, 6, 1, 9, 0, 2 * i, tzinfo=dt.UTC).timestamp()
-        os.utime(shots[-1], (when, when))
+        taken_at(shots[-1], when)
     shutil.copytree(shipped_model_dir("shapes-clip-mini"),
                     tmp_path / "data" / "models" / "shapes-clip-mini")
     config = write_config(tmp_path / "config.toml", {

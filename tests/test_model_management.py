@@ -88,7 +88,8 @@ def test_import_checks_the_layout_and_names_the_model_after_its_folder(tmp_path:
     assert run_cli("model", "import", str(broken), env=env).returncode == 0
     listed = run_cli("model", "list", env=env).stdout
     assert "my-model" in listed and "64-d" in listed
-    assert "active model 'ViT-B-32__laion2b-s34b-b79k' is not installed" in listed
+    assert ("the model in use, 'ViT-B-32__laion2b-s34b-b79k', is not installed; to use one "
+            'that is, set [model] name = "my-model"') in listed
 
     available = run_cli("model", "list", "--available", env=env)
     assert available.returncode == 0, available.stderr
@@ -99,6 +100,49 @@ def test_import_checks_the_layout_and_names_the_model_after_its_folder(tmp_path:
     doc = json.loads(run_cli("model", "list", "--available", "--json", env=env).stdout)
     names = {m["name"] for m in doc["models"]}
     assert doc["default"] in names and "LABSE-Vit-L-14" in names and len(names) >= 50
+
+
+def test_import_activate_changes_only_the_model_line_of_the_config(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    written = ('# my settings\n[storage]\ndata_dir = "' + str(tmp_path / "data") + '"\n\n'
+               '[model]\n# the one I use\nname = "ViT-B-32__laion2b-s34b-b79k"\n'
+               "auto_pull = false\n")
+    config.write_text(written)
+    told = run_cli("model", "import", str(MINI), "--config", str(config))
+    assert told.returncode == 0, told.stderr
+    assert f"--activate, or set [model] name = \"shapes-clip-mini\" in {config}" in told.stdout
+    done = run_cli("model", "import", str(MINI), "--activate", "--config", str(config))
+    assert done.returncode == 0 and "shapes-clip-mini is now the model in use" in done.stdout
+    assert config.read_text() == written.replace("ViT-B-32__laion2b-s34b-b79k",
+                                                 "shapes-clip-mini")
+    listed = run_cli("model", "list", "--config", str(config)).stdout
+    assert listed.startswith("* shapes-clip-mini") and "not installed" not in listed
+    # no config file at all: said, nothing written anywhere
+    env = {"ANAGNORISISD_STORAGE__DATA_DIR": str(tmp_path / "data2"),
+           "XDG_CONFIG_HOME": str(tmp_path / "empty")}
+    (tmp_path / "elsewhere").mkdir()
+    alone = run_cli("model", "import", str(MINI), "--activate", env=env,
+                    cwd=tmp_path / "elsewhere")
+    assert alone.returncode == 2 and "no config file to change" in alone.stderr
+
+
+def test_a_shipped_model_is_imported_never_pulled_and_env_sets_any_stage_key(
+        tmp_path: Path) -> None:
+    from anagnorisisd.config import load_config
+    from anagnorisisd.ml.layout import install_hint
+
+    assert install_hint("shapes-clip-mini") == (
+        f"'shapes-clip-mini' ships with anagnorisisd: 'anagnorisisd model import {MINI}' "
+        "installs it")
+    assert "model pull ViT-B-32" in install_hint("ViT-B-32__laion2b-s34b-b79k")
+    write_config(tmp_path / "c.toml", {"model": {"auto_pull": False}})
+    import os
+
+    os.environ["ANAGNORISISD_STAGES__FACES__BACKEND"] = "remote"  # bare, as a shell writes it
+    try:
+        assert load_config(tmp_path / "c.toml").stages["faces"]["backend"] == "remote"
+    finally:
+        del os.environ["ANAGNORISISD_STAGES__FACES__BACKEND"]
 
 
 def start_daemon(make_config, **sections: dict) -> Daemon:

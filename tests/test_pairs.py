@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from anagnorisisd.search.pairs import find_pairs
-from tests.helpers import Daemon, free_port, wait_until, write_config
+from tests.helpers import Daemon, free_port, taken_at, wait_until, write_config
 
 
 def test_pairs_are_one_name_one_moment_one_of_each() -> None:
@@ -29,10 +29,15 @@ def test_pairs_are_one_name_one_moment_one_of_each() -> None:
     assert pairs == {b"r1": b"j1"}
 
 
-def write_dng(path: Path, rgb: np.ndarray) -> None:
+def write_dng(path: Path, rgb: np.ndarray, taken: str | None = None,
+              camera: tuple[str, str] | None = None) -> None:
+    """A LinearRaw DNG of `rgb`; `taken` ("2024:05:01 10:00:02") and `camera` (make,
+    model) go in its first IFD, where TIFF/EP lets a camera put them."""
     import tifffile
 
-    extratags = [(50706, "B", 4, (1, 4, 0, 0), True), (50707, "B", 4, (1, 1, 0, 0), True),
+    own = [(36867, "s", 0, taken, True), (306, "s", 0, taken, True)] if taken else []
+    own += [(271, "s", 0, camera[0], True), (272, "s", 0, camera[1], True)] if camera else []
+    extratags = [*own, (50706, "B", 4, (1, 4, 0, 0), True), (50707, "B", 4, (1, 1, 0, 0), True),
                  (50708, "s", 0, "anagnorisisd test", True),
                  (50721, "2i", 9, (1, 1, 0, 1, 0, 1, 0, 1, 1, 1, 0, 1, 0, 1, 0, 1, 1, 1), True),
                  (50778, "H", 1, 21, True), (50717, "H", 3, (65535,) * 3, True),
@@ -47,11 +52,14 @@ def test_a_raw_and_its_jpeg_are_one_photo_rated_and_trashed_together(tmp_path: P
     lib = tmp_path / "library"
     lib.mkdir()
     coffee = data.coffee()
-    write_dng(lib / "IMG_0001.DNG", coffee)
+    # the camera's time and name in the DNG's first IFD, none in its EXIF sub-IFD; the
+    # files copied a day apart, so only the cameras' own times can pair them
+    write_dng(lib / "IMG_0001.DNG", coffee, taken="2023:11:14 22:13:20",
+              camera=("Canon", "Canon EOS R5"))
+    os.utime(lib / "IMG_0001.DNG", (1_700_086_400, 1_700_086_400))
     Image.fromarray(coffee).save(lib / "IMG_0001.JPG", quality=90)
+    taken_at(lib / "IMG_0001.JPG", 1_700_000_001)  # 2023-11-14 22:13:21 UTC
     Image.fromarray(data.astronaut()).save(lib / "IMG_0002.JPG", quality=90)
-    for name in ("IMG_0001.DNG", "IMG_0001.JPG"):  # written at the same moment
-        os.utime(lib / name, (1_700_000_000, 1_700_000_000))
     config = write_config(tmp_path / "config.toml", {
         "library": {"paths": [str(lib)]}, "storage": {"data_dir": str(tmp_path / "data")},
         "server": {"port": free_port()}, "pipeline": {"stages": ["hash", "meta", "thumbnail"]},
@@ -65,6 +73,9 @@ def test_a_raw_and_its_jpeg_are_one_photo_rated_and_trashed_together(tmp_path: P
         shot = next(i for i in listing["items"] if i["path"].endswith("IMG_0001.JPG"))
         assert shot["files"] == [str(lib / "IMG_0001.JPG"), str(lib / "IMG_0001.DNG")]
         (raw,) = shot["pair"]
+        raw_meta = daemon.request("GET", f"/api/images/{raw}")
+        assert raw_meta["taken_source"] == "exif" and raw_meta["camera"] == "Canon EOS R5"
+        assert raw_meta["taken_at"] == "2023-11-14T22:13:20"
         daemon.request("PUT", f"/api/images/{shot['id']}/rating", {"rating": 8})
         assert daemon.request("GET", f"/api/images/{raw}")["user_rating"] == 8.0
         assert (lib / "IMG_0001.JPG.xmp").exists() and (lib / "IMG_0001.DNG.xmp").exists()

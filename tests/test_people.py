@@ -344,7 +344,6 @@ def test_the_viewer_shows_face_boxes_on_the_faces_and_names_one_by_a_click(
                                      args=["--no-sandbox", "--disable-gpu"])
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("dialog", lambda dialog: dialog.accept("Dora"))
             page.goto(base + "/?q=" + quote("faces>=3"))
             page.get_by_test_id("result-tile").first.locator("button.open").click()
             page.get_by_test_id("viewer").wait_for()
@@ -365,8 +364,125 @@ def test_the_viewer_shows_face_boxes_on_the_faces_and_names_one_by_a_click(
                 assert abs(box["y"] - (image["y"] + face["box"][1] * image["height"] / height)) < 3
             target = faces[-1]
             page.locator(f'[data-face="{target["id"]}"]').click()
+            picker = page.get_by_test_id("person-picker")
+            picker.wait_for()
+            assert serious_violations(page) == []
+            page.get_by_test_id("picker-input").fill("Dora")
+            page.get_by_test_id("picker-input").press("Enter")
             page.locator(f'[data-face="{target["id"]}"]').filter(has_text="Dora").wait_for()
             assert any(f["name"] == "Dora" for f in daemon.request(
                 "GET", f"/api/images/{shown[0]['id']}/faces")["faces"])
         finally:
             browser.close()
+
+
+def test_every_correction_in_chromium_then_a_regroup_and_a_kill(world: Any) -> None:
+    """Name a face with a name someone has, move a face from the keyboard, "not this
+    person", merge, a name already taken, undo; then a regroup and kill -9: every
+    correction stays, and no two people ever share a name."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_web_ui import CHROMIUM, serious_violations
+
+    daemon = world["daemon"]
+    base = f"http://127.0.0.1:{daemon.port}"
+
+    def person(pid: str) -> dict[str, Any]:
+        return dict(daemon.request("GET", f"/api/people/{pid}"))
+
+    def named(name: str) -> list[dict[str, Any]]:
+        return [p for p in daemon.request("GET", "/api/people")["people"]
+                if (p["name"] or "").lower() == name.lower()]
+
+    free = wait_until(lambda: (lambda ps: ps if len(ps) >= 2 else None)(
+        [p for p in daemon.request("GET", "/api/people")["people"]
+         if p["name"] is None and p["faces"] >= 3]), timeout=60)
+    leonard, penny = free[0]["id"], free[1]["id"]
+    answers: list[bool] = []  # what the next confirm() is answered
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                     args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("dialog", lambda d: d.accept() if answers.pop(0) else d.dismiss())
+
+            def card(pid: str) -> Any:
+                return page.locator(f'[data-testid=person][data-id="{pid}"]')
+
+            def pick(text: str) -> None:
+                page.get_by_test_id("person-picker").wait_for()
+                page.get_by_test_id("picker-input").fill(text)
+                page.get_by_test_id("picker-input").press("Enter")
+                page.get_by_test_id("person-picker").wait_for(state="detached")
+
+            page.goto(base + "/people")
+            for pid, name in ((leonard, "Leonard"), (penny, "Penny")):
+                card(pid).get_by_test_id("person-name").fill(name)
+                card(pid).get_by_test_id("person-name").press("Enter")
+                wait_until(lambda pid=pid, name=name: person(pid)["name"] == name, timeout=15)
+            sizes = {leonard: person(leonard)["faces"], penny: person(penny)["faces"]}
+
+            # A face of Penny's, named "leonard" in the viewer: it joins Leonard (after one
+            # confirmation), and there is still one Leonard.
+            face = person(penny)["face_list"][-1]
+            page.goto(base + "/?q=" + quote("person:Penny"))
+            page.locator(f'[data-testid=result-tile][data-id="{face["image"]}"] button.open'
+                         ).click()
+            page.get_by_test_id("viewer").wait_for()
+            page.keyboard.press("f")
+            page.locator(f'[data-face="{face["id"]}"]').click()
+            answers.append(True)
+            pick("leonard")
+            page.locator(f'[data-face="{face["id"]}"]').filter(has_text="Leonard").wait_for()
+            assert len(named("Leonard")) == 1 and person(leonard)["faces"] == sizes[leonard] + 1
+            assert serious_violations(page) == []
+            page.keyboard.press("Escape")
+
+            # Leonard's page lists that face first (the least alike); M moves it back.
+            page.goto(base + f"/people/{leonard}")
+            first = page.get_by_test_id("person-face").first
+            first.wait_for()
+            assert first.get_attribute("data-face") == face["id"]
+            assert serious_violations(page) == []
+            first.focus()
+            page.keyboard.press("m")
+            pick("pen")
+            wait_until(lambda: person(penny)["faces"] == sizes[penny], timeout=15)
+            # N: not this person, from the keyboard, and the focus moves on
+            page.get_by_test_id("person-face").first.focus()
+            gone = page.get_by_test_id("person-face").first.get_attribute("data-face")
+            page.keyboard.press("n")
+            wait_until(lambda: person(leonard)["faces"] == sizes[leonard] - 1, timeout=15)
+            assert page.locator(f'[data-face="{gone}"]').count() == 0
+            assert page.evaluate("document.activeElement.dataset.testid") == "person-face"
+
+            # A name someone has: refused, and the merge it offers can be declined.
+            page.goto(base + "/people")
+            answers.append(False)
+            card(penny).get_by_test_id("person-name").fill("LEONARD")
+            card(penny).get_by_test_id("person-name").press("Enter")
+            page.wait_for_function("() => document.querySelector("
+                                   f"'[data-id=\"{penny}\"] [data-testid=person-name]')"
+                                   ".value === 'Penny'")
+            assert person(penny)["name"] == "Penny" and len(named("Leonard")) == 1
+            # Merge Penny into Leonard with the picker; then undo it from the page.
+            card(penny).get_by_test_id("person-merge").click()
+            assert serious_violations(page) == []
+            pick("leon")
+            wait_until(lambda: person(leonard)["faces"] == sizes[leonard] - 1 + sizes[penny],
+                       timeout=15)
+            assert http_error(daemon, "GET", f"/api/people/{penny}")[0] == 404
+            page.get_by_test_id("people-undo").filter(has_text="merged Penny").click()
+            wait_until(lambda: http_error(daemon, "GET", f"/api/people/{penny}")[0] == 200,
+                       timeout=15)
+            assert person(penny)["faces"] == sizes[penny] and person(penny)["name"] == "Penny"
+        finally:
+            browser.close()
+    kept = {pid: (person(pid)["name"], person(pid)["faces"]) for pid in (leonard, penny)}
+    regroup(daemon)
+    assert {pid: (person(pid)["name"], person(pid)["faces"]) for pid in kept} == kept
+    daemon.kill()  # kill -9
+    world["daemon"] = daemon = Daemon(world["config"], world["port"])
+    wait_until(lambda: daemon.request("GET", "/api/people")["summary"]["faces"] > 0,
+               timeout=60)
+    assert {pid: (person(pid)["name"], person(pid)["faces"]) for pid in kept} == kept

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from anagnorisisd.features.people.book import PeopleBook
+from anagnorisisd.features.people.corrections import PeopleCorrections
 from anagnorisisd.features.people.desk import PeopleDesk
 from anagnorisisd.features.people.service import People
 from anagnorisisd.store.database import Store
@@ -59,17 +60,18 @@ def test_the_kept_listing_equals_a_fresh_one_after_every_change(tmp_path: Path) 
 
         listing = same()
         assert len(listing) == 6 and all(p["faces"] == 10 for p in listing)
-        desk.rename(listing[0]["id"], "Ana")
+        fixes = PeopleCorrections(people)
+        fixes.rename(listing[0]["id"], "Ana")
         assert same()[0]["name"] == "Ana"
         people.on_result((99).to_bytes(32, "big"), photo(faces_of(centres, [0, 1, 2], rng)))
         assert sum(p["faces"] for p in same()) == 63
-        desk.hide(listing[1]["id"], True)
+        fixes.hide(listing[1]["id"], True)
         assert listing[1]["id"] not in {p["id"] for p in same()}
         assert [p["id"] for p in desk.listing(hidden=True)] == [listing[1]["id"]]
         before = desk.person(listing[2]["id"])
-        desk.fix_face(before["face_list"][0]["id"], {"person": None})
+        fixes.fix_face(before["face_list"][0]["id"], {"person": None})
         assert {p["id"]: p["faces"] for p in same()}[listing[2]["id"]] == before["faces"] - 1
-        desk.merge(listing[3]["id"], listing[4]["id"])
+        fixes.merge(listing[3]["id"], listing[4]["id"])
         assert listing[3]["id"] not in {p["id"] for p in same()}
         people.on_content([], [(5).to_bytes(32, "big")])
         same()
@@ -91,12 +93,13 @@ def test_a_correction_follows_its_face_when_the_photo_is_redone_in_another_order
     try:
         people, desk = grouped(store, [photo(faces_of(centres, [0, 1], rng))
                                        for _ in range(6)])
-        ben = desk.new_person("Ben", [])["id"]
+        fixes = PeopleCorrections(people)
+        ben = fixes.new_person("Ben", [])
         content = (0).to_bytes(32, "big")
         first = photo(faces_of(centres, [0, 1], rng))
         first["faces"][0]["box"], first["faces"][1]["box"] = [0, 0, 50, 50], [200, 0, 260, 60]
         people.on_result(content, first)
-        desk.fix_face(f"{content.hex()}-1", {"person": ben})  # the face on the right
+        fixes.fix_face(f"{content.hex()}-1", {"person": ben})  # the face on the right
         assert desk.faces_of(content)[1]["name"] == "Ben"
 
         redone = {**first, "faces": [

@@ -16,7 +16,7 @@ from PIL import Image, ImageFilter
 from anagnorisisd.features.culling.keepers import Candidate, choose
 from anagnorisisd.features.culling.stacks import StackRules, find_stacks
 from anagnorisisd.ml.manager import shipped_model_dir
-from tests.helpers import Daemon, free_port, make_photo, run_cli, wait_until, write_config
+from tests.helpers import Daemon, free_port, make_photo, run_cli, taken_at, wait_until, write_config
 
 
 def unit(rows: list[list[float]]) -> np.ndarray:
@@ -82,12 +82,10 @@ def burst(folder: Path) -> dict[str, Path]:
     base.crop((8, 6, 640, 480)).resize((640, 480)).save(folder / "burst-3.jpg", quality=85)
     shots["burst-3"] = folder / "burst-3.jpg"
     for i, name in enumerate(("burst-1", "burst-2", "burst-3")):
-        when = 1_700_000_000 + 2 * i
-        os.utime(shots[name], (when, when))
+        taken_at(shots[name], 1_700_000_000 + 2 * i)
     for seed, name in ((21, "other-a"), (22, "other-b")):
         shots[name] = make_photo(folder / f"{name}.jpg", 640, 480, seed=seed)
-        when = 1_700_000_000 + 3600 * seed
-        os.utime(shots[name], (when, when))
+        taken_at(shots[name], 1_700_000_000 + 3600 * seed)
     return shots
 
 
@@ -161,6 +159,31 @@ def test_stacks_keepers_and_cull_through_the_daemon(tmp_path: Path) -> None:
     assert gone.returncode != 0 and "no daemon answers" in gone.stderr
 
 
+def test_a_files_modification_time_links_no_shots(tmp_path: Path) -> None:
+    """Files copied in one go are modified seconds apart whenever they were taken: those
+    times form no burst. The same files given their own capture times do."""
+    lib = tmp_path / "library"
+    lib.mkdir()
+    shots = burst(lib)
+    for i in (1, 2, 3):  # the burst's files as a copy leaves them: no EXIF, close mtimes
+        path = shots[f"burst-{i}"]
+        with Image.open(path) as img:
+            img.save(path, quality=90)  # Pillow writes no EXIF unless given one
+        os.utime(path, (1_800_000_000 + i, 1_800_000_000 + i))
+    _, _, daemon = start_daemon(tmp_path, lib)
+    try:
+        ids = indexed(daemon, 5)
+        wait_until(lambda: daemon.request("GET", f"/api/images/{ids['burst-3']}")[
+            "taken_source"] == "file-modified", timeout=30)
+        assert daemon.request("GET", "/api/stacks")["total"] == 0
+        for i in (1, 2, 3):
+            taken_at(shots[f"burst-{i}"], 1_700_000_000 + 2 * i)
+        stacks = wait_until(lambda: daemon.request("GET", "/api/stacks")["stacks"], timeout=60)
+        assert len(stacks) == 1 and len(stacks[0]["members"]) == 3
+    finally:
+        daemon.kill()
+
+
 def bracket_of_coffee(folder: Path) -> list[Path]:
     """A real photo (scikit-image's coffee) as a camera's bracket: -2, 0 and +2 EV in
     linear light, one second apart, with the EXIF a camera writes."""
@@ -227,7 +250,7 @@ def pan_frames(folder: Path, start: int) -> list[Path]:
     for k, left in enumerate(range(0, 3 * 230 + 1, 230)):
         path = folder / f"pan-{k}.jpg"
         scene.crop((left, 0, left + 700, scene.height)).save(path, quality=90)
-        os.utime(path, (start + 2 * k, start + 2 * k))
+        taken_at(path, start + 2 * k)
         frames.append(path)
     return frames
 

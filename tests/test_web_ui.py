@@ -21,6 +21,7 @@ from tests.helpers import (
     browserless_photos,
     free_port,
     make_photo,
+    taken_at,
     wait_until,
     write_config,
 )
@@ -109,8 +110,7 @@ def burst_of_three(folder: Path) -> dict[str, Path]:
     base.crop((8, 6, 640, 480)).resize((640, 480)).save(folder / "burst-3.jpg", quality=85)
     shots = {f"burst-{i}": folder / f"burst-{i}.jpg" for i in (1, 2, 3)}
     for i, path in enumerate(shots.values()):
-        when = dt.datetime(2024, 6, 1, 9, 0, 2 * i, tzinfo=dt.UTC).timestamp()
-        os.utime(path, (when, when))
+        taken_at(path, dt.datetime(2024, 6, 1, 9, 0, 2 * i, tzinfo=dt.UTC).timestamp())
     return shots
 
 

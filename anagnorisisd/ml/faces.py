@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from anagnorisisd.ml import face_geometry as geometry
 from anagnorisisd.ml.layout import ModelError
 from anagnorisisd.ml.session import OnnxEncoder, SessionSettings
+from anagnorisisd.ml.slot import LocalModel
 
 FACE_MODELS = {
     "buffalo_s": "SCRFD-500MF + MobileFaceNet (w600k), the smallest",
@@ -105,7 +106,7 @@ def l2_rows(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
     return np.asarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
-class LocalFaces:
+class LocalFaces(LocalModel):
     """The detector and recogniser sessions; one picture at a time per model (a lock),
     the faces of one picture in one recogniser batch."""
 
@@ -117,19 +118,6 @@ class LocalFaces:
                                       settings)
         self._lock = threading.Lock()
         self._identity = f"{files.name}:{_digest(files.detection, files.recognition)}"
-
-    @property
-    def identity(self) -> str:
-        return self._identity
-
-    def available(self) -> bool:
-        return True
-
-    def status(self) -> dict[str, Any]:
-        return {}
-
-    def close(self) -> None:
-        """Nothing to stop: the sessions end with the process."""
 
     def load(self) -> None:
         """Open both sessions now: a broken graph shows up at start, not mid-pipeline."""

@@ -28,7 +28,12 @@ DOWNLOAD_PATTERNS = [*REQUIRED_FILES, "visual/model.onnx_data", "textual/model.o
 
 
 def install_hint(name: str = "NAME") -> str:
-    """How to get a model, online or not: one sentence every place that lacks one says."""
+    """How to get a model, online or not: one sentence every place that lacks one says. A
+    model that ships inside anagnorisisd (the demo's) is imported from there, never pulled."""
+    shipped = Path(__file__).resolve().parent / "shipped" / name
+    if name != "NAME" and shipped.is_dir():
+        return (f"'{name}' ships with anagnorisisd: 'anagnorisisd model import {shipped}' "
+                "installs it")
     return (f"'anagnorisisd model pull {name}' downloads it; offline, copy the model's folder "
             f"(immich-app/{name} on the Hugging Face hub, as immich lays it out) from a "
             "machine that has it and run 'anagnorisisd model import DIR'; to try everything "

@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from anagnorisisd.ml.layout import ModelError
+from anagnorisisd.ml.slot import LocalModel
 
 WHEEL_MODEL = "PP-OCRv6_small"
 """The default: the detection and recognition graphs shipped inside the rapidocr wheel."""
@@ -128,7 +129,7 @@ def _classifier() -> Path:
     return wheel_files().detection.parent / "ch_ppocr_mobile_v2.0_cls_mobile.onnx"
 
 
-class LocalText:
+class LocalText(LocalModel):
     """The PP-OCR graphs, run here by rapidocr on ONNX Runtime's CPU provider.
 
     rapidocr loads each graph on first use, so the sessions (and their thread pools) are
@@ -145,19 +146,6 @@ class LocalText:
         self._lock = threading.Lock()
         digest = f"{files.detection.stat().st_size:x}.{files.recognition.stat().st_size:x}"
         self._identity = f"{files.name}:{digest}"
-
-    @property
-    def identity(self) -> str:
-        return self._identity
-
-    def available(self) -> bool:
-        return True
-
-    def status(self) -> dict[str, Any]:
-        return {}
-
-    def close(self) -> None:
-        """Nothing to stop: the sessions end with the process."""
 
     def engine(self) -> Any:
         with self._lock:

@@ -40,12 +40,35 @@ class SlotModel(Protocol):
         ...
 
 
+class LocalModel:
+    """The answers every model run here gives its slot: it can always work (its files are
+    here), has nothing of its own to report, and nothing runs outside a call to stop.
+    `_identity` is set by the model from its files."""
+
+    _identity: str
+
+    @property
+    def identity(self) -> str:
+        return self._identity
+
+    def available(self) -> bool:
+        return True
+
+    def status(self) -> dict[str, Any]:
+        return {}
+
+    def close(self) -> None:
+        """Nothing to stop: sessions end with the process."""
+
+
 M = TypeVar("M", bound=SlotModel)
 
 
 class ModelSlot(Generic[M]):
     def __init__(self, kind: str, name: str, backend: str, load: Callable[[], M],
-                 retry_s: float = 30.0, asked: str | None = None) -> None:
+                 retry_s: float = 30.0, asked: str | None = None,
+                 stand_in: Callable[[M], str | None] | None = None,
+                 replaced: Callable[[], bool] | None = None) -> None:
         self.kind = kind
         """What the model is for, as a sentence says it ("face", "text")."""
         self.name = name
@@ -54,6 +77,15 @@ class ModelSlot(Generic[M]):
         """The name the workers are asked for, where it is not `name`."""
         self.retry_s = retry_s
         self.problem: str | None = "not loaded yet"
+        self.note: str | None = None
+        """What the person may want to know of the model in use (a stand-in for a better
+        one not installed yet, and how to get it); not a problem: work goes on."""
+        self._stand_in = stand_in
+        """For the model loaded: the note to show when it stands in for a better one."""
+        self._replaced = replaced
+        """Whether the model it stands in for can be had now, asked every `retry_s` while
+        a stand-in (a model with a note) is loaded: the slot then loads again, and the
+        stage redoes what the stand-in's identity made."""
         self._load = load
         self._model: M | None = None
         self._next_try = 0.0
@@ -62,11 +94,19 @@ class ModelSlot(Generic[M]):
     def current(self) -> M | None:
         """The model, loading it if it is time to look again; None with `problem` set."""
         with self._lock:
-            if self._model is None and time.monotonic() >= self._next_try:
-                self._next_try = time.monotonic() + self.retry_s
+            now = time.monotonic()
+            if (self._model is not None and self.note is not None and
+                    self._replaced is not None and now >= self._next_try):
+                self._next_try = now + self.retry_s
+                if self._replaced():  # the model it stood in for is here now
+                    self._model.close()
+                    self._model, self.note = None, None
+            if self._model is None and now >= self._next_try:
+                self._next_try = now + self.retry_s
                 try:
                     self._model = self._load()
                     self.problem = None
+                    self.note = self._stand_in(self._model) if self._stand_in else None
                 except ModelError as exc:
                     self.problem = f"waiting for the {self.kind} model: {exc}"
             return self._model
@@ -78,6 +118,8 @@ class ModelSlot(Generic[M]):
             problem = (f"no {self.kind} worker serves {self.asked or self.name}: every one "
                        "of [model] remote_urls refused it (see each worker's reason)")
         out: dict[str, Any] = {"name": self.name, "backend": self.backend, "problem": problem}
+        if self.note is not None:
+            out["note"] = self.note
         if self.asked is not None:
             out["asked_of_workers"] = self.asked
         if model is not None:

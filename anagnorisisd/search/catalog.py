@@ -67,6 +67,10 @@ class Entry:
     taken: float = float("nan")
     """Capture time as seconds, reading the wall-clock time the photo shows as UTC: what
     date filters compare ("2023-07" means July on the photo's own clock)."""
+    own_time: bool = False
+    """The time is the photo's own (EXIF, XMP), not its file's modification time: only
+    such times may link shots into bursts and panoramas (files copied in one go share
+    their modification times though they were taken years apart)."""
     camera: str = ""
     place: str = ""
     has_gps: bool = False
@@ -131,6 +135,7 @@ class Columns:
     user_rated: NDArray[np.bool_]
     format: NDArray[np.str_]
     taken: NDArray[np.float64]
+    own_time: NDArray[np.bool_]
     camera: NDArray[np.str_]
     place: NDArray[np.str_]
     has_gps: NDArray[np.bool_]
@@ -242,6 +247,7 @@ class Catalog:
         entry.width, entry.height = int(meta["width"]), int(meta["height"])
         entry.file_size, entry.format = int(meta["file_size"]), str(meta["format"])
         entry.taken = wall_clock_seconds(meta.get("taken_at"))
+        entry.own_time = meta.get("taken_source") not in (None, "file-modified")
         entry.camera = str(meta.get("camera") or "").lower()
         entry.place = str(meta.get("place") or "").lower()
         entry.has_gps = bool(meta.get("gps"))
@@ -344,6 +350,7 @@ class Catalog:
         columns.rating[row] = np.nan if entry.rating is None else entry.rating
         columns.user_rated[row] = entry.user_rating is not None
         columns.taken[row], columns.has_gps[row] = entry.taken, entry.has_gps
+        columns.own_time[row] = entry.own_time
         columns.bias[row] = entry.bias
         columns.failed[row] = entry.failed
         columns.ready[row] = entry.ready
@@ -414,6 +421,7 @@ class Catalog:
                 user_rated=np.asarray([e.user_rating is not None for e in items], dtype=bool),
                 format=np.asarray([e.format for e in items], dtype=str),
                 taken=col([e.taken for e in items]),
+                own_time=np.asarray([e.own_time for e in items], dtype=bool),
                 camera=np.asarray([e.camera for e in items], dtype=str),
                 place=np.asarray([e.place for e in items], dtype=str),
                 has_gps=np.asarray([e.has_gps for e in items], dtype=bool),

@@ -91,8 +91,10 @@ class Culling:
             start = time.perf_counter()
             pairs = self.search.refresh_pairs()  # a RAW+JPEG pair is one photo here too
             columns = self.search.catalog.columns()
-            # a RAW twin is its JPEG: never a shot of a burst or a duplicate of its own
-            taken = np.where(columns.failed | columns.twin, np.nan, columns.taken)
+            # a RAW twin is its JPEG: never a shot of a burst or a duplicate of its own;
+            # a file's modification time is not when it was taken: it links nothing
+            taken = np.where(columns.failed | columns.twin | ~columns.own_time, np.nan,
+                             columns.taken)
             brackets = find_brackets(taken, columns.bias)
             in_bracket = np.zeros(len(columns.ids), dtype=bool)
             for rows in brackets:

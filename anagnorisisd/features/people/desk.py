@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from anagnorisisd.features.people.book import Person, new_person_id
-from anagnorisisd.features.people.service import FaceRow, NoSuchPerson, People, split_face_id
+import numpy as np
+
+from anagnorisisd.features.people.book import Person
+from anagnorisisd.features.people.service import FaceRow, NoSuchPerson, People
 from anagnorisisd.search.query import Filter
 
 COMPARE = {">=": int.__ge__, "<=": int.__le__, ">": int.__gt__, "<": int.__lt__,
@@ -68,18 +70,43 @@ class PeopleDesk:
         cover = max(faces, key=lambda f: (f.box[2] - f.box[0]) * f.score) if faces else None
         return {"id": person.id, "name": person.name, "hidden": person.hidden,
                 "faces": len(faces), "photos": len({f.content for f in faces}),
-                "cover": cover.id if cover else None}
+                "cover": cover.id if cover else None, "touched": person.touched or None}
 
     def person(self, pid: str) -> dict[str, Any]:
+        """A person with their faces, the most doubtful first: each face's likeness is its
+        cosine to the mean of the person's faces, so a face put here by mistake sorts to
+        the top, where a few keys fix it."""
         with self.people._lock:
             person = self.people.people.get(pid)
             if person is None:
                 raise NoSuchPerson(f"no person {pid}")
             faces = self._faces(pid)
             summary = self._summary(person, faces)
-            summary["face_list"] = [self.face(f.id) for f in faces]
+            likeness = self._likeness(faces)
+            listed = []
+            for face in faces:
+                item = self.face(face.id)
+                item["likeness"] = likeness.get(face.id)
+                listed.append(item)
+            listed.sort(key=lambda f: (f["likeness"] is None, f["likeness"] or 0.0, f["id"]))
+            summary["face_list"] = listed
             summary["photo_ids"] = sorted({f.content.hex() for f in faces})
         return summary
+
+    def _likeness(self, faces: list[FaceRow]) -> dict[str, float]:
+        """Each face's cosine to the normalised mean of the person's grouped (not small)
+        faces; none for small faces, whose vectors are not trusted."""
+        rows = [f.row for f in faces if not f.small]
+        if not rows:
+            return {}
+        vectors = self.people.vectors[rows]
+        centre = vectors.mean(axis=0)
+        norm = float(np.linalg.norm(centre))
+        if norm <= 0:
+            return {}
+        scores = vectors @ (centre / norm)
+        return {f.id: round(float(s), 4) for f, s in zip(
+            [f for f in faces if not f.small], scores, strict=True)}
 
     def face(self, fid: str) -> dict[str, Any]:
         face = self.people.faces.get(fid)
@@ -166,94 +193,3 @@ class PeopleDesk:
                     "named": sum(1 for p in self.people.people.values() if p.name),
                     "grouping": self.people.grouping,
                     "thresholds": vars(self.people.thresholds())}
-
-    # ---------------------------------------------------------------- edits
-    def _require(self, pid: str) -> Person:
-        person = self.people.people.get(pid)
-        if person is None:
-            raise NoSuchPerson(f"no person {pid}")
-        return person
-
-    def rename(self, pid: str, name: str | None) -> dict[str, Any]:
-        with self.people._lock:
-            self._require(pid).name = name.strip() if name and name.strip() else None
-            self.people.final.touch(pid)
-            self.people.changes += 1
-            self.people.book.save_people(self.people.people)
-        return self.person(pid)
-
-    def hide(self, pid: str, hidden: bool) -> dict[str, Any]:
-        with self.people._lock:
-            self._require(pid).hidden = hidden
-            self.people.final.touch(pid)
-            self.people.changes += 1
-            self.people.book.save_people(self.people.people)
-        return self.person(pid)
-
-    def merge(self, pid: str, into: str) -> dict[str, Any]:
-        """Every face of `pid` becomes `into`'s, corrections included; `into` keeps its
-        name, or takes the other's if it had none."""
-        if pid == into:
-            raise ValueError("a person cannot be merged into themselves")
-        with self.people._lock:
-            source, target = self._require(pid), self._require(into)
-            for fid, owner in list(self.people.machine.items()):
-                if owner == pid:
-                    self.people.machine[fid] = into
-            touched = {f.content for f in self.people.faces.values()
-                       if self.people.final.get(f.id) == pid}
-            for content, fixes in self.people.fixes.items():
-                for fix in fixes.values():
-                    if fix.get("person") == pid:
-                        fix["person"] = into
-                        touched.add(content)
-            target.name = target.name or source.name
-            del self.people.people[pid]
-            self.people._settle()
-            self.people.book.save_people(self.people.people)
-            for content in touched:
-                self.people.book.save_fixes(content, self.people.fixes.get(content, {}))
-            self.people.book.save_assigned({c: self.people._machine_of(c) for c in touched})
-        return self.person(into)
-
-    def fix_face(self, fid: str, change: dict[str, Any]) -> dict[str, Any]:
-        """Move a face to a person, out of its person ("not this person": `person` None),
-        or hide it (a stranger in the background). Never undone by a later grouping."""
-        content, index = split_face_id(fid)
-        with self.people._lock:
-            if fid not in self.people.faces:
-                raise NoSuchPerson(f"no face {fid}")
-            fixes = self.people.fixes.setdefault(content, {})
-            fix = dict(fixes.get(index, {}))
-            fix["box"] = list(self.people.faces[fid].box)  # to follow it if redone
-            if "person" in change:
-                target = change["person"]
-                if target is not None:
-                    self._require(target)
-                    fix["person"] = target
-                else:
-                    current = self.people.final.get(fid)
-                    fix.pop("person", None)
-                    fix["not"] = sorted({*fix.get("not", []), *([current] if current else [])})
-                    fix["person"] = None
-            if "hidden" in change:
-                fix["hidden"] = bool(change["hidden"])
-            fixes[index] = fix
-            self.people.book.save_fixes(content, fixes)
-            self.people.final.set(fid, self.people._person_of(fid))
-            self.people.changes += 1
-        return self.face(fid)
-
-    def new_person(self, name: str | None, faces: list[str]) -> dict[str, Any]:
-        """A person made by hand from some faces (a name given by clicking a face); every
-        face must exist, so a bad id leaves no empty person behind."""
-        with self.people._lock:
-            unknown = [f for f in faces if f not in self.people.faces]
-            if unknown:
-                raise NoSuchPerson(f"no face {unknown[0]}")
-            pid = new_person_id()
-            self.people.people[pid] = Person(pid, name.strip() if name else None)
-            self.people.book.save_people(self.people.people)
-        for fid in faces:
-            self.fix_face(fid, {"person": pid})
-        return self.person(pid)

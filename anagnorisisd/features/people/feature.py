@@ -1,5 +1,6 @@
-"""The people feature: the faces stage's faces joined into people (service.py), their
-names and corrections (desk.py), the words `person:"Ana"`, `faces:N`, `faces>=N` and
+"""The people feature: the faces stage's faces joined into people (service.py), what is
+asked of them (desk.py), the person's names and corrections and their undo
+(corrections.py), the words `person:"Ana"`, `faces:N`, `faces>=N` and
 `unnamed:`, the `person` sort, and the people and faces routes."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from numpy.typing import NDArray
 
 from anagnorisisd.events import ContentChanged, Hub, StageResult
 from anagnorisisd.feature import Feature, FeatureContext, Route, Word
+from anagnorisisd.features.people.corrections import PeopleCorrections
 from anagnorisisd.features.people.crops import FaceCrops
 from anagnorisisd.features.people.desk import PeopleDesk
 from anagnorisisd.features.people.routes import routes
@@ -48,6 +50,7 @@ class PeopleFeature(Feature):
         self.faces_stage = context.stages.provider("faces")
         self.people = People(context.store, self.faces_stage)
         self.desk = PeopleDesk(self.people, context.stages.provider("face_quality"))
+        self.corrections = PeopleCorrections(self.people)
         self.crops = FaceCrops(context.store, self.people, self.faces_stage)
 
     @classmethod
@@ -72,6 +75,7 @@ class PeopleFeature(Feature):
 
     def load(self) -> None:
         self.people.load()
+        self.corrections.load()
 
     def stop(self) -> None:
         self.people.stop(STOP_S)

@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from anagnorisisd.feature import Route
+from anagnorisisd.features.people.corrections import NameTaken, NothingToUndo
 from anagnorisisd.features.people.service import NoSuchPerson
 from anagnorisisd.http.common import (
     feature_of,
@@ -41,7 +42,9 @@ PERSON_NAME = {"type": "string", "nullable": True, "maxLength": MAX_NAME,
 PERSON = {"type": "object", "required": ["id", "name", "faces", "photos"], "properties": {
     "id": {"type": "string"}, "name": NAME, "faces": {"type": "integer"},
     "photos": {"type": "integer"}, "hidden": {"type": "boolean"},
-    "cover": {"type": "string", "nullable": True}}}
+    "cover": {"type": "string", "nullable": True},
+    "touched": {"type": "number", "nullable": True,
+                "description": "when the person last chose this person (recent first)"}}}
 FACE = {"type": "object", "required": ["id", "box", "score", "person"], "properties": {
     "id": {"type": "string"}, "box": {"type": "array", "items": {"type": "number"},
                                       "minItems": 4, "maxItems": 4},
@@ -50,7 +53,10 @@ FACE = {"type": "object", "required": ["id", "box", "score", "person"], "propert
     "eyes": {"enum": ["open", "closed", "unknown"]},
     "sharpness": {"type": "number", "nullable": True},
     "blurry": {"type": "boolean", "nullable": True},
-    "looking": {"enum": ["camera", "away", "unknown"]}}}
+    "looking": {"enum": ["camera", "away", "unknown"]},
+    "likeness": {"type": "number", "nullable": True,
+                 "description": "cosine to the mean of its person's faces (a person's "
+                                "page lists the least alike first)"}}}
 PEOPLE_PATHS: dict[str, Any] = {
     "/api/people": {
         "get": {"summary": "Everyone found in the photos, the largest first (hidden=1: the "
@@ -61,27 +67,38 @@ PEOPLE_PATHS: dict[str, Any] = {
                                                     "properties": {"people": {
                                                         "type": "array", "items": PERSON}}},
                                                    "people"), **errors(400)}},
-        "post": {"summary": "A new person from some faces (naming a face by hand)",
+        "post": {"summary": "A new person from some faces; 409 with the other person's id "
+                            "when the name is taken (no two people share a name)",
                  "requestBody": json_body({"type": "object", "required": ["name", "faces"],
                                            "properties": {"name": PERSON_NAME, "faces": {
                                                "type": "array", "minItems": 1,
                                                "maxItems": 1000,
                                                "items": FACE_ID["schema"]}}}),
                  "responses": {"200": json_response(PERSON, "the new person"),
-                               **errors(400, 404, 415)}}},
+                               **errors(400, 404, 409, 415)}}},
+    "/api/people/undo": {"post": {
+        "summary": "Undo the last correction (a name, a merge, a face moved or hidden, a "
+                   "person hidden), as `summary.last_correction` of GET /api/people says it",
+        "responses": {"200": json_response({"type": "object", "required": ["undone"],
+                                            "properties": {"undone": {"type": "string"},
+                                                           "last_correction": {
+                                                               "type": "object",
+                                                               "nullable": True}}},
+                                           "what was undone"), **errors(409)}}},
     "/api/people/regroup": {"post": {
         "summary": "Group every face into people afresh, in the background",
         "responses": {"202": json_response(OBJECT, "started"), **errors(409)}}},
     "/api/people/{id}": {
         "get": {"summary": "A person: their faces and photos", "parameters": [PERSON_ID],
                 "responses": {"200": json_response(PERSON, "the person"), **errors(404)}},
-        "put": {"summary": "Name a person (null: unnamed), or hide or show them",
+        "put": {"summary": "Name a person (null: unnamed), or hide or show them; a name "
+                           "another person has is refused (409, with that person's id)",
                 "parameters": [PERSON_ID],
                 "requestBody": json_body({
                     "type": "object", "anyOf": [{"required": ["name"]}, {"required": ["hidden"]}],
                     "properties": {"name": PERSON_NAME, "hidden": {"type": "boolean"}}}),
                 "responses": {"200": json_response(PERSON, "the person"),
-                              **errors(400, 404, 415)}}},
+                              **errors(400, 404, 409, 415)}}},
     "/api/people/{id}/merge": {"post": {
         "summary": "Merge this person into another", "parameters": [PERSON_ID],
         "requestBody": json_body({"type": "object", "required": ["into"], "properties": {
@@ -89,14 +106,22 @@ PEOPLE_PATHS: dict[str, Any] = {
         "responses": {"200": json_response(PERSON, "the person merged into"),
                       **errors(400, 404, 409, 415)}}},
     "/api/faces/{id}": {"put": {
-        "summary": "Move a face to a person, out of its person (null), or hide it",
+        "summary": "Move a face to a person (its id), to the person of a name (a new one "
+                   "if nobody has it; a face of an unnamed person names that person), out "
+                   "of its person (null: never put back by a grouping), or hide it",
         "parameters": [FACE_ID],
         "requestBody": json_body({
-            "type": "object", "anyOf": [{"required": ["person"]}, {"required": ["hidden"]}],
+            "type": "object", "anyOf": [{"required": ["person"]}, {"required": ["name"]},
+                                        {"required": ["hidden"]}],
+            "not": {"required": ["person", "name"]},
             "properties": {"person": {"type": "string", "nullable": True,
                                       "pattern": "^[0-9a-f]{12}$"},
+                           "name": {**PERSON_NAME, "nullable": False,
+                                    "pattern": f"^[^{NOT_IN_NAMES}]*[^{NOT_IN_NAMES}\\s]"
+                                               f"[^{NOT_IN_NAMES}]*$"},
                            "hidden": {"type": "boolean"}}}),
-        "responses": {"200": json_response(FACE, "the face"), **errors(400, 404, 415)}}},
+        "responses": {"200": json_response(FACE, "the face"),
+                      **errors(400, 404, 409, 415)}}},
     "/api/faces/{id}/crop": {"get": {
         "summary": "The face cut from its photo (JPEG, 160 px)", "parameters": [FACE_ID],
         "responses": {"200": {"description": "a JPEG", "content": {
@@ -119,6 +144,10 @@ def desk_call(func: Any, *args: Any) -> Any:
         return func(*args)
     except NoSuchPerson as exc:
         raise NotFound(str(exc.args[0])) from None
+    except NameTaken as exc:  # the other person's id, for the panel to offer a merge
+        raise Conflict(str(exc), person=exc.person) from None
+    except NothingToUndo as exc:
+        raise Conflict(str(exc)) from None
     except ValueError as exc:  # the people as they are now refuse it (a merge into itself)
         raise Conflict(str(exc)) from None
 
@@ -155,7 +184,9 @@ async def list_people(request: web.Request) -> web.Response:
     if flag not in ("0", "1"):
         return json_error(400, "hidden is 0 or 1")
     people = await run_blocking(desk.listing, flag == "1")
-    return web.json_response({"people": people, "summary": desk.counts()})
+    summary = {**desk.counts(),
+               "last_correction": feature_of(request, "people").corrections.last()}
+    return web.json_response({"people": people, "summary": summary})
 
 
 async def get_person(request: web.Request) -> web.Response:
@@ -166,6 +197,7 @@ async def get_person(request: web.Request) -> web.Response:
 
 async def put_person(request: web.Request) -> web.Response:
     desk = feature_of(request, "people").desk
+    corrections = feature_of(request, "people").corrections
     pid = person_id(request)
 
     async def work() -> Any:
@@ -176,16 +208,16 @@ async def put_person(request: web.Request) -> web.Response:
             raise BadRequest("hidden must be true or false")
         name = parse_name(body) if "name" in body else None
         if "name" in body:
-            await run_blocking(desk_call, desk.rename, pid, name)
+            await run_blocking(desk_call, corrections.rename, pid, name)
         if "hidden" in body:
-            await run_blocking(desk_call, desk.hide, pid, body["hidden"])
+            await run_blocking(desk_call, corrections.hide, pid, body["hidden"])
         return await run_blocking(desk_call, desk.person, pid)
 
     return await handle_errors(request, work())
 
 
 async def merge_person(request: web.Request) -> web.Response:
-    desk = feature_of(request, "people").desk
+    feature = feature_of(request, "people")
     pid = person_id(request)
 
     async def work() -> Any:
@@ -193,13 +225,14 @@ async def merge_person(request: web.Request) -> web.Response:
         into = body.get("into") if isinstance(body, dict) else None
         if not isinstance(into, str) or not PERSON_ID_RE.fullmatch(into):
             raise BadRequest('send JSON like {"into": "PERSON_ID"}')
-        return await run_blocking(desk_call, desk.merge, pid, into)
+        await run_blocking(desk_call, feature.corrections.merge, pid, into)
+        return await run_blocking(desk_call, feature.desk.person, into)
 
     return await handle_errors(request, work())
 
 
 async def new_person(request: web.Request) -> web.Response:
-    desk = feature_of(request, "people").desk
+    feature = feature_of(request, "people")
 
     async def work() -> Any:
         body = await read_json(request, '{"name": "Ana", "faces": ["FACE_ID"]}')
@@ -207,28 +240,37 @@ async def new_person(request: web.Request) -> web.Response:
         if not isinstance(faces, list) or not faces or len(faces) > 1000 or not all(
                 isinstance(f, str) and len(f) < 80 for f in faces):
             raise BadRequest('send JSON like {"name": "Ana", "faces": ["FACE_ID"]}')
-        return await run_blocking(desk_call, desk.new_person, parse_name(body), faces)
+        pid = await run_blocking(desk_call, feature.corrections.new_person, parse_name(body),
+                                 list(dict.fromkeys(faces)))
+        return await run_blocking(desk_call, feature.desk.person, pid)
 
     return await handle_errors(request, work())
 
 
 async def put_face(request: web.Request) -> web.Response:
-    desk = feature_of(request, "people").desk
+    feature = feature_of(request, "people")
     fid = face_id(request)
 
     async def work() -> Any:
-        body = await read_json(request, '{"person": "PERSON_ID"} (or null, or {"hidden": true})')
-        if not isinstance(body, dict) or not ({"person", "hidden"} & set(body)):
-            raise BadRequest('send JSON like {"person": "PERSON_ID"}, {"person": null} or '
-                             '{"hidden": true}')
+        body = await read_json(request, '{"person": "PERSON_ID"}, {"name": "Ana"}, '
+                                        '{"person": null} or {"hidden": true}')
+        if not isinstance(body, dict) or not ({"person", "hidden", "name"} & set(body)):
+            raise BadRequest('send JSON like {"person": "PERSON_ID"}, {"name": "Ana"}, '
+                             '{"person": null} or {"hidden": true}')
+        if "person" in body and "name" in body:
+            raise BadRequest("send a person's id or a name, not both")
         person = body.get("person")
         if "person" in body and person is not None and (
                 not isinstance(person, str) or not PERSON_ID_RE.fullmatch(person)):
             raise BadRequest("person must be a person's id or null")
+        if "name" in body and parse_name(body) is None:
+            raise BadRequest("name must be a name: to take a face out of its person, send "
+                             '{"person": null}')
         if "hidden" in body and not isinstance(body["hidden"], bool):
             raise BadRequest("hidden must be true or false")
-        change = {k: body[k] for k in ("person", "hidden") if k in body}
-        return await run_blocking(desk_call, desk.fix_face, fid, change)
+        change = {k: body[k] for k in ("person", "hidden", "name") if k in body}
+        await run_blocking(desk_call, feature.corrections.fix_face, fid, change)
+        return await run_blocking(desk_call, feature.desk.face, fid)
 
     return await handle_errors(request, work())
 
@@ -255,6 +297,16 @@ async def get_face_crop(request: web.Request) -> web.Response:
                         headers={"Cache-Control": "private, max-age=3600"})
 
 
+async def undo(request: web.Request) -> web.Response:
+    feature = feature_of(request, "people")
+
+    async def work() -> Any:
+        what = await run_blocking(desk_call, feature.corrections.undo)
+        return {"undone": what, "last_correction": feature.corrections.last()}
+
+    return await handle_errors(request, work())
+
+
 async def regroup(request: web.Request) -> web.Response:
     people = feature_of(request, "people").people
     started = people.regroup_in_background()
@@ -264,9 +316,10 @@ async def regroup(request: web.Request) -> web.Response:
 
 
 def routes() -> list[Route]:
-    person = "/api/people/{id:[0-9a-f]{12}}"  # the pattern keeps /api/people/regroup apart
+    person = "/api/people/{id:[0-9a-f]{12}}"  # the pattern keeps regroup and undo apart
     handlers = [("GET", "/api/people", list_people), ("POST", "/api/people", new_person),
-                ("POST", "/api/people/regroup", regroup), ("GET", person, get_person),
+                ("POST", "/api/people/regroup", regroup),
+                ("POST", "/api/people/undo", undo), ("GET", person, get_person),
                 ("PUT", person, put_person), ("POST", person + "/merge", merge_person),
                 ("PUT", "/api/faces/{id}", put_face),
                 ("GET", "/api/faces/{id}/crop", get_face_crop),

@@ -351,7 +351,9 @@ class People:
 
     def _name_groups(self, ids: list[str], labels: NDArray[np.int64]) -> dict[str, str]:
         """Each new group takes the id its faces voted for (corrections count five times),
-        the largest groups choosing first; a group nobody knew becomes a new person."""
+        the largest groups choosing first; a group nobody knew becomes a new person. Two
+        groups share one id only where the person put faces of both there by hand (one
+        person can look like two groups: with a beard and without, merged)."""
         groups: dict[int, list[str]] = {}
         for fid, label in zip(ids, labels.tolist(), strict=True):
             if label >= 0:
@@ -360,13 +362,15 @@ class People:
         out: dict[str, str] = {}
         for members in sorted(groups.values(), key=len, reverse=True):
             votes: Counter[str] = Counter()
+            by_hand: set[str] = set()
             for fid in members:
                 fix = self._fix(fid)
                 if fix.get("person"):
                     votes[fix["person"]] += 5
+                    by_hand.add(fix["person"])
                 elif self.machine.get(fid):
                     votes[self.machine[fid]] += 1
-            pid = next((p for p, _ in votes.most_common() if p not in taken
+            pid = next((p for p, _ in votes.most_common() if (p not in taken or p in by_hand)
                         and p in self.people), None)
             if pid is None:
                 pid = new_person_id()
