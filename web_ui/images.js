@@ -121,11 +121,15 @@ export class ImagesPage {
     filter.replaceChildren(el("option", { value: "" }, tags.tags.length ? "Tags…" : "No tags yet"),
       ...tags.tags.slice(0, 500).map((t) => el("option", { value: t.name },
         `${t.name.split("|").join(" › ")} (${t.count}${t.source === "concept" ? ", yours" : ""})`)));
+    // With no concept yet there is nothing to pick: the pickers make way for a way to make one.
+    const none = !concepts.concepts.length;
     for (const [select, button] of [["mark-concept", "bulk-mark"], ["viewer-concept", "viewer-mark"]]) {
       document.getElementById(select).replaceChildren(
         ...concepts.concepts.map((c) => el("option", { value: c.id }, c.name)));
-      document.getElementById(button).disabled = !concepts.concepts.length;
+      document.getElementById(select).hidden = none;
+      document.getElementById(button).hidden = none;
     }
+    document.getElementById("viewer-concept-new").hidden = !none;
   }
 
   async bulkMark() {
@@ -256,6 +260,14 @@ export class ImagesPage {
           "data-year": (item.taken_at || "").slice(0, 4) }, heading));
       }
       if (stack) shownStacks.add(stack);
+      // words searched by meaning: a line after the strong matches, before the rest
+      const first = (state.page - 1) * (result.per_page || PER_PAGE) + index;
+      if (result.strong != null && first === result.strong && first > 0) {
+        cells.push(el("p", { class: "strong-end", "data-testid": "strong-end" },
+          `Above: ${plural(result.strong, "strong match", "strong matches")}. Below: the ` +
+          "nearest of the rest, " +
+          "less and less likely."));
+      }
       cells.push(this.tile(item, index, stack));
     });
     grid.replaceChildren(...cells);
@@ -278,6 +290,12 @@ export class ImagesPage {
     summary.textContent = result.total ? plural(result.total, "image") +
       (state.q ? ` for “${state.q}”` : "") : result.notice ? "" : state.q ? "No matches."
       : indexing ? "Indexing: images appear here as they are read." : "No images yet.";
+    if (result.total && result.strong != null) {  // a search by meaning ranks everything
+      summary.replaceChildren(el("strong", { "data-testid": "strong-count" },
+        result.strong ? `${plural(result.strong, "strong match", "strong matches")}`
+          : "No strong match"), ` for “${state.q}”, first; then the ` +
+        `${plural(result.total - result.strong, "other image")} by likeness`);
+    }
     if (result.notice) summary.append(el("span", { "data-testid": "notice" },
       (result.total ? " · " : "") + result.notice));
     if (result.unreadable) {  // failed files are not tiles: they are counted, and listed
@@ -567,10 +585,14 @@ export class ImagesPage {
       before.searchable !== library.searchable);
     if (!changed || document.getElementById("page-images").hidden) return;
     const q = urlState().q.trim().toLowerCase();
+    const dialogs = this.viewer.dialog.open || this.compare.dialog.open;
     const roomOnPage = !GROUPED.includes(q) && q !== "rate-next" &&
-      this.items.length < PER_PAGE && !this.viewer.dialog.open && !this.compare.dialog.open;
+      this.items.length < PER_PAGE && !dialogs;
+    // A group list (cull, stacks, duplicates) is short and is redrawn whole whenever the
+    // library changes: a trash, an undo, a photo indexed into a group.
+    const groups = GROUPED.includes(q) && !dialogs;
     if (this.refreshing) return;
-    if (roomOnPage || this.refreshWanted) {
+    if (roomOnPage || groups || this.refreshWanted) {
       this.refreshWanted = false;
       this.refreshing = this.load().finally(() => { this.refreshing = null; });
     } else if (!GROUPED.includes(q) && q !== "rate-next") {

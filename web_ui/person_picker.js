@@ -111,7 +111,7 @@ export async function pickPerson({ title = "Who is this?", face = null, current 
     };
     dialog.append(
       el("h2", { id: "picker-title" }, title),
-      face ? el("div", { class: "picker-face" }, crop(face, "the face asked about", 96)) : null,
+      face ? el("div", { class: "picker-face" }, crop(face, "the face asked about", 96)) : "",
       el("label", { class: "sr-only", for: "picker-input" }, "A person's name"), input, list,
       el("div", { class: "row" }, ...actions.map((a) => extra[a]).filter(Boolean),
         el("button", { type: "button", class: "quiet", "data-testid": "picker-cancel",

@@ -1,7 +1,7 @@
 // The progress panel: what the daemon is really doing, in one sentence and a bar per stage.
 // "All processed" is said only when no stage has anything left; a stage that cannot move
 // (no model) says so; failures show on their bar and link to the list of why.
-import { el, formatDuration, plural } from "./api.js";
+import { api, el, formatDuration, plural, report, toast } from "./api.js";
 
 function summary(status) {
   const stages = Object.entries(status.stages);
@@ -26,9 +26,9 @@ function summary(status) {
     `${name} has ${s.pending} to go`).join(", ")}` : "";
   const stuck = foreground.length && foreground.every(([name]) => name.includes("clip"))
     && model.state !== "ready";
-  if (stuck) {
+  if (stuck) {  // the model's own words are said once, below the bars
     return ["blocked", `${plural(status.files.done, "file")} read; ${foreground[0][1].pending} ` +
-      `waiting for the CLIP model to embed them (${model.problem || model.state})${behindNote}.`];
+      `waiting for the CLIP model to embed them${model.problem ? " (see below)" : ""}${behindNote}.`];
   }
   if (waiting.length) {
     const [name, s] = foreground.length ? foreground[0] : behind[0];
@@ -36,8 +36,8 @@ function summary(status) {
       (s.rate_per_s ? ` at ${s.rate_per_s}/s, about ${formatDuration(s.eta_s)} left` : "") +
       (foreground.length ? behindNote : " (in the background)") + "."];
   }
-  const later = parked.map(([name, s]) => `${name}: ${(s.model && s.model.problem) ||
-    (s.waiting_for ? `waiting for ${s.waiting_for.join(", ")}` : "not ready")}`);
+  const later = parked.map(([name, s]) => (s.model && s.model.problem ? `${name} waits (see below)`
+    : `${name}: ${s.waiting_for ? `waiting for ${s.waiting_for.join(", ")}` : "not ready"}`));
   return ["done", `All ${plural(status.files.total, "file")} processed` +
     (failed ? `; ${failed} could not be read (see Status)` : "") +
     (later.length ? `; ${later.join("; ")}` : "") + "."];
@@ -62,6 +62,42 @@ function bar(name, s) {
     s.pending && s.rate_per_s ? ` · ${s.rate_per_s}/s · ETA ${formatDuration(s.eta_s)}` : ""));
 }
 
+// Why each stage waits and what to do, one line each, with a Download button where the
+// model can be downloaded from here (the hub answered); and what a stage says of the model
+// it runs (a stand-in for a better one). Each said once.
+function stageNotes(status) {
+  const models = status.models || { hub: {}, pulls: {} };
+  const lines = [];
+  for (const [name, s] of Object.entries(status.stages)) {
+    const model = s.model && typeof s.model === "object" ? s.model : {};
+    // the CLIP model's problem has its own line above: said once
+    const problem = model.problem === (status.model || {}).problem ? null : model.problem;
+    const note = model.note || s.note;
+    const pull = model.pull || s.pull;
+    if (!problem && !note) continue;
+    const pulling = pull ? (models.pulls || {})[pull] : null;
+    const fromHub = pull && pull !== "mediapipe-iris";
+    const offer = pull && (!fromHub || (models.hub || {}).reachable) &&
+      !(pulling && pulling.state === "running");
+    lines.push(el("p", { class: problem ? "error" : "note", "data-testid": `stage-note-${name}` },
+      problem ? `${name} waits: ${problem}` : `${name}: ${note}`,
+      pulling && pulling.state === "running" ? ` · downloading ${pull}…` : "",
+      pulling && pulling.state === "failed" ? ` · the download failed: ${pulling.error}` : "",
+      offer ? el("button", { type: "button", class: "link", "data-testid": `pull-${name}`,
+        onclick: async (e) => {
+          e.target.disabled = true;
+          try {
+            await api("/api/models/pull", { method: "POST", body: { name: pull } });
+            toast(`Downloading ${pull}: the ${name} stage takes it up when it is here.`, "info");
+          } catch (err) {
+            e.target.disabled = false;
+            report(err);
+          }
+        } }, ` Download ${pull}`) : null));
+  }
+  return lines;
+}
+
 export function renderProgress(status) {
   const [state, sentence] = summary(status);
   const index = status.index || {};
@@ -73,7 +109,9 @@ export function renderProgress(status) {
     showBars ? el("div", { class: "stage" }, el("span", {}, "index"),
       el("span", {}, `${index.items ?? 0} searchable + ${index.fresh ?? 0} new`),
       el("span", { class: "numbers" }, index.age_s != null ? `built ${formatDuration(index.age_s)} ago` : "")) : null,
-    model.problem ? el("p", { class: "error" }, `Model: ${model.problem}`) : null,
+    model.problem ? el("p", { class: "error", "data-testid": "model-problem" },
+      `Model: ${model.problem}`) : null,
+    ...(showBars ? stageNotes(status) : []),
     status.library.missing.length ? el("p", { class: "error" },
       `Not found (watching for it): ${status.library.missing.join(", ")}`) : null,
   ].filter(Boolean);

@@ -62,6 +62,8 @@ def page_json(library: Library, result: Page, page: int, per_page: int) -> dict[
                         for year, count, first in result.years]
     if result.notice:
         out["notice"] = result.notice
+    if result.strong is not None:
+        out["strong"] = result.strong
     return out
 
 

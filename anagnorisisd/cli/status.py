@@ -80,6 +80,20 @@ def offline_status(config: Config) -> dict[str, Any]:
     return doc
 
 
+def stage_notes(stages: dict[str, Any]) -> list[str]:
+    """Why a stage waits and what to do, one line each; and what a stage wants said of the
+    model it runs (a stand-in for a better one)."""
+    lines = []
+    for name, st in stages.items():
+        model = st.get("model") if isinstance(st.get("model"), dict) else {}
+        if model.get("problem"):
+            lines.append(f"  {name} waits: {model['problem']}")
+        note = model.get("note") or st.get("note")
+        if note:
+            lines.append(f"  {name}: {note}")
+    return lines
+
+
 def render_status(doc: dict[str, Any]) -> str:
     lib = doc["library"]
     files = doc["files"]
@@ -97,6 +111,7 @@ def render_status(doc: dict[str, Any]) -> str:
         rate = st.get("rate_per_s")
         lines.append(f"{name:<12}{st['done']:>9}{st['pending']:>9}{st['failed']:>8}"
                      f"{rate if rate is not None else '-':>9}  {format_duration(st.get('eta_s'))}")
+    lines += stage_notes(doc["stages"])
     model = doc.get("model") or {}
     if model:
         lines.append(f"model: {model.get('identity') or model.get('name')} ({model.get('state')})"

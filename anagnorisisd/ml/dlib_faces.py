@@ -14,9 +14,8 @@ comparison, bench/bench_faces.py measures it).
   here so that, as with immich's vectors, cosine similarity is a dot product. The people
   thresholds for 128-d vectors are dlib's own (features/people/clustering.py).
 
-Licences: dlib's code and the ResNet model are Boost/CC0 (its author's release); the
-detector and five-point models are dlib's own, trained on data dlib publishes; see
-docs/models.md.
+Licences: dlib's code is Boost-licensed; face-recognition-models says its models are "in
+the public domain or under CC0 1.0 Universal"; see docs/models.md.
 """
 
 from __future__ import annotations

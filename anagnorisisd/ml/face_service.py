@@ -78,4 +78,5 @@ def face_slot(config: Config, name: str, backend: str, retry_s: float = 30.0
                 f"'anagnorisisd model pull {PREFERRED}' installs it, and it takes over")
 
     return ModelSlot("face", name, chosen, load, retry_s, stand_in=stand_in,
-                     replaced=installed)
+                     replaced=installed,
+                     pullable=wanted if chosen != "remote" and wanted != DLIB else None)

@@ -30,8 +30,9 @@ EmbeddingModel = ClipModel | RemoteClip
 
 def needs_model(feature: str) -> str:
     """The one sentence every feature that needs embeddings says when there is no model."""
-    return (f"{feature} needs a CLIP model to look at your images (everything else works "
-            f"meanwhile): {install_hint()}.")
+    return (f"{feature} needs a CLIP model to look at your images; everything else works "
+            "meanwhile (how to install one is said once, in the status: the panel's "
+            "progress or 'anagnorisisd status').")
 
 
 class ModelService:

@@ -68,7 +68,8 @@ class ModelSlot(Generic[M]):
     def __init__(self, kind: str, name: str, backend: str, load: Callable[[], M],
                  retry_s: float = 30.0, asked: str | None = None,
                  stand_in: Callable[[M], str | None] | None = None,
-                 replaced: Callable[[], bool] | None = None) -> None:
+                 replaced: Callable[[], bool] | None = None, pullable: str | None = None
+                 ) -> None:
         self.kind = kind
         """What the model is for, as a sentence says it ("face", "text")."""
         self.name = name
@@ -86,6 +87,9 @@ class ModelSlot(Generic[M]):
         """Whether the model it stands in for can be had now, asked every `retry_s` while
         a stand-in (a model with a note) is loaded: the slot then loads again, and the
         stage redoes what the stand-in's identity made."""
+        self.pullable = pullable
+        """The name `model pull` installs it by, where it can be downloaded at all: the
+        panel offers that download while the slot waits for it."""
         self._load = load
         self._model: M | None = None
         self._next_try = 0.0
@@ -120,6 +124,8 @@ class ModelSlot(Generic[M]):
         out: dict[str, Any] = {"name": self.name, "backend": self.backend, "problem": problem}
         if self.note is not None:
             out["note"] = self.note
+        if problem and model is None and self.pullable:
+            out["pull"] = self.pullable
         if self.asked is not None:
             out["asked_of_workers"] = self.asked
         if model is not None:

@@ -56,4 +56,5 @@ def text_slot(config: Config, name: str, backend: str, retry_s: float = 30.0
                           timeout_s=m.remote_timeout_s)
 
     return ModelSlot("text", name, chosen, load, retry_s,
-                     asked=asked if chosen == "remote" else None)
+                     asked=asked if chosen == "remote" else None,
+                     pullable=name if chosen != "remote" and name != WHEEL_MODEL else None)

@@ -186,9 +186,20 @@ def convert(data: bytes) -> Any:
     """The ONNX model (an onnx.ModelProto) of a TFLite flatbuffer's first graph: one NCHW
     input named as TFLite names it, and its outputs, named as TFLite names them."""
     import tflite
+
+    try:
+        model = tflite.Model.GetRootAsModel(data, 0)
+        return _convert(model)
+    except ConversionError:
+        raise
+    except Exception as exc:  # a flatbuffer that is not a TFLite model: one line
+        raise ConversionError(f"not a TFLite model this can read ({type(exc).__name__}: "
+                              f"{exc})") from None
+
+
+def _convert(model: Any) -> Any:
     from onnx import TensorProto, checker, helper
 
-    model = tflite.Model.GetRootAsModel(data, 0)
     if model.SubgraphsLength() != 1:
         raise ConversionError("only single-graph TFLite models are converted")
     writer = _Writer(model)

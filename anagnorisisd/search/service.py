@@ -41,6 +41,7 @@ from anagnorisisd.search.fusion import fuse
 from anagnorisisd.search.index import VectorIndex
 from anagnorisisd.search.pairs import find_pairs
 from anagnorisisd.search.query import Query
+from anagnorisisd.search.strength import BACKGROUND, strong_matches
 from anagnorisisd.search.vocabulary import Vocabulary
 from anagnorisisd.store.database import Store
 
@@ -76,6 +77,9 @@ class Page:
     so a panel can jump to a year; undated images, last, are not a year."""
     notice: str | None = None
     """Why the order asked for could not be given (and what was shown instead)."""
+    strong: int | None = None
+    """For words searched by meaning: how many of the results match strongly (they come
+    first); the rest are only the nearest of what there is."""
 
 
 def years_in_order(taken: NDArray[np.float64]) -> list[tuple[int, int, int]]:
@@ -310,7 +314,11 @@ class SearchService:
         years = years_in_order(columns.taken[order]) if query.sort == "date" else None
         if query.sort == "similarity" and not self.similarity_keys():
             notice = needs_model("Ordering by similarity") + " Shown newest first instead."
-        return Page(len(order), hits, years, notice)
+        strong = None
+        if query.text and query.sort != "similar" and scored and vector is not None:
+            strong = strong_matches(self.index.sample(BACKGROUND), vector,
+                                    [columns.ids[i] for i in order], scored)
+        return Page(len(order), hits, years, notice, strong)
 
     def by_meaning(self, query: Query, columns: Columns, shown: int) -> tuple[
             dict[bytes, float], dict[bytes, float] | None, NDArray[np.float32] | None,

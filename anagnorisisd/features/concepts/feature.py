@@ -65,6 +65,11 @@ class ConceptsFeature(Feature):
     def stop(self) -> None:
         self.concepts.stop()
 
+    def status(self) -> dict[str, Any]:
+        return {"concepts": {"trainings": self.concepts.trainings,
+                             "training": sorted(c for c, state in self.concepts.state.items()
+                                                if state == "training")}}
+
     def describe(self, content: bytes) -> dict[str, Any]:
         return {"suggested_tags": self.concepts.suggested_for(content)}
 

@@ -82,6 +82,9 @@ class Concepts:
         self._thread: threading.Thread | None = None
         self.state: dict[str, str] = {}
         """Per concept: "training", or why it was not trained."""
+        self.trainings = 0
+        """Trainings finished since the start: the panel's concept page redraws its numbers
+        and suggestions when this moves (a training in the background changed them)."""
 
     # ------------------------------------------------------------ lifecycle
     def read(self) -> None:
@@ -283,6 +286,7 @@ class Concepts:
             # said with the numbers, so nobody reads new numbers beside "training"
             self.state[cid] = "trained" if trained else "not trained"
             self._save()
+            self.trainings += 1
         return concept
 
     @staticmethod
@@ -400,7 +404,8 @@ class Concepts:
                 "verdict": metrics.get("verdict") or learner.verdict(len(yes), None, 0.0),
                 "state": self.state.get(cid, "trained" if concept.scorer else "not trained"),
                 "suggestions": [c.hex() for c in self.suggestions(cid)],
-                "example_ids": [c.hex() for c in yes]}
+                "example_ids": [c.hex() for c in yes],
+                "notice": self.search.models.warning()}
 
     def listing(self) -> list[dict[str, Any]]:
         out = []

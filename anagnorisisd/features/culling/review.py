@@ -196,7 +196,7 @@ class Reviews:
         out.sort(key=lambda g: g["reviewed"])
         unreviewed = sum(1 for g in out if not g["reviewed"])
         return {"groups": out, "generation": self.generation, "total": len(out),
-                "unreviewed": unreviewed,
+                "unreviewed": unreviewed, "notice": self.culling.model_notice(),
                 "rejects": sum(1 for c in self._reviews if self.decision(c) == "reject"
                                and c in self.culling.search.catalog)}
 
