@@ -9,7 +9,7 @@ HASH   := $(shell cat pyproject.toml Makefile | cksum | cut -d' ' -f1)
 RUNTIME_STAMP := $(VENV)/.runtime-$(HASH)
 TEST_STAMP    := $(VENV)/.test-$(HASH)
 
-.PHONY: setup setup-test run demo test lint bench bench-clip bench-index bench-stacks bench-faces bench-compare bench-remote bench-cold clean screenshots bench-soak bench-text bench-concepts
+.PHONY: setup setup-test run demo test lint bench bench-clip bench-index bench-stacks bench-faces bench-compare bench-remote bench-cold clean screenshots bench-soak bench-text bench-concepts bench-albums
 
 setup: $(RUNTIME_STAMP)
 
@@ -75,6 +75,9 @@ bench-text: setup-test
 
 bench-concepts: setup-test
 	$(BIN)/python bench/bench_concepts.py
+
+bench-albums: setup-test
+	$(BIN)/python bench/bench_albums.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench/.cache

@@ -92,7 +92,7 @@ def test_the_colour_feature_installs_and_answers_its_word_route_and_vocabulary(
         assert words["color:"]["feature"] == "colour" and "#RRGGBB" in words["color:"]["help"]
         spec = daemon.request("GET", "/api/openapi.json")
         assert spec["paths"]["/api/colors"]["get"]["tags"] == ["colour"]
-        assert daemon.request("GET", "/api/features")["panels"] == {"colour": "panel.js"}
+        assert daemon.request("GET", "/api/features")["panels"]["colour"] == "panel.js"
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/features/colour/panel.js",
                                     timeout=30) as panel:
             assert b"export async function register" in panel.read()

@@ -273,7 +273,8 @@ def test_words_searched_by_meaning_say_how_many_match_strongly(served) -> None: 
     daemon, _, labels = served
     result = images(daemon, "a photo of a red circle", per_page=500)
     strong = result["strong"]
-    assert 0 < strong < result["total"] == N
+    # (the whole library, as the approximate index finds it: a few may be missed)
+    assert 0 < strong < result["total"] <= N
     circles = sum(label == "red circle" for label in labels.values())
     top = [label_of(labels, i) for i in result["items"][:strong]]
     assert top.count("red circle") >= 0.8 * len(top)  # the strong ones are red circles

@@ -513,6 +513,9 @@ def test_12_cull_a_burst_from_the_keyboard_then_trash_and_undo(world) -> None:  
                            arg=order[1])
     page.get_by_test_id("undo-button").click()
     page.get_by_test_id("undo-message").filter(has_text="Put back 1 file").wait_for()
+    # and comes back to it once it is back in the library, without a reload
+    page.wait_for_function("id => !!document.querySelector(`#duplicates img[src*='${id}']`)",
+                           arg=order[1], timeout=30_000)
     assert "null" not in page.locator("#undo").inner_text()
     assert path_of[order[1]].exists()
     # Every non-keeper of the groups looked at: the two not picked (and any other group a

@@ -1,4 +1,5 @@
 // The Images page: library setup, live progress, search, grid, selection, duplicates.
+import { tell } from "./hooks.js";
 import { api, el, formatBytes, plural, quoted, report, thumb, toast } from "./api.js";
 import { Compare } from "./compare.js";
 import { CullView, restoreUndo, reviewQueue, trashWithUndo } from "./cull.js";
@@ -224,6 +225,7 @@ export class ImagesPage {
       this.stackOf = document.getElementById("group-stacks").checked && q !== "rate-next"
         ? await this.stackIndex() : null;
       this.render(result, state);
+      tell("resultsShown", state.q, result);
     } catch (err) {
       error.textContent = err.body && err.body.token
         ? `${err.message} (at "${err.body.token}")` : err.message;

@@ -1,4 +1,5 @@
 // The full-size view: arrows move, digits rate (+ for 10), Esc closes; ratings save at once.
+import { tell } from "./hooks.js";
 import { api, el, file, plural, preview, report, thumb } from "./api.js";
 import { trashWithUndo } from "./cull.js";
 import { correctionDone, giveFace, pickPerson } from "./person_picker.js";
@@ -76,6 +77,7 @@ export class Viewer {
     this.markRating(item.user_rating);
     this.faces.show(item);
     this.text.show(item);
+    tell("viewerShown", item);
   }
 
   // "This is Rex": the photo becomes one of the chosen concept's examples.

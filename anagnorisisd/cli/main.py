@@ -25,6 +25,7 @@ from typing import Any
 from anagnorisisd import __version__
 from anagnorisisd.app.library import Library
 from anagnorisisd.app.library_paths import LibraryPathError
+from anagnorisisd.cli import albums as cli_albums
 from anagnorisisd.cli import client
 from anagnorisisd.cli import concepts as cli_concepts
 from anagnorisisd.cli import culling as cli_culling
@@ -124,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_culling.add_commands(sub, common)
     cli_people.add_commands(sub, common)
     cli_concepts.add_commands(sub, common)
+    cli_albums.add_commands(sub, common)
 
     demo = sub.add_parser("demo", parents=[common],
                           help="create a demo library and config that work offline")

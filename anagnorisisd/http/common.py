@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from anagnorisisd.app.library import Library
-from anagnorisisd.http.errors import BadRequest
+from anagnorisisd.http.errors import BadRequest, NotFound
 from anagnorisisd.ml.protocol import RemoteError, Stopped
 from anagnorisisd.search.query import QueryError
 from anagnorisisd.search.service import NoSuchImage, SearchUnavailable
@@ -84,6 +84,22 @@ def one_param(request: web.Request, name: str) -> str | None:
     if len(values) > 1:
         raise BadRequest(f"give {name} once")
     return values[0] if values else None
+
+
+def library_ids(catalog: Any, raw: list[Any], missing: type[Exception] = NotFound
+                ) -> list[bytes]:
+    """Image ids from a request body, each checked for shape (400) and for being in the
+    library (`missing`: 404, or 400 where a 404 would say the path's resource is gone)."""
+    contents = []
+    for item in raw:
+        if not isinstance(item, str) or len(item) != 64 or any(
+                c not in "0123456789abcdef" for c in item):
+            raise BadRequest("an image id is 64 hex digits")
+        content = bytes.fromhex(item)
+        if content not in catalog:
+            raise missing(f"no image {item} in the library")
+        contents.append(content)
+    return contents
 
 
 def require_image(library: Library, content: bytes) -> bytes:

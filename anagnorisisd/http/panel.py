@@ -56,6 +56,15 @@ async def feature_panel(request: web.Request) -> web.StreamResponse:
                                            "X-Content-Type-Options": "nosniff"})
 
 
+async def feature_page(request: web.Request) -> web.FileResponse:
+    """A page a feature's panel module adds (`/NAME`, panelApi.addPage): the panel's one
+    page, for a loaded feature that has a panel module; else 404."""
+    feature = request.app[LIBRARY_KEY].features.get(request.match_info["feature"])
+    if feature is None or not feature.panel:
+        raise NotFound("no such page")
+    return web.FileResponse(WEB_ROOT / "index.html")
+
+
 def register(app: web.Application) -> None:
     app.router.add_get("/features/{name}/{file}", feature_panel)
     app[UI_FILES_KEY] = panel_files()
@@ -67,3 +76,4 @@ def register(app: web.Application) -> None:
     app.router.add_get("/concepts/{id:[0-9a-f]{12}}", index_page)
     app.router.add_get("/status", index_page)
     app.router.add_get("/ui/{name}", ui_file)
+    app.router.add_get("/{feature:[a-z][a-z0-9_]{0,39}}", feature_page)

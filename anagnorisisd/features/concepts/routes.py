@@ -19,6 +19,7 @@ from anagnorisisd.http.common import (
     feature_of,
     handle_errors,
     int_param,
+    library_ids,
     run_blocking,
 )
 from anagnorisisd.http.errors import BadRequest, Conflict, NotFound, read_json
@@ -101,16 +102,7 @@ def image_ids(library: Library, raw: Any) -> list[bytes]:
     if not isinstance(raw, list) or not raw or len(raw) > MAX_IMAGES:
         raise BadRequest(f'send JSON like {{"images": ["ID"], "answer": "yes"}} with 1 to '
                          f"{MAX_IMAGES:,} image ids")
-    contents = []
-    for item in raw:
-        if not isinstance(item, str) or len(item) != 64 or any(
-                c not in "0123456789abcdef" for c in item):
-            raise BadRequest("an image id is 64 hex digits")
-        content = bytes.fromhex(item)
-        if content not in library.search.catalog:
-            raise NotFound(f"no image {item} in the library")
-        contents.append(content)
-    return contents
+    return library_ids(library.search.catalog, raw, BadRequest)
 
 
 async def list_concepts(request: web.Request) -> web.Response:

@@ -1,0 +1,1 @@
+"""Albums: manual ones by content, smart ones by a query, memories, recently added."""
