@@ -9,7 +9,7 @@ HASH   := $(shell cat pyproject.toml Makefile | cksum | cut -d' ' -f1)
 RUNTIME_STAMP := $(VENV)/.runtime-$(HASH)
 TEST_STAMP    := $(VENV)/.test-$(HASH)
 
-.PHONY: setup setup-test run demo test lint bench bench-clip bench-index bench-stacks bench-faces bench-compare bench-remote bench-cold clean screenshots bench-soak bench-text bench-concepts bench-albums
+.PHONY: setup setup-test run demo test lint bench bench-clip bench-index bench-stacks bench-faces bench-compare bench-remote bench-cold clean screenshots bench-soak bench-text bench-concepts bench-albums bench-places
 
 setup: $(RUNTIME_STAMP)
 
@@ -29,6 +29,7 @@ $(TEST_STAMP): $(RUNTIME_STAMP)
 	tools/ensure_debian_tools.sh
 	$(BIN)/python tools/npm_files.py $(VENV)/npm
 	$(BIN)/python tools/model_files.py $(VENV)/models
+	$(BIN)/python tools/gpx_files.py $(VENV)/gpx
 	touch $@
 
 run: setup
@@ -78,6 +79,9 @@ bench-concepts: setup-test
 
 bench-albums: setup-test
 	$(BIN)/python bench/bench_albums.py
+
+bench-places: setup-test
+	$(BIN)/python bench/bench_places.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench/.cache

@@ -125,6 +125,14 @@ class Feature:
     """A file of the feature's package holding an ES module the panel imports by name
     (served at ``/features/NAME/FILE``); it exports ``register(panel)``."""
 
+    pages: ClassVar[tuple[str, ...]] = ()
+    """The pages its panel module adds (``addPage(NAME, …)``): ``/NAME`` serves the
+    panel, which shows that page."""
+
+    assets: ClassVar[tuple[str, ...]] = ()
+    """Other files of its package its panel module loads (a map library, its data), by
+    path within the package: served at ``/features/NAME/PATH``, these and nothing else."""
+
     def __init__(self, context: FeatureContext) -> None:
         """Receive the core's context. Open nothing slow here: ``load`` does that."""
         self.context = context

@@ -145,6 +145,7 @@ def main() -> None:
 
         rows = []
         names = [("(no album word: the floor)", "width>=6000"),
+                 ("(every photo: the floor for a big answer)", "width>=1"),
                  ('album:"Smart N" (smart)', 'album:"Smart {i}"'),
                  ('album:"Manual N" (manual)', 'album:"Manual {m}"'),
                  ('-album:"Manual N"', '-album:"Manual {m}"'),

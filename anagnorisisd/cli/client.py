@@ -34,11 +34,13 @@ def call(config: Config, method: str, path: str, body: Any = None,
     host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
     if ":" in host:
         host = f"[{host}]"
-    data = json.dumps(body).encode() if body is not None else None
+    raw = isinstance(body, bytes)  # a file sent as it is (a GPX track), else JSON
+    data = body if raw else json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(f"http://{host}:{running['port']}{path}", data=data,
                                      method=method)
     if data is not None:
-        request.add_header("Content-Type", "application/json")
+        request.add_header("Content-Type", "application/octet-stream" if raw
+                           else "application/json")
     if config.server.token:
         request.add_header("Authorization", f"Bearer {config.server.token}")
     deadline = time.monotonic() + timeout

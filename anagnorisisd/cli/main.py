@@ -31,6 +31,7 @@ from anagnorisisd.cli import concepts as cli_concepts
 from anagnorisisd.cli import culling as cli_culling
 from anagnorisisd.cli import models as cli_models
 from anagnorisisd.cli import people as cli_people
+from anagnorisisd.cli import places as cli_places
 from anagnorisisd.cli import ratings as cli_ratings
 from anagnorisisd.cli.progress import ProgressBar, format_duration, plural
 from anagnorisisd.cli.status import cmd_status
@@ -126,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_people.add_commands(sub, common)
     cli_concepts.add_commands(sub, common)
     cli_albums.add_commands(sub, common)
+    cli_places.add_commands(sub, common)
 
     demo = sub.add_parser("demo", parents=[common],
                           help="create a demo library and config that work offline")

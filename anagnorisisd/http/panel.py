@@ -39,34 +39,41 @@ async def ui_file(request: web.Request) -> web.StreamResponse:
                                            "X-Content-Type-Options": "nosniff"})
 
 
+ASSET_TYPES = {".js": "text/javascript", ".css": "text/css", ".json": "application/json",
+               ".png": "image/png", ".svg": "image/svg+xml"}
+
+
 async def feature_panel(request: web.Request) -> web.StreamResponse:
-    """A feature's panel module (Feature.panel): the one file it names, from its own
-    package, and nothing else of that package."""
+    """A feature's panel module (Feature.panel) or one of its assets (Feature.assets): a
+    file it names, from its own package, and nothing else of that package."""
     library = request.app[LIBRARY_KEY]
     feature = library.features.get(request.match_info["name"])
-    if feature is None or not feature.panel or feature.panel != request.match_info["file"]:
+    wanted = request.match_info["file"]
+    if feature is None or not feature.panel or wanted not in (feature.panel, *feature.assets):
         raise NotFound("no such panel module")
     module = sys.modules[type(feature).__module__]
     folder = Path(str(module.__file__)).parent
-    path = folder / feature.panel
-    if not path.is_file() or path.parent != folder:
+    path = (folder / wanted).resolve()
+    kind = ASSET_TYPES.get(path.suffix)
+    if kind is None or not path.is_file() or folder.resolve() not in path.parents:
         raise NotFound("no such panel module")
     return web.FileResponse(path, headers={"Cache-Control": "no-cache",
-                                           "Content-Type": "text/javascript",
+                                           "Content-Type": kind,
                                            "X-Content-Type-Options": "nosniff"})
 
 
 async def feature_page(request: web.Request) -> web.FileResponse:
-    """A page a feature's panel module adds (`/NAME`, panelApi.addPage): the panel's one
-    page, for a loaded feature that has a panel module; else 404."""
-    feature = request.app[LIBRARY_KEY].features.get(request.match_info["feature"])
-    if feature is None or not feature.panel:
+    """A page a feature's panel module adds (Feature.pages, panelApi.addPage): the
+    panel's one page; 404 for a name no loaded feature has a page of."""
+    name = request.match_info["page"]
+    features = request.app[LIBRARY_KEY].features
+    if not any(f.panel and name in f.pages for f in features.items):
         raise NotFound("no such page")
     return web.FileResponse(WEB_ROOT / "index.html")
 
 
 def register(app: web.Application) -> None:
-    app.router.add_get("/features/{name}/{file}", feature_panel)
+    app.router.add_get("/features/{name}/{file:[A-Za-z0-9_./-]+}", feature_panel)
     app[UI_FILES_KEY] = panel_files()
     app.router.add_get("/", index_page)
     app.router.add_get("/train", index_page)
@@ -76,4 +83,4 @@ def register(app: web.Application) -> None:
     app.router.add_get("/concepts/{id:[0-9a-f]{12}}", index_page)
     app.router.add_get("/status", index_page)
     app.router.add_get("/ui/{name}", ui_file)
-    app.router.add_get("/{feature:[a-z][a-z0-9_]{0,39}}", feature_page)
+    app.router.add_get("/{page:[a-z][a-z0-9_-]{0,39}}", feature_page)

@@ -9,7 +9,6 @@ images is one argsort.
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import math
 import threading
@@ -20,39 +19,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from anagnorisisd.search.tags import TagBook, Tagged
+from anagnorisisd.search.meta_values import (
+    keywords_of,
+    light_of,
+    number,
+    offset_seconds,
+    wall_clock_seconds,
+)
+from anagnorisisd.search.tags import TagBook
 from anagnorisisd.store.database import Store
-
-
-def wall_clock_seconds(iso: Any) -> float:
-    """'2023-07-14T18:03:22' -> seconds, that wall-clock time read as UTC; nan if absent."""
-    if not isinstance(iso, str):
-        return float("nan")
-    try:
-        return dt.datetime.fromisoformat(iso).replace(tzinfo=dt.UTC).timestamp()
-    except ValueError:
-        return float("nan")
-
-
-def number(record: dict[str, Any], key: str) -> float:
-    """A stage output's number, nan where it is missing or not a number."""
-    value = record.get(key)
-    return float(value) if isinstance(value, (int, float)) else float("nan")
-
-
-def keywords_of(meta: dict[str, Any]) -> list[Tagged]:
-    """The keywords the metadata stage read from the photo's files, as tags."""
-    found = meta.get("keywords")
-    return [(str(k["name"]), str(k["source"])) for k in found or ()
-            if isinstance(k, dict) and k.get("name") and k.get("source")]
-
-
-def light_of(meta: dict[str, Any]) -> float:
-    """log2(t x ISO / N^2) from the EXIF settings, nan where one is missing or absurd."""
-    t, n, iso = number(meta, "exposure"), number(meta, "f_number"), number(meta, "iso")
-    if not (t > 0 and n > 0 and iso > 0):
-        return float("nan")
-    return math.log2(t * iso / (n * n))
 
 
 @dataclass
@@ -102,6 +77,13 @@ class Entry:
     eyes_open: float = float("nan")
     blurry_faces: float = float("nan")
     least_sharp: float = float("nan")
+    lat: float = float("nan")
+    """Where the photo itself says it was taken (EXIF GPS, or its sidecar's); nan where it
+    says nothing. A position filled from a track or by hand is the places feature's."""
+    lon: float = float("nan")
+    utc_offset: float = float("nan")
+    """Seconds east of UTC of the capture time's clock, where the camera wrote its zone
+    (EXIF OffsetTimeOriginal, XMP's date); nan where it did not."""
 
     @property
     def ready(self) -> bool:
@@ -153,6 +135,9 @@ class Columns:
     eyes_open: NDArray[np.float64]
     blurry_faces: NDArray[np.float64]
     least_sharp: NDArray[np.float64]
+    lat: NDArray[np.float64]
+    lon: NDArray[np.float64]
+    utc_offset: NDArray[np.float64]
     position: dict[bytes, int] = field(default_factory=dict)
     id_array: NDArray[np.bytes_] = field(default_factory=lambda: np.zeros(0, dtype="S32"))
     """The ids as one array, for tie-breaks without a Python loop per query."""
@@ -251,6 +236,10 @@ class Catalog:
         entry.camera = str(meta.get("camera") or "").lower()
         entry.place = str(meta.get("place") or "").lower()
         entry.has_gps = bool(meta.get("gps"))
+        gps = meta.get("gps")
+        entry.lat, entry.lon = ((float(gps[0]), float(gps[1])) if isinstance(gps, list | tuple)
+                                and len(gps) == 2 else (math.nan, math.nan))
+        entry.utc_offset = offset_seconds(meta.get("taken_offset"))
         entry.bias = number(meta, "exposure_bias")
         entry.light = light_of(meta)
         entry.described = True
@@ -356,7 +345,7 @@ class Catalog:
         columns.ready[row] = entry.ready
         columns.sharpness[row] = entry.sharpness
         for name in ("eyes_closed", "eyes_open", "blurry_faces", "least_sharp", "stops",
-                     "dark", "bright"):
+                     "dark", "bright", "lat", "lon", "utc_offset"):
             getattr(columns, name)[row] = getattr(entry, name)
         columns.misfire[row] = bool(entry.misfire)
         for name in ("format", "camera", "place"):
@@ -437,6 +426,8 @@ class Catalog:
                 eyes_open=col([e.eyes_open for e in items]),
                 blurry_faces=col([e.blurry_faces for e in items]),
                 least_sharp=col([e.least_sharp for e in items]),
+                lat=col([e.lat for e in items]), lon=col([e.lon for e in items]),
+                utc_offset=col([e.utc_offset for e in items]),
                 position={k: i for i, k in enumerate(ids)},
                 id_array=np.asarray(ids, dtype="S32"),
             )

@@ -33,6 +33,7 @@ def parse_album(query: Query, token: Token) -> None:
 class AlbumsFeature(Feature):
     name: ClassVar[str] = "albums"
     panel: ClassVar[str | None] = "panel.js"
+    pages: ClassVar[tuple[str, ...]] = ("albums",)
 
     def __init__(self, context: FeatureContext) -> None:
         super().__init__(context)
