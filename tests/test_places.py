@@ -256,3 +256,60 @@ def test_the_map_page_offline_in_chromium(world: dict[str, Any]) -> None:
         page.wait_for_url("**/map?q=place*")
         page.get_by_test_id("map-note").filter(has_text="1 photo here").wait_for()
         assert [u for u in asked if not u.startswith(base)] == []
+
+
+def camera_shot(path: Path, utc: float, model: str, gps: tuple[float, float] | None = None,
+                seed: int = 0) -> Path:
+    """shot() with the camera's make and model in IFD0."""
+    made = shot(path, utc, gps=gps, seed=seed)
+    with Image.open(made) as img:
+        exif = img.getexif()
+        exif[0x010F], exif[0x0110] = "Canon", model
+        img.save(path, "JPEG", quality=90, exif=exif)
+    return path
+
+
+def test_neighbouring_shots_propose_a_position_accepted_in_chromium(tmp_path: Path) -> None:
+    """The same camera's placed shots a minute before and after: the midpoint proposed;
+    an hour away or another camera: nothing. Accepted from the Map page in one click."""
+    from tests.helpers import chromium_page
+    from tests.test_web_ui import serious_violations
+
+    library = tmp_path / "library"
+    t0 = dt.datetime(2024, 6, 1, 10, tzinfo=dt.UTC).timestamp()
+    made = {
+        "a": camera_shot(library / "a.jpg", t0, "EOS R5", gps=(38.70, -9.10), seed=1),
+        "b": camera_shot(library / "b.jpg", t0 + 60, "EOS R5", seed=2),
+        "c": camera_shot(library / "c.jpg", t0 + 120, "EOS R5", gps=(38.72, -9.14), seed=3),
+        "d": camera_shot(library / "d.jpg", t0 + 3600, "EOS R5", seed=4),
+        "e": camera_shot(library / "e.jpg", t0 + 60, "EOS 5D", seed=5),
+    }
+    config = write_config(tmp_path / "config.toml", {
+        "library": {"paths": [str(library)]}, "storage": {"data_dir": str(tmp_path / "data")},
+        "server": {"port": free_port()}, "watcher": {"debounce_s": 0.2, "settle_s": 0.2},
+        "pipeline": {"stages": ["hash", "meta", "thumbnail"]}, "model": {"auto_pull": False}})
+    daemon = Daemon(config, tomllib.loads(config.read_text())["server"]["port"])
+    try:
+        wait_until(lambda: daemon.request("GET", "/api/images?per_page=1")["total"] == 5,
+                   timeout=60, interval=0.2)
+        answer = daemon.request("GET", "/api/places/proposals")
+        assert answer["count"] == 1
+        proposal = answer["proposals"][0]
+        assert proposal["id"] == idof(made["b"]) and proposal["gap_s"] == 60
+        assert abs(proposal["lat"] - 38.71) < 1e-4 and abs(proposal["lon"] + 9.12) < 1e-4
+        assert set(proposal["from"]) == {idof(made["a"]), idof(made["c"])}
+        assert daemon.request("GET", "/api/places/proposals?max_gap_s=3600")["count"] == 2
+        code, _body = http_error(daemon, "POST", "/api/places/proposals", {"ids": "x"})
+        assert code == 400
+        base = f"http://127.0.0.1:{daemon.port}"
+        with chromium_page() as page:
+            page.goto(base + "/map")
+            page.get_by_test_id("accept-proposals").click()
+            page.get_by_text("Placed 1 photo where their neighbours were").wait_for()
+            page.get_by_test_id("accept-proposals").wait_for(state="detached")
+            assert serious_violations(page) == []
+        described = daemon.request("GET", f"/api/images/{idof(made['b'])}")
+        assert described["gps"]["source"] == "neighbour"
+        assert daemon.request("GET", "/api/places/proposals")["count"] == 0
+    finally:
+        daemon.kill()

@@ -15,6 +15,7 @@ from anagnorisisd.config import ConfigError
 from anagnorisisd.feature import Feature, FeatureContext, Route, Setting, Word
 from anagnorisisd.features.places import clusters as grid
 from anagnorisisd.features.places.geotag import locate, merged, photo_utc, read_gpx
+from anagnorisisd.features.places.neighbours import propose
 from anagnorisisd.features.places.positions import PositionBook, valid
 from anagnorisisd.features.places.routes import routes
 from anagnorisisd.search.query import Query, Token, needs_value
@@ -158,6 +159,19 @@ class PlacesFeature(Feature):
                                   "never overwritten")
         self.book.put({content: position}, "manual")
         return self.describe(content)
+
+    def proposals(self, max_gap_s: float) -> list[dict[str, Any]]:
+        columns = self.context.catalog.columns()
+        seen = self.book.overlay(columns)
+        return propose(columns, seen.lat, seen.lon, max_gap_s)
+
+    def accept(self, ids: list[str], max_gap_s: float) -> int:
+        """Fill the proposals asked for (worked out again now: a proposal that no longer
+        holds is not taken)."""
+        wanted = set(ids)
+        chosen = {bytes.fromhex(p["id"]): (p["lat"], p["lon"])
+                  for p in self.proposals(max_gap_s) if p["id"] in wanted}
+        return self.book.put(chosen, "neighbour") if chosen else 0
 
     def geotag(self, tracks: list[bytes], offset_s: float | None, max_gap_s: float,
                apply: bool) -> dict[str, Any]:

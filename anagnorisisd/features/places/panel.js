@@ -59,8 +59,10 @@ class MapPage {
       "Loading the map…");
     const box = panel.el("div", { id: "places-map", "data-testid": "map",
       role: "region", "aria-label": "Map of where the photos were taken" });
+    const proposed = panel.el("p", { class: "map-note", "data-testid": "proposals" });
     root.replaceChildren(panel.el("div", { class: "map-page" },
-      panel.el("h2", {}, q ? `Where: ${q}` : "Where the photos were taken"), note, box));
+      panel.el("h2", {}, q ? `Where: ${q}` : "Where the photos were taken"), note, proposed,
+      box));
     try {
       await libs();
     } catch (err) {
@@ -82,6 +84,40 @@ class MapPage {
     this.tiles = null;
     map.on("moveend", () => this.draw(note));
     await this.draw(note);
+    await this.offer(proposed, note);
+  }
+
+  // Photos without a position, taken minutes from the same camera's placed shots: their
+  // positions proposed, accepted in one go by the person.
+  async offer(line, note) {
+    let answer;
+    try {
+      answer = await panel.api("/api/places/proposals");
+    } catch (err) {
+      line.textContent = err.message;
+      return;
+    }
+    if (!answer.count) {
+      line.replaceChildren();
+      return;
+    }
+    const ids = answer.proposals.map((p) => p.id);
+    line.replaceChildren(
+      `${panel.plural(answer.count, "photo")} without a position ${answer.count === 1 ? "was" : "were"} ` +
+      "taken within minutes of the same camera's placed shots. ",
+      panel.el("button", { type: "button", "data-testid": "accept-proposals",
+        onclick: async () => {
+          try {
+            const done = await panel.api("/api/places/proposals",
+              { method: "POST", body: { ids } });
+            panel.toast(`Placed ${panel.plural(done.filled, "photo")} where their neighbours ` +
+              "were", "info");
+            await this.draw(note);
+            await this.offer(line, note);
+          } catch (err) {
+            panel.report(err);
+          }
+        } }, `Place ${answer.count === 1 ? "it" : `all ${answer.count}`} there`));
   }
 
   async draw(note) {

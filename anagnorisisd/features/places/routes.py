@@ -10,6 +10,7 @@ from aiohttp import web
 from anagnorisisd.feature import Route
 from anagnorisisd.features.places.clusters import TooManyCells, parse_bbox
 from anagnorisisd.features.places.geotag import MAX_GAP_S, MAX_GPX_BYTES, TrackError
+from anagnorisisd.features.places.neighbours import MAX_GAP_S as NEIGHBOUR_GAP_S
 from anagnorisisd.http.common import (
     LIBRARY_KEY,
     content_id,
@@ -29,6 +30,8 @@ CLUSTER = {"type": "object", "required": ["lat", "lon", "count", "cover", "bbox"
            "properties": {"lat": {"type": "number"}, "lon": {"type": "number"},
                           "count": {"type": "integer"}, "cover": IMAGE_ID,
                           "bbox": {"type": "array", "items": {"type": "number"}}}}
+GAP = {"name": "max_gap_s", "in": "query", "schema": {"type": "integer", "minimum": 1,
+                                                      "maximum": 86400}}
 PATHS: dict[str, Any] = {
     "/api/places": {"get": {
         "summary": "The photos with a position inside a box, as one cluster per map cell of "
@@ -55,6 +58,21 @@ PATHS: dict[str, Any] = {
         "delete": {"summary": "Take back a position filled by hand, from a track or from "
                               "neighbouring shots", "parameters": [ID],
                    "responses": {"200": json_response(OBJECT, "cleared"), **errors(404)}}},
+    "/api/places/proposals": {
+        "get": {"summary": "Positions proposed for photos without one from the same camera's "
+                           "shots within max_gap_s (interpolated between the one before and "
+                           "the one after)",
+                "parameters": [GAP],
+                "responses": {"200": json_response({"type": "object", "required": [
+                    "proposals"]}, "proposals"), **errors(400)}},
+        "post": {"summary": "Accept proposals: their positions are filled (source "
+                            "\"neighbour\")", "parameters": [GAP],
+                 "requestBody": json_body({"type": "object", "required": ["ids"],
+                                           "properties": {"ids": {
+                                               "type": "array", "items": IMAGE_ID,
+                                               "maxItems": 100000}}}),
+                 "responses": {"200": json_response(OBJECT, "how many were filled"),
+                               **errors(400, 415)}}},
     "/api/geotag": {"post": {
         "summary": "Positions from a GPS track (the GPX as the body): each photo without "
                    "one, by its capture time in UTC, interpolated between the track's points",
@@ -152,9 +170,34 @@ async def geotag(request: web.Request) -> web.Response:
     return await handle_errors(request, work())
 
 
+async def proposals(request: web.Request) -> web.Response:
+    feature = feature_of(request, "places")
+    gap = float(int_param(request, "max_gap_s", int(NEIGHBOUR_GAP_S), 1, 86400))
+    found = await run_blocking(feature.proposals, gap)
+    return web.json_response({"proposals": found, "count": len(found)})
+
+
+async def accept(request: web.Request) -> web.Response:
+    feature = feature_of(request, "places")
+    gap = float(int_param(request, "max_gap_s", int(NEIGHBOUR_GAP_S), 1, 86400))
+
+    async def work() -> Any:
+        body = await read_json(request, '{"ids": ["ID"]}')
+        ids = body.get("ids") if isinstance(body, dict) else None
+        if not isinstance(ids, list) or len(ids) > 100_000 or not all(
+                isinstance(i, str) and len(i) == 64 and all(c in "0123456789abcdef" for c in i)
+                for i in ids):
+            raise BadRequest('send JSON like {"ids": ["ID"]}, image ids of 64 hex digits')
+        return {"filled": await run_blocking(feature.accept, ids, gap)}
+
+    return await handle_errors(request, work())
+
+
 def routes() -> list[Route]:
     image = "/api/images/{id}/place"
     handlers = [("GET", "/api/places", places), ("PUT", image, put_place),
+                ("GET", "/api/places/proposals", proposals),
+                ("POST", "/api/places/proposals", accept),
                 ("DELETE", image, delete_place), ("POST", "/api/geotag", geotag)]
     return [Route(method, path, handler, PATHS[path][method.lower()])
             for method, path, handler in handlers]
