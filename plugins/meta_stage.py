@@ -16,6 +16,7 @@ from anagnorisisd.imaging.exif import read_exif, read_tags, tiff_tags, xmp_packe
 from anagnorisisd.imaging.formats import is_raw, raw_size
 from anagnorisisd.imaging.keywords import merge, read_iptc_keywords, read_xmp_keywords
 from anagnorisisd.imaging.places import PLACES
+from anagnorisisd.imaging.xmp_position import read_position
 from anagnorisisd.imaging.xmp_sidecar import read_sidecars
 from anagnorisisd.ingest.safe_io import open_regular
 from anagnorisisd.pipeline.per_file import each_file
@@ -43,9 +44,13 @@ def read_meta(path: str) -> dict[str, Any]:
                 record.update(read_exif(img, stat.st_mtime))
                 embedded, iptc = read_xmp_keywords(xmp_packet(img)), read_iptc_keywords(img)
     record["file_size"] = stat.st_size
+    packets, flags, sidecar_at = read_sidecars(path)
+    record["gps_source"] = "exif" if record.get("gps") else None
+    if not record.get("gps"):  # the file says nowhere: a sidecar may (digiKam, geotaggers)
+        found = next((p for packet in packets if (p := read_position(packet))), None)
+        record["gps"], record["gps_source"] = (list(found), "xmp") if found else (None, None)
     gps = record.get("gps")
     record["place"] = PLACES.name(*gps) if gps else None
-    packets, flags, sidecar_at = read_sidecars(path)
     if any(value is not None for value in flags.values()):  # a sidecar wins over the file
         record.update(flags)
     record["xmp_at"] = sidecar_at  # when a sidecar last said so: newer wins (app.sidecars)
@@ -76,8 +81,8 @@ class MetaStage(Stage):
     name: ClassVar[str] = "meta"
     reads_sidecars: ClassVar[bool] = True
     provides: ClassVar[tuple[str, ...]] = ("metadata",)
-    version = "4"  # 4: keywords; 3: exposure bias; 2: capture time with its source, camera, lens,
-    # exposure, GPS, place, XMP
+    version = "5"  # 5: a sidecar's position; 4: keywords; 3: exposure bias; 2: capture time
+    # with its source, camera, lens, exposure, GPS, place, XMP
 
     def __init__(self, config: dict[str, Any], context: StageContext | None = None) -> None:
         super().__init__(config, context)

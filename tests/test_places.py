@@ -5,6 +5,8 @@ zone and a camera clock offset; by hand; clusters for a map; hostile GPX refused
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import subprocess
 import time
 import tomllib
 import urllib.parse
@@ -287,7 +289,8 @@ def test_neighbouring_shots_propose_a_position_accepted_in_chromium(tmp_path: Pa
     config = write_config(tmp_path / "config.toml", {
         "library": {"paths": [str(library)]}, "storage": {"data_dir": str(tmp_path / "data")},
         "server": {"port": free_port()}, "watcher": {"debounce_s": 0.2, "settle_s": 0.2},
-        "pipeline": {"stages": ["hash", "meta", "thumbnail"]}, "model": {"auto_pull": False}})
+        "pipeline": {"stages": ["hash", "meta", "thumbnail"]}, "model": {"auto_pull": False},
+        "ratings": {"write_xmp": True}})
     daemon = Daemon(config, tomllib.loads(config.read_text())["server"]["port"])
     try:
         wait_until(lambda: daemon.request("GET", "/api/images?per_page=1")["total"] == 5,
@@ -308,8 +311,21 @@ def test_neighbouring_shots_propose_a_position_accepted_in_chromium(tmp_path: Pa
             page.get_by_text("Placed 1 photo where their neighbours were").wait_for()
             page.get_by_test_id("accept-proposals").wait_for(state="detached")
             assert serious_violations(page) == []
-        described = daemon.request("GET", f"/api/images/{idof(made['b'])}")
-        assert described["gps"]["source"] == "neighbour"
         assert daemon.request("GET", "/api/places/proposals")["count"] == 0
+        # Out to the sidecar, where exiv2 (what digiKam reads XMP with) reads it; read back
+        # by the daemon as the photo's own position from then on.
+        sidecar = library / "b.jpg.xmp"
+        wait_until(sidecar.exists, timeout=15)
+        if shutil.which("exiv2"):
+            out = subprocess.run(["exiv2", "-K", "Xmp.exif.GPSLatitude", "-K",
+                                  "Xmp.exif.GPSLongitude", "-Pkv", str(sidecar)],
+                                 capture_output=True, text=True, timeout=60).stdout
+            said = dict(line.split(None, 1) for line in out.strip().splitlines())
+            assert said["Xmp.exif.GPSLatitude"].startswith("38,42.6")
+            assert said["Xmp.exif.GPSLongitude"].startswith("9,7.2") and said[
+                "Xmp.exif.GPSLongitude"].endswith("W")
+        wait_until(lambda: daemon.request("GET", f"/api/images/{idof(made['b'])}")["gps"][
+            "source"] == "xmp", timeout=30)
+        assert daemon.status()["places"]["xmp"]["written"] == 1
     finally:
         daemon.kill()

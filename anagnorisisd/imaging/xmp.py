@@ -83,7 +83,8 @@ LIGHTROOM_NS = "http://ns.adobe.com/lightroom/1.0/"
 SUBJECT = f"{{{DC_NS}}}subject"
 HIERARCHICAL = f"{{{LIGHTROOM_NS}}}hierarchicalSubject"
 TAGS_LIST = f"{{{DIGIKAM_NS}}}TagsList"
-PREFIXES = {XMP_NS: "xmp", DIGIKAM_NS: "digiKam", DARKTABLE_NS: "darktable", DC_NS: "dc"}
+PREFIXES = {XMP_NS: "xmp", DIGIKAM_NS: "digiKam", DARKTABLE_NS: "darktable", DC_NS: "dc",
+            "http://ns.adobe.com/exif/1.0/": "exif"}
 
 LABELS = ("red", "yellow", "green", "blue", "purple")
 """The colour labels every one of Lightroom, digiKam and darktable has."""

@@ -228,8 +228,12 @@ def write_flags(photo: str, flags: Flags) -> Path:
     disk now; a photo without one gets one (starting from its embedded XMP) only when there
     is something to say. Returns the first sidecar written. Raises SidecarError with the
     reason when a sidecar cannot be read or written."""
-    wanted = flags.properties()
-    subjects = flags.keywords()
+    return write_properties(photo, flags.properties(), flags.keywords())
+
+
+def write_properties(photo: str, wanted: dict[str, Value | Unreject],
+                     subjects: Subjects = ((), ())) -> Path:
+    """write_flags for any properties (a position: imaging.xmp_position)."""
     existing = [n for n in sidecar_names(photo) if os.path.lexists(n)]
     for name in existing:
         _edit(name, photo, wanted, subjects)

@@ -81,6 +81,8 @@ class Entry:
     """Where the photo itself says it was taken (EXIF GPS, or its sidecar's); nan where it
     says nothing. A position filled from a track or by hand is the places feature's."""
     lon: float = float("nan")
+    gps_source: str = ""
+    """Where its own position was read: "exif" (the file) or "xmp" (a sidecar)."""
     utc_offset: float = float("nan")
     """Seconds east of UTC of the capture time's clock, where the camera wrote its zone
     (EXIF OffsetTimeOriginal, XMP's date); nan where it did not."""
@@ -240,6 +242,7 @@ class Catalog:
         entry.lat, entry.lon = ((float(gps[0]), float(gps[1])) if isinstance(gps, list | tuple)
                                 and len(gps) == 2 else (math.nan, math.nan))
         entry.utc_offset = offset_seconds(meta.get("taken_offset"))
+        entry.gps_source = str(meta.get("gps_source") or "exif")
         entry.bias = number(meta, "exposure_bias")
         entry.light = light_of(meta)
         entry.described = True

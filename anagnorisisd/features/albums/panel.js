@@ -133,10 +133,13 @@ class AlbumsPage {
   }
 
   onStatus(status) {
-    const refreshes = ((status.features || {}).albums || {}).albums?.refreshes;
+    const refreshes = (status.albums || {}).refreshes;
     if (refreshes === undefined || refreshes === this.refreshes) return;
     this.refreshes = refreshes;
-    if (this.root && !document.getElementById("page-albums").hidden) this.draw();
+    if (!this.root || document.getElementById("page-albums").hidden) return;
+    // not under the person's hands: a name being typed or a button being used stays
+    if (this.root.contains(document.activeElement)) return;
+    this.draw();
   }
 }
 

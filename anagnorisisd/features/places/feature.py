@@ -18,6 +18,7 @@ from anagnorisisd.features.places.geotag import locate, merged, photo_utc, read_
 from anagnorisisd.features.places.neighbours import propose
 from anagnorisisd.features.places.positions import PositionBook, valid
 from anagnorisisd.features.places.routes import routes
+from anagnorisisd.features.places.sidecar_out import PositionWriter
 from anagnorisisd.search.query import Query, Token, needs_value
 from anagnorisisd.search.set_filters import rows_of
 
@@ -78,6 +79,8 @@ class PlacesFeature(Feature):
     def __init__(self, context: FeatureContext) -> None:
         super().__init__(context)
         self.book = PositionBook(context.store)
+        self.out = PositionWriter(context.files_of) if context.config.ratings.write_xmp \
+            else None
         tiles = str(context.section.get("tile_url") or "")
         if tiles and not (tiles.startswith(("https://", "http://")) and all(
                 part in tiles for part in ("{z}", "{x}", "{y}"))):
@@ -101,16 +104,32 @@ class PlacesFeature(Feature):
     def load(self) -> None:
         self.book.load()
 
+    def start(self) -> None:
+        if self.out is not None:
+            self.out.start()
+
+    def stop(self) -> None:
+        if self.out is not None:
+            self.out.stop()
+
+    def fill(self, positions: dict[bytes, tuple[float, float]], source: str) -> int:
+        """Store these positions, and send them to the sidecars when asked to."""
+        count = self.book.put(positions, source)
+        if self.out is not None:
+            self.out.put(positions)
+        return count
+
     def status(self) -> dict[str, Any]:
         sources: dict[str, int] = {}
         for filled in list(self.book.filled.values()):
             sources[filled.source] = sources.get(filled.source, 0) + 1
-        return {"places": {"filled": sources}}
+        return {"places": {"filled": sources,
+                           "xmp": self.out.status() if self.out is not None else None}}
 
     def describe(self, content: bytes) -> dict[str, Any]:
         entry = self.context.catalog.get(content)
         if entry is not None and not np.isnan(entry.lat):
-            return {"gps": {"lat": entry.lat, "lon": entry.lon, "source": "exif"}}
+            return {"gps": {"lat": entry.lat, "lon": entry.lon, "source": entry.gps_source}}
         filled = self.book.filled.get(content)
         if filled is None:
             return {"gps": None}
@@ -157,7 +176,7 @@ class PlacesFeature(Feature):
         if entry is not None and not np.isnan(entry.lat):
             raise PermissionError("this photo's own GPS says where it was taken; it is "
                                   "never overwritten")
-        self.book.put({content: position}, "manual")
+        self.fill({content: position}, "manual")
         return self.describe(content)
 
     def proposals(self, max_gap_s: float) -> list[dict[str, Any]]:
@@ -171,7 +190,7 @@ class PlacesFeature(Feature):
         wanted = set(ids)
         chosen = {bytes.fromhex(p["id"]): (p["lat"], p["lon"])
                   for p in self.proposals(max_gap_s) if p["id"] in wanted}
-        return self.book.put(chosen, "neighbour") if chosen else 0
+        return self.fill(chosen, "neighbour") if chosen else 0
 
     def geotag(self, tracks: list[bytes], offset_s: float | None, max_gap_s: float,
                apply: bool) -> dict[str, Any]:
@@ -189,9 +208,8 @@ class PlacesFeature(Feature):
                     "lon": round(float(lon[i]), 6), "gap_s": round(float(gap[i]), 1)}
                    for i in found]
         if apply:
-            self.book.put({columns.ids[rows[i]]: (round(float(lat[i]), 6),
-                                                  round(float(lon[i]), 6)) for i in found},
-                          "gpx")
+            self.fill({columns.ids[rows[i]]: (round(float(lat[i]), 6), round(float(lon[i]), 6))
+                       for i in found}, "gpx")
         return {"matched": matched if apply else matched[:PREVIEW], "count": len(matched),
                 "unmatched": int(len(rows) - len(found)), "applied": apply,
                 "track": {"points": len(track.times)}}
