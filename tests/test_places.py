@@ -142,7 +142,7 @@ def test_a_real_track_places_photos_by_their_time_in_utc(world: dict[str, Any]) 
     # without: the UTC one where it was.
     out = run_cli("geotag", str(TRACK), "--offset", "3600", "--config", str(world["config"]))
     assert out.returncode == 0 and "placed 3 photos" in out.stdout, (out.stdout, out.stderr)
-    out = run_cli("geotag", str(TRACK), "--config", str(world["config"]))
+    out = run_cli("geotag", str(TRACK), "--write-xmp", "--config", str(world["config"]))
     assert "placed 2 photos" in out.stdout, out.stdout
     utc = daemon.request("GET", f"/api/images/{idof(photos['utc'])}")["gps"]
     assert abs(utc["lat"] - track.lat[200]) < 0.001
@@ -157,6 +157,18 @@ def test_a_real_track_places_photos_by_their_time_in_utc(world: dict[str, Any]) 
     # the photo with its own GPS was never a candidate and still says so
     assert daemon.request("GET", f"/api/images/{idof(photos['lisbon'])}")["gps"][
         "source"] == "exif"
+    # --write-xmp: the last run's positions went to sidecars, and came back as the
+    # photos' own ("xmp"); a sidecar deleted, the filled position stands again.
+    sidecars = [photos[k].with_name(photos[k].name + ".xmp") for k in ("utc", "zoned")]
+    wait_until(lambda: all(p.exists() for p in sidecars), timeout=15)
+    utc_id = idof(photos["utc"])
+    wait_until(lambda: daemon.request("GET", f"/api/images/{utc_id}")["gps"]["source"] == "xmp",
+               timeout=30)
+    for sidecar in sidecars:
+        sidecar.unlink()
+    wait_until(lambda: daemon.request("GET", f"/api/images/{utc_id}")["gps"]["source"] == "gpx",
+               timeout=30)
+    unplace(daemon, photos)
 
 
 def test_a_position_by_hand_and_its_limits(world: dict[str, Any]) -> None:
@@ -258,6 +270,22 @@ def test_the_map_page_offline_in_chromium(world: dict[str, Any]) -> None:
         page.wait_for_url("**/map?q=place*")
         page.get_by_test_id("map-note").filter(has_text="1 photo here").wait_for()
         assert [u for u in asked if not u.startswith(base)] == []
+
+        # By hand: choose a photo without a position, click the map; drag another onto it.
+        unplace(daemon, photos)
+        page.goto(base + "/map?q=" + urllib.parse.quote("-has:gps"))
+        far, nodate = idof(photos["far"]), idof(photos["nodate"])
+        page.locator(f'[data-testid=map-unplaced][data-id="{far}"]').click()
+        page.get_by_test_id("map").click(position={"x": 300, "y": 200})
+        wait_until(lambda: (daemon.request("GET", f"/api/images/{far}")["gps"] or {}).get(
+            "source") == "manual", timeout=15)
+        page.locator(f'[data-testid=map-unplaced][data-id="{far}"]').wait_for(state="detached")
+        page.locator(f'[data-testid=map-unplaced][data-id="{nodate}"]').drag_to(
+            page.get_by_test_id("map"), target_position={"x": 500, "y": 250})
+        wait_until(lambda: (daemon.request("GET", f"/api/images/{nodate}")["gps"] or {}).get(
+            "source") == "manual", timeout=15)
+        assert serious_violations(page) == []
+        unplace(daemon, photos)
 
 
 def camera_shot(path: Path, utc: float, model: str, gps: tuple[float, float] | None = None,

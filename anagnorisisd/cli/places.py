@@ -1,6 +1,7 @@
 """`geotag`: positions for the photos that have none, from GPS tracks.
 
-    anagnorisisd geotag TRACK.gpx... [--offset SECONDS] [--max-gap SECONDS] [--dry-run]
+    anagnorisisd geotag TRACK.gpx [--offset SECONDS] [--max-gap SECONDS] [--dry-run]
+                       [--write-xmp]
 
 Each photo without a position of its own is placed on the tracks by its capture time in
 UTC (its own zone where the camera wrote one, else --offset: the camera clock's difference
@@ -34,6 +35,9 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     geotag.add_argument("--max-gap", type=int, default=300, metavar="SECONDS",
                         help="farthest from a track point a photo may be (default 300)")
     geotag.add_argument("--dry-run", action="store_true", help="say, store nothing")
+    geotag.add_argument("--write-xmp", action="store_true",
+                        help="also write the positions to the photos' XMP sidecars (as "
+                             "[ratings] write_xmp does for every change)")
     geotag.add_argument("--json", action="store_true")
     geotag.set_defaults(func=cmd_geotag)
 
@@ -52,6 +56,8 @@ def cmd_geotag(args: argparse.Namespace) -> int:
     query = f"?max_gap_s={args.max_gap}&apply={'false' if args.dry_run else 'true'}"
     if args.offset is not None:
         query += f"&offset_s={args.offset}"
+    if args.write_xmp:
+        query += "&write_xmp=true"
     answer = ask(config, "POST", "/api/geotag" + query, data)
     if args.json:
         print(json.dumps(answer, indent=1))

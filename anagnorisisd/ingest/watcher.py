@@ -137,6 +137,7 @@ class Debouncer:
         now = time.monotonic()
         with self._lock:
             due = [(p, c) for p, c in self._pending.items() if c.due <= now]
+            armed = {p: c.due for p, c in due}
         if not due:
             return
         observations: list[tuple[str, tuple[int, int] | str | None]] = []
@@ -171,7 +172,11 @@ class Debouncer:
                     w.seen(path, *seen, sidecars[path])
         with self._lock:
             for path, _ in observations:
-                self._pending.pop(path, None)
+                # An event since this look (a sidecar removed while its photo was being
+                # looked at) re-armed the check: it stays, to look again.
+                entry = self._pending.get(path)
+                if entry is not None and entry.due == armed.get(path, entry.due):
+                    self._pending.pop(path, None)
         self.on_change()
 
     def idle(self) -> bool:

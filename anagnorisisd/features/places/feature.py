@@ -79,8 +79,8 @@ class PlacesFeature(Feature):
     def __init__(self, context: FeatureContext) -> None:
         super().__init__(context)
         self.book = PositionBook(context.store)
-        self.out = PositionWriter(context.files_of) if context.config.ratings.write_xmp \
-            else None
+        self.out = PositionWriter(context.files_of)
+        self.write_xmp = context.config.ratings.write_xmp
         tiles = str(context.section.get("tile_url") or "")
         if tiles and not (tiles.startswith(("https://", "http://")) and all(
                 part in tiles for part in ("{z}", "{x}", "{y}"))):
@@ -105,17 +105,17 @@ class PlacesFeature(Feature):
         self.book.load()
 
     def start(self) -> None:
-        if self.out is not None:
-            self.out.start()
+        self.out.start()
 
     def stop(self) -> None:
-        if self.out is not None:
-            self.out.stop()
+        self.out.stop()
 
-    def fill(self, positions: dict[bytes, tuple[float, float]], source: str) -> int:
-        """Store these positions, and send them to the sidecars when asked to."""
+    def fill(self, positions: dict[bytes, tuple[float, float]], source: str,
+             write: bool = False) -> int:
+        """Store these positions, and send them to the sidecars with `[ratings] write_xmp`
+        (or when this call asks: geotag --write-xmp)."""
         count = self.book.put(positions, source)
-        if self.out is not None:
+        if self.write_xmp or write:
             self.out.put(positions)
         return count
 
@@ -124,7 +124,7 @@ class PlacesFeature(Feature):
         for filled in list(self.book.filled.values()):
             sources[filled.source] = sources.get(filled.source, 0) + 1
         return {"places": {"filled": sources,
-                           "xmp": self.out.status() if self.out is not None else None}}
+                           "xmp": {"write": self.write_xmp, **self.out.status()}}}
 
     def describe(self, content: bytes) -> dict[str, Any]:
         entry = self.context.catalog.get(content)
@@ -193,7 +193,7 @@ class PlacesFeature(Feature):
         return self.fill(chosen, "neighbour") if chosen else 0
 
     def geotag(self, tracks: list[bytes], offset_s: float | None, max_gap_s: float,
-               apply: bool) -> dict[str, Any]:
+               apply: bool, write_xmp: bool = False) -> dict[str, Any]:
         """Each photo with no position of its own and none given by hand, placed on the
         tracks by its capture time; stored only when `apply`."""
         track = merged([read_gpx(data) for data in tracks])
@@ -209,7 +209,7 @@ class PlacesFeature(Feature):
                    for i in found]
         if apply:
             self.fill({columns.ids[rows[i]]: (round(float(lat[i]), 6), round(float(lon[i]), 6))
-                       for i in found}, "gpx")
+                       for i in found}, "gpx", write_xmp)
         return {"matched": matched if apply else matched[:PREVIEW], "count": len(matched),
                 "unmatched": int(len(rows) - len(found)), "applied": apply,
                 "track": {"points": len(track.times)}}

@@ -38,6 +38,11 @@ const STYLE = `
 .map-cluster span { position: absolute; bottom: -6px; right: -8px; background: #1d2330;
   color: #fff; font: 600 11px/1 system-ui, sans-serif; padding: 3px 5px; border-radius: 9px; }
 .map-note { color: var(--muted); font-size: .85rem; margin: 0; }
+.map-lacking { display: flex; flex-wrap: wrap; gap: .3rem; align-items: center; }
+.map-lacking .map-note { flex-basis: 100%; }
+.map-unplaced { padding: 0; border: 2px solid transparent; background: none; cursor: grab; }
+.map-unplaced[aria-pressed=true] { border-color: var(--accent-ink); }
+.map-unplaced img { width: 64px; height: 48px; object-fit: cover; display: block; }
 `;
 
 function boxOf(map) {
@@ -60,9 +65,10 @@ class MapPage {
     const box = panel.el("div", { id: "places-map", "data-testid": "map",
       role: "region", "aria-label": "Map of where the photos were taken" });
     const proposed = panel.el("p", { class: "map-note", "data-testid": "proposals" });
+    const lacking = panel.el("div", { class: "map-lacking", "data-testid": "map-lacking" });
     root.replaceChildren(panel.el("div", { class: "map-page" },
       panel.el("h2", {}, q ? `Where: ${q}` : "Where the photos were taken"), note, proposed,
-      box));
+      lacking, box));
     try {
       await libs();
     } catch (err) {
@@ -83,8 +89,65 @@ class MapPage {
     this.layer = L.layerGroup().addTo(map);
     this.tiles = null;
     map.on("moveend", () => this.draw(note));
+    this.placing = null;
+    // A photo without a position goes where it is dropped, or where the map is clicked
+    // after choosing it (the keyboard's way).
+    box.addEventListener("dragover", (e) => e.preventDefault());
+    box.addEventListener("drop", (e) => {
+      e.preventDefault();
+      const id = e.dataTransfer.getData("text/plain");
+      if (/^[0-9a-f]{64}$/.test(id)) this.place(id, map.mouseEventToLatLng(e), note, lacking);
+    });
+    map.on("click", (e) => {
+      if (this.placing) this.place(this.placing, e.latlng, note, lacking);
+    });
     await this.draw(note);
     await this.offer(proposed, note);
+    await this.unplaced(lacking);
+  }
+
+  // This search's photos with no position: drag one onto the map, or choose it and click.
+  async unplaced(strip) {
+    const q = ["-has:gps", this.q].filter(Boolean).join(" ");
+    let answer;
+    try {
+      answer = await panel.api("/api/images?" + new URLSearchParams({ q, per_page: 24 }));
+    } catch {
+      strip.replaceChildren();
+      return;
+    }
+    if (!answer.total) {
+      strip.replaceChildren();
+      return;
+    }
+    strip.replaceChildren(
+      panel.el("p", { class: "map-note" }, `${panel.plural(answer.total, "photo")} without ` +
+        "a position: drag one onto the map, or choose it and click where it was taken."),
+      ...answer.items.map((item) => panel.el("button", { type: "button", draggable: "true",
+        class: "map-unplaced", "data-testid": "map-unplaced", "data-id": item.id,
+        "aria-pressed": String(this.placing === item.id),
+        title: `${item.path}: choose, then click on the map`,
+        ondragstart: (e) => e.dataTransfer.setData("text/plain", item.id),
+        onclick: (e) => {
+          this.placing = this.placing === item.id ? null : item.id;
+          strip.querySelectorAll("button").forEach((b) =>
+            b.setAttribute("aria-pressed", String(b.dataset.id === this.placing)));
+          e.currentTarget.focus();
+        } }, panel.el("img", { src: panel.thumb(item.id), alt: item.path.split("/").pop() }))));
+  }
+
+  async place(id, latlng, note, strip) {
+    const at = latlng.wrap();
+    try {
+      await panel.api(`/api/images/${id}/place`,
+        { method: "PUT", body: { lat: Number(at.lat.toFixed(6)), lon: Number(at.lng.toFixed(6)) } });
+      panel.toast("Placed on the map, by hand", "info");
+      this.placing = null;
+      await this.draw(note);
+      await this.unplaced(strip);
+    } catch (err) {
+      panel.report(err);
+    }
   }
 
   // Photos without a position, taken minutes from the same camera's placed shots: their

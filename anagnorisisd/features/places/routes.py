@@ -83,7 +83,9 @@ PATHS: dict[str, Any] = {
             {"name": "max_gap_s", "in": "query", "schema": {"type": "integer", "minimum": 1,
                                                             "maximum": 86400}},
             {"name": "apply", "in": "query", "schema": {"type": "string",
-                                                        "enum": ["true", "false"]}}],
+                                                        "enum": ["true", "false"]}},
+            {"name": "write_xmp", "in": "query", "schema": {"type": "string",
+                                                            "enum": ["true", "false"]}}],
         "requestBody": {"required": True, "content": {"application/gpx+xml": {
             "schema": {"type": "string", "format": "binary"}}}},
         "responses": {"200": json_response({"type": "object", "required": [
@@ -152,8 +154,9 @@ async def geotag(request: web.Request) -> web.Response:
     given = one_param(request, "offset_s") is not None
     gap = int_param(request, "max_gap_s", int(MAX_GAP_S), 1, 86400)
     apply = one_param(request, "apply") or "false"
-    if apply not in ("true", "false"):
-        raise BadRequest("apply is true or false")
+    write = one_param(request, "write_xmp") or "false"
+    if apply not in ("true", "false") or write not in ("true", "false"):
+        raise BadRequest("apply and write_xmp are true or false")
     if request.content_length is not None and request.content_length > MAX_GPX_BYTES:
         raise web.HTTPRequestEntityTooLarge(MAX_GPX_BYTES, request.content_length,
                                             text='{"error": "a GPX file of at most 50 MB"}',
@@ -163,7 +166,7 @@ async def geotag(request: web.Request) -> web.Response:
         data = await request.content.read(MAX_GPX_BYTES + 1)
         try:
             return await run_blocking(feature.geotag, [data], offset if given else None,
-                                      float(gap), apply == "true")
+                                      float(gap), apply == "true", write == "true")
         except TrackError as exc:
             raise Unprocessable(str(exc)) from None
 
