@@ -61,8 +61,8 @@ def cluster_run(n: int) -> list[tuple[int, float, float, int]]:
     cols = columns(n)
     store = SimpleNamespace()
     feature = PlacesFeature.__new__(PlacesFeature)
-    feature.context = SimpleNamespace(search=SimpleNamespace(catalog=SimpleNamespace(
-        columns=lambda: cols)))  # type: ignore[assignment]
+    feature.context = SimpleNamespace(section={}, search=SimpleNamespace(  # type: ignore[assignment]
+        catalog=SimpleNamespace(columns=lambda: cols)))
     feature.book = PositionBook(store)
     rng = np.random.default_rng(8)
     lacking = np.flatnonzero(np.isnan(cols.lat))[: n // 10]  # a tenth filled from tracks
@@ -136,6 +136,8 @@ def main() -> None:
         print(f"| {zoom} | {ours:.1f} | {bare:.1f} | {count:,} |")
     geo = geotag_run()
     print("\n2. geotagging 100,000 photos against a 1,000,000-point track")
+    print("| step | result |")
+    print("|---|---|")
     print(f"| locate (searchsorted, gaps, interpolation) | {geo['locate_s']:.3f} s |")
     print(f"| limit: one bare np.interp | {geo['interp_s']:.3f} s |")
     print(f"| matched within 300 s | {geo['matched']:,.0f} |")

@@ -142,6 +142,10 @@ def test_a_real_track_places_photos_by_their_time_in_utc(world: dict[str, Any]) 
     # without: the UTC one where it was.
     out = run_cli("geotag", str(TRACK), "--offset", "3600", "--config", str(world["config"]))
     assert out.returncode == 0 and "placed 3 photos" in out.stdout, (out.stdout, out.stderr)
+    both = run_cli("geotag", str(TRACK), str(GPX / "cerknicko-jezero.gpx"), "--dry-run",
+                   "--config", str(world["config"]))
+    assert [line.split(":")[0] for line in both.stdout.splitlines()] == [
+        "korita-zbevnica.gpx", "cerknicko-jezero.gpx"], both.stdout
     out = run_cli("geotag", str(TRACK), "--write-xmp", "--config", str(world["config"]))
     assert "placed 2 photos" in out.stdout, out.stdout
     utc = daemon.request("GET", f"/api/images/{idof(photos['utc'])}")["gps"]

@@ -43,27 +43,28 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_geotag(args: argparse.Namespace) -> int:
+    """Each track in turn (a photo two tracks both place takes the later one's)."""
     config = load_config(args.config)
-    if len(args.tracks) > 1:
-        raise SystemExit("anagnorisisd: one track at a time for now (run it once per file)")
-    track = args.tracks[0]
-    try:
-        if track.stat().st_size > MAX_TRACK_BYTES:
-            raise SystemExit(f"anagnorisisd: {track} is over {MAX_TRACK_BYTES >> 20} MB")
-        data = track.read_bytes()
-    except OSError as exc:
-        raise SystemExit(f"anagnorisisd: cannot read {track}: {exc.strerror}") from None
+    tracks = []
+    for track in args.tracks:
+        try:
+            if track.stat().st_size > MAX_TRACK_BYTES:
+                raise SystemExit(f"anagnorisisd: {track} is over {MAX_TRACK_BYTES >> 20} MB")
+            tracks.append((track, track.read_bytes()))
+        except OSError as exc:
+            raise SystemExit(f"anagnorisisd: cannot read {track}: {exc.strerror}") from None
     query = f"?max_gap_s={args.max_gap}&apply={'false' if args.dry_run else 'true'}"
     if args.offset is not None:
         query += f"&offset_s={args.offset}"
     if args.write_xmp:
         query += "&write_xmp=true"
-    answer = ask(config, "POST", "/api/geotag" + query, data)
-    if args.json:
-        print(json.dumps(answer, indent=1))
-        return 0
-    verb = "would place" if args.dry_run else "placed"
-    print(f"{track.name}: {answer['track']['points']} timed points; {verb} "
-          f"{plural(answer['count'], 'photo')}, {answer['unmatched']} without a point within "
-          f"{args.max_gap} s")
+    for track, data in tracks:
+        answer = ask(config, "POST", "/api/geotag" + query, data)
+        if args.json:
+            print(json.dumps({"track": str(track), **answer}, indent=1))
+            continue
+        verb = "would place" if args.dry_run else "placed"
+        print(f"{track.name}: {answer['track']['points']} timed points; {verb} "
+              f"{plural(answer['count'], 'photo')}, {answer['unmatched']} without a point "
+              f"within {args.max_gap} s")
     return 0

@@ -62,8 +62,8 @@ def clusters(lat: NDArray[np.float64], lon: NDArray[np.float64], rows: NDArray[n
     count, bounding box and cover (the best by `cover_key`), the largest first.
 
     Linear in the photos: the cells are numbered within the box (a screen holds a few
-    hundred), counted and summed with bincount, their extremes with ufunc.at; a box of more
-    than MAX_CELLS cells (a whole world at street level) is refused by the caller's zoom."""
+    hundred), counted and summed with bincount, the best of each with one ufunc.at; a box
+    of more than MAX_CELLS cells (a whole world at street level) is refused."""
     if not len(rows):
         return []
     west, south, east, north = box
@@ -83,12 +83,14 @@ def clusters(lat: NDArray[np.float64], lon: NDArray[np.float64], rows: NDArray[n
     used = np.flatnonzero(counts)
     mean_lat = np.bincount(where, weights=la, minlength=size)[used] / counts[used]
     mean_lon = np.bincount(where, weights=lo, minlength=size)[used] / counts[used]
-    extremes = []
-    for values, ufunc, start in ((lo, np.minimum, np.inf), (la, np.minimum, np.inf),
-                                 (lo, np.maximum, -np.inf), (la, np.maximum, -np.inf)):
-        out = np.full(size, start)
-        ufunc.at(out, where, values)
-        extremes.append(out[used])
+    # A cluster's box is its cell (within the window): it holds every photo of the
+    # cluster and none of another, so a click's within: finds exactly those.
+    cell_x, cell_y = used % across, used // across
+    cell_west = ((west + cell_x * cell + 180.0) % 360.0) - 180.0
+    extremes = [np.maximum(cell_west, west) if west <= east else cell_west,
+                np.maximum(south + cell_y * cell, south),
+                np.minimum(cell_west + cell, east if west <= east else 180.0),
+                np.minimum(south + (cell_y + 1) * cell, north)]
     key = cover_key[rows]
     best = np.full(size, -np.inf)
     np.maximum.at(best, where, key)

@@ -206,7 +206,9 @@ class MapPage {
       const marker = L.marker([c.lat, c.lon], { icon, keyboard: true,
         title: `${panel.plural(c.count, "photo")} here`, alt: `${panel.plural(c.count, "photo")}` });
       marker.on("click", () => {
-        const [w, s, e, n] = c.bbox.map((v, i) => (i < 2 ? v - 1e-5 : v + 1e-5).toFixed(5));
+        const limit = [180, 90, 180, 90];
+        const [w, s, e, n] = c.bbox.map((v, i) => Math.max(-limit[i], Math.min(limit[i],
+          i < 2 ? v - 1e-5 : v + 1e-5)).toFixed(5));
         panel.search([`within:${w},${s},${e},${n}`, this.q].filter(Boolean).join(" "));
       });
       this.layer.addLayer(marker);
