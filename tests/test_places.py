@@ -29,6 +29,7 @@ from tests.helpers import (
     wait_until,
     write_config,
 )
+from tools.npm_files import PHONE_GPS
 
 GPX = REPO / ".venv" / "gpx"
 TRACK = GPX / "korita-zbevnica.gpx"  # 3-4 October 2010, near Rijeka, Croatia
@@ -77,6 +78,9 @@ def world(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
         "far": shot(library / "far.jpg", float(track.times[-1]) + 86400 * 30, seed=5),
     }
     photos["nodate"] = make_photo(library / "nodate.jpg", 320, 240, seed=6)  # mtime only
+    # a real phone's photo with the position its phone wrote (a Nokia Lumia 820, 2013)
+    photos["phone"] = library / "phone.jpg"
+    shutil.copyfile(PHONE_GPS.fetch(REPO / ".venv" / "npm")[0], photos["phone"])
     config = write_config(root / "config.toml", {
         "library": {"paths": [str(library)]}, "storage": {"data_dir": str(root / "data")},
         "server": {"port": free_port()}, "watcher": {"debounce_s": 0.2, "settle_s": 0.2},
@@ -111,9 +115,17 @@ def test_near_and_within_find_a_photo_by_its_own_gps(world: dict[str, Any]) -> N
     assert found(daemon, "near:40.4,-3.7,100") == set()  # Madrid
     assert found(daemon, "within:-10,35,5,44") == {lisbon}
     assert found(daemon, "within:170,35,-5,44") == {lisbon}  # across the antimeridian
-    assert found(daemon, "has:gps") == {lisbon}
+    phone = idof(photos["phone"])
+    assert found(daemon, "has:gps") == {lisbon, phone}
     assert daemon.request("GET", f"/api/images/{lisbon}")["gps"] == {
         "lat": 38.7223, "lon": -9.1393, "source": "exif"}
+    # 55°2'19.521" N 8°27'25.886" E, as the phone wrote it (exiv2 reads the same): the
+    # north tip of Sylt, whose nearest town is List
+    gps = daemon.request("GET", f"/api/images/{phone}")["gps"]
+    assert gps["source"] == "exif" and abs(gps["lat"] - (55 + 2 / 60 + 19.521 / 3600)) < 1e-5
+    assert abs(gps["lon"] - (8 + 27 / 60 + 25.886 / 3600)) < 1e-5
+    assert found(daemon, "near:55.0389,8.4572,1") == {phone}
+    assert found(daemon, "place:schleswig-holstein") == {phone}
     for bad in ("near:91,0", "near:38,-9,0", "near:a,b", "within:1,2,3",
                 "within:0,50,10,40"):
         code, body = http_error(daemon, "GET", "/api/images?q=" + urllib.parse.quote(bad))
@@ -135,7 +147,7 @@ def test_a_real_track_places_photos_by_their_time_in_utc(world: dict[str, Any]) 
     i = 200
     assert nearest["gap_s"] <= 4 + 1e-6
     assert abs(nearest["lat"] - track.lat[i]) < 0.001 and abs(nearest["lon"] - track.lon[i]) < 0.001
-    assert found(daemon, "has:gps") == {idof(photos["lisbon"])}  # a dry run stores nothing
+    assert found(daemon, "has:gps") == {idof(photos["lisbon"]), idof(photos["phone"])}
 
     # The command, with the wrong camera's offset: it is placed (the zoned photo keeps its
     # own zone; the UTC one, read an hour off, lands elsewhere on the track), then again

