@@ -39,7 +39,12 @@ def test_the_wheel_installs_and_runs_outside_the_repository(tmp_path: Path) -> N
     for needed in ("anagnorisisd/panel/index.html", "anagnorisisd/panel/app.js",
                    "anagnorisisd/builtin/clip_stage.py",
                    "anagnorisisd/ml/shipped/shapes-clip-mini/visual/model.onnx",
-                   "anagnorisisd/ml/shipped/shapes-clip-mini/textual/tokenizer.json"):
+                   "anagnorisisd/ml/shipped/shapes-clip-mini/textual/tokenizer.json",
+                   "anagnorisisd/features/albums/panel.js",
+                   "anagnorisisd/features/places/panel.js",
+                   "anagnorisisd/features/places/vendor/leaflet.js",
+                   "anagnorisisd/features/places/vendor/countries-110m.json",
+                   "anagnorisisd/features/places/vendor/LICENSE-leaflet"):
         assert needed in names, needed
     entry_points = zipfile.ZipFile(wheel).read(
         next(n for n in names if n.endswith("entry_points.txt"))).decode()
