@@ -580,23 +580,36 @@ export class ImagesPage {
   refreshIfChanged(status) {
     const index = status.index || {};
     const library = { files: status.files.total, done: status.files.done,
-      searchable: (index.items ?? 0) + (index.fresh ?? 0), pending: status.files.pending };
+      searchable: (index.items ?? 0) + (index.fresh ?? 0), pending: status.files.pending,
+      groupings: (status.culling || {}).groupings };
     const before = this.seenLibrary;
     this.seenLibrary = library;
-    const changed = before && (before.files !== library.files || before.done !== library.done ||
-      before.searchable !== library.searchable);
-    if (!changed || document.getElementById("page-images").hidden) return;
     const q = urlState().q.trim().toLowerCase();
+    // a group list also follows the groups themselves, which are made again a moment
+    // after the library changes (a photo put back by an undo joins its burst then)
+    const regrouped = before && GROUPED.includes(q) && before.groupings !== library.groupings;
+    const changed = before && (before.files !== library.files || before.done !== library.done ||
+      before.searchable !== library.searchable || regrouped);
+    if (!changed || document.getElementById("page-images").hidden) return;
     const dialogs = this.viewer.dialog.open || this.compare.dialog.open;
     const roomOnPage = !GROUPED.includes(q) && q !== "rate-next" &&
       this.items.length < PER_PAGE && !dialogs;
     // A group list (cull, stacks, duplicates) is short and is redrawn whole whenever the
     // library changes: a trash, an undo, a photo indexed into a group.
     const groups = GROUPED.includes(q) && !dialogs;
-    if (this.refreshing) return;
+    if (this.refreshing) {  // one at a time; a change meanwhile is looked at after it
+      if (groups) this.refreshWanted = true;
+      return;
+    }
     if (roomOnPage || groups || this.refreshWanted) {
       this.refreshWanted = false;
-      this.refreshing = this.load().finally(() => { this.refreshing = null; });
+      this.refreshing = this.load().finally(() => {
+        this.refreshing = null;
+        if (this.refreshWanted && groups) {
+          this.refreshWanted = false;
+          this.refreshing = this.load().finally(() => { this.refreshing = null; });
+        }
+      });
     } else if (!GROUPED.includes(q) && q !== "rate-next") {
       this.refreshing = this.refreshFullPage().finally(() => { this.refreshing = null; });
     }

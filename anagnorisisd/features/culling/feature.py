@@ -48,6 +48,9 @@ class CullingFeature(Feature):
         self.context.schedule(self.culling.refresh, self.context.config.index.check_interval_s,
                               "stacks")
 
+    def status(self) -> dict[str, Any]:
+        return {"culling": {"groupings": self.culling.groupings}}
+
     def ask(self, count: int) -> list[tuple[bytes, str]]:
         if count < 2:
             return []

@@ -70,6 +70,8 @@ class Culling:
         self.rules = rules
         self.duplicate_threshold = duplicate_threshold
         self._latest: Grouping | None = None
+        self.groupings = 0
+        """How many groupings were made: the panel redraws a group list when it moves."""
         self._lock = threading.Lock()
         self._prints: OrderedDict[bytes, Fingerprint] = OrderedDict()
         self._pans: dict[bytes, str | None] = {}
@@ -114,6 +116,7 @@ class Culling:
                 [[columns.ids[int(i)] for i in rows] for rows in brackets],
                 [[columns.ids[int(i)] for i in rows] for rows in panoramas],
                 generation, time.perf_counter() - start)
+            self.groupings += 1
             return self._latest
 
     def latest(self) -> Grouping:
