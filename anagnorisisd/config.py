@@ -24,6 +24,7 @@ DEFAULT_EXTENSIONS = [
     ".heic", ".heif", ".avif", ".jxl",  # phones and the web (pillow-heif, pillow-jxl-plugin)
     ".cr2", ".cr3", ".nef", ".nrw", ".arw", ".dng", ".raf", ".orf", ".rw2", ".pef",
     ".srw",  # camera RAW (rawpy/LibRaw)
+    ".mp4", ".mov", ".m4v", ".3gp", ".mkv", ".webm", ".avi",  # video (PyAV/FFmpeg)
 ]
 
 
@@ -91,6 +92,9 @@ class LimitsConfig:
     max_pixels: int = bounded(120_000_000, 1_000_000, 2_000_000_000)
     decode_budget_pixels: int = bounded(128_000_000, 1_000_000, 8_000_000_000)
     max_file_mb: int = bounded(2048, 1, 1_000_000)
+    max_video_mb: int = bounded(65536, 1, 100_000_000)
+    max_video_seconds: int = bounded(86_400, 1, 10_000_000)
+    video_scenes: int = bounded(16, 1, 1000)
 
 
 @dataclass(frozen=True)

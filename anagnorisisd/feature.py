@@ -179,6 +179,15 @@ class Feature:
         best first, fused with the ranking by meaning; None when it has nothing to say."""
         return None
 
+    def moments(self, vector: NDArray[np.float32], limit: int,
+                among: list[bytes] | None = None) -> dict[bytes, tuple[float, float]]:
+        """For a search by meaning (words, or similar:ID): items it scores by their parts (a
+        video by its scenes), each with its best cosine to `vector` and the moment, in
+        seconds, that scored it; the `limit` best, or exactly those `among` (the hits
+        shown, which then carry the moment as ``at_s``). A part that scores higher than
+        the whole lifts the item to that score."""
+        return {}
+
     def annotate(self, hits: list[Any], query: Any) -> None:
         """Add what it knows to the hits shown (``hit.extra[...]``: the lines of text a
         result was found by)."""

@@ -51,6 +51,11 @@ class PixelSource(Protocol):
         """The file's pixels at `need` (decoding them first, once, if no stage has yet)."""
         ...
 
+    def moments(self, need: PixelNeed) -> list[tuple[float | None, Image.Image]]:
+        """A video's scenes, each with its time in seconds, at `need`; a photo's one
+        picture, with no time."""
+        ...
+
 
 @dataclass
 class StageInput:
@@ -80,6 +85,15 @@ class StageInput:
         if self.source is None:
             raise RuntimeError("no pixels: this StageInput was not made by the runner")
         return self.source.view(need or self.need or PixelNeed())
+
+    def moments(self, need: PixelNeed | None = None) -> list[tuple[float | None, Image.Image]]:
+        """For a video, its scenes (imaging.video_frames: scene changes, bounded per clip
+        and per minute), each with its time in seconds, from the same one look at the clip
+        that made its ``pixels()`` (the poster); for a photo, ``[(None, pixels())]``. A
+        stage that reads scenes finds what happens inside a clip, and when."""
+        if self.source is None:
+            raise RuntimeError("no pixels: this StageInput was not made by the runner")
+        return self.source.moments(need or self.need or PixelNeed())
 
 
 @dataclass

@@ -7,7 +7,8 @@ runs in a small thread pool with a bounded look-ahead (rclip's trick): while the
 embeds one chunk, the next chunks are being prepared (and decoded, for a photo no earlier
 stage decoded), so the model does not wait and memory stays bounded by the look-ahead.
 The model's identity is the stage version, so switching models re-embeds everything, and
-each stored vector names the model that made it.
+each stored vector names the model that made it. A video is embedded scene by scene
+(``StageInput.moments``), in the caller's thread: the video lane's, never the photos'.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from anagnorisisd.imaging.decoding import failure_reason
+from anagnorisisd.imaging.video import is_video
 from anagnorisisd.ml.layout import ModelError
 from anagnorisisd.ml.protocol import Embedded, ImageModel, Stopped
 from anagnorisisd.stage import (
@@ -81,6 +83,9 @@ class ClipStage(Stage):
 
     def _embed(self, model: ImageModel, batch: list[StageInput]) -> list[StageOutput]:
         outputs: list[StageOutput | None] = [None] * len(batch)
+        for index, item in enumerate(batch):
+            if is_video(item.path):
+                outputs[index] = self._video(model, item)
         made_by: list[tuple[int, Embedded]] = []
         pending: deque[tuple[int, Future[Any]]] = deque()
         next_index = 0
@@ -88,7 +93,8 @@ class ClipStage(Stage):
         def top_up() -> None:
             nonlocal next_index
             while next_index < len(batch) and len(pending) < self.lookahead:
-                pending.append((next_index, self._model_input(model, batch[next_index])))
+                if outputs[next_index] is None:
+                    pending.append((next_index, self._model_input(model, batch[next_index])))
                 next_index += 1
 
         top_up()
@@ -123,6 +129,33 @@ class ClipStage(Stage):
             if not model.trusted(made):
                 outputs[index] = StageOutput.later("its worker was caught answering wrongly")
         return [o if o is not None else StageOutput.fail("not processed") for o in outputs]
+
+    def _video(self, model: ImageModel, item: StageInput) -> StageOutput:
+        """A clip's vector is the mean of its scenes' (what near-duplicates and the evaluator
+        compare); each scene's own vector and time are kept beside it, so a search finds the
+        moment (``moments``, ``moment_embeddings``: float16 rows in the same order)."""
+        try:
+            moments = item.moments(model.pixel_need())
+            prepared = [model.prepare(image) for _, image in moments]
+        except FileNotFoundError:
+            return StageOutput.later("the file vanished while it was read")
+        except Exception as exc:
+            return StageOutput.fail(failure_reason(exc))
+        made = self._vectors(model, prepared)
+        problem = next((m for m in made if isinstance(m, Exception)), None)
+        if problem is not None:
+            return StageOutput.fail(str(problem))
+        done = [m for m in made if isinstance(m, Embedded)]
+        if not all(model.trusted(m) for m in done):
+            return StageOutput.later("its worker was caught answering wrongly")
+        rows = np.stack([m.vector for m in done]).astype(np.float32)
+        mean = rows.mean(axis=0)
+        mean /= max(float(np.linalg.norm(mean)), 1e-12)
+        return StageOutput.ok({
+            "model": model.identity, "dim": int(mean.shape[0]),
+            "embedding": mean.astype(np.float16).tobytes(),
+            "moments": [round(float(at or 0.0), 3) for at, _ in moments],
+            "moment_embeddings": rows.astype(np.float16).tobytes(), **done[0].source})
 
     @staticmethod
     def _vectors(model: ImageModel, inputs: list[Any]) -> Sequence[Embedded | Exception]:

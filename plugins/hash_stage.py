@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from blake3 import blake3
 
 from anagnorisisd.imaging.decoding import Limits
+from anagnorisisd.imaging.video import VideoLimits, is_video
 from anagnorisisd.ingest.safe_io import UnreadableFile, open_regular
 from anagnorisisd.stage import Setting, Stage, StageContext, StageInput, StageOutput, StageSkip
 
@@ -26,7 +27,9 @@ def hash_file(path: str) -> tuple[bytes, int, int]:
     The stat is taken before and after reading so a file that changes under us
     is caught instead of being recorded with a hash of half-old, half-new bytes.
     """
-    with open_regular(path, Limits.max_file_bytes, buffering=0) as f:
+    limit, setting = ((VideoLimits.max_bytes, "max_video_mb") if is_video(path)
+                      else (Limits.max_file_bytes, "max_file_mb"))
+    with open_regular(path, limit, buffering=0, setting=setting) as f:
         before = os.fstat(f.fileno())
         hasher = blake3()
         buf = bytearray(CHUNK)

@@ -4,18 +4,22 @@ and the nearest town, and the rating, flags and keywords other photo tools wrote
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
 from PIL import Image
 
+from anagnorisisd.imaging.apple import content_identifier
 from anagnorisisd.imaging.convert import displayed_size
 from anagnorisisd.imaging.decoding import Limits, open_header
 from anagnorisisd.imaging.exif import read_exif, read_tags, tiff_tags, xmp_packet
 from anagnorisisd.imaging.formats import is_raw, raw_size
 from anagnorisisd.imaging.keywords import merge, read_iptc_keywords, read_xmp_keywords
 from anagnorisisd.imaging.places import PLACES
+from anagnorisisd.imaging.video import describe as describe_video
+from anagnorisisd.imaging.video import is_video
 from anagnorisisd.imaging.xmp_position import read_position
 from anagnorisisd.imaging.xmp_sidecar import read_sidecars
 from anagnorisisd.ingest.safe_io import open_regular
@@ -25,7 +29,25 @@ from anagnorisisd.stage import Stage, StageContext, StageInput, StageOutput
 
 def read_meta(path: str) -> dict[str, Any]:
     """Format, displayed size, file size, capture time, camera and place, without decoding
-    pixels: Pillow's ``open`` parses only the header (and, for RAW, LibRaw its own)."""
+    pixels: Pillow's ``open`` parses only the header (and, for RAW, LibRaw its own); a
+    video's container says its own (imaging.video, one frame for its display turn)."""
+    if is_video(path):
+        return with_sidecars(path, video_meta(path), [], [])
+    return with_sidecars(path, *photo_meta(path))
+
+
+def video_meta(path: str) -> dict[str, Any]:
+    record = describe_video(path)
+    stat = os.stat(path)
+    record["file_size"] = stat.st_size
+    if record.get("taken_at") is None:
+        record["taken_at"] = dt.datetime.fromtimestamp(stat.st_mtime).replace(
+            microsecond=0).isoformat()
+        record["taken_source"] = "file-modified"
+    return record
+
+
+def photo_meta(path: str) -> tuple[dict[str, Any], list[str | None], list[str | None]]:
     embedded: list[str | None] = []
     iptc: list[str | None] = []
     with open_regular(path, Limits.max_file_bytes) as raw:
@@ -42,8 +64,16 @@ def read_meta(path: str) -> dict[str, Any]:
                 record = {"format": (img.format or "").lower(), "width": width,
                           "height": height, "frames": int(getattr(img, "n_frames", 1))}
                 record.update(read_exif(img, stat.st_mtime))
+                record["content_id"] = content_identifier(img.getexif())
                 embedded, iptc = read_xmp_keywords(xmp_packet(img)), read_iptc_keywords(img)
     record["file_size"] = stat.st_size
+    return record, embedded, iptc
+
+
+def with_sidecars(path: str, record: dict[str, Any], embedded: list[str | None],
+                  iptc: list[str | None]) -> dict[str, Any]:
+    """What the sidecars add: a position where the file has none, the flags (a sidecar wins
+    over the file), the keywords of both."""
     packets, flags, sidecar_at = read_sidecars(path)
     record["gps_source"] = "exif" if record.get("gps") else None
     if not record.get("gps"):  # the file says nowhere: a sidecar may (digiKam, geotaggers)
@@ -81,8 +111,9 @@ class MetaStage(Stage):
     name: ClassVar[str] = "meta"
     reads_sidecars: ClassVar[bool] = True
     provides: ClassVar[tuple[str, ...]] = ("metadata",)
-    version = "5"  # 5: a sidecar's position; 4: keywords; 3: exposure bias; 2: capture time
-    # with its source, camera, lens, exposure, GPS, place, XMP
+    version = "6"  # 6: videos, Apple's Live Photo identifier; 5: a sidecar's position;
+    # 4: keywords; 3: exposure bias; 2: capture time with its source, camera, lens,
+    # exposure, GPS, place, XMP
 
     def __init__(self, config: dict[str, Any], context: StageContext | None = None) -> None:
         super().__init__(config, context)

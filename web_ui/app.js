@@ -71,6 +71,7 @@ function listen() {
 const panelApi = {
   api, // JSON from the daemon, the token on it where one is set
   el, plural, quoted, report, thumb, toast, // the panel's own small helpers
+  withToken, // a URL the browser fetches by itself (an img or video src), with the token
   // A row of the feature's own controls under the search box.
   addToSearchBar: (node) => document.getElementById("feature-controls").append(node),
   search(q) { // the Images page with this search, from whichever page asked

@@ -34,7 +34,7 @@ from anagnorisisd.events import (
     WorkerDistrusted,
 )
 from anagnorisisd.feature import FeatureContext
-from anagnorisisd.imaging import decoding
+from anagnorisisd.imaging import decoding, video
 from anagnorisisd.ingest.scanner import ScanReport, normalise_root, scan
 from anagnorisisd.ingest.watcher import Debouncer, LibraryWatcher
 from anagnorisisd.ml.service import ModelService
@@ -59,6 +59,8 @@ class Library:
         limits = config.limits
         decoding.configure(limits.max_pixels, limits.decode_budget_pixels,
                            limits.max_file_mb << 20)
+        video.configure(limits.max_video_mb << 20, limits.max_video_seconds,
+                        limits.max_pixels, limits.video_scenes)
         self.hub = Hub()
         """The one event hub: the parts publish, and only this class subscribes (wire)."""
         self.instance = InstanceLock(config.data_dir)

@@ -10,7 +10,7 @@ from typing import Any
 from anagnorisisd.app.library import Library
 from anagnorisisd.ingest.safe_io import inside, real_roots
 from anagnorisisd.search.query import Query
-from anagnorisisd.search.service import Page
+from anagnorisisd.search.results import Page
 
 SUMMARY_ITEMS = 20
 PHOTO_FIELDS = ("taken_at", "taken_offset", "taken_source", "camera", "lens", "focal_length",

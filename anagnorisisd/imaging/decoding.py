@@ -28,6 +28,7 @@ from typing import IO
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from anagnorisisd.imaging import formats
+from anagnorisisd.imaging.video import VideoRefused, is_video
 from anagnorisisd.ingest.safe_io import UnreadableFile, open_regular
 
 ORIENTATION = 0x0112
@@ -135,13 +136,19 @@ def draft_box(width: int, height: int, target: int | None, longest: int | None
 @contextmanager
 def decoded(source: str | bytes, target: int | None = None,
             longest: int | None = None) -> Iterator[Image.Image]:
-    """The image at a path (or in bytes), decoded, first frame, EXIF-upright.
+    """The image at a path (or in bytes), decoded, first frame, EXIF-upright; for a video,
+    its poster frame (imaging.video_frames), upright.
 
     With `target`, a JPEG is decoded at the smallest libjpeg scale whose sides are
     still at least `target`; with `longest`, whose longest side is at least that. The
     pixels are held against the decode budget until the with-block ends: shrink the image
     inside it.
     """
+    if isinstance(source, str) and is_video(source):  # a video's picture is its poster
+        from anagnorisisd.imaging.video_frames import poster
+
+        yield poster(source, target, longest)
+        return
     raw = (io.BytesIO(source) if isinstance(source, bytes)
            else open_regular(source, Limits.max_file_bytes))
     if isinstance(source, str) and formats.is_raw(source):
@@ -171,6 +178,6 @@ def failure_reason(exc: BaseException, doing: str = "cannot decode") -> str:
     images: our own refusals say themselves, anything else names its type."""
     if isinstance(exc, UnidentifiedImageError):
         return "not an image Pillow can read"
-    if isinstance(exc, UnreadableFile | ImageTooLarge | formats.RawError):
+    if isinstance(exc, UnreadableFile | ImageTooLarge | formats.RawError | VideoRefused):
         return str(exc)
     return f"{doing}: {type(exc).__name__}: {exc}"

@@ -41,8 +41,8 @@ def kind_of(mode: int) -> str:
     return "not a regular file"
 
 
-def open_regular(path: str, max_bytes: int | None = None,
-                 buffering: int = -1) -> io.BufferedReader | io.FileIO:
+def open_regular(path: str, max_bytes: int | None = None, buffering: int = -1,
+                 setting: str = "max_file_mb") -> io.BufferedReader | io.FileIO:
     """Open a regular file for reading, or raise UnreadableFile saying why not.
 
     O_NONBLOCK makes opening a FIFO return at once instead of waiting for a writer;
@@ -55,7 +55,7 @@ def open_regular(path: str, max_bytes: int | None = None,
             raise UnreadableFile(f"{kind_of(st.st_mode)}, not a regular file")
         if max_bytes is not None and st.st_size > max_bytes:
             raise UnreadableFile(f"{st.st_size >> 20} MiB, larger than the "
-                                 f"{max_bytes >> 20} MiB limit ([limits] max_file_mb)")
+                                 f"{max_bytes >> 20} MiB limit ([limits] {setting})")
         flags = fcntl.fcntl(fd, fcntl.F_GETFL)
         fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)
         return os.fdopen(fd, "rb", buffering=buffering)  # type: ignore[return-value]

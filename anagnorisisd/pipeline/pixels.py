@@ -11,6 +11,9 @@ size and the sizes of the stages after it.
 A RAW file with the camera's JPEG (or HEIF) of the same name beside it is read from that
 JPEG: the same exposure, developed by the camera, at a fraction of a RAW's decode.
 
+A video's pixels are its poster frame, and its scenes are ``moments(need)``: one look
+at the clip (imaging.video_frames) serves both, at the covering size.
+
 Pixels are never stored. They live in the file's trip (the runner's Item) and are let go
 as soon as no stage still to run declared any, so the memory they hold is bounded by the
 items in flight between the first and the last stage that read pixels: at most
@@ -28,6 +31,8 @@ from PIL import Image
 from anagnorisisd.imaging.convert import to_rgb
 from anagnorisisd.imaging.decoding import decoded
 from anagnorisisd.imaging.formats import developed_twin
+from anagnorisisd.imaging.video import is_video
+from anagnorisisd.imaging.video_frames import sample
 from anagnorisisd.stage import PixelNeed
 
 
@@ -73,6 +78,8 @@ class FilePixels:
         self._views: dict[PixelNeed, Image.Image] = {}
         self._held = 0
         self._lock = threading.Lock()
+        self._moments: list[tuple[float, Image.Image]] = []
+        self.video = is_video(path)
 
     def view(self, need: PixelNeed) -> Image.Image:
         with self._lock:
@@ -84,7 +91,18 @@ class FilePixels:
                 view = self._views[need] = self._shrink(self._image, need)
             return view
 
+    def moments(self, need: PixelNeed) -> list[tuple[float | None, Image.Image]]:
+        """A video's scenes with their times, each at `need`; a photo is one moment."""
+        poster = self.view(need)
+        if not self.video:
+            return [(None, poster)]
+        with self._lock:
+            return [(at, self._shrink(image, need)) for at, image in self._moments]
+
     def _decode(self, need: PixelNeed) -> None:
+        if self.video:
+            self._decode_video(need)
+            return
         upright = None
         twin = developed_twin(self.path)
         if twin is not None:  # a RAW+JPEG pair: the camera's JPEG is this exposure already
@@ -100,9 +118,19 @@ class FilePixels:
                 upright.load()
         # A reduced-size decode is never smaller than asked, so a decode smaller than asked
         # is the whole photo: it serves every need there is.
+        self._keep(upright, need, [])
+
+    def _decode_video(self, need: PixelNeed) -> None:
+        looked = sample(self.path, need.shortest, need.longest)
+        self._keep(looked.poster_moment.image, need,
+                   [(m.at_s, m.image) for m in looked.moments])
+
+    def _keep(self, upright: Image.Image, need: PixelNeed,
+              moments: list[tuple[float, Image.Image]]) -> None:
         self._forget()
-        self._image = upright
-        self._held = upright.width * upright.height * len(upright.getbands())
+        self._image, self._moments = upright, moments
+        self._held = sum(img.width * img.height * len(img.getbands())
+                         for img in [upright, *(image for _, image in moments)])
         self._full = need.full or not satisfies(upright, need, full=False)
         with FilePixels._count_lock:
             FilePixels.decodes += 1
@@ -114,6 +142,7 @@ class FilePixels:
             FilePixels.held_bytes -= self._held
         self._held = 0
         self._image = None
+        self._moments = []
         self._views.clear()
 
     @staticmethod

@@ -20,6 +20,7 @@ Two rules keep failures honest, for built-in and third-party stages alike:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -30,12 +31,15 @@ from collections.abc import Callable
 from typing import Any
 
 from anagnorisisd.events import FilesFinished, Hub, StageResult
+from anagnorisisd.imaging.video import is_video
 from anagnorisisd.pipeline.background import BackgroundLane
 from anagnorisisd.pipeline.isolation import run_isolated, storable_all
 from anagnorisisd.pipeline.meter import RateMeter
 from anagnorisisd.pipeline.pixels import FilePixels
 from anagnorisisd.pipeline.plan import Item, StagePlan, still_as_fed
+from anagnorisisd.pipeline.queues import WAKE, take_batch
 from anagnorisisd.pipeline.registry import Assembly
+from anagnorisisd.pipeline.video_lane import VideoLane
 from anagnorisisd.stage import Stage, StageInput
 from anagnorisisd.store.database import Store, StoreFull
 
@@ -44,8 +48,6 @@ RETRY_AFTER_S = 1.0
 FULL_RECHECK_S = 5.0
 STAGE_CHECK_S = 1.0
 
-WAKE: Any = object()
-"""Put in every queue by stop(): a thread waiting for work wakes up and sees the stop."""
 
 
 class Pipeline:
@@ -80,6 +82,10 @@ class Pipeline:
                       for s in self.stages if s.background]  # OCR: run while this is idle
         for lane in self.lanes:
             self.meters[lane.stage.name] = lane.meter
+        self.video_lane = VideoLane(self)
+        self._solo = {s.name: threading.Lock() for s in self.stages if s.workers <= 1}
+        """A stage that asked for one worker is entered by one thread at a time, the video
+        lane's included."""
 
     # --------------------------------------------------------------- control
     def start(self) -> None:
@@ -95,6 +101,7 @@ class Pipeline:
         self._spawn(self._sink, "sink")
         for lane in self.lanes:
             lane.start()
+        self.video_lane.start()
 
     def _spawn(self, target: Callable[[], None], name: str) -> threading.Thread:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -136,18 +143,32 @@ class Pipeline:
                                                                       record.mtime_ns)))
             if not items:
                 break
-            for stage in self.stages:
-                items = self._run_stage(stage, items) if items else []
-            with self.store.write() as w:
-                for item in items:
-                    finished += w.finish(item.path, item.gen, item.failure)
-            self._tell_finished(items)
-            for item in items:
-                self._release(item.path)
-            if not items:
-                break  # every claimed file was deferred: nothing more to do now
+            done = self.run_through(items)
+            finished += done
+            if not done and not any(True for _ in self.store.dirty_paths(limit=1)):
+                break
         for lane in self.lanes:
             lane.drain()
+        return finished
+
+    def run_through(self, items: list[Item], warm: bool = False) -> int:
+        """Take claimed files through every stage in this thread and finish them; return
+        how many finished. With `warm`, a file's pixels are decoded before a stage that
+        reads them is entered (the video lane: a clip's look holds no stage's lock)."""
+        for stage in self.stages:
+            if warm and items and self.plan.pixel_need(stage) is not None:
+                for item in items:
+                    if self.plan.needs(stage, item):
+                        with contextlib.suppress(Exception):  # the stage meets it and says so
+                            self._inputs_for(stage, item).pixels()
+            items = self._run_stage(stage, items) if items else []
+        finished = 0
+        with self.store.write() as w:
+            for item in items:
+                finished += w.finish(item.path, item.gen, item.failure)
+        self._tell_finished(items)
+        for item in items:
+            self.release(item.path)
         return finished
 
     def _tell_finished(self, items: list[Item]) -> None:
@@ -170,6 +191,7 @@ class Pipeline:
         deadline = time.monotonic() + timeout
         lanes_done = {lane.stage.name: lane.stop(max(0.0, deadline - time.monotonic()))
                       for lane in self.lanes}
+        videos_done = self.video_lane.stop(max(0.0, deadline - time.monotonic()))
         readers = [max(1, stage.workers) for stage in self.stages] + [1]  # the sink reads last
         for inbox, count in zip(self.inboxes, readers, strict=True):
             for _ in range(count + 1):  # one for every thread that reads this queue
@@ -183,6 +205,8 @@ class Pipeline:
             running = [t.name for t in self._stage_threads.get(stage.name, []) if t.is_alive()]
             if not lanes_done.get(stage.name, True):
                 running.append(f"background-{stage.name}")
+            if not videos_done:
+                running.append("video-lane")
             if running:
                 log.warning("stage %s still busy in %s at shutdown; not closed under it",
                             stage.name, ", ".join(running))
@@ -252,11 +276,13 @@ class Pipeline:
                     return
                 if self._claim(path):
                     record = self.store.get_file(path)
-                    if record is None:
-                        self._release(path)
+                    item = None if record is None else Item(
+                        path, record.gen, record.hash, (record.size, record.mtime_ns))
+                    if item is None or (is_video(path) and not self.video_lane.offer(item)):
+                        self.release(path)  # gone, or the video lane is full: next pass
                         continue
-                    self._put(0, Item(path, record.gen, record.hash,
-                                      (record.size, record.mtime_ns)))
+                    if not is_video(path):
+                        self._put(0, item)
                     fed_this_pass += 1
 
     def _claim(self, path: str) -> bool:
@@ -271,7 +297,7 @@ class Pipeline:
             self._in_flight.add(path)
             return True
 
-    def _release(self, path: str, defer: bool = False) -> None:
+    def release(self, path: str, defer: bool = False) -> None:
         with self._lock:
             self._in_flight.discard(path)
             if defer:
@@ -285,29 +311,11 @@ class Pipeline:
             except queue.Full:
                 continue
 
-    def _take_batch(self, index: int, size: int) -> list[Item]:
-        """Wait for work (woken by stop(), never polled), then gather a batch for 20 ms."""
-        inbox = self.inboxes[index]
-        first = inbox.get()
-        if first is WAKE:
-            return []
-        batch = [first]
-        deadline = time.monotonic() + 0.02
-        while len(batch) < size:
-            try:
-                item = inbox.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            if item is WAKE:
-                break
-            batch.append(item)
-        return batch
-
     # ---------------------------------------------------------------- stages
     def _work(self, index: int) -> None:
         stage = self.stages[index]
         while not self._stop.is_set():
-            batch = self._take_batch(index, max(1, stage.batch_size))
+            batch = take_batch(self.inboxes[index], max(1, stage.batch_size))
             if not batch:
                 continue
             try:
@@ -315,13 +323,13 @@ class Pipeline:
             except StoreFull as exc:  # paused until there is room; the files stay queued
                 log.warning("indexing paused: %s", exc)
                 for item in batch:
-                    self._release(item.path)
+                    self.release(item.path)
                 self._stop.wait(FULL_RECHECK_S)
                 continue
             except Exception:  # a bug in the runner or store: keep the files queued, carry on
                 log.exception("stage %s: batch could not be recorded", stage.name)
                 for item in batch:
-                    self._release(item.path, defer=True)
+                    self.release(item.path, defer=True)
                 self._stop.wait(RETRY_AFTER_S)
                 continue
             for item in forward:
@@ -345,7 +353,9 @@ class Pipeline:
         todo = [item for item in batch if self.plan.needs(stage, item)]
         if todo and not self.store.room_for_bulk():  # before the work, not after it
             raise StoreFull(self.store.full or "the store is full")
-        outputs = run_isolated(stage, [self._inputs_for(stage, i) for i in todo]) if todo else []
+        with self._solo.get(stage.name) or contextlib.nullcontext():
+            outputs = run_isolated(stage, [self._inputs_for(stage, i) for i in todo]) \
+                if todo else []
         outputs, packed = (outputs, [None] * len(outputs)) if stage.keys_content else \
             storable_all(stage.name, outputs)
         chosen = {id(item) for item in todo}
@@ -356,10 +366,10 @@ class Pipeline:
                 if out is not None and out.retry is not None:
                     if not os.path.lexists(item.path):
                         w.remove(item.path, gen=item.gen)
-                    self._release(item.path, defer=True)
+                    self.release(item.path, defer=True)
                     continue
                 if out is None or (stopping and out.error is not None):
-                    self._release(item.path, defer=not stopping)
+                    self.release(item.path, defer=not stopping)
                     continue
                 if still_as_fed(item, out, stage.keys_content) is None:
                     self._requeue_moved(w, item)
@@ -372,7 +382,7 @@ class Pipeline:
                         item.stat = (int(out.output["size"]), int(out.output["mtime_ns"]))
                         if not w.set_hash(item.path, item.gen, item.content_hash,
                                           out.output["size"], out.output["mtime_ns"]):
-                            self._release(item.path)  # the file changed or went meanwhile
+                            self.release(item.path)  # the file changed or went meanwhile
                             continue
                 else:
                     assert item.content_hash is not None
@@ -410,13 +420,13 @@ class Pipeline:
             if record is not None and record.gen == item.gen:
                 w.seen(item.path, st.st_size, st.st_mtime_ns)
         self.requeued_mid_stage += 1
-        self._release(item.path)
+        self.release(item.path)
 
     # ------------------------------------------------------------------ sink
     def _sink(self) -> None:
         index = len(self.stages)
         while not self._stop.is_set():
-            batch = self._take_batch(index, 256)
+            batch = take_batch(self.inboxes[index], 256)
             if not batch:
                 continue
             try:
@@ -430,5 +440,5 @@ class Pipeline:
             except Exception:
                 log.exception("could not record finished files")
             for item in batch:
-                self._release(item.path)
+                self.release(item.path)
             self.finished.add(len(batch))

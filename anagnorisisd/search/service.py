@@ -25,7 +25,6 @@ import logging
 import math
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +40,13 @@ from anagnorisisd.search.fusion import fuse
 from anagnorisisd.search.index import VectorIndex
 from anagnorisisd.search.pairs import find_pairs
 from anagnorisisd.search.query import Query
+from anagnorisisd.search.results import Hit, Page, years_in_order
 from anagnorisisd.search.strength import BACKGROUND, strong_matches
 from anagnorisisd.search.vocabulary import Vocabulary
 from anagnorisisd.store.database import Store
 
 log = logging.getLogger(__name__)
-FEATURE_RANK, FEATURE_ANNOTATE = Feature.rank, Feature.annotate
+FEATURE_RANK, FEATURE_ANNOTATE, FEATURE_MOMENTS = Feature.rank, Feature.annotate, Feature.moments
 NEGATIVE_WEIGHT = 0.5
 DEFAULT_DUPLICATE_THRESHOLD = 0.95
 
@@ -57,40 +57,6 @@ class SearchUnavailable(Exception):
 
 class NoSuchImage(LookupError):
     """A query names an image (similar:ID) that is not in the library."""
-
-
-@dataclass
-class Hit:
-    content: bytes
-    score: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    """What the features add about why it was found (Feature.annotate: the lines of text
-    a result was found by, as `matched_text`)."""
-
-
-@dataclass
-class Page:
-    total: int
-    hits: list[Hit]
-    years: list[tuple[int, int, int]] | None = None
-    """For a date sort: (year, images, position of its first image) in the order shown,
-    so a panel can jump to a year; undated images, last, are not a year."""
-    notice: str | None = None
-    """Why the order asked for could not be given (and what was shown instead)."""
-    strong: int | None = None
-    """For words searched by meaning: how many of the results match strongly (they come
-    first); the rest are only the nearest of what there is."""
-
-
-def years_in_order(taken: NDArray[np.float64]) -> list[tuple[int, int, int]]:
-    """Runs of one year in capture times already sorted by date (wall clock as UTC seconds)."""
-    dated = taken[~np.isnan(taken)]
-    if not len(dated):
-        return []
-    years = dated.astype("datetime64[s]").astype("datetime64[Y]").astype(np.int64) + 1970
-    starts = np.flatnonzero(np.r_[True, years[1:] != years[:-1]])
-    ends = np.r_[starts[1:], len(years)]
-    return [(int(years[a]), int(b - a), int(a)) for a, b in zip(starts, ends, strict=True)]
 
 
 def decode_embedding(output: dict[str, Any]) -> NDArray[np.float32]:
@@ -132,6 +98,7 @@ class SearchService:
         self.answerers = {f.name: f for f in features}
         self.rankers = [f for f in features if type(f).rank is not FEATURE_RANK]
         self.annotators = [f for f in features if type(f).annotate is not FEATURE_ANNOTATE]
+        self.momenters = [f for f in features if type(f).moments is not FEATURE_MOMENTS]
 
     def parse(self, raw: str) -> Query:
         return self.vocabulary.parse(raw)
@@ -309,6 +276,12 @@ class SearchService:
             if hit.score is None and vector is not None and (
                     stored := self.vector(hit.content)) is not None:
                 hit.score = float(stored @ vector)
+        for feature in self.momenters if vector is not None else ():
+            assert vector is not None
+            found = feature.moments(vector, len(hits), [h.content for h in hits])
+            for hit in hits:
+                if hit.content in found:
+                    hit.extra["at_s"] = found[hit.content][1]
         for feature in self.annotators:
             feature.annotate(hits, query)
         years = years_in_order(columns.taken[order]) if query.sort == "date" else None
@@ -356,6 +329,9 @@ class SearchService:
         if query.sort == "similar":
             hits = [h for h in hits if h.content.hex() != query.similar_to]
         cosine = {h.content: float(h.score or 0.0) for h in hits}
+        for feature in self.momenters:  # a video's best scene, where it beats its whole
+            for content, (score, _) in feature.moments(vector, limit).items():
+                cosine[content] = max(score, cosine.get(content, -1.0))
         filters = [f for f in query.filters if f.field == "score"]
         for content in said if filters else ():
             if content not in cosine and (stored := self.vector(content)) is not None:
@@ -427,13 +403,16 @@ class SearchService:
         return groups
 
     def refresh_pairs(self) -> dict[bytes, bytes]:
-        """Find RAW+JPEG pairs again (search.pairs) and tell the catalog, which shows each
-        pair as its JPEG; returns RAW content -> developed content. A scheduled job of the
-        library, and the first step of every culling grouping."""
+        """Find RAW+JPEG pairs and Live Photos again (search.pairs) and tell the catalog,
+        which shows each pair as its still; returns RAW or motion content -> the still's.
+        A scheduled job of the library, and the first step of every culling grouping."""
         catalog = self.catalog
+        meta = catalog.metadata_stage
         pairs = find_pairs(((r.path, r.hash) for r in self.store.iter_files()
                             if r.hash is not None and r.hash in catalog),
-                           lambda c: getattr(catalog.get(c), "taken", math.nan))
+                           lambda c: getattr(catalog.get(c), "taken", math.nan),
+                           lambda c: (self.store.get_result(c, meta) or {}).get("content_id")
+                           if meta else None)
         catalog.set_pairs(pairs)
         return pairs
 

@@ -1,0 +1,330 @@
+"""The frames a video is known by: its scene changes (to search inside it) and its poster.
+
+A clip is looked at, not watched: up to ``VideoLimits.samples`` moments spread over its
+length, each decoded from the nearest keyframe before it (a seek only where that keyframe
+lies ahead of the decoder; where keyframes are far apart, the keyframe itself stands for
+the moment, and encoders put keyframes at cuts anyway). A sample far enough from the last
+kept keyframe in look (a 16x16 picture's mean difference) starts a new scene; at most
+``keyframes`` are kept, and ``per_minute`` per minute of footage, the largest changes
+first. The whole look is bounded by ``decoded`` frames and ``decode_seconds``: a video
+that would cost more is described by what was seen by then, and says so.
+
+The poster is the first kept scene that is neither dark nor flat, so a clip that fades in
+from black never shows a black tile. Its time is remembered for the process (by path,
+size and modification time), so the viewer's preview and a face crop decode one frame.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
+
+from anagnorisisd.imaging.decoding import Limits, draft_box
+from anagnorisisd.imaging.video import VideoInfo, VideoLimits, VideoRefused, opened, probe
+
+SCENE_CHANGE = 0.12
+"""Mean absolute difference (0-1) of two 16x16 colour pictures that counts as a new scene.
+A moving subject in one shot stays under about 0.07 (tests/test_video.py); a cut between
+two different photographs is 0.15 to 0.4."""
+MAX_STEPS = 48
+"""Frames decoded forward from a keyframe toward one moment, at most; past that, the
+keyframe stands for it."""
+SEEK_AFTER_S = 2.0
+"""Without an index of keyframes: seek only for a moment this far ahead of the decoder."""
+POSTERS = 512
+MIN_SCENES = 4
+"""Scenes a short clip may keep whatever its length (the per-minute bound is for long ones)."""
+
+
+@dataclass
+class Moment:
+    at_s: float
+    image: Image.Image
+    """Upright RGB, at the size asked for."""
+    change: float = 1.0
+    """How far it is from the scene before it (1 for the first)."""
+
+
+@dataclass
+class Sampled:
+    info: VideoInfo
+    moments: list[Moment]
+    """The scenes kept, in time order."""
+    poster: int
+    """Which moment is the poster."""
+    looked_at: int
+    decoded: int
+    cut_short: str | None = None
+    """Why the look stopped before the end (a budget), if it did."""
+
+    @property
+    def poster_moment(self) -> Moment:
+        return self.moments[self.poster]
+
+
+_posters: OrderedDict[tuple[str, int, int], float] = OrderedDict()
+_posters_lock = threading.Lock()
+
+
+def first_rotation(container: Any, info: VideoInfo) -> int:
+    """The display matrix's turn, which FFmpeg hands over with the first decoded frame."""
+    import av
+
+    try:
+        frame = next(container.decode(video=0), None)
+    except av.FFmpegError:
+        frame = None
+    return int(getattr(frame, "rotation", 0) or 0) % 360 if frame is not None else 0
+
+
+def sample(path: str, shortest: int | None = None, longest: int | None = None) -> Sampled:
+    """The clip's scenes and poster, each at least `shortest` on its short side and
+    `longest` on its long side (the smallest size that serves both; the stored size when
+    neither is given). Raises VideoRefused for a clip that is refused or has no frame."""
+    with opened(path) as container:
+        info = probe(container)
+        pixels = info.width * info.height
+        with Limits.budget.hold(min(pixels * 6, Limits.budget.capacity)):  # reference frames
+            reader = _Reader(container, info, shortest, longest)
+            samples, cut_short = reader.look(_targets(info.duration_s))
+    if not samples:
+        raise VideoRefused("no frame could be decoded" + (f" ({reader.error})"
+                                                           if reader.error else ""))
+    moments = _scenes(samples, info.duration_s)
+    poster = _poster_of(moments)
+    remember_poster(path, moments[poster].at_s)
+    return Sampled(info, moments, poster, len(samples), reader.decoded, cut_short)
+
+
+def poster(path: str, shortest: int | None = None, longest: int | None = None
+           ) -> Image.Image:
+    """The poster frame, upright RGB at the size asked: one seek where its time is known,
+    the whole look otherwise."""
+    at = _known_poster(path)
+    if at is None:
+        return sample(path, shortest, longest).poster_moment.image
+    with opened(path) as container:
+        info = probe(container)
+        with Limits.budget.hold(min(info.width * info.height * 6, Limits.budget.capacity)):
+            reader = _Reader(container, info, shortest, longest)
+            found, _ = reader.look([at])
+    if not found:
+        raise VideoRefused("its poster frame could not be decoded")
+    return found[0].image
+
+
+def remember_poster(path: str, at_s: float) -> None:
+    key = _key(path)
+    if key is None:
+        return
+    with _posters_lock:
+        _posters[key] = at_s
+        _posters.move_to_end(key)
+        while len(_posters) > POSTERS:
+            _posters.popitem(last=False)
+
+
+def _known_poster(path: str) -> float | None:
+    key = _key(path)
+    with _posters_lock:
+        return _posters.get(key) if key is not None else None
+
+
+def _key(path: str) -> tuple[str, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return path, st.st_size, st.st_mtime_ns
+
+
+def _targets(duration: float) -> list[float]:
+    """Moments to look at: one a second for a short clip, `samples` spread over a long one,
+    each in the middle of its stretch (never the very first frame, often black)."""
+    if duration <= 0:
+        return [0.0]
+    count = max(1, min(VideoLimits.samples, math.ceil(duration)))
+    step = duration / count
+    return [step * (k + 0.5) for k in range(count)]
+
+
+@dataclass
+class _Sample:
+    at_s: float
+    image: Image.Image
+    signature: NDArray[np.float32]
+
+
+class _Reader:
+    """Decodes toward moments in order, within the frame and time budgets."""
+
+    def __init__(self, container: Any, info: VideoInfo, shortest: int | None,
+                 longest: int | None) -> None:
+        self.container = container
+        self.stream = container.streams[info.stream]
+        self.stream.thread_type = "AUTO"
+        self.fps = info.fps or 30.0
+        self.box = draft_box(info.width, info.height, shortest, longest)
+        base = self.stream.time_base
+        self.base = float(base) if base else 1 / 90_000
+        start = self.stream.start_time
+        self.start = float(start) * self.base if start is not None else 0.0
+        self.keyframes = self._keyframe_times()
+        self.frames: Any = None
+        self.position: float | None = None
+        self.decoded = 0
+        self.error: str | None = None
+        self.ended = False
+
+    def _keyframe_times(self) -> list[float]:
+        try:
+            entries = self.stream.index_entries
+            return sorted(float(e.timestamp) * self.base - self.start for e in entries
+                          if e.is_keyframe)[: 1 << 20]
+        except (AttributeError, TypeError, ValueError):
+            return []
+
+    def look(self, targets: list[float]) -> tuple[list[_Sample], str | None]:
+        started = time.monotonic()
+        found: list[_Sample] = []
+        for target in targets:
+            if self.decoded >= VideoLimits.decoded:
+                return found, f"stopped after {self.decoded} decoded frames"
+            if time.monotonic() - started > VideoLimits.decode_seconds:
+                return found, f"stopped after {VideoLimits.decode_seconds:.0f} s of decoding"
+            got = self._toward(target)
+            if got is None:
+                break
+            frame, at = got
+            if found and at <= found[-1].at_s + 1e-6:
+                continue  # the same keyframe stood for two moments
+            image = self._image(frame)
+            found.append(_Sample(at, image, _signature(image)))
+        return found, None
+
+    def _toward(self, target: float) -> tuple[Any, float] | None:
+        keyframe = self._keyframe_before(target)
+        if self._should_seek(target, keyframe):
+            self._seek(target)
+        snap = keyframe is not None and (target - keyframe) * self.fps > MAX_STEPS
+        frame, steps = None, 0
+        while steps < MAX_STEPS:
+            nxt = self._next()
+            if nxt is None:
+                break
+            frame, steps = nxt, steps + 1
+            at = self._time(frame)
+            if snap or at >= target - 0.5 / self.fps:
+                break
+        return (frame, self._time(frame)) if frame is not None else None
+
+    def _keyframe_before(self, target: float) -> float | None:
+        if not self.keyframes:
+            return None
+        index = int(np.searchsorted(self.keyframes, target + 1e-6)) - 1
+        return self.keyframes[max(0, index)]
+
+    def _should_seek(self, target: float, keyframe: float | None) -> bool:
+        if self.position is None:
+            return target > SEEK_AFTER_S if keyframe is None else keyframe > 0.5 / self.fps
+        if target < self.position:
+            return True
+        if keyframe is not None:
+            return keyframe > self.position + 0.5 / self.fps
+        return target - self.position > SEEK_AFTER_S
+
+    def _seek(self, target: float) -> None:
+        import av
+
+        timestamp = int((target + self.start) / self.base)
+        try:
+            self.container.seek(timestamp, stream=self.stream, backward=True, any_frame=False)
+        except av.FFmpegError as exc:
+            self.error = str(exc)[:200]
+            return
+        self.frames = None
+        self.position = None
+
+    def _next(self) -> Any:
+        import av
+
+        if self.ended and self.frames is None:
+            return None
+        if self.frames is None:
+            self.frames = self.container.decode(self.stream)
+        try:
+            frame = next(self.frames)
+        except StopIteration:
+            self.frames, self.ended = None, True
+            return None
+        except av.FFmpegError as exc:  # a damaged or truncated stream: what came so far
+            self.error, self.frames, self.ended = str(exc)[:200], None, True
+            return None
+        self.decoded += 1
+        self.ended = False
+        self.position = self._time(frame)
+        return frame
+
+    def _time(self, frame: Any) -> float:
+        at = frame.time
+        if at is None:
+            return self.decoded / self.fps
+        return max(0.0, float(at) - self.start)
+
+    def _image(self, frame: Any) -> Image.Image:
+        image: Image.Image
+        if self.box is not None:
+            image = frame.to_image(width=self.box[0], height=self.box[1], interpolation="AREA")
+        else:
+            image = frame.to_image()
+        turn = int(getattr(frame, "rotation", 0) or 0) % 360
+        if turn == 90:
+            image = image.transpose(Image.Transpose.ROTATE_90)
+        elif turn == 180:
+            image = image.transpose(Image.Transpose.ROTATE_180)
+        elif turn == 270:
+            image = image.transpose(Image.Transpose.ROTATE_270)
+        return image
+
+
+def _signature(image: Image.Image) -> NDArray[np.float32]:
+    small = image.resize((16, 16), Image.Resampling.BOX)
+    return np.asarray(small, dtype=np.float32) / 255.0
+
+
+def _scenes(samples: list[_Sample], duration: float) -> list[Moment]:
+    """The samples that start a new scene, bounded per video and per minute."""
+    kept = [Moment(samples[0].at_s, samples[0].image)]
+    last = samples[0].signature
+    for sample_ in samples[1:]:
+        change = float(np.abs(sample_.signature - last).mean())
+        if change >= SCENE_CHANGE:
+            kept.append(Moment(sample_.at_s, sample_.image, change))
+            last = sample_.signature
+    limit = min(VideoLimits.keyframes,
+                max(MIN_SCENES, math.ceil(duration / 60 * VideoLimits.per_minute)))
+    if len(kept) > limit:
+        rest = sorted(kept[1:], key=lambda m: -m.change)[: limit - 1]
+        kept = [kept[0], *sorted(rest, key=lambda m: m.at_s)]
+    return kept
+
+
+def _poster_of(moments: list[Moment]) -> int:
+    """The first scene that is neither dark nor flat, else the most contrasted one."""
+    spreads = []
+    for index, moment in enumerate(moments):
+        luma = np.asarray(moment.image.convert("L").resize((32, 32)), dtype=np.float32) / 255
+        mean, spread = float(luma.mean()), float(luma.std())
+        if 0.08 < mean < 0.95 and spread > 0.04:
+            return index
+        spreads.append(spread)
+    return int(np.argmax(spreads))
