@@ -33,7 +33,7 @@ from photos import CACHE, photo_set
 from PIL import Image
 
 from anagnorisisd.config import Config, build_config
-from anagnorisisd.imaging.decoding import Limits
+from anagnorisisd.imaging.budget import Limits
 from anagnorisisd.ml.layout import ModelFiles
 from anagnorisisd.ml.service import ModelService
 from anagnorisisd.pipeline import registry

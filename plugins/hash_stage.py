@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from blake3 import blake3
 
-from anagnorisisd.imaging.decoding import Limits
+from anagnorisisd.imaging.budget import Limits
 from anagnorisisd.imaging.video import VideoLimits, is_video
 from anagnorisisd.ingest.safe_io import UnreadableFile, open_regular
 from anagnorisisd.stage import Setting, Stage, StageContext, StageInput, StageOutput, StageSkip

@@ -12,8 +12,9 @@ from typing import IO, Any, ClassVar
 from PIL import Image
 
 from anagnorisisd.imaging.apple import content_identifier
+from anagnorisisd.imaging.budget import Limits
 from anagnorisisd.imaging.convert import displayed_size
-from anagnorisisd.imaging.decoding import Limits, open_header
+from anagnorisisd.imaging.decoding import open_header
 from anagnorisisd.imaging.exif import read_exif, read_tags, tiff_tags, xmp_packet
 from anagnorisisd.imaging.formats import is_raw, raw_size
 from anagnorisisd.imaging.keywords import merge, read_iptc_keywords, read_xmp_keywords

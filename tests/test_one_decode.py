@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from anagnorisisd.config import build_config
-from anagnorisisd.imaging.decoding import Limits
+from anagnorisisd.imaging.budget import Limits
 from anagnorisisd.ingest.scanner import scan
 from anagnorisisd.ml.manager import shipped_model_dir
 from anagnorisisd.ml.service import ModelService

@@ -31,6 +31,7 @@ def encode(path: Path, frames: Sequence[Image.Image], fps: int = 25, codec: str 
     them) for a .mov."""
     import av
 
+    path.parent.mkdir(parents=True, exist_ok=True)
     options = {"movflags": "use_metadata_tags"} if path.suffix.lower() == ".mov" else {}
     width, height = frames[0].size
     with av.open(str(path), "w", format=container_format, options=options) as out:
@@ -142,3 +143,44 @@ def many_tracks_mov(path: Path, source: Path, tracks: int = 10_000) -> Path:
         out += box(b"moov", rest + b"".join(copies))
     path.write_bytes(out)
     return path
+
+
+def apple_maker_note(identifier: str) -> bytes:
+    """An iPhone's MakerNote as Apple writes it ("Apple iOS", version 1, big-endian), with
+    the Live Photo content identifier (tag 0x11) and one other entry before it."""
+    text = identifier.encode() + b"\0"
+    entries = 2
+    data_at = 16 + 12 * entries + 4
+    body = struct.pack(">HHI4s", 0x0001, 9, 1, struct.pack(">i", 14))
+    body += struct.pack(">HHII", 0x0011, 2, len(text), data_at)
+    return (b"Apple iOS\0" + b"\0\x01" + b"MM" + struct.pack(">H", entries) + body
+            + b"\0\0\0\0" + text)
+
+
+def live_still(path: Path, image: Image.Image, identifier: str, taken: str) -> Path:
+    """A still as an iPhone writes it: HEIC, its capture time, Apple's MakerNote with the
+    Live Photo identifier."""
+    from PIL import Image as PILImage
+
+    from anagnorisisd.imaging import formats
+
+    formats.register()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    exif = PILImage.Exif()
+    exif[0x010F], exif[0x0110] = "Apple", "iPhone 15"
+    sub = exif.get_ifd(0x8769)
+    sub[0x9003] = taken
+    sub[0x927C] = apple_maker_note(identifier)
+    image.convert("RGB").save(path, "HEIF" if path.suffix.lower() == ".heic" else "JPEG",
+                              exif=exif.tobytes())
+    return path
+
+
+def iphone_tags(identifier: str, created: str, iso6709: str | None = None) -> dict[str, str]:
+    """The QuickTime keys an iPhone writes in a Live Photo's MOV (and in its clips)."""
+    tags = {"com.apple.quicktime.make": "Apple", "com.apple.quicktime.model": "iPhone 15",
+            "com.apple.quicktime.creationdate": created,
+            "com.apple.quicktime.content.identifier": identifier}
+    if iso6709:
+        tags["com.apple.quicktime.location.ISO6709"] = iso6709
+    return tags

@@ -1,6 +1,6 @@
 // The panel's entry point: one page at a time, chosen by the URL path, live status over SSE.
 import { api, el, plural, quoted, report, thumb, toast, withToken } from "./api.js";
-import { hooks } from "./hooks.js";
+import { follow, hooks } from "./hooks.js";
 import { ImagesPage } from "./images.js";
 import { TrainPage } from "./train.js";
 import { PeoplePage } from "./people.js";
@@ -103,7 +103,7 @@ const panelApi = {
   onViewerShown: (listener) => hooks.viewerShown.push(listener),
   // Above the results of the Images page, and a call with each page of results drawn.
   addAboveResults: (node) => document.getElementById("results-summary").before(node),
-  onResultsShown: (listener) => hooks.resultsShown.push(listener),
+  onResultsShown: (listener) => follow("resultsShown", listener),
 };
 
 async function loadFeaturePanels() {

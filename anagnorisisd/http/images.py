@@ -27,8 +27,9 @@ from anagnorisisd.http.common import (
 )
 from anagnorisisd.http.errors import BadRequest, TooLarge, Unprocessable
 from anagnorisisd.imaging import rendition
+from anagnorisisd.imaging.budget import ImageTooLarge
 from anagnorisisd.imaging.convert import to_rgb
-from anagnorisisd.imaging.decoding import ImageTooLarge, decoded, failure_reason
+from anagnorisisd.imaging.decoding import decoded, failure_reason
 from anagnorisisd.search.query import Query
 
 MIME = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif",

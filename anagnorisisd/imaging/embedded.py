@@ -8,7 +8,8 @@ are not hidden by a sidecar that says less.
 
 from __future__ import annotations
 
-from anagnorisisd.imaging.decoding import Limits, open_header
+from anagnorisisd.imaging.budget import Limits
+from anagnorisisd.imaging.decoding import open_header
 from anagnorisisd.imaging.exif import xmp_packet
 from anagnorisisd.imaging.formats import is_raw
 from anagnorisisd.imaging.keywords import read_iptc_keywords

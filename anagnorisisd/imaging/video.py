@@ -149,11 +149,20 @@ def _duration(container: Any, stream: Any) -> float:
     return 0.0
 
 
+def first_rotation(container: Any, info: VideoInfo) -> int:
+    """The display matrix's turn, which FFmpeg hands over with the first decoded frame."""
+    import av
+
+    try:
+        frame = next(container.decode(video=0), None)
+    except av.FFmpegError:
+        frame = None
+    return int(getattr(frame, "rotation", 0) or 0) % 360 if frame is not None else 0
+
+
 def describe(path: str) -> dict[str, Any]:
     """The metadata stage's record of a video: size, duration, rate, codec, capture time
     and its source, camera, position, and Apple's content identifier."""
-    from anagnorisisd.imaging.video_frames import first_rotation
-
     with opened(path) as container:
         info = probe(container)
         rotation = first_rotation(container, info)

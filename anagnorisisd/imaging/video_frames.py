@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from anagnorisisd.imaging.decoding import Limits, draft_box
+from anagnorisisd.imaging.budget import Limits, draft_box
 from anagnorisisd.imaging.video import VideoInfo, VideoLimits, VideoRefused, opened, probe
 
 SCENE_CHANGE = 0.12
@@ -73,17 +73,6 @@ class Sampled:
 
 _posters: OrderedDict[tuple[str, int, int], float] = OrderedDict()
 _posters_lock = threading.Lock()
-
-
-def first_rotation(container: Any, info: VideoInfo) -> int:
-    """The display matrix's turn, which FFmpeg hands over with the first decoded frame."""
-    import av
-
-    try:
-        frame = next(container.decode(video=0), None)
-    except av.FFmpegError:
-        frame = None
-    return int(getattr(frame, "rotation", 0) or 0) % 360 if frame is not None else 0
 
 
 def sample(path: str, shortest: int | None = None, longest: int | None = None) -> Sampled:
@@ -178,20 +167,27 @@ class _Reader:
         self.base = float(base) if base else 1 / 90_000
         start = self.stream.start_time
         self.start = float(start) * self.base if start is not None else 0.0
-        self.keyframes = self._keyframe_times()
+        self.keyframes = self._keyframe_times(info.duration_s)
         self.frames: Any = None
-        self.position: float | None = None
+        self.cursor = 0.0
+        """Where the decoder stands: the time of the next frame it will give, about."""
         self.decoded = 0
         self.error: str | None = None
         self.ended = False
 
-    def _keyframe_times(self) -> list[float]:
+    def _keyframe_times(self, duration: float) -> list[float]:
+        """Where the keyframes are, from the container's index where it has a whole one (an
+        MP4's sample table); Matroska reads its cues only when it seeks, so an index of one
+        entry for a long clip is no index."""
         try:
             entries = self.stream.index_entries
-            return sorted(float(e.timestamp) * self.base - self.start for e in entries
-                          if e.is_keyframe)[: 1 << 20]
+            times = sorted(float(e.timestamp) * self.base - self.start for e in entries
+                           if e.is_keyframe)[: 1 << 20]
         except (AttributeError, TypeError, ValueError):
             return []
+        if times and times[0] < 0:  # decode times run ahead of the shown ones by the
+            times = [t - times[0] for t in times]  # reordering delay: shown, it starts at 0
+        return times if len(times) > 1 or duration <= SEEK_AFTER_S else []
 
     def look(self, targets: list[float]) -> tuple[list[_Sample], str | None]:
         started = time.monotonic()
@@ -212,47 +208,52 @@ class _Reader:
         return found, None
 
     def _toward(self, target: float) -> tuple[Any, float] | None:
-        keyframe = self._keyframe_before(target)
-        if self._should_seek(target, keyframe):
+        """The frame at `target` by the cheaper of going on from where the decoder is and
+        seeking to the keyframe before it; where both would cost more than MAX_STEPS
+        frames, the keyframe nearest to it (one seek, one frame)."""
+        snap = False
+        if self.keyframes:
+            before, after = self._keyframes_around(target)
+            going_on = (target - self.cursor) * self.fps if self.cursor <= target else math.inf
+            from_before = (target - before) * self.fps
+            if min(going_on, from_before) > MAX_STEPS:  # the nearest keyframe stands for it
+                near = after if after is not None and after - target < target - before \
+                    else before
+                snap = self._seek(near)
+            elif from_before < going_on:
+                self._seek(before)
+        elif target < self.cursor or target - self.cursor > SEEK_AFTER_S:
             self._seek(target)
-        snap = keyframe is not None and (target - keyframe) * self.fps > MAX_STEPS
         frame, steps = None, 0
-        while steps < MAX_STEPS:
+        while steps < MAX_STEPS and self.decoded < VideoLimits.decoded:
             nxt = self._next()
             if nxt is None:
                 break
             frame, steps = nxt, steps + 1
-            at = self._time(frame)
-            if snap or at >= target - 0.5 / self.fps:
+            if snap or self._time(frame) >= target - 0.5 / self.fps:
                 break
         return (frame, self._time(frame)) if frame is not None else None
 
-    def _keyframe_before(self, target: float) -> float | None:
-        if not self.keyframes:
-            return None
-        index = int(np.searchsorted(self.keyframes, target + 1e-6)) - 1
-        return self.keyframes[max(0, index)]
+    def _keyframes_around(self, target: float) -> tuple[float, float | None]:
+        index = int(np.searchsorted(self.keyframes, target + 1e-6))
+        before = self.keyframes[max(0, index - 1)]
+        after = self.keyframes[index] if index < len(self.keyframes) else None
+        return before, after
 
-    def _should_seek(self, target: float, keyframe: float | None) -> bool:
-        if self.position is None:
-            return target > SEEK_AFTER_S if keyframe is None else keyframe > 0.5 / self.fps
-        if target < self.position:
-            return True
-        if keyframe is not None:
-            return keyframe > self.position + 0.5 / self.fps
-        return target - self.position > SEEK_AFTER_S
-
-    def _seek(self, target: float) -> None:
+    def _seek(self, target: float) -> bool:
         import av
 
-        timestamp = int((target + self.start) / self.base)
+        # one tick past it: a keyframe's own time, read back through floats, may land a tick
+        # short and find the keyframe before
+        timestamp = round((target + self.start) / self.base) + 1
         try:
             self.container.seek(timestamp, stream=self.stream, backward=True, any_frame=False)
         except av.FFmpegError as exc:
             self.error = str(exc)[:200]
-            return
+            return False
         self.frames = None
-        self.position = None
+        self.cursor = target
+        return True
 
     def _next(self) -> Any:
         import av
@@ -271,7 +272,7 @@ class _Reader:
             return None
         self.decoded += 1
         self.ended = False
-        self.position = self._time(frame)
+        self.cursor = self._time(frame) + 0.5 / self.fps
         return frame
 
     def _time(self, frame: Any) -> float:

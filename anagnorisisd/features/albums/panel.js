@@ -197,5 +197,4 @@ export async function register(api) {
     if (!q.trim() && result.page === 1) memories(strip);
     else strip.hidden = true;
   });
-  if (!panel.query().trim()) memories(strip);
 }
