@@ -188,6 +188,12 @@ class Feature:
         the whole lifts the item to that score."""
         return {}
 
+    def duplicates(self, threshold: float) -> list[tuple[bytes, bytes]]:
+        """Pairs of items it knows to be near-duplicates by its own means, beyond the
+        cosine of their whole vectors (a clip trimmed from another: each of its scenes is
+        one of the other's at `threshold`); joined with the others into duplicate groups."""
+        return []
+
     def annotate(self, hits: list[Any], query: Any) -> None:
         """Add what it knows to the hits shown (``hit.extra[...]``: the lines of text a
         result was found by)."""

@@ -199,8 +199,14 @@ def world(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
     make_library(library / "photos", 24, seed=3)
     clips = {
         "scenes": scenes_clip(library / "clips" / "scenes.mp4", SCENES, 3.0),
-        "hevc": scenes_clip(library / "clips" / "hevc.mp4", SCENES[1:2], 2.0, codec="hevc"),
-        "vp9": scenes_clip(library / "clips" / "kite.webm", SCENES[2:], 2.0, codec="vp9"),
+        "hevc": scenes_clip(library / "clips" / "hevc.mp4", [
+            shape_scene("purple", "circle", "white")], 2.0, codec="hevc"),
+        "vp9": scenes_clip(library / "clips" / "square.webm", [
+            shape_scene("orange", "square", "blue")], 2.0, codec="vp9"),
+        # the first clip again: its first two scenes only, and the whole re-encoded as VP9
+        "trim": scenes_clip(library / "clips" / "scenes-trimmed.mp4", SCENES[:2], 3.0),
+        "again": scenes_clip(library / "clips" / "scenes-again.webm", SCENES, 3.0,
+                             codec="vp9"),
     }
     from anagnorisisd.app.shapes import draw
 
@@ -226,7 +232,7 @@ def world(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
         "index": {"check_interval_s": 1},
     })
     daemon = Daemon(config, tomllib.loads(config.read_text())["server"]["port"])
-    shown = 24 + 3 + 1  # the photos, three clips, one Live Photo (its motion is in it)
+    shown = 24 + 5 + 1  # the photos, five clips, one Live Photo (its motion is in it)
     wait_until(lambda: daemon.status()["files"]["pending"] == 0 and daemon.request(
         "GET", "/api/images?per_page=1")["total"] == shown, timeout=120, interval=0.2)
     yield {"daemon": daemon, "clips": clips, "library": library}
@@ -247,13 +253,13 @@ def test_a_search_finds_the_moment_inside_a_clip(world: dict[str, Any]) -> None:
         assert start <= hit["at_s"] < start + 3, (text, hit["at_s"])
         assert hit["kind"] == "video" and hit["duration_s"] == pytest.approx(9.0, abs=0.1)
     videos = search(daemon, "a blue star type:video")["items"]
-    assert videos[0]["id"] in (scenes, idof(world["clips"]["hevc"]))
+    assert videos[0]["id"] in {idof(world["clips"][k]) for k in ("scenes", "trim", "again")}
 
 
 def test_type_and_duration_words(world: dict[str, Any]) -> None:
     daemon, clips = world["daemon"], world["clips"]
     kinds = {i["id"]: i["kind"] for i in search(daemon, "type:video")["items"]}
-    assert set(kinds) == {idof(clips[k]) for k in ("scenes", "hevc", "vp9")}
+    assert set(kinds) == {idof(clips[k]) for k in ("scenes", "hevc", "vp9", "trim", "again")}
     assert set(kinds.values()) == {"video"}
     (live,) = search(daemon, "type:live")["items"]
     assert live["id"] == idof(clips["still"]) and live["kind"] == "live"
@@ -262,13 +268,24 @@ def test_type_and_duration_words(world: dict[str, Any]) -> None:
     assert search(daemon, "type:photo")["total"] == 25  # 24 photos and the Live Photo
     assert search(daemon, "-type:video")["total"] == 25
     assert {i["id"] for i in search(daemon, "duration>5")["items"]} == {
-        idof(clips["scenes"])}
+        idof(clips[k]) for k in ("scenes", "trim", "again")}
+    assert {i["id"] for i in search(daemon, "duration>7")["items"]} == {
+        idof(clips[k]) for k in ("scenes", "again")}
     assert search(daemon, "duration>1 duration<3")["total"] == 2  # the HEVC and VP9 clips
     assert search(daemon, "duration<0.05min")["total"] == 2 and search(
         daemon, "duration<1s")["total"] == 0
     for bad in ("type:movie", "duration>long"):
         status, _ = _status_of(daemon, "/api/images?q=" + urllib.parse.quote(bad))
         assert status == 400, bad
+
+
+def test_a_trimmed_or_reencoded_clip_is_a_near_duplicate(world: dict[str, Any]) -> None:
+    daemon, clips = world["daemon"], world["clips"]
+    groups = daemon.request("GET", "/api/duplicates")["groups"]
+    clip_group = [g for g in groups if any(f["id"] == idof(clips["scenes"]) for f in g["files"])]
+    assert len(clip_group) == 1
+    assert {f["id"] for f in clip_group[0]["files"]} == {
+        idof(clips[k]) for k in ("scenes", "trim", "again")}  # not the other clips
 
 
 def _status_of(daemon: Daemon, path: str) -> tuple[int, bytes]:

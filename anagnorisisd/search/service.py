@@ -46,7 +46,8 @@ from anagnorisisd.search.vocabulary import Vocabulary
 from anagnorisisd.store.database import Store
 
 log = logging.getLogger(__name__)
-FEATURE_RANK, FEATURE_ANNOTATE, FEATURE_MOMENTS = Feature.rank, Feature.annotate, Feature.moments
+FEATURE_RANK, FEATURE_ANNOTATE = Feature.rank, Feature.annotate
+FEATURE_MOMENTS, FEATURE_DUPLICATES = Feature.moments, Feature.duplicates
 NEGATIVE_WEIGHT = 0.5
 DEFAULT_DUPLICATE_THRESHOLD = 0.95
 
@@ -91,6 +92,8 @@ class SearchService:
         self.rankers: list[Any] = []
         """Features that rank free text by their own means (Feature.rank)."""
         self.annotators: list[Any] = []
+        self.momenters: list[Any] = []
+        self.duplicators: list[Any] = []
 
     def use_features(self, vocabulary: Vocabulary, features: list[Any]) -> None:
         """The words to parse, and the features that answer them, rank and annotate."""
@@ -99,6 +102,8 @@ class SearchService:
         self.rankers = [f for f in features if type(f).rank is not FEATURE_RANK]
         self.annotators = [f for f in features if type(f).annotate is not FEATURE_ANNOTATE]
         self.momenters = [f for f in features if type(f).moments is not FEATURE_MOMENTS]
+        self.duplicators = [f for f in features
+                            if type(f).duplicates is not FEATURE_DUPLICATES]
 
     def parse(self, raw: str) -> Query:
         return self.vocabulary.parse(raw)
@@ -390,7 +395,10 @@ class SearchService:
         keys = [c for c in self.similarity_keys() if c in self.catalog]
         position = {c: i for i, c in enumerate(keys)}
         sets = DisjointSet(len(keys))
-        for a, b in self.index.close_pairs(threshold, neighbours):
+        pairs = self.index.close_pairs(threshold, neighbours)
+        for feature in self.duplicators:  # a trimmed clip, by its scenes
+            pairs += feature.duplicates(threshold)
+        for a, b in pairs:
             if a in position and b in position:
                 sets.union(position[a], position[b])
         members: dict[int, list[bytes]] = {}

@@ -22,6 +22,7 @@ from anagnorisisd.imaging.video import VIDEO_SUFFIXES
 VIDEO_FORMATS = frozenset(s.lstrip(".") for s in VIDEO_SUFFIXES)
 """The metadata stage records a video's format as its file's extension."""
 FACTS = ("duration_s", "fps", "codec", "rotation", "content_id")
+CHUNK_CELLS = 1 << 24
 
 
 @dataclass
@@ -128,6 +129,31 @@ class Clips:
             at = start + int(np.argmax(scores[start:end]))
             out[matrix.owners[clip]] = (float(best[clip]), float(matrix.times[at]))
         return out
+
+    def contained(self, model: str, threshold: float) -> list[tuple[bytes, bytes]]:
+        """Clip pairs where each scene of one is a scene of the other (cosine at least
+        `threshold`): a clip trimmed from another, or cut from the same footage. Every
+        scene is compared with every other clip's, a chunk of rows at a time (the cost
+        grows with the square of the scenes: bench/bench_video.py measures it)."""
+        matrix = self.matrix(model)
+        if matrix is None or len(matrix.owners) < 2:
+            return []
+        owner = np.repeat(np.arange(len(matrix.owners)), np.diff(
+            np.append(matrix.starts, len(matrix.times))))
+        counts = np.bincount(owner)
+        matched: dict[tuple[int, int], int] = {}
+        chunk = max(1, CHUNK_CELLS // len(owner))  # a chunk's scores stay near 64 MB
+        for start in range(0, len(owner), chunk):
+            scores = matrix.rows[start : start + chunk] @ matrix.rows.T
+            rows, cols = np.nonzero(scores >= threshold)
+            theirs = owner[cols]
+            keep = owner[rows + start] != theirs
+            for scene, other in set(zip((rows[keep] + start).tolist(), theirs[keep].tolist(),
+                                        strict=True)):
+                key = (int(owner[scene]), other)
+                matched[key] = matched.get(key, 0) + 1
+        return [(matrix.owners[a], matrix.owners[b]) for (a, b), n in matched.items()
+                if n == counts[a]]
 
     @staticmethod
     def _one(scenes: Scenes, vector: NDArray[np.float32]) -> tuple[float, float]:

@@ -135,6 +135,10 @@ class VideoFeature(Feature):
             chosen = live if filter_.value == "live" else ~video
         return ~chosen if filter_.op == "!=" else chosen
 
+    def duplicates(self, threshold: float) -> list[tuple[bytes, bytes]]:
+        model = self.context.search.models.maybe_model()
+        return self.clips.contained(model.identity, threshold) if model is not None else []
+
     # ----------------------------------------------------------------- search
     def moments(self, vector: NDArray[np.float32], limit: int,
                 among: list[bytes] | None = None) -> dict[bytes, tuple[float, float]]:
