@@ -121,12 +121,15 @@ class FaceQualityStage(Stage):
         faces = found.get("faces") or []
         if not faces:
             return summary([])
-        view = item.pixels()
-        rgb = np.asarray(view)
-        sx = view.width / max(1, int(found.get("width") or view.width))
-        sy = view.height / max(1, int(found.get("height") or view.height))
+        # a video's faces are its scenes': each is read in the scene it was found in
+        scenes = ({round(at or 0.0, 3): np.asarray(p) for at, p in item.moments()}
+                  if any("at_s" in f for f in faces) else {0.0: np.asarray(item.pixels())})
+        first = next(iter(scenes.values()))
         signals = []
         for face in faces:
+            rgb = scenes.get(round(float(face.get("at_s") or 0.0), 3), first)
+            sx = rgb.shape[1] / max(1, int(found.get("width") or rgb.shape[1]))
+            sy = rgb.shape[0] / max(1, int(found.get("height") or rgb.shape[0]))
             x1, y1, x2, y2 = (float(v) for v in face["box"])
             box = (x1 * sx, y1 * sy, x2 * sx, y2 * sy)
             points = None

@@ -21,6 +21,7 @@ import numpy as np
 from anagnorisisd.imaging.decoding import failure_reason
 from anagnorisisd.ml.face_geometry import FACE_VIEW
 from anagnorisisd.ml.face_service import face_slot
+from anagnorisisd.ml.face_thresholds import same_person
 from anagnorisisd.ml.faces import Face, FaceModel
 from anagnorisisd.ml.protocol import ItemFault, NoWorker, Stopped
 from anagnorisisd.stage import (
@@ -85,32 +86,43 @@ class FacesStage(Stage):
 
     def _one(self, model: FaceModel, item: StageInput) -> StageOutput:
         try:
-            view = item.pixels()
+            scenes = item.moments()  # a photo is one, at no time
         except FileNotFoundError:
             return StageOutput.later("the file vanished while it was read")
         except Exception as exc:
             return StageOutput.fail(failure_reason(exc))
-        try:
-            found, seen = model.faces(np.asarray(view), self.min_score, self.max_faces)
-        except Stopped:
-            raise StageSkip("shutting down") from None
-        except ItemFault as exc:
-            return StageOutput.fail(str(exc))
-        except NoWorker as exc:  # the worker's trouble, never the photo's
-            return StageOutput.later(str(exc))
+        view = scenes[0][1]
+        found: list[tuple[Face, float | None]] = []
+        seen = 0
+        for at, picture in scenes:
+            try:
+                faces, count = model.faces(np.asarray(picture), self.min_score, self.max_faces)
+            except Stopped:
+                raise StageSkip("shutting down") from None
+            except ItemFault as exc:
+                return StageOutput.fail(str(exc))
+            except NoWorker as exc:  # the worker's trouble, never the photo's
+                return StageOutput.later(str(exc))
+            fresh = [f for f in faces if not any(same_person(f.vector, k.vector)
+                                                 for k, _ in found)]
+            seen += count - (len(faces) - len(fresh))
+            found += [(face, at) for face in fresh][: self.max_faces - len(found)]
         meta = item.inputs.get("meta", {})
         width = int(meta.get("width") or view.width)
         height = int(meta.get("height") or view.height)
         return StageOutput.ok(self.record(found, seen, view.size, (width, height),
                                           model.identity))
 
-    def record(self, found: list[Face], seen: int, view: tuple[int, int],
-               full: tuple[int, int], identity: str) -> dict[str, Any]:
+    def record(self, found: list[tuple[Face, float | None]], seen: int,
+               view: tuple[int, int], full: tuple[int, int], identity: str
+               ) -> dict[str, Any]:
         """What is stored: the faces kept (the largest first, at most max_faces) in
-        full-size upright pixels, and how many more there were."""
+        full-size upright pixels, and how many more there were. A video's faces are its
+        scenes', each with the second of its scene (`at_s`), a person seen in several
+        scenes once (the first time)."""
         sx, sy = full[0] / max(1, view[0]), full[1] / max(1, view[1])
         faces = []
-        for face in found:
+        for face, at in found:
             x1, y1 = max(0.0, face.box[0]), max(0.0, face.box[1])
             x2, y2 = min(float(view[0]), face.box[2]), min(float(view[1]), face.box[3])
             side = min(x2 - x1, y2 - y1)
@@ -122,8 +134,9 @@ class FacesStage(Stage):
                 if face.landmarks else None,
                 "small": side < self.min_face_px,
                 "vector": face.vector.astype(np.float16).tobytes(),
+                **({"at_s": round(at, 3)} if at is not None else {}),
             })
-        dims = {len(f.vector) for f in found}
+        dims = {len(f.vector) for f, _ in found}
         return {"model": identity, "width": full[0], "height": full[1], "faces": faces,
                 "dim": dims.pop() if len(dims) == 1 else None,
                 "more": max(0, seen - len(found))}

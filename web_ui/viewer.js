@@ -230,10 +230,14 @@ class FaceBoxes {
       return report(err);
     }
     if (this.item !== item) return;  // moved on meanwhile
+    // a video's faces were found in its scenes: each is a chip with its second, not a box
     this.layer.replaceChildren(...this.found.map((face) => el("button", {
-      type: "button", class: "face-box", "data-testid": "face-box", "data-face": face.id,
+      type: "button", class: face.at_s == null ? "face-box" : "face-box at-time",
+      "data-testid": "face-box", "data-face": face.id,
       "aria-label": face.name ? `Face of ${face.name}: who is this?` : "Unnamed face: who is this?",
-      onclick: () => this.name(face) }, el("span", {}, face.name || "?"))));
+      onclick: () => this.name(face) }, el("span", {}, (face.name || "?") +
+        (face.at_s == null ? "" : ` · ${Math.floor(face.at_s / 60)}:` +
+          String(Math.floor(face.at_s % 60)).padStart(2, "0"))))));
     this.place();
   }
 
@@ -243,6 +247,7 @@ class FaceBoxes {
     if (!item || !item.width || !item.height) return;
     const sx = image.clientWidth / item.width, sy = image.clientHeight / item.height;
     [...this.layer.children].forEach((node, i) => {
+      if (this.found[i].at_s != null) return;
       const [x1, y1, x2, y2] = this.found[i].box;
       Object.assign(node.style, { left: `${image.offsetLeft + x1 * sx}px`,
         top: `${image.offsetTop + y1 * sy}px`, width: `${(x2 - x1) * sx}px`,

@@ -101,13 +101,20 @@ def poster(path: str, shortest: int | None = None, longest: int | None = None
     at = _known_poster(path)
     if at is None:
         return sample(path, shortest, longest).poster_moment.image
+    return frame_at(path, at, shortest, longest)
+
+
+def frame_at(path: str, at_s: float, shortest: int | None = None,
+             longest: int | None = None) -> Image.Image:
+    """The frame shown at `at_s` seconds (a scene a face was found in), upright RGB at the
+    size asked, within the same limits as a look."""
     with opened(path) as container:
         info = probe(container)
         with Limits.budget.hold(min(info.width * info.height * 6, Limits.budget.capacity)):
             reader = _Reader(container, info, shortest, longest)
-            found, _ = reader.look([at])
+            found, _ = reader.look([max(0.0, at_s)])
     if not found:
-        raise VideoRefused("its poster frame could not be decoded")
+        raise VideoRefused(f"no frame could be decoded at {at_s:.2f} s")
     return found[0].image
 
 

@@ -14,12 +14,13 @@ A new face joins the person of its nearest assigned face if that face is within
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 from sklearn.cluster import DBSCAN
+
+from anagnorisisd.ml.face_thresholds import Thresholds
 
 BLOCK = 2048
 """Rows of the distance matrix computed at once (2048 x 100,000 float32: 800 MB would be
@@ -32,23 +33,6 @@ EXACT_BELOW = 20_000
 neighbours (the index the search already uses) keep a 100,000-face grouping near a
 minute instead of the quadratic product's several."""
 ANNOY_TREES = 16
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    max_distance: float
-    min_faces: int
-    calibrated: str
-    """Where the numbers come from."""
-
-
-def thresholds_for(dim: int) -> Thresholds:
-    """Face vectors of different models separate people at very different distances."""
-    if dim == 128:  # dlib's ResNet descriptor, L2-normalised here
-        return Thresholds(0.04, 3, "measured on face-api's demo photos and their re-encodings,"
-                          " crops and rescales (tests/test_people.py)")
-    return Thresholds(0.5, 3, "immich's defaults for its ArcFace models (maxDistance 0.5, "
-                      "minFaces 3)")
 
 
 def neighbour_graph(vectors: NDArray[np.float32], max_distance: float) -> csr_matrix:

@@ -37,7 +37,7 @@ class FaceCrops:
         full = (int(meta.get("width") or 0), int(meta.get("height") or 0))
         for path in self.store.paths_for(face.content):
             try:
-                data = face_crop(path, face.box, full)
+                data = face_crop(path, face.box, full, face.at_s)
             except FileNotFoundError:
                 continue
             except Exception as exc:

@@ -117,7 +117,7 @@ class PeopleDesk:
         return {"id": fid, "image": face.content.hex(), "box": list(face.box),
                 "score": face.score, "small": face.small, "person": pid,
                 "name": person.name if person else None,
-                "hidden": bool(self.people._fix(fid).get("hidden"))}
+                "hidden": bool(self.people._fix(fid).get("hidden")), "at_s": face.at_s}
 
     def faces_of(self, content: bytes) -> list[dict[str, Any]]:
         """A photo's faces, each with its eyes and focus once they are measured ("unknown"

@@ -50,6 +50,8 @@ FACE = {"type": "object", "required": ["id", "box", "score", "person"], "propert
                                       "minItems": 4, "maxItems": 4},
     "score": {"type": "number"}, "person": {"type": "string", "nullable": True},
     "name": NAME, "small": {"type": "boolean"}, "hidden": {"type": "boolean"},
+    "at_s": {"type": "number", "nullable": True,
+             "description": "for a face in a video: the second of the scene it is in"},
     "eyes": {"enum": ["open", "closed", "unknown"]},
     "sharpness": {"type": "number", "nullable": True},
     "blurry": {"type": "boolean", "nullable": True},

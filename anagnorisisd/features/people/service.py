@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 from anagnorisisd.features.people import clustering
 from anagnorisisd.features.people.book import PeopleBook, Person, new_person_id
 from anagnorisisd.features.people.membership import Membership
+from anagnorisisd.ml.face_thresholds import Thresholds, thresholds_for
 from anagnorisisd.store.database import Store
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ class FaceRow:
     score: float
     small: bool
     row: int
+    at_s: float | None = None
+    """For a face found in a video's scene: the second of its scene."""
 
     @property
     def id(self) -> str:
@@ -128,8 +131,8 @@ class People:
                 self._follow_fixes(content, [self.faces[f] for f in self.by_content.get(
                     content, [])])
 
-    def thresholds(self) -> clustering.Thresholds:
-        return clustering.thresholds_for(self.dim or 512)
+    def thresholds(self) -> Thresholds:
+        return thresholds_for(self.dim or 512)
 
     def _add_rows(self, content: bytes, output: dict[str, Any]) -> list[FaceRow]:
         dim = output.get("dim")
@@ -156,8 +159,10 @@ class People:
                     [self.groupable, np.zeros(len(grown) - len(self.groupable), dtype=bool)])
             self.vectors[row] = vector
             self.groupable[row] = not face.get("small")
+            at = face.get("at_s")
             item = FaceRow(content, index, tuple(face["box"]), float(face["score"]),
-                           bool(face.get("small")), row)
+                           bool(face.get("small")), row,
+                           float(at) if isinstance(at, int | float) else None)
             self.row_face.append(item.id)
             self.faces[item.id] = item
             self.by_content.setdefault(content, []).append(item.id)
@@ -272,7 +277,7 @@ class People:
             self.fixes[content] = followed
             self.book.save_fixes(content, followed)
 
-    def _join(self, face: FaceRow, limits: clustering.Thresholds
+    def _join(self, face: FaceRow, limits: Thresholds
               ) -> tuple[str | None, list[str]]:
         """The person a new face joins, and the ungrouped faces that found a new person
         with it (none when it joins an existing one)."""

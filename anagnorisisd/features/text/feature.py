@@ -35,7 +35,10 @@ TEXT: dict[str, Any] = {
                                    "minItems": 4, "maxItems": 4},
                            "quad": {"type": "array", "nullable": True,
                                     "items": {"type": "number"}},
-                           "score": {"type": "number"}}}}}}
+                           "score": {"type": "number"},
+                           "at_s": {"type": "number", "nullable": True,
+                                    "description": "in a video: the second of the scene "
+                                                   "it was read in"}}}}}}
 
 
 PATHS: dict[str, Any] = {
@@ -139,6 +142,18 @@ class TextFeature(Feature):
         for hit in hits:
             if hit.content in found:
                 hit.extra["matched_text"] = found[hit.content]
+                at = self.said_at(hit.content, found[hit.content][0])
+                if at is not None:  # the words are said there: that is the moment
+                    hit.extra["at_s"] = at
+
+    def said_at(self, content: bytes, line: str) -> float | None:
+        """The second of a video's scene a line was read in (None for a photo's)."""
+        output = self.context.store.get_result(content, self.stage) if self.stage else None
+        for read in (output or {}).get("lines") or []:
+            if isinstance(read, dict) and read.get("text") == line:
+                at = read.get("at_s")
+                return float(at) if isinstance(at, int | float) else None
+        return None
 
     # ----------------------------------------------------------------- routes
     def lines(self, content: bytes) -> dict[str, Any]:
@@ -153,7 +168,8 @@ class TextFeature(Feature):
                 "width": output.get("width"), "height": output.get("height"),
                 "read_at": output.get("read_at"), "model": output.get("model"),
                 "lines": [{"text": line["text"], "box": line["box"], "score": line["score"],
-                           "quad": line.get("quad")} for line in output.get("lines") or []]}
+                           "quad": line.get("quad"), "at_s": line.get("at_s")}
+                          for line in output.get("lines") or []]}
 
     def routes(self) -> Iterable[Route]:
         async def get_text(request: web.Request) -> web.Response:
