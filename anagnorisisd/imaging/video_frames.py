@@ -1,13 +1,18 @@
 """The frames a video is known by: its scene changes (to search inside it) and its poster.
 
 A clip is looked at, not watched: up to ``VideoLimits.samples`` moments spread over its
-length, each decoded from the nearest keyframe before it (a seek only where that keyframe
-lies ahead of the decoder; where keyframes are far apart, the keyframe itself stands for
-the moment, and encoders put keyframes at cuts anyway). A sample far enough from the last
-kept keyframe in look (a 16x16 picture's mean difference) starts a new scene; at most
-``keyframes`` are kept, and ``per_minute`` per minute of footage, the largest changes
-first. The whole look is bounded by ``decoded`` frames and ``decode_seconds``: a video
-that would cost more is described by what was seen by then, and says so.
+length. Where its container indexes keyframes at least every DENSE_KEYFRAMES_S (a phone's
+MP4 or MOV), each moment is stood for by the keyframe nearest to it and only keyframes are
+decoded, one seek and one frame each. Where they are sparse, each moment is decoded from
+the keyframe before it or from where the decoder stands, whichever is nearer, and only
+beyond MAX_STEPS frames does the nearest keyframe stand for it (encoders put keyframes at
+cuts). Without an index (Matroska until it seeks, AVI), frames are decoded forward.
+
+A sample far enough from the last kept scene in look (a 16x16 picture's mean difference)
+starts a new scene; at most ``keyframes`` are kept, and ``per_minute`` per minute of
+footage, the largest changes first. The whole look is bounded by ``decoded`` frames and
+``decode_seconds``: a video that would cost more is described by what was seen by then,
+and says so.
 
 The poster is the first kept scene that is neither dark nor flat, so a clip that fades in
 from black never shows a black tile. Its time is remembered for the process (by path,
@@ -39,6 +44,10 @@ MAX_STEPS = 48
 """Frames decoded forward from a keyframe toward one moment, at most; past that, the
 keyframe stands for it."""
 SEEK_AFTER_S = 2.0
+DENSE_KEYFRAMES_S = 2.0
+"""Keyframes this close on average (phones write one every second or two) are samples
+enough: the look decodes nothing else. Farther apart (x264's default of one per 250 frames,
+plus cuts), a fade or a pan between them would go unseen, so frames between are decoded."""
 """Without an index of keyframes: seek only for a moment this far ahead of the decoder."""
 POSTERS = 512
 MIN_SCENES = 4
@@ -167,7 +176,6 @@ class _Reader:
                  longest: int | None) -> None:
         self.container = container
         self.stream = container.streams[info.stream]
-        self.stream.thread_type = "AUTO"
         self.fps = info.fps or 30.0
         self.box = draft_box(info.width, info.height, shortest, longest)
         base = self.stream.time_base
@@ -175,6 +183,11 @@ class _Reader:
         start = self.stream.start_time
         self.start = float(start) * self.base if start is not None else 0.0
         self.keyframes = self._keyframe_times(info.duration_s)
+        self.dense = len(self.keyframes) > 1 and \
+            info.duration_s / len(self.keyframes) <= DENSE_KEYFRAMES_S
+        """Keyframes at least every DENSE_KEYFRAMES_S: only they are decoded."""
+        # one frame at a time after a seek: frame threads would only hold it back
+        self.stream.thread_type = "SLICE" if self.dense else "AUTO"
         self.frames: Any = None
         self.cursor = 0.0
         """Where the decoder stands: the time of the next frame it will give, about."""
@@ -197,8 +210,14 @@ class _Reader:
         return times if len(times) > 1 or duration <= SEEK_AFTER_S else []
 
     def look(self, targets: list[float]) -> tuple[list[_Sample], str | None]:
+        """A sample at each of `targets`, in order. Where the container indexes its
+        keyframes, each target is stood for by the keyframe nearest to it, and only
+        keyframes are decoded (encoders put them at cuts, phones every second or two)."""
         started = time.monotonic()
         found: list[_Sample] = []
+        if self.dense:
+            targets = sorted({self._nearest_keyframe(t) for t in targets})
+            self.stream.codec_context.skip_frame = "NONKEY"
         for target in targets:
             if self.decoded >= VideoLimits.decoded:
                 return found, f"stopped after {self.decoded} decoded frames"
@@ -215,18 +234,21 @@ class _Reader:
         return found, None
 
     def _toward(self, target: float) -> tuple[Any, float] | None:
-        """The frame at `target` by the cheaper of going on from where the decoder is and
-        seeking to the keyframe before it; where both would cost more than MAX_STEPS
-        frames, the keyframe nearest to it (one seek, one frame)."""
-        snap = False
-        if self.keyframes:
-            before, after = self._keyframes_around(target)
+        """The frame for `target`. Dense keyframes (look() chose one): one seek, one frame.
+        Sparse ones: the frame at `target` by the cheaper of going on from where the
+        decoder is and seeking to the keyframe before it, or where both would cost more
+        than MAX_STEPS frames, the keyframe nearest to it. No index: going on, or seeking
+        where the target is more than SEEK_AFTER_S ahead (or behind)."""
+        snap = self.dense
+        if self.dense:
+            self._seek(target)
+        elif self.keyframes:
+            before = self.keyframes[max(0, int(np.searchsorted(self.keyframes,
+                                                               target + 1e-6)) - 1)]
             going_on = (target - self.cursor) * self.fps if self.cursor <= target else math.inf
             from_before = (target - before) * self.fps
-            if min(going_on, from_before) > MAX_STEPS:  # the nearest keyframe stands for it
-                near = after if after is not None and after - target < target - before \
-                    else before
-                snap = self._seek(near)
+            if min(going_on, from_before) > MAX_STEPS:
+                snap = self._seek(self._nearest_keyframe(target))
             elif from_before < going_on:
                 self._seek(before)
         elif target < self.cursor or target - self.cursor > SEEK_AFTER_S:
@@ -241,11 +263,11 @@ class _Reader:
                 break
         return (frame, self._time(frame)) if frame is not None else None
 
-    def _keyframes_around(self, target: float) -> tuple[float, float | None]:
-        index = int(np.searchsorted(self.keyframes, target + 1e-6))
+    def _nearest_keyframe(self, target: float) -> float:
+        index = int(np.searchsorted(self.keyframes, target))
         before = self.keyframes[max(0, index - 1)]
-        after = self.keyframes[index] if index < len(self.keyframes) else None
-        return before, after
+        after = self.keyframes[min(index, len(self.keyframes) - 1)]
+        return after if after - target < target - before else before
 
     def _seek(self, target: float) -> bool:
         import av
