@@ -9,7 +9,7 @@ HASH   := $(shell cat pyproject.toml Makefile | cksum | cut -d' ' -f1)
 RUNTIME_STAMP := $(VENV)/.runtime-$(HASH)
 TEST_STAMP    := $(VENV)/.test-$(HASH)
 
-.PHONY: setup setup-test run demo test lint bench bench-clip bench-index bench-stacks bench-faces bench-compare bench-remote bench-cold clean screenshots bench-soak bench-text bench-concepts bench-albums bench-places
+.PHONY: setup setup-test run demo test lint bench bench-clip bench-index bench-stacks bench-faces bench-compare bench-remote bench-cold clean screenshots bench-soak bench-text bench-concepts bench-albums bench-places bench-video
 
 setup: $(RUNTIME_STAMP)
 
@@ -82,6 +82,9 @@ bench-albums: setup-test
 
 bench-places: setup-test
 	$(BIN)/python bench/bench_places.py
+
+bench-video: setup-test
+	$(BIN)/python bench/bench_video.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench/.cache

@@ -26,7 +26,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -74,6 +74,8 @@ class Sampled:
     decoded: int
     cut_short: str | None = None
     """Why the look stopped before the end (a budget), if it did."""
+    looked: list[float] = field(default_factory=list)
+    """The time of every frame looked at (with dense keyframes: every frame decoded)."""
 
     @property
     def poster_moment(self) -> Moment:
@@ -100,7 +102,8 @@ def sample(path: str, shortest: int | None = None, longest: int | None = None) -
     moments = _scenes(samples, info.duration_s)
     poster = _poster_of(moments)
     remember_poster(path, moments[poster].at_s)
-    return Sampled(info, moments, poster, len(samples), reader.decoded, cut_short)
+    return Sampled(info, moments, poster, len(samples), reader.decoded, cut_short,
+                   [s.at_s for s in samples])
 
 
 def poster(path: str, shortest: int | None = None, longest: int | None = None

@@ -220,6 +220,12 @@ class Pipeline:
         with self._lock:
             return len(self._in_flight)
 
+    def photos_queued(self) -> bool:
+        """Whether photos are on their way through the stages (the video lane lets them go
+        first)."""
+        with self._lock:
+            return any(not is_video(path) for path in self._in_flight)
+
     def is_idle(self) -> bool:
         return not self.stages or (self.in_flight() == 0 and self.store.dirty_count() == 0)
 

@@ -8,8 +8,9 @@ refuses when the lane is full: the video stays queued in the store for the next 
 and this thread takes each through every stage in order, by the pipeline's own rules
 (``Pipeline.run_through``: the same commit, the same "looked at again after each stage").
 Its decode happens here, before any stage that reads pixels is entered, so a stage that
-runs one batch at a time is never held by a clip's look. At nice +10 (inherited by
-FFmpeg's and ONNX Runtime's threads made here) the lane takes the CPU the photos leave.
+runs one batch at a time is never held by a clip's look. While photos are queued, a clip
+waits its turn (up to PATIENCE_S after the last one), and the lane runs at nice +10
+(inherited by FFmpeg's threads made here): it takes the CPU the photos leave.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from typing import TYPE_CHECKING
 
 from anagnorisisd.pipeline.meter import RateMeter
@@ -31,6 +33,9 @@ log = logging.getLogger(__name__)
 NICE = 10
 SIZE = 2
 RETRY_S = 1.0
+PATIENCE_S = 20.0
+"""While photos are queued, a video starts at most this long after the last one ended: the
+photos go first, and the clips still move."""
 
 
 class VideoLane:
@@ -44,6 +49,7 @@ class VideoLane:
         """The video in hand, for status."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._last = time.monotonic()
 
     def offer(self, item: Item) -> bool:
         """Take a video if there is room; False leaves it to the next pass of the feeder."""
@@ -74,6 +80,9 @@ class VideoLane:
             item = self.inbox.get()
             if item is None:
                 continue
+            while self.pipeline.photos_queued() and not self._stop.is_set() and \
+                    time.monotonic() - self._last < PATIENCE_S:
+                self._stop.wait(0.2)
             self.current = item.path
             try:
                 self.pipeline.run_through([item], warm=True)
@@ -84,6 +93,7 @@ class VideoLane:
                 self._stop.wait(RETRY_S)
             finally:
                 self.current = None
+                self._last = time.monotonic()
         while True:  # what is still waiting stays queued in the store
             try:
                 left = self.inbox.get_nowait()
