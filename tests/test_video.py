@@ -433,3 +433,41 @@ def test_faces_and_words_in_a_clip_are_found_at_their_scene(tmp_path: Path) -> N
         assert hit["id"] == content and 6 <= hit["at_s"] < 9
     finally:
         daemon.kill()
+
+
+def test_a_live_photo_is_rated_and_trashed_as_one(tmp_path: Path) -> None:
+    library = tmp_path / "library"
+    picture = Image.new("RGB", (320, 240), (30, 120, 200))
+    still = live_still(library / "IMG_0200.JPG", picture, "LIVE-200", "2024:05:01 12:34:56")
+    motion = encode(library / "IMG_0200.MOV", [picture] * 40,
+                    metadata=iphone_tags("LIVE-200", "2024-05-01T12:34:56+0200"))
+    other = live_still(library / "renamed.jpg", picture.rotate(90), "LIVE-300",
+                       "2024:05:02 09:00:00")
+    far = encode(library / "IMG_0301.MOV", [picture.rotate(90)] * 40,
+                 metadata=iphone_tags("LIVE-300", "2024-05-02T09:00:00+0200"))
+    config = write_config(tmp_path / "config.toml", {
+        "library": {"paths": [str(library)]}, "storage": {"data_dir": str(tmp_path / "data")},
+        "server": {"port": free_port()}, "model": {"auto_pull": False},
+        "pipeline": {"stages": ["hash", "meta", "thumbnail"]},
+        "ratings": {"write_xmp": True}, "index": {"check_interval_s": 1}})
+    daemon = Daemon(config, tomllib.loads(config.read_text())["server"]["port"])
+    try:
+        listing = wait_until(lambda: (lambda page: page if page["total"] == 2 and all(
+            i["kind"] == "live" for i in page["items"]) else None)(
+            daemon.request("GET", "/api/images?per_page=10")), timeout=90)
+        by_name = {Path(i["path"]).name: i for i in listing["items"]}
+        assert set(by_name) == {"IMG_0200.JPG", "renamed.jpg"}  # the motions are in them
+        assert by_name["renamed.jpg"]["motion"] == idof(far)  # paired by Apple's identifier
+        live = by_name["IMG_0200.JPG"]
+        assert live["kind"] == "live" and live["files"] == [str(still), str(motion)]
+        daemon.request("PUT", f"/api/images/{live['id']}/rating", {"rating": 9})
+        assert daemon.request("GET", f"/api/images/{idof(motion)}")["user_rating"] == 9.0
+        assert (library / "IMG_0200.JPG.xmp").exists() and (library / "IMG_0200.MOV.xmp"
+                                                            ).exists()
+        gone = daemon.request("POST", "/api/files/trash", {"files": [
+            {"id": live["id"], "path": live["path"]}]})
+        assert sorted(Path(p).name for p in gone["trashed"]) == ["IMG_0200.JPG",
+                                                                 "IMG_0200.MOV"]
+        assert not motion.exists() and other.exists() and far.exists()
+    finally:
+        daemon.kill()
