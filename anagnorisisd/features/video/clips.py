@@ -52,6 +52,8 @@ class Clips:
         self.scenes: dict[bytes, Scenes] = {}
         self._matrix: Matrix | None = None
         self._lock = threading.Lock()
+        self.version = 0
+        """Moves when a clip's facts come or go (what the feature's caches follow)."""
 
     def load(self) -> None:
         videos = [c for c, e in list(self.catalog.entries.items()) if e.format in VIDEO_FORMATS]
@@ -69,6 +71,7 @@ class Clips:
         if stage == self.meta_stage and output.get("kind") == "video":
             with self._lock:
                 self.facts[content] = {k: output.get(k) for k in FACTS}
+                self.version += 1
         elif stage == self.embedding_stage and output.get("moment_embeddings"):
             times = np.asarray(output.get("moments") or [], dtype=np.float32)
             rows = np.frombuffer(output["moment_embeddings"], dtype=np.float16)
@@ -83,7 +86,8 @@ class Clips:
     def forget(self, died: list[bytes]) -> None:
         with self._lock:
             for content in died:
-                self.facts.pop(content, None)
+                if self.facts.pop(content, None) is not None:
+                    self.version += 1
                 if self.scenes.pop(content, None) is not None:
                     self._matrix = None
 

@@ -45,6 +45,7 @@ class VideoFeature(Feature):
         stages = context.stages
         self.clips = Clips(context.store, context.catalog, stages.provider("metadata"),
                            stages.provider("embedding"))
+        self._live: tuple[object, int, dict[bytes, bytes]] = (None, -1, {})
 
     @classmethod
     def words(cls) -> Iterable[Word]:
@@ -81,12 +82,18 @@ class VideoFeature(Feature):
 
     # ------------------------------------------------------------------ kinds
     def live_stills(self) -> dict[bytes, bytes]:
-        """Still -> the motion shown with it (a Live Photo: search.pairs pairs them)."""
+        """Still -> the motion shown with it (a Live Photo: search.pairs pairs them); worked
+        out again only when the pairs or the clips change (every listing asks)."""
+        raws = self.context.catalog.raws  # replaced whole when the pairs are found again
+        version = self.clips.version
+        if self._live[0] is raws and self._live[1] == version:
+            return self._live[2]
         out = {}
-        for still, hidden in list(self.context.catalog.raws.items()):
+        for still, hidden in list(raws.items()):
             motion = next((h for h in hidden if self.clips.is_video(h)), None)
             if motion is not None:
                 out[still] = motion
+        self._live = (raws, version, out)
         return out
 
     def playable(self, content: bytes) -> bytes | None:
