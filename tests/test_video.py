@@ -469,5 +469,12 @@ def test_a_live_photo_is_rated_and_trashed_as_one(tmp_path: Path) -> None:
         assert sorted(Path(p).name for p in gone["trashed"]) == ["IMG_0200.JPG",
                                                                  "IMG_0200.MOV"]
         assert not motion.exists() and other.exists() and far.exists()
+        # the other motion swapped for a link out of the library: never served from there
+        outside = tmp_path / "outside.mov"
+        shutil.copyfile(far, outside)
+        far.unlink()
+        far.symlink_to(outside)
+        status, _, body = request(daemon, f"/api/images/{by_name['renamed.jpg']['id']}/video")
+        assert status == 404 and body != outside.read_bytes()
     finally:
         daemon.kill()

@@ -90,6 +90,8 @@ def build_status(
         "queue": {
             "queued": store.dirty_count(),
             "in_flight": pipeline.in_flight() if pipeline is not None else 0,
+            # clips go one at a time on their own lane: which one, how many wait
+            "videos": pipeline.video_lane.status() if pipeline is not None else None,
         },
         "schema_version": store.schema_version(),
     }
