@@ -31,7 +31,15 @@ from anagnorisisd.imaging.apple import content_identifier
 from anagnorisisd.ingest.safe_io import UnreadableFile
 from anagnorisisd.ml.manager import shipped_model_dir
 from anagnorisisd.search.pairs import find_pairs
-from tests.helpers import REPO, Daemon, chromium_page, free_port, wait_until, write_config
+from tests.helpers import (
+    REPO,
+    Daemon,
+    chromium_page,
+    free_port,
+    run_cli,
+    wait_until,
+    write_config,
+)
 from tests.video_clips import (
     encode,
     huge_frame_mkv,
@@ -236,7 +244,7 @@ def world(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
     shown = 24 + 5 + 1  # the photos, five clips, one Live Photo (its motion is in it)
     wait_until(lambda: daemon.status()["files"]["pending"] == 0 and daemon.request(
         "GET", "/api/images?per_page=1")["total"] == shown, timeout=120, interval=0.2)
-    yield {"daemon": daemon, "clips": clips, "library": library}
+    yield {"daemon": daemon, "clips": clips, "library": library, "config": config}
     daemon.kill()
 
 
@@ -253,6 +261,9 @@ def test_a_search_finds_the_moment_inside_a_clip(world: dict[str, Any]) -> None:
         (hit,) = items  # once, however many of its scenes match
         assert start <= hit["at_s"] < start + 3, (text, hit["at_s"])
         assert hit["kind"] == "video" and hit["duration_s"] == pytest.approx(9.0, abs=0.1)
+    said = run_cli("search", "--config", str(world["config"]), "a blue star type:video").stdout
+    line = next(line for line in said.splitlines() if line.endswith("scenes.mp4  (at 0:03)"))
+    assert line.split()[0].startswith("0.")  # with its score, as the panel shows it
     videos = search(daemon, "a blue star type:video")["items"]
     assert videos[0]["id"] in {idof(world["clips"][k]) for k in ("scenes", "trim", "again")}
 

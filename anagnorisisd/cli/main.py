@@ -174,7 +174,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def print_results(items: list[dict[str, Any]]) -> None:
     """A table with a header; the score column only when the query scored anything (free
-    text or similar:ID), since a filter-only query has no scores to show."""
+    text or similar:ID), since a filter-only query has no scores to show; a clip found by
+    a scene says at which second."""
     scored = any(item.get("score") is not None for item in items)
     if not items:
         return
@@ -182,8 +183,11 @@ def print_results(items: list[dict[str, Any]]) -> None:
     for item in items:
         score = f"{item['score']:.3f}  " if item.get("score") is not None else "       "
         dims = f"{item['width']}x{item['height']}" if item.get("width") else "?"
+        at = item.get("at_s")  # a clip found by one of its scenes: where, as a player shows it
+        moment = f"  (at {int(at) // 60}:{int(at) % 60:02d})" if isinstance(at, int | float) \
+            else ""
         print(f"{score if scored else ''}{dims:>11}  {item.get('file_size') or 0:>10}  "
-              f"{item['path']}")
+              f"{item['path']}{moment}")
 
 
 class SearchFailed(Exception):
