@@ -264,6 +264,15 @@ def test_a_search_finds_the_moment_inside_a_clip(world: dict[str, Any]) -> None:
     said = run_cli("search", "--config", str(world["config"]), "a blue star type:video").stdout
     line = next(line for line in said.splitlines() if line.endswith("scenes.mp4  (at 0:03)"))
     assert line.split()[0].startswith("0.")  # with its score, as the panel shows it
+    import io
+
+    from anagnorisisd.app.shapes import draw
+
+    star = io.BytesIO()  # a search by a picture of the same star finds the clip there too
+    draw(SCENES[1], np.random.default_rng(9)).save(star, "JPEG")
+    found = daemon.request("POST", "/api/search/by-image?per_page=50", star.getvalue())
+    (hit,) = [i for i in found["items"] if i["id"] == scenes]
+    assert 3 <= hit["at_s"] < 6
     videos = search(daemon, "a blue star type:video")["items"]
     assert videos[0]["id"] in {idof(world["clips"][k]) for k in ("scenes", "trim", "again")}
 
@@ -489,3 +498,25 @@ def test_a_live_photo_is_rated_and_trashed_as_one(tmp_path: Path) -> None:
         assert status == 404 and body != outside.read_bytes()
     finally:
         daemon.kill()
+
+
+def test_megabytes_of_junk_in_a_clips_keys_and_a_maker_note_are_read_in_time(
+        tmp_path: Path) -> None:
+    junk = "+" + "9" * (4 << 20)  # what a broken or hostile writer could leave
+    clip = scenes_clip(tmp_path / "junk.mov", SCENES[:1], 1.0, metadata={
+        "com.apple.quicktime.location.ISO6709": junk,
+        "com.apple.quicktime.creationdate": junk,
+        "com.apple.quicktime.make": "A" * (2 << 20),
+        "com.apple.quicktime.content.identifier": "x" * (1 << 20)})
+    started = time.monotonic()
+    record = video.describe(str(clip))
+    assert time.monotonic() - started < 2.0
+    assert record["gps"] is None and record["taken_at"] is None
+    assert len(record["camera"]) <= 200 and len(record["content_id"]) <= 200
+    note = Image.Exif()
+    note.get_ifd(0x8769)[0x927C] = (b"Apple iOS\0\0\x01MM\xff\xff"
+                                    + b"\x00\x11\x00\x02\xff\xff\xff\xff\xff\xff\xff\xff"
+                                    * 80_000)
+    started = time.monotonic()
+    assert content_identifier(note) is None
+    assert time.monotonic() - started < 0.5

@@ -153,8 +153,10 @@ def search_by_image(library: Library, data: bytes, page: int, per_page: int) -> 
     vector = embed_upload(model, data)
     hits = library.search.nearest(vector, page * per_page)
     start = (page - 1) * per_page
+    shown = hits[start : start + per_page]
+    library.search.place_moments(shown, vector)  # a clip: the second of its best scene
     return {"total": len(hits), "page": page, "per_page": per_page,
-            "items": [describe(library, h.content, h.score) for h in hits[start:start + per_page]]}
+            "items": [describe(library, h.content, h.score) | h.extra for h in shown]}
 
 
 async def by_image(request: web.Request) -> web.Response:

@@ -239,8 +239,23 @@ class SearchService:
         return vector
 
     def nearest(self, vector: NDArray[np.float32], k: int) -> list[Hit]:
-        hits = self.index.search(vector, k)
-        return [Hit(c, s) for c, s in hits if c in self.catalog]
+        """The k best by cosine. A clip whose best scene beats it as a whole is lifted to
+        that scene's score (Feature.moments); place_moments says where on the hits shown."""
+        hits = {c: Hit(c, s) for c, s in self.index.search(vector, k) if c in self.catalog}
+        for feature in self.momenters:
+            for content, (score, _) in feature.moments(vector, k).items():
+                known = hits.get(content)
+                if content in self.catalog and (known is None or score > (known.score or -1)):
+                    hits[content] = Hit(content, score)
+        return sorted(hits.values(), key=lambda h: -(h.score or 0.0))[:k]
+
+    def place_moments(self, hits: list[Hit], vector: NDArray[np.float32]) -> None:
+        """Each clip among `hits` says the second its best scene for `vector` starts."""
+        for feature in self.momenters:
+            found = feature.moments(vector, len(hits), [h.content for h in hits])
+            for hit in hits:
+                if hit.content in found:
+                    hit.extra["at_s"] = found[hit.content][1]
 
     # ----------------------------------------------------------------- search
     def filter_rows(self, query: Query, columns: Columns) -> NDArray[np.bool_]:
@@ -281,12 +296,8 @@ class SearchService:
             if hit.score is None and vector is not None and (
                     stored := self.vector(hit.content)) is not None:
                 hit.score = float(stored @ vector)
-        for feature in self.momenters if vector is not None else ():
-            assert vector is not None
-            found = feature.moments(vector, len(hits), [h.content for h in hits])
-            for hit in hits:
-                if hit.content in found:
-                    hit.extra["at_s"] = found[hit.content][1]
+        if vector is not None:
+            self.place_moments(hits, vector)
         for feature in self.annotators:
             feature.annotate(hits, query)
         years = years_in_order(columns.taken[order]) if query.sort == "date" else None
@@ -334,9 +345,6 @@ class SearchService:
         if query.sort == "similar":
             hits = [h for h in hits if h.content.hex() != query.similar_to]
         cosine = {h.content: float(h.score or 0.0) for h in hits}
-        for feature in self.momenters:  # a video's best scene, where it beats its whole
-            for content, (score, _) in feature.moments(vector, limit).items():
-                cosine[content] = max(score, cosine.get(content, -1.0))
         filters = [f for f in query.filters if f.field == "score"]
         for content in said if filters else ():
             if content not in cosine and (stored := self.vector(content)) is not None:
