@@ -446,6 +446,9 @@ def test_faces_and_words_in_a_clip_are_found_at_their_scene(tmp_path: Path) -> N
 
         cut = np.asarray(Image.open(io.BytesIO(crop)).convert("L"), dtype=np.float64)
         assert cut.std() > 20  # a face, not the white of another scene's frame
+        daemon.request("PUT", f"/api/faces/{face['id']}", {"name": "Franck"})
+        (seen,) = search(daemon, "person:Franck")["items"]
+        assert seen["id"] == content and 3 <= seen["at_s"] < 6
         lines = daemon.request("GET", f"/api/images/{content}/text")["lines"]
         said = [line for line in lines if "FERRY" in line["text"].upper()]
         assert said and 6 <= said[0]["at_s"] < 9

@@ -145,6 +145,20 @@ class PeopleDesk:
             return {self.people.faces[fid].content for pid in pids
                     for fid in self.people.final.faces_of(pid)}
 
+    def seen_at(self, name_or_id: str, contents: set[bytes]) -> dict[bytes, float]:
+        """For clips among `contents`: the second of the first scene the person is in."""
+        wanted = name_or_id.strip().lower()
+        out: dict[bytes, float] = {}
+        with self.people._lock:
+            for pid, person in self.people.people.items():
+                if pid != wanted and (person.name or "").lower() != wanted:
+                    continue
+                for fid in self.people.final.faces_of(pid):
+                    face = self.people.faces[fid]
+                    if face.content in contents and face.at_s is not None:
+                        out[face.content] = min(face.at_s, out.get(face.content, face.at_s))
+        return out
+
     def photos_with_unnamed(self) -> set[bytes]:
         """Photos with a face that is in no named person (small faces aside)."""
         with self.people._lock:

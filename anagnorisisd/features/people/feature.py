@@ -83,6 +83,17 @@ class PeopleFeature(Feature):
     def status(self) -> dict[str, Any]:
         return {"people": self.desk.counts()}
 
+    def annotate(self, hits: list[Any], query: Any) -> None:
+        """A clip found by person:NAME opens where the person is first seen (unless a
+        search by meaning already chose its moment)."""
+        contents = {h.content for h in hits}
+        for f in query.filters:
+            if f.field == "person" and f.op == "=":
+                seen = self.desk.seen_at(str(f.value), contents)
+                for hit in hits:
+                    if hit.content in seen:
+                        hit.extra.setdefault("at_s", seen[hit.content])
+
     def match(self, filter_: Any, columns: Any) -> NDArray[np.bool_]:
         return rows_of(self.desk.passing(filter_), columns)
 
