@@ -238,6 +238,7 @@ class Library:
         pipeline. The watcher runs only after start() (`serve` on a taken port stops a
         library it never started)."""
         deadline = time.monotonic() + timeout
+        self.search.index.stop_builds()  # an index build in a child would hold the job up
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
         if self.watch and self._started and not self.read_only:

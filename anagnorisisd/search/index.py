@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import os
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +25,8 @@ from pathlib import Path
 import numpy as np
 from annoy import AnnoyIndex
 from numpy.typing import NDArray
+
+from anagnorisisd.search.index_build import BuildFailed, build_in_child, finish, publish, sweep
 
 log = logging.getLogger(__name__)
 HASH_BYTES = 32
@@ -93,6 +96,8 @@ class VectorIndex:
         self.building = False
         self.last_build_s: float | None = None
         self._similarity_cache: tuple[tuple[int, int], list[bytes]] | None = None
+        self._child: subprocess.Popen[str] | None = None
+        self._stopping = False
 
     # ------------------------------------------------------------ lifecycle
     def load(self, identity: str) -> bool:
@@ -122,9 +127,10 @@ class VectorIndex:
         if half is not None and half.shape != (len(ids), dim):
             half = None
         matrix = None
-        if len(ids) <= self.exact_below:
-            matrix = np.asarray([annoy.get_item_vector(i) for i in range(len(ids))],
-                                dtype=np.float32).reshape(len(ids), dim)
+        if len(ids) <= self.exact_below:  # from the float16 file: no loop over Annoy's items
+            matrix = (np.asarray(half, dtype=np.float32) if half is not None else np.asarray(
+                [annoy.get_item_vector(i) for i in range(len(ids))],
+                dtype=np.float32).reshape(len(ids), dim))
         with self._lock:
             self.current = BuiltIndex(annoy, ids, identity, float(meta["built_at"]), number, dim,
                                       matrix, half)
@@ -133,35 +139,78 @@ class VectorIndex:
         return True
 
     def build(self, identity: str, ids: list[bytes], vectors: NDArray[np.float32]) -> BuiltIndex:
-        """Build a new generation from scratch and swap it in; old files are removed."""
+        """Build a new generation from vectors in hand, in this process, and swap it in (tools
+        and benchmarks; the daemon builds from the store in a child: build_from_store)."""
         started = time.monotonic()
         self.directory.mkdir(parents=True, exist_ok=True)
-        previous = self.current
-        number = (previous.number + 1) if previous else int(time.time())
+        number = self._next_number()
         dim = int(vectors.shape[1]) if len(vectors) else 1
+        base = self.directory / str(number)
         annoy = AnnoyIndex(dim, "angular")
         annoy.set_seed(42)
-        ann_path = self.directory / f"{number}.ann"
         for i, vector in enumerate(vectors):
             annoy.add_item(i, vector)
-        # In memory, then saved: ten times faster than Annoy's on-disk build here.
         annoy.build(self.n_trees, n_jobs=-1)
-        annoy.save(str(ann_path) + ".tmp")
+        annoy.save(f"{base}.ann.tmp")
         annoy.unload()
-        os.replace(str(ann_path) + ".tmp", ann_path)
-        half_path = self.directory / f"{number}.f16.npy"
-        with open(str(half_path) + ".tmp", "wb") as out:
+        with open(f"{base}.f16.npy.tmp", "wb") as out:
             np.save(out, np.asarray(vectors, dtype=np.float16).reshape(len(ids), dim))
-        os.replace(str(half_path) + ".tmp", half_path)
-        id_array = np.frombuffer(b"".join(ids), dtype=np.uint8).reshape(-1, HASH_BYTES)
-        id_array.tofile(self.directory / f"{number}.ids")
-        meta = {"number": number, "identity": identity, "dim": dim, "built_at": time.time(),
-                "count": len(ids)}
-        tmp = self.directory / "current.json.tmp"
-        tmp.write_text(json.dumps(meta))
-        os.replace(tmp, self.directory / "current.json")
-        if not self.load(identity):  # what arrived during the build stays fresh
+        np.frombuffer(b"".join(ids), dtype=np.uint8).tofile(f"{base}.ids.tmp")
+        publish(self.directory, {"number": number, "identity": identity, "dim": dim,
+                                 "built_at": time.time(), "count": len(ids)})
+        return self._adopt(identity, number, started)
+
+    def build_from_store(self, identity: str, data_dir: Path, map_size: int, stage: str
+                         ) -> BuiltIndex:
+        """Build a new generation from the store in a child process, on disk, and swap it in:
+        the daemon's threads never wait for it (search/index_build.py)."""
+        started = time.monotonic()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        sweep(self.directory)
+        number = self._next_number()
+        stopped = BuildFailed("the index build was cancelled: the daemon is stopping")
+        if self._stopping:
+            raise stopped
+        _, process = build_in_child(data_dir, map_size, self.directory, identity, stage,
+                                    number, self.n_trees)
+        with self._lock:
+            self._child = process
+            if self._stopping:
+                process.kill()
+        try:
+            meta = finish(process)
+        except BuildFailed:
+            sweep(self.directory)
+            if self._stopping:
+                raise stopped from None
+            raise
+        finally:
+            with self._lock:
+                self._child = None
+        if self._stopping:
+            sweep(self.directory)
+            raise stopped
+        publish(self.directory, meta)
+        return self._adopt(identity, number, started)
+
+    def stop_builds(self) -> None:
+        """The daemon is stopping: a build in a child ends now, and none starts again;
+        searches keep the index they have."""
+        with self._lock:
+            self._stopping = True
+            if self._child is not None:
+                self._child.kill()
+
+    def _next_number(self) -> int:
+        previous = self.current
+        return (previous.number + 1) if previous else int(time.time())
+
+    def _adopt(self, identity: str, number: int, started: float) -> BuiltIndex:
+        """Map the generation just published; what arrived during the build stays fresh;
+        older generations' files go."""
+        if not self.load(identity):
             raise RuntimeError("the index just built could not be loaded")
+        ann_path = self.directory / f"{number}.ann"
         for old in self.directory.glob("*.ann"):
             if old != ann_path:
                 old.unlink(missing_ok=True)

@@ -38,6 +38,7 @@ from anagnorisisd.search.catalog import Catalog, Columns
 from anagnorisisd.search.disjoint import DisjointSet
 from anagnorisisd.search.fusion import fuse
 from anagnorisisd.search.index import VectorIndex
+from anagnorisisd.search.index_build import BuildFailed
 from anagnorisisd.search.pairs import find_pairs
 from anagnorisisd.search.query import Query
 from anagnorisisd.search.results import Hit, Page, years_in_order
@@ -168,11 +169,18 @@ class SearchService:
         try:
             self.index.building = True
             self.changed = False
-            ids, vectors = self.collect_vectors(model.identity)
-            self.index.build(model.identity, ids, vectors)
+            if self.embedding_stage is None:
+                return False
+            built = self.index.build_from_store(model.identity, self.store.path.parent,
+                                                int(self.store.env.info()["map_size"]),
+                                                self.embedding_stage)
             self._last_build = time.monotonic()
-            log.info("index rebuilt: %d items in %.2fs", len(ids), self.index.last_build_s or 0)
+            log.info("index rebuilt: %d items in %.2fs", built.size, self.index.last_build_s or 0)
             return True
+        except BuildFailed as exc:
+            self.changed = True  # tried again at the next check
+            log.warning("%s", exc)
+            return False
         finally:
             self.index.building = False
             self._build_lock.release()

@@ -1,0 +1,89 @@
+"""The daemon's index is built from the store in a child process, on disk: the same
+generation an in-process build makes, only the active model's vectors, and a stop that
+ends the child at once and leaves no half-written file behind."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from anagnorisisd.search.index import VectorIndex
+from anagnorisisd.search.index_build import BuildFailed
+from anagnorisisd.store.database import Store
+from tests.helpers import wait_until
+
+
+def library(root: Path, count: int, dim: int = 64, other: int = 0) -> tuple[Store, list[bytes],
+                                                                             np.ndarray]:
+    """A store with `count` contents embedded by model "m" and `other` by model "old"."""
+    rng = np.random.default_rng(1)
+    vectors = rng.standard_normal((count + other, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    store = Store(root / "data")
+    contents = []
+    with store.write() as w:
+        for i in range(count + other):
+            path = str(root / f"{i:06d}.jpg")
+            content = i.to_bytes(4, "big") * 8
+            w.seen(path, 1000 + i, 1_700_000_000_000_000_000 + i)
+            record = w.file(path)
+            w.set_hash(path, record.gen, content, 1000 + i, 1_700_000_000_000_000_000 + i)
+            model = "m" if i < count else "old"
+            w.put_result(content, "clip", f"2:{model}", {
+                "model": model, "dim": dim,
+                "embedding": vectors[i].astype(np.float16).tobytes()})
+            w.finish(path, record.gen, None)
+            if i < count:
+                contents.append(content)
+    return store, contents, vectors[:count]
+
+
+def test_a_child_builds_what_an_in_process_build_makes(tmp_path: Path) -> None:
+    store, contents, vectors = library(tmp_path, 400, other=50)
+    child = VectorIndex(tmp_path / "child", exact_below=0)
+    built = child.build_from_store("m", store.path.parent, int(store.env.info()["map_size"]),
+                                   "clip")
+    assert built.size == 400 and built.identity == "m"  # the old model's vectors left out
+    assert sorted(built.position) == sorted(contents)
+    here = VectorIndex(tmp_path / "here", exact_below=0)
+    here.build("m", contents, vectors.astype(np.float16).astype(np.float32))
+    for n in (0, 7, 399):
+        found = child.search(vectors[n], 5)
+        assert found[0][0] == contents[n] and found[0][1] > 0.99
+        assert [c for c, _ in found] == [c for c, _ in here.search(vectors[n], 5)]
+    assert not list((tmp_path / "child").glob("*.tmp")) and not list(
+        (tmp_path / "child").glob("*.raw"))
+    exact = VectorIndex(tmp_path / "child")  # small: loaded as a matrix from the f16 file
+    assert exact.load("m") and exact.current is not None and exact.current.matrix is not None
+    assert exact.current.matrix.shape == (400, 64)
+    store.close()
+
+
+def test_a_stop_ends_the_child_and_keeps_the_index(tmp_path: Path) -> None:
+    store, _, _ = library(tmp_path, 20_000, dim=512)
+    index = VectorIndex(tmp_path / "index", n_trees=200)
+    args = ("m", store.path.parent, int(store.env.info()["map_size"]), "clip")
+    outcome: list[BaseException | None] = []
+
+    def build() -> None:
+        try:
+            index.build_from_store(*args)
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=build)
+    worker.start()
+    wait_until(lambda: index._child is not None, timeout=30)
+    index.stop_builds()
+    worker.join(30)
+    assert not worker.is_alive()
+    assert isinstance(outcome[0], BuildFailed) and "stopping" in str(outcome[0])
+    assert not (tmp_path / "index" / "current.json").exists() and index.current is None
+    assert [p.name for p in (tmp_path / "index").iterdir()] == []  # nothing half-written
+    with pytest.raises(BuildFailed, match="stopping"):  # and none starts again
+        index.build_from_store(*args)
+    store.close()
