@@ -308,6 +308,7 @@ def test_small_indexes_search_exactly_and_large_ones_through_annoy(tmp_path: Pat
     rng = np.random.default_rng(5)
     data = rng.normal(size=(3000, 32)).astype(np.float32)
     data /= np.linalg.norm(data, axis=1, keepdims=True)
+    data = data.astype(np.float16).astype(np.float32)  # as the store holds them
     ids = [i.to_bytes(32, "big") for i in range(len(data))]
     exact = VectorIndex(tmp_path / "exact", n_trees=2, search_k=50, exact_below=3000)
     exact.build("m", ids, data)
