@@ -396,7 +396,9 @@ def test_the_viewer_plays_from_the_moment_or_says_it_cannot(world: dict[str, Any
         note = page.locator("[data-testid=video-note]")
         note.wait_for(state="visible")
         assert "cannot play HEVC" in note.inner_text()
-        assert page.locator("#viewer-image").is_visible()  # the poster, not a black box
+        page.wait_for_function(  # the poster (decoded from the clip), not a black box
+            "() => { const i = document.getElementById('viewer-image');"
+            " return !i.hidden && i.complete && i.naturalWidth > 0; }", timeout=30_000)
         link = page.locator("[data-testid=video-download]")
         assert link.get_attribute("href").endswith(f"/api/images/{idof(clips['hevc'])}/video")
         page.keyboard.press("Escape")
