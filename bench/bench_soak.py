@@ -27,6 +27,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from anagnorisisd.builtin.meta_stage import MetaStage  # noqa: E402
+
 from anagnorisisd.ml.clip import ClipModel  # noqa: E402
 from anagnorisisd.ml.layout import ModelFiles  # noqa: E402
 from anagnorisisd.ml.manager import shipped_model_dir  # noqa: E402
@@ -67,9 +69,9 @@ def build(root: Path, n: int) -> tuple[Path, list[str]]:
                 rec = w.file(str(path))
                 assert rec is not None
                 w.set_hash(str(path), rec.gen, content, st.st_size, st.st_mtime_ns)
-                w.put_result(content, "meta", "1", {"format": "jpeg", "width": 640 + i % 97,
-                                                    "height": 480, "file_size": st.st_size,
-                                                    "taken_at": None, "frames": 1})
+                w.put_result(content, "meta", MetaStage.version, {
+                    "format": "jpeg", "width": 640 + i % 97, "height": 480,
+                    "file_size": st.st_size, "taken_at": None, "frames": 1})
                 w.put_result(content, "thumbnail", "1:320:jpeg:85",
                              {"mime": "image/jpeg", "data": thumb, "width": 320, "height": 240})
                 vector = rng.normal(size=dim).astype(np.float32)
@@ -87,6 +89,9 @@ def build(root: Path, n: int) -> tuple[Path, list[str]]:
         "model": {"name": MINI.name, "auto_pull": False},
         "scheduler": {"rescan_interval_s": 86400},
         "index": {"check_interval_s": 1, "min_rebuild_interval_s": 0},
+        # the stages whose results the store holds at their current versions: the
+        # pipeline has nothing to do, so the run measures the server and the rebuild
+        "pipeline": {"stages": ["hash", "meta", "thumbnail", "clip"]},
     })
     return config, ids
 
@@ -150,9 +155,12 @@ def main() -> None:
         try:
             import urllib.request
 
-            def up() -> bool:
+            def up() -> bool:  # loaded: until then the catalog's routes answer 503
+                import json as _json
+
                 try:
-                    return urllib.request.urlopen(base + "/api/status", timeout=5).status == 200
+                    with urllib.request.urlopen(base + "/api/status", timeout=5) as r:
+                        return bool(_json.loads(r.read()).get("loaded"))
                 except OSError:
                     return False
 

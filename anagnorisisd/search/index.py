@@ -30,6 +30,9 @@ from anagnorisisd.search.index_build import BuildFailed, build_in_child, finish,
 
 log = logging.getLogger(__name__)
 HASH_BYTES = 32
+FRESH_PAIRS = 20_000
+"""Fresh items compared with each other for near-duplicates, at most (an O(n^2) product):
+above it, a library with no index yet waits for its first build."""
 
 
 def angular_to_cosine(distance: float) -> float:
@@ -334,9 +337,17 @@ class VectorIndex:
             for i, (items, dists) in enumerate(self._knn_lists(current, neighbours)):
                 pairs += [(current.content(i), current.content(j))
                           for j, d in zip(items, dists, strict=True) if j > i and d <= limit]
-        for content, vector in list(self.fresh.items()):
-            pairs += [(content, other) for other, score in self.search(vector, neighbours + 1)
-                      if other != content and score >= threshold]
+        keys, matrix = self.fresh_matrix()
+        if len(keys) > FRESH_PAIRS:  # no index yet for a large library: the build will come
+            return pairs
+        for lo in range(0, len(keys), 1024):  # fresh with fresh: one product per block
+            rows, cols = np.nonzero(matrix[lo : lo + 1024] @ matrix.T >= threshold)
+            pairs += [(keys[lo + r], keys[c]) for r, c in zip(rows.tolist(), cols.tolist(),
+                                                              strict=True) if lo + r < c]
+        if current is not None and current.size:  # fresh with indexed: Annoy's neighbours
+            for content, vector in zip(keys, matrix, strict=True):
+                pairs += [(content, other) for other, score in self.search(vector, neighbours)
+                          if other != content and score >= threshold]
         return pairs
 
     def all_vectors(self) -> tuple[list[bytes], NDArray[np.float32]]:

@@ -106,6 +106,9 @@ class Store:
         # recount: so a recount never misses, or counts twice, a commit that raced it.
         # LMDB serialises writers anyway, so this costs no concurrency.
         self._write_lock = threading.Lock()
+        self._recount_lock = threading.Lock()
+        self._since_snapshot: list[Census] | None = None
+        """While a recount counts: the census deltas of the commits since its snapshot."""
         self.full: str | None = None  # why bulk writes are paused, while they are
         self.closed = False
         self.stage_versions: dict[str, str] = {}
@@ -206,31 +209,45 @@ class Store:
         return {str(k): str(v) for k, v in stored.items()} if isinstance(stored, dict) else {}
 
     def recount(self) -> None:
-        """Count everything again. Holding the write lock means no commit lands between the
-        snapshot and the swap, so the live counters stay exact."""
-        with self._write_lock:
-            census = self._count()
-            with self._census_lock:
-                self.census = census
+        """Count everything again, from a snapshot, without holding writes up (at 100,000
+        photos a count takes seconds, and every rating would wait for it): the commits that
+        land while it counts are kept and applied on top, so the counters stay exact."""
+        with self._recount_lock:
+            with self._write_lock:  # no commit between the snapshot and the recording
+                txn = self.env.begin()
+                self._since_snapshot = []
+            try:
+                census = self._count(txn)
+            except BaseException:
+                with self._write_lock:
+                    self._since_snapshot = None
+                raise
+            finally:
+                txn.abort()
+            with self._write_lock:
+                for delta in self._since_snapshot or []:
+                    census.apply(delta)
+                self._since_snapshot = None
+                with self._census_lock:
+                    self.census = census
 
-    def _count(self) -> Census:
+    def _count(self, txn: lmdb.Transaction) -> Census:
         census = Census()
-        with self.env.begin() as txn:
-            for _, raw in txn.cursor(db=self.files):
-                rec = unpack(raw)
-                census.files[rec["st"]] += 1
-                census.hashed += rec["h"] is not None
-                if rec.get("fs"):
-                    census.file_failed_at[rec["fs"]] += 1
-            live: set[bytes] = set()
-            cur = txn.cursor(db=self.refs)
-            for key in cur.iternext_nodup(keys=True, values=False):
-                live.add(bytes(key))
-            census.live_content = len(live)
-            for key, raw in txn.cursor(db=self.marks):
-                content, stage = bytes(key[:32]), bytes(key[32:]).decode()
-                if content in live:
-                    self._count_mark(census, stage, raw, +1)
+        for _, raw in txn.cursor(db=self.files):
+            rec = unpack(raw)
+            census.files[rec["st"]] += 1
+            census.hashed += rec["h"] is not None
+            if rec.get("fs"):
+                census.file_failed_at[rec["fs"]] += 1
+        live: set[bytes] = set()
+        cur = txn.cursor(db=self.refs)
+        for key in cur.iternext_nodup(keys=True, values=False):
+            live.add(bytes(key))
+        census.live_content = len(live)
+        for key, raw in txn.cursor(db=self.marks):
+            content, stage = bytes(key[:32]), bytes(key[32:]).decode()
+            if content in live:
+                self._count_mark(census, stage, raw, +1)
         return census
 
     def _count_mark(self, census: Census, stage: str, raw: bytes | memoryview,
@@ -272,6 +289,8 @@ class Store:
                 raise StoreFull(self.full) from None
             with self._census_lock:
                 self.census.apply(writer.delta)
+            if self._since_snapshot is not None:  # a recount is counting: it adds this on
+                self._since_snapshot.append(writer.delta)
         if writer.born or writer.died:
             self.hub.publish(ContentChanged(writer.born, writer.died))
 
