@@ -25,6 +25,7 @@ from anagnorisisd.imaging.decoding import failure_reason
 from anagnorisisd.imaging.video import is_video
 from anagnorisisd.ml.layout import ModelError
 from anagnorisisd.ml.protocol import Embedded, ImageModel, Stopped
+from anagnorisisd.pipeline.per_file import scenes_of
 from anagnorisisd.stage import (
     PixelNeed,
     Setting,
@@ -134,12 +135,12 @@ class ClipStage(Stage):
         """A clip's vector is the mean of its scenes' (what near-duplicates and the evaluator
         compare); each scene's own vector and time are kept beside it, so a search finds the
         moment (``moments``, ``moment_embeddings``: float16 rows in the same order)."""
+        moments = scenes_of(item, model.pixel_need())
+        if isinstance(moments, StageOutput):
+            return moments
         try:
-            moments = item.moments(model.pixel_need())
             prepared = [model.prepare(image) for _, image in moments]
-        except FileNotFoundError:
-            return StageOutput.later("the file vanished while it was read")
-        except Exception as exc:
+        except Exception as exc:  # a picture the model cannot take: this file's alone
             return StageOutput.fail(failure_reason(exc))
         made = self._vectors(model, prepared)
         problem = next((m for m in made if isinstance(m, Exception)), None)

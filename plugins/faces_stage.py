@@ -14,16 +14,16 @@ but marked `small` and left out of people, since recognition is unreliable at th
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, ClassVar
 
 import numpy as np
 
-from anagnorisisd.imaging.decoding import failure_reason
 from anagnorisisd.ml.face_geometry import FACE_VIEW
 from anagnorisisd.ml.face_service import face_slot
 from anagnorisisd.ml.face_thresholds import same_person
 from anagnorisisd.ml.faces import Face, FaceModel
-from anagnorisisd.ml.protocol import ItemFault, NoWorker, Stopped
+from anagnorisisd.pipeline.per_file import model_answer, scenes_of
 from anagnorisisd.stage import (
     PixelNeed,
     Setting,
@@ -85,24 +85,18 @@ class FacesStage(Stage):
         return [self._one(model, item) for item in batch]
 
     def _one(self, model: FaceModel, item: StageInput) -> StageOutput:
-        try:
-            scenes = item.moments()  # a photo is one, at no time
-        except FileNotFoundError:
-            return StageOutput.later("the file vanished while it was read")
-        except Exception as exc:
-            return StageOutput.fail(failure_reason(exc))
+        scenes = scenes_of(item)  # a photo is one, at no time
+        if isinstance(scenes, StageOutput):
+            return scenes
         view = scenes[0][1]
         found: list[tuple[Face, float | None]] = []
         seen = 0
         for at, picture in scenes:
-            try:
-                faces, count = model.faces(np.asarray(picture), self.min_score, self.max_faces)
-            except Stopped:
-                raise StageSkip("shutting down") from None
-            except ItemFault as exc:
-                return StageOutput.fail(str(exc))
-            except NoWorker as exc:  # the worker's trouble, never the photo's
-                return StageOutput.later(str(exc))
+            answer = model_answer(partial(model.faces, np.asarray(picture), self.min_score,
+                                          self.max_faces))
+            if isinstance(answer, StageOutput):
+                return answer
+            faces, count = answer
             fresh = [f for f in faces if not any(same_person(f.vector, k.vector)
                                                  for k, _ in found)]
             seen += count - (len(faces) - len(fresh))

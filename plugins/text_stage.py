@@ -15,14 +15,14 @@ result too (zero lines), and costs one detection pass only.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, ClassVar
 
 import numpy as np
 
-from anagnorisisd.imaging.decoding import failure_reason
 from anagnorisisd.ml.ocr import OCR_MODELS, WHEEL_MODEL, TextLine, TextModel
-from anagnorisisd.ml.protocol import ItemFault, NoWorker, Stopped
 from anagnorisisd.ml.text_service import text_slot
+from anagnorisisd.pipeline.per_file import model_answer, scenes_of
 from anagnorisisd.stage import (
     PixelNeed,
     Setting,
@@ -78,24 +78,16 @@ class TextStage(Stage):
         return [self._one(model, item) for item in batch]
 
     def _one(self, model: TextModel, item: StageInput) -> StageOutput:
-        try:
-            scenes = item.moments()  # a photo is one, at no time
-        except FileNotFoundError:
-            return StageOutput.later("the file vanished while it was read")
-        except Exception as exc:
-            return StageOutput.fail(failure_reason(exc))
+        scenes = scenes_of(item)  # a photo is one, at no time
+        if isinstance(scenes, StageOutput):
+            return scenes
         view = scenes[0][1]
         found: list[tuple[TextLine, float | None]] = []
         said: set[str] = set()
         for at, picture in scenes:  # a video's scenes: a caption kept through them, once
-            try:
-                lines = model.read(np.asarray(picture.convert("RGB")))
-            except Stopped:
-                raise StageSkip("shutting down") from None
-            except ItemFault as exc:
-                return StageOutput.fail(str(exc))
-            except NoWorker as exc:  # the worker's trouble, never the photo's
-                return StageOutput.later(str(exc))
+            lines = model_answer(partial(model.read, np.asarray(picture.convert("RGB"))))
+            if isinstance(lines, StageOutput):
+                return lines
             fresh = [line for line in lines if line.text.casefold() not in said]
             said.update(line.text.casefold() for line in fresh)
             found += [(line, at) for line in fresh]

@@ -76,9 +76,6 @@ class VideoInfo:
     """As stored; ``upright`` turns it as displayed (a portrait phone clip is stored
     landscape)."""
     height: int
-    rotation: int
-    """Degrees counter-clockwise the stored frames are turned for display (the display
-    matrix, which FFmpeg hands over with the first decoded frame: 0 until one is)."""
     stream: int
     tags: dict[str, str] = field(default_factory=dict)
     """The container's metadata keys (QuickTime, Matroska), as FFmpeg reads them."""
@@ -136,7 +133,7 @@ def probe(container: Any) -> VideoInfo:
     for key, value in list(stream.metadata.items())[:64]:
         tags.setdefault(str(key), str(value))
     return VideoInfo(duration, fps if 0 < fps < 10_000 else 0.0,
-                     stream.codec_context.name, width, height, 0, stream.index, tags)
+                     stream.codec_context.name, width, height, stream.index, tags)
 
 
 def _duration(container: Any, stream: Any) -> float:
@@ -149,7 +146,7 @@ def _duration(container: Any, stream: Any) -> float:
     return 0.0
 
 
-def first_rotation(container: Any, info: VideoInfo) -> int:
+def first_rotation(container: Any) -> int:
     """The display matrix's turn, which FFmpeg hands over with the first decoded frame."""
     import av
 
@@ -165,7 +162,7 @@ def describe(path: str) -> dict[str, Any]:
     and its source, camera, position, and Apple's content identifier."""
     with opened(path) as container:
         info = probe(container)
-        rotation = first_rotation(container, info)
+        rotation = first_rotation(container)
     width, height = (info.height, info.width) if rotation % 180 else (info.width, info.height)
     record: dict[str, Any] = {
         "kind": "video", "format": PurePath(path).suffix.lower().lstrip("."),

@@ -26,6 +26,8 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,7 +72,6 @@ class Sampled:
     """The scenes kept, in time order."""
     poster: int
     """Which moment is the poster."""
-    looked_at: int
     decoded: int
     cut_short: str | None = None
     """Why the look stopped before the end (a budget), if it did."""
@@ -90,19 +91,15 @@ def sample(path: str, shortest: int | None = None, longest: int | None = None) -
     """The clip's scenes and poster, each at least `shortest` on its short side and
     `longest` on its long side (the smallest size that serves both; the stored size when
     neither is given). Raises VideoRefused for a clip that is refused or has no frame."""
-    with opened(path) as container:
-        info = probe(container)
-        pixels = info.width * info.height
-        with Limits.budget.hold(min(pixels * 6, Limits.budget.capacity)):  # reference frames
-            reader = _Reader(container, info, shortest, longest)
-            samples, cut_short = reader.look(_targets(info.duration_s))
+    with _reading(path, shortest, longest) as (info, reader):
+        samples, cut_short = reader.look(_targets(info.duration_s))
     if not samples:
         raise VideoRefused("no frame could be decoded" + (f" ({reader.error})"
                                                            if reader.error else ""))
     moments = _scenes(samples, info.duration_s)
     poster = _poster_of(moments)
     remember_poster(path, moments[poster].at_s)
-    return Sampled(info, moments, poster, len(samples), reader.decoded, cut_short,
+    return Sampled(info, moments, poster, reader.decoded, cut_short,
                    [s.at_s for s in samples])
 
 
@@ -120,14 +117,22 @@ def frame_at(path: str, at_s: float, shortest: int | None = None,
              longest: int | None = None) -> Image.Image:
     """The frame shown at `at_s` seconds (a scene a face was found in), upright RGB at the
     size asked, within the same limits as a look."""
-    with opened(path) as container:
-        info = probe(container)
-        with Limits.budget.hold(min(info.width * info.height * 6, Limits.budget.capacity)):
-            reader = _Reader(container, info, shortest, longest)
-            found, _ = reader.look([max(0.0, at_s)])
+    with _reading(path, shortest, longest) as (_, reader):
+        found, _ = reader.look([max(0.0, at_s)])
     if not found:
         raise VideoRefused(f"no frame could be decoded at {at_s:.2f} s")
     return found[0].image
+
+
+@contextmanager
+def _reading(path: str, shortest: int | None, longest: int | None
+             ) -> Iterator[tuple[VideoInfo, _Reader]]:
+    """The clip opened and probed, and a reader for it, holding its share of the decode
+    budget (a decoder keeps several reference frames: six frames' pixels) meanwhile."""
+    with opened(path) as container:
+        info = probe(container)
+        with Limits.budget.hold(min(info.width * info.height * 6, Limits.budget.capacity)):
+            yield info, _Reader(container, info, shortest, longest)
 
 
 def remember_poster(path: str, at_s: float) -> None:

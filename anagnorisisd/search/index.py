@@ -174,7 +174,7 @@ class VectorIndex:
         stopped = BuildFailed("the index build was cancelled: the daemon is stopping")
         if self._stopping:
             raise stopped
-        _, process = build_in_child(data_dir, map_size, self.directory, identity, stage,
+        process = build_in_child(data_dir, map_size, self.directory, identity, stage,
                                     number, self.n_trees)
         with self._lock:
             self._child = process

@@ -38,9 +38,8 @@ class BuildFailed(RuntimeError):
 
 
 def build_in_child(data_dir: Path, map_size: int, directory: Path, identity: str,
-                   stage: str, number: int, n_trees: int) -> tuple[dict[str, Any],
-                                                                   subprocess.Popen[str]]:
-    """Start the child; returns (the arguments, the process): `finish` waits for it."""
+                   stage: str, number: int, n_trees: int) -> subprocess.Popen[str]:
+    """Start the child; `finish` waits for it."""
     args = {"data_dir": str(data_dir), "map_size": map_size, "directory": str(directory),
             "identity": identity, "stage": stage, "number": number, "n_trees": n_trees}
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
@@ -48,7 +47,7 @@ def build_in_child(data_dir: Path, map_size: int, directory: Path, identity: str
         [sys.executable, "-c", "from anagnorisisd.search.index_build import child; child()",
          json.dumps(args)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True, env=env)
-    return args, process
+    return process
 
 
 def finish(process: subprocess.Popen[str]) -> dict[str, Any]:
