@@ -9,6 +9,8 @@ import threading
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from anagnorisisd.store.database import SCHEMA_VERSION, Store
 from anagnorisisd.store.migrations import RATING_HISTORY_LIMIT
 from tests.helpers import Daemon, http_error, make_photo, run_cli, wait_until, write_config
@@ -16,10 +18,12 @@ from tests.helpers import Daemon, http_error, make_photo, run_cli, wait_until, w
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "stores"
 
 
-def test_a_store_written_by_the_previous_release_opens_with_every_rating(tmp_path: Path) -> None:
-    shutil.copytree(FIXTURES / "schema-1", tmp_path / "old")
+@pytest.mark.parametrize("release", ["schema-1", "schema-2"])
+def test_a_store_written_by_an_earlier_release_opens_with_every_rating(
+        tmp_path: Path, release: str) -> None:
+    shutil.copytree(FIXTURES / release, tmp_path / "old")
     expected = json.loads((tmp_path / "old" / "expected.json").read_text())
-    assert expected["schema"] == SCHEMA_VERSION - 1
+    assert expected["schema"] < SCHEMA_VERSION
     store = Store(tmp_path / "old", map_size_gb=1)
     try:
         assert store.schema_version() == SCHEMA_VERSION
@@ -30,7 +34,11 @@ def test_a_store_written_by_the_previous_release_opens_with_every_rating(tmp_pat
             history = store.rating_history(bytes.fromhex(content_hex))
             assert history and history[-1]["value"] == expected["ratings"][content_hex]
         assert store.get_setting("library.paths") == ["/photos"]
-        assert sum(store.census_snapshot().files.values()) == len(expected["files"])
+        queued = expected.get("queued", [])
+        assert sum(store.census_snapshot().files.values()) == len(expected["files"]) + len(queued)
+        if queued:  # the queue, worked newest first: 1 (2023), 2 (2022), 0 (2020)
+            assert store.dirty_paths() == [queued[1], queued[2], queued[0]]
+            assert store.newest_queued_ns() == 1_700_000_500 * 1_000_000_000
     finally:
         store.close()
 

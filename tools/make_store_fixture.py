@@ -46,6 +46,12 @@ def main(target: Path) -> None:
         w.set_rating(b"\xee" * 32, 5.0, 1_700_000_200.0)
         expected["ratings"][(b"\xee" * 32).hex()] = 5.0  # type: ignore[index]
         w.set_setting("library.paths", ["/photos"])
+        # Files still queued, seen at different times: a later schema may order its queue.
+        expected["queued"] = []
+        for i, mtime_s in enumerate((1_600_000_000, 1_700_000_500, 1_650_000_000)):
+            path = f"/photos/new/{i}.jpg"
+            w.seen(path, 2000 + i, mtime_s * 1_000_000_000)
+            expected["queued"].append(path)  # type: ignore[attr-defined]
     store.close()
     (target / "expected.json").write_text(json.dumps(expected, indent=1, sort_keys=True) + "\n")
     print(f"wrote a schema-{SCHEMA_VERSION} store to {target}")

@@ -98,6 +98,15 @@ function stageNotes(status) {
   return lines;
 }
 
+// The queue is worked newest first: everything modified after its newest file is searchable.
+function readyBackTo(queue) {
+  if (!queue || !queue.ready_back_to) return null;
+  const when = new Date(queue.ready_back_to).toLocaleDateString(undefined,
+    { year: "numeric", month: "long", day: "numeric" });
+  return el("p", { class: "note", "data-testid": "ready-back-to" },
+    `Ready back to ${when}: the newest photos are done first, older ones follow.`);
+}
+
 export function renderProgress(status) {
   const [state, sentence] = summary(status);
   const index = status.index || {};
@@ -105,6 +114,7 @@ export function renderProgress(status) {
   const showBars = status.library.paths.length && status.files.total;
   return [
     el("div", { "data-testid": "progress-summary", "data-state": state }, sentence),
+    showBars ? readyBackTo(status.queue) : null,
     ...(showBars ? Object.entries(status.stages).map(([name, s]) => bar(name, s)) : []),
     showBars ? el("div", { class: "stage" }, el("span", {}, "index"),
       el("span", {}, `${index.items ?? 0} searchable + ${index.fresh ?? 0} new`),

@@ -162,6 +162,8 @@ class Library:
                       "catalog: failed files")
         # The runner notices a new version itself (it polls every stage); this only wakes it.
         hub.subscribe(ModelReady, lambda e: self.pipeline.wake(), "pipeline: wake")
+        for lane in self.pipeline.lanes:  # OCR and the like: the newest photos first
+            lane.order = search.catalog.newest_first
         hub.subscribe(ModelReady, lambda e: search.on_model_ready(), "search: the model's index")
         hub.subscribe(WorkerDistrusted, lambda e: self._redo_later(e.url, e.since),
                       "redo what a lying worker sent")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from anagnorisisd.pipeline.registry import Assembly
@@ -90,8 +91,20 @@ def build_status(
         "queue": {
             "queued": store.dirty_count(),
             "in_flight": pipeline.in_flight() if pipeline is not None else 0,
+            # worked newest first: every file modified after this has been through
+            "ready_back_to": ready_back_to(store),
             # clips go one at a time on their own lane: which one, how many wait
             "videos": pipeline.video_lane.status() if pipeline is not None else None,
         },
         "schema_version": store.schema_version(),
     }
+
+
+def ready_back_to(store: Store) -> str | None:
+    """The modification time (ISO 8601, UTC) of the newest file still queued: the queue is
+    worked newest first, so everything newer is described and searchable. None when nothing
+    is queued."""
+    newest = store.newest_queued_ns()
+    if newest is None:
+        return None
+    return datetime.fromtimestamp(newest / 1e9, tz=UTC).isoformat(timespec="seconds")

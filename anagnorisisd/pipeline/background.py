@@ -24,7 +24,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from anagnorisisd.events import Hub, StageResult
 from anagnorisisd.pipeline.isolation import run_isolated, storable
@@ -61,6 +61,10 @@ class BackgroundLane:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self.order: Callable[[], Iterable[bytes]] | None = None
+        """The library's content, newest photo first (by when it was taken, set by the app
+        once its catalog is read): what the lane goes through first. Content not listed
+        there follows in the store's order."""
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name=f"background-{self.stage.name}",
@@ -141,7 +145,7 @@ class BackgroundLane:
             return
         now = time.monotonic()
         version = self.stage.version
-        for content in self.store.live_hashes():
+        for content in self.candidates():
             if self._deferred.get(content, 0.0) > now:
                 continue
             mark = self.store.get_mark(content, self.stage.name)
@@ -157,6 +161,18 @@ class BackgroundLane:
                 self._block(content, failed)
                 continue
             yield content
+
+    def candidates(self) -> Iterator[bytes]:
+        """Every live content once: the newest photos first, then any the order lacks."""
+        listed: set[bytes] = set()
+        if self.order is not None:
+            for content in self.order():
+                listed.add(content)
+                if self.store.is_live(content):  # the order may lag a deletion
+                    yield content
+        for content in self.store.live_hashes():
+            if content not in listed:
+                yield content
 
     def _block(self, content: bytes, failed: str) -> None:
         with self.store.write() as w:

@@ -33,6 +33,7 @@ from typing import Any
 from anagnorisisd.events import FilesFinished, Hub, StageResult
 from anagnorisisd.imaging.video import is_video
 from anagnorisisd.pipeline.background import BackgroundLane
+from anagnorisisd.pipeline.feeder import Feeder
 from anagnorisisd.pipeline.isolation import run_isolated, storable_all
 from anagnorisisd.pipeline.meter import RateMeter
 from anagnorisisd.pipeline.pixels import FilePixels
@@ -92,7 +93,7 @@ class Pipeline:
         if not self.stages:
             return
         self.refresh_versions()
-        self._spawn(self._feed, "feeder")
+        self._spawn(Feeder(self).run, "feeder")
         for index, stage in enumerate(self.stages):
             for n in range(max(1, stage.workers)):
                 thread = self._spawn(functools.partial(self._work, index),
@@ -138,7 +139,7 @@ class Pipeline:
             items: list[Item] = []
             for path in self.store.dirty_paths(limit=256):
                 record = self.store.get_file(path)
-                if record is not None and self._claim(path):
+                if record is not None and self.claim(path):
                     items.append(Item(path, record.gen, record.hash, (record.size,
                                                                       record.mtime_ns)))
             if not items:
@@ -179,6 +180,15 @@ class Pipeline:
     def wake(self) -> None:
         """Say that new work may be queued in the store."""
         self._wake.set()
+
+    def wait_for_work(self, timeout: float) -> None:
+        """The feeder, with nothing to feed: until woken (new work, a stop) or `timeout`."""
+        self._wake.wait(timeout)
+        self._wake.clear()
+
+    @property
+    def stopping(self) -> threading.Event:
+        return self._stop
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop after the batches in hand are committed; the rest stays queued in the store.
@@ -244,7 +254,7 @@ class Pipeline:
             out.append((stage.name, stage.version, ready))
         return tuple(out)
 
-    def _watch_stages(self) -> None:
+    def watch_stages(self) -> None:
         """Re-queue when any stage's version or readiness changed since the last look.
 
         Polled by the feeder, so it works for every stage, whatever told it to change (a
@@ -260,38 +270,7 @@ class Pipeline:
             queued = self.refresh_versions()
             log.info("stage versions or readiness changed; %d files queued", queued)
 
-    def _feed(self) -> None:
-        cursor = b""
-        fed_this_pass = 0
-        self._stage_state = self.stage_state()
-        while not self._stop.is_set():
-            self._watch_stages()
-            if self.store.full is not None and not self.store.room_for_bulk():
-                self._stop.wait(FULL_RECHECK_S)  # paused; status says why
-                continue
-            paths = self.store.dirty_paths(after=cursor, limit=128)
-            if not paths:
-                if fed_this_pass == 0:
-                    self._wake.wait(0.5)
-                    self._wake.clear()
-                cursor, fed_this_pass = b"", 0
-                continue
-            cursor = os.fsencode(paths[-1])
-            for path in paths:
-                if self._stop.is_set():
-                    return
-                if self._claim(path):
-                    record = self.store.get_file(path)
-                    item = None if record is None else Item(
-                        path, record.gen, record.hash, (record.size, record.mtime_ns))
-                    if item is None or (is_video(path) and not self.video_lane.offer(item)):
-                        self.release(path)  # gone, or the video lane is full: next pass
-                        continue
-                    if not is_video(path):
-                        self._put(0, item)
-                    fed_this_pass += 1
-
-    def _claim(self, path: str) -> bool:
+    def claim(self, path: str) -> bool:
         with self._lock:
             if path in self._in_flight:
                 return False
@@ -309,7 +288,7 @@ class Pipeline:
             if defer:
                 self._deferred[path] = time.monotonic() + RETRY_AFTER_S
 
-    def _put(self, index: int, item: Item) -> None:
+    def put(self, index: int, item: Item) -> None:
         while not self._stop.is_set():
             try:
                 self.inboxes[index].put(item, timeout=0.2)
@@ -339,7 +318,7 @@ class Pipeline:
                 self._stop.wait(RETRY_AFTER_S)
                 continue
             for item in forward:
-                self._put(index + 1, item)
+                self.put(index + 1, item)
 
     def _inputs_for(self, stage: Stage, item: Item) -> StageInput:
         inputs: dict[str, dict[str, Any]] = {}

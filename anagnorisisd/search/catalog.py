@@ -380,6 +380,13 @@ class Catalog:
         return list(self.raws.get(content, ()))
 
     # -------------------------------------------------------------- queries
+    def newest_first(self) -> list[bytes]:
+        """Every photo, the most recently taken first (those with no date last): the order
+        the slow background stages go through the library in."""
+        columns = self.columns()
+        taken = np.nan_to_num(columns.taken, nan=-np.inf)
+        return [columns.ids[i] for i in np.argsort(-taken, kind="stable")]
+
     def __contains__(self, content: bytes) -> bool:
         return content in self.entries
 

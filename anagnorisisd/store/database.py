@@ -6,8 +6,11 @@ Layout (named databases):
 - ``files``:   path -> FileRecord. The only thing keyed by path.
 - ``refs``:    content hash -> path, one duplicate per path (dupsort). Tells which
                content is live and where it lives.
-- ``dirty``:   path -> b"". The durable work queue: a path stays here until the
-               pipeline has finished with the exact version of the file it saw.
+- ``dirty``:   path -> its rank in ``queue``. The durable work queue: a path stays
+               here until the pipeline has finished with the exact version of the
+               file it saw.
+- ``queue``:   rank + path digest -> path: the same queue in the order it is worked
+               through, newest file first (keys.queue_rank).
 - ``marks``:   hash + stage name -> Mark (version, error). Cheap to scan.
 - ``results``: hash + stage name -> the stage's output (may hold blobs).
 - ``user``:    hash + key -> user data such as ratings; never garbage-collected.
@@ -41,17 +44,15 @@ from anagnorisisd.store.census import Census
 from anagnorisisd.store.errors import StoreError, StoreFull, is_disk_full
 
 __all__ = ["Store", "StoreError", "StoreFull"]
-from anagnorisisd.store.keys import records_under, stage_key
+from anagnorisisd.store.keys import rank_time, records_under, stage_key
 from anagnorisisd.store.migrations import upgrade
 from anagnorisisd.store.records import FAILED, FileRecord, Mark, key_path, path_key, unpack
+from anagnorisisd.store.room import MIN_RESERVE_BYTES, map_size_for, reserve
 from anagnorisisd.store.writer import Writer
 
 log = logging.getLogger(__name__)
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 VERSIONS_SETTING = "stage.versions"
-MIN_RESERVE_BYTES = 16 << 20
-"""Room kept free in the map and on the disk for the person's own writes (ratings,
-settings): bulk pipeline writes stop short of it."""
 
 
 class Store:
@@ -71,7 +72,7 @@ class Store:
                                  f"{exc.strerror or exc}") from None
         elif not (self.path / "data.mdb").exists():
             raise StoreError(f"no store at {self.path}; run 'anagnorisisd index' or 'serve' first")
-        map_size = self._map_size_for(int(map_size_gb * (1 << 30)), readonly)
+        map_size = map_size_for(self.path, int(map_size_gb * (1 << 30)), readonly)
         try:
             self.env = lmdb.open(
                 str(self.path),
@@ -96,6 +97,11 @@ class Store:
         self.files = self.env.open_db(b"files", create=create)
         self.refs = self.env.open_db(b"refs", dupsort=True, create=create)
         self.dirty = self.env.open_db(b"dirty", create=create)
+        try:
+            self.queue = self.env.open_db(b"queue", create=create)
+        except lmdb.NotFoundError:  # an older store opened read-only
+            raise StoreError(f"store at {self.path} needs migrating; run 'anagnorisisd "
+                             "index'") from None
         self.marks = self.env.open_db(b"marks", create=create)
         self.results = self.env.open_db(b"results", create=create)
         self.user = self.env.open_db(b"user", create=create)
@@ -123,31 +129,6 @@ class Store:
         self.recount()
 
     # ----------------------------------------------------------------- schema
-    def _map_size_for(self, configured: int, readonly: bool) -> int:
-        """The configured map, or more if the store already fills most of it.
-
-        Growing is only safe with no transaction open, so it happens here, at open: a
-        daemon stopped by a full map always starts again, with room, while the disk has it.
-        """
-        data = self.path / "data.mdb"
-        try:
-            used = data.stat().st_size
-        except OSError:
-            return configured
-        if readonly or used + self._reserve(configured) < configured:
-            return max(configured, used + (1 << 20))
-        wanted = max(configured, used * 2, used + (1 << 30))
-        free = shutil.disk_usage(self.path).free
-        grown = max(configured, min(wanted, used + free))
-        if grown > configured:
-            log.warning("the store fills %.0f%% of its %d MiB map; opening it with %d MiB",
-                        100 * used / configured, configured >> 20, grown >> 20)
-        return grown
-
-    @staticmethod
-    def _reserve(map_size: int) -> int:
-        return max(MIN_RESERVE_BYTES, map_size // 50)
-
     def room_for_bulk(self) -> bool:
         """Whether bulk (pipeline) writes may go on: the map and the disk both keep a reserve
         for the person's own writes. Sets ``full`` to the reason when they may not."""
@@ -155,7 +136,7 @@ class Store:
         page = self.env.stat()["psize"]
         map_size = int(info["map_size"])
         used = (int(info["last_pgno"]) + 1) * page
-        if used + self._reserve(map_size) > map_size:
+        if used + reserve(map_size) > map_size:
             self.full = (f"the store is full ({used >> 20} of {map_size >> 20} MiB); indexing is "
                          "paused and ratings still save; restart the daemon to grow it, or "
                          "raise [storage] map_size_gb")
@@ -317,18 +298,30 @@ class Store:
                                       tuple(sidecar) if sidecar is not None else None)
             return out
 
-    def dirty_paths(self, after: bytes = b"", limit: int = 256) -> list[str]:
-        """Up to `limit` queued paths, starting after the given key (for round-robin feeding)."""
+    def dirty_paths(self, limit: int = 256) -> list[str]:
+        """The first `limit` queued paths, newest first."""
+        return [path for _, path in self.queued(limit=limit)]
+
+    def queued(self, after: bytes = b"", limit: int = 256) -> list[tuple[bytes, str]]:
+        """Up to `limit` (queue key, path), newest first, after the given key (the feeder's
+        place in its pass)."""
         with self.env.begin() as txn:
-            cur = txn.cursor(db=self.dirty)
+            cur = txn.cursor(db=self.queue)
             found = cur.set_range(after)
             if found and after and bytes(cur.key()) == after:
                 found = cur.next()
-            out: list[str] = []
+            out: list[tuple[bytes, str]] = []
             while found and len(out) < limit:
-                out.append(key_path(cur.key()))
+                out.append((bytes(cur.key()), key_path(cur.value())))
                 found = cur.next()
             return out
+
+    def newest_queued_ns(self) -> int | None:
+        """The modification time of the newest file still queued: with the queue worked
+        newest first, every file newer than it has been through the pipeline."""
+        with self.env.begin() as txn:
+            cur = txn.cursor(db=self.queue)
+            return rank_time(bytes(cur.key())) if cur.first() else None
 
     def dirty_count(self) -> int:
         with self.env.begin() as txn:

@@ -33,3 +33,25 @@ def skipped_key(path: str, max_key_size: int) -> bytes:
 
 def stage_key(content_hash: bytes, stage: str) -> bytes:
     return content_hash + stage.encode()
+
+
+RANK_BYTES = 8
+_LATEST = (1 << 64) - 1
+
+
+def queue_rank(mtime_ns: int) -> bytes:
+    """Where a file waits in the work queue: newest first (a later modification time sorts
+    before an earlier one). Before a file is read, its modification time is the only date
+    known, and on a first indexing the newest photos are the ones a person looks for."""
+    return (_LATEST - min(max(mtime_ns, 0), _LATEST)).to_bytes(RANK_BYTES, "big")
+
+
+def rank_time(key: bytes) -> int:
+    """The modification time a queue key was ranked by."""
+    return _LATEST - int.from_bytes(key[:RANK_BYTES], "big")
+
+
+def queue_key(rank: bytes | memoryview, path: str) -> bytes:
+    """The queue's key: the rank, then a digest of the path (a fixed 24 bytes, so a path as
+    long as the store allows still fits in a key with its rank in front)."""
+    return bytes(rank) + hashlib.blake2b(path_key(path), digest_size=16).digest()

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 import lmdb
 
 from anagnorisisd.store.errors import StoreError, is_disk_full
-from anagnorisisd.store.records import Mark, pack, unpack
+from anagnorisisd.store.keys import queue_key, queue_rank
+from anagnorisisd.store.records import Mark, key_path, pack, unpack
 
 if TYPE_CHECKING:
     from anagnorisisd.store.database import Store
@@ -49,7 +50,19 @@ def _migrate_1_to_2(txn: lmdb.Transaction, store: Store) -> None:
     _forget_vanished_file_failures(txn, store)
 
 
-MIGRATIONS: dict[int, Callable[[lmdb.Transaction, Store], None]] = {1: _migrate_1_to_2}
+def _order_the_queue(txn: lmdb.Transaction, store: Store) -> None:
+    """Schema 2 -> 3: the work queue is worked newest first. Each queued path is given its
+    rank by its file's modification time, and its place in the ordered ``queue``."""
+    for key, _ in list(txn.cursor(db=store.dirty)):
+        raw = txn.get(key, db=store.files)
+        mtime_ns = int(unpack(raw)["m"]) if raw is not None else 0
+        rank = queue_rank(mtime_ns)
+        txn.put(bytes(key), rank, db=store.dirty)
+        txn.put(queue_key(rank, key_path(key)), bytes(key), db=store.queue)
+
+
+MIGRATIONS: dict[int, Callable[[lmdb.Transaction, Store], None]] = {
+    1: _migrate_1_to_2, 2: _order_the_queue}
 
 
 def upgrade(store: Store, readonly: bool, schema: int) -> None:

@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from anagnorisisd.store.census import Census
-from anagnorisisd.store.keys import records_under, skipped_key, stage_key
+from anagnorisisd.store.keys import queue_key, queue_rank, records_under, skipped_key, stage_key
 from anagnorisisd.store.migrations import RATING_HISTORY_LIMIT
 from anagnorisisd.store.records import (
     DONE,
@@ -66,7 +66,23 @@ class Writer:
         if rec.hash is not None:
             self._unref(rec.hash, rec.path)
         self.txn.delete(path_key(rec.path), db=self.store.files)
-        self.txn.delete(path_key(rec.path), db=self.store.dirty)
+        self._dequeue(rec.path)
+
+    def _enqueue(self, path: str, mtime_ns: int) -> None:
+        """Queue a path for the pipeline, in its place by date (keys.queue_rank)."""
+        self._dequeue(path)
+        rank = queue_rank(mtime_ns)
+        self.txn.put(path_key(path), rank, db=self.store.dirty)
+        self.txn.put(queue_key(rank, path), path_key(path), db=self.store.queue)
+
+    def _dequeue(self, path: str) -> bool:
+        """Take a path off the queue; whether it was queued."""
+        rank = self.txn.get(path_key(path), db=self.store.dirty)
+        if rank is None:
+            return False
+        self.txn.delete(queue_key(rank, path), db=self.store.queue)
+        self.txn.delete(path_key(path), db=self.store.dirty)
+        return True
 
     def seen(self, path: str, size: int, mtime_ns: int,
              sidecar: tuple[int, ...] | None = None) -> bool:
@@ -91,7 +107,7 @@ class Writer:
         gen = old.gen + 1 if old else 1
         self._put_file(old, FileRecord(path, size, mtime_ns, None, PENDING, gen,
                                        sidecar=sidecar))
-        self.txn.put(path_key(path), b"", db=self.store.dirty)
+        self._enqueue(path, mtime_ns)
         return True
 
     def stale(self, content_hash: bytes, stage: str) -> None:
@@ -131,7 +147,7 @@ class Writer:
             return 0
         new = replace(old, state=PENDING, gen=old.gen + 1, fail_stage=None, fail_reason=None)
         self._put_file(old, new)
-        self.txn.put(path_key(path), b"", db=self.store.dirty)
+        self._enqueue(path, old.mtime_ns)
         return 1
 
     def remove(self, path: str, gen: int | None = None) -> bool:
@@ -163,7 +179,7 @@ class Writer:
         moved = replace(old, path=dst, gen=old.gen + 1, sidecar=None)
         self._put_file(None, moved)
         if was_dirty:
-            self.txn.put(path_key(dst), b"", db=self.store.dirty)
+            self._enqueue(dst, moved.mtime_ns)
         return True
 
     def move_tree(self, src_prefix: str, dst_prefix: str) -> int:
@@ -194,7 +210,7 @@ class Writer:
         new = replace(old, state=FAILED if failure else DONE, fail_stage=stage,
                       fail_reason=reason)
         self._put_file(old, new)
-        self.txn.delete(path_key(path), db=self.store.dirty)
+        self._dequeue(path)
         if old.hash is not None:
             self._settle_blocked(old.hash, stage)
         return True
