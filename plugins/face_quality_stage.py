@@ -45,7 +45,9 @@ class FaceQualityStage(Stage):
     def __init__(self, config: dict[str, Any], context: StageContext | None = None) -> None:
         super().__init__(config, context)
         self.batch_size = 8
-        self.landmarks: FaceLandmarks | None = load()
+        self._landmarks: FaceLandmarks | None = None
+        self._landmarks_read = False
+        self._landmarks_lock = threading.Lock()
         self.models_dir: Path | None = context.config.models_dir if context else None
         self.index = context.config.model.package_index if context else ""
         self.eyes: EyeModel | None = None
@@ -55,6 +57,15 @@ class FaceQualityStage(Stage):
         self._pull: threading.Thread | None = None
         self._auto_pull = bool(context and context.config.model.auto_pull)
         self._look_for_eyes()
+
+    @property
+    def landmarks(self) -> FaceLandmarks | None:
+        """dlib's 68-point model, read at first use (0.6 s: a command that only searches,
+        and assembles every stage to do so, never pays for it)."""
+        with self._landmarks_lock:
+            if not self._landmarks_read:
+                self._landmarks, self._landmarks_read = load(), True
+            return self._landmarks
 
     def _look_for_eyes(self) -> None:
         """Load the iris model if it is installed (now, or since the last look)."""

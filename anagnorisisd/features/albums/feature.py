@@ -15,7 +15,6 @@ from numpy.typing import NDArray
 from anagnorisisd.events import ContentChanged, FlagsAdopted, FlagsChanged, Hub, StageResult
 from anagnorisisd.feature import Feature, FeatureContext, Route, Word
 from anagnorisisd.features.albums.memories import on_this_day
-from anagnorisisd.features.albums.routes import routes
 from anagnorisisd.features.albums.service import Albums
 from anagnorisisd.ingest.sidecars import sidecar_names
 from anagnorisisd.search.query import Query, QueryError, Token
@@ -47,6 +46,8 @@ class AlbumsFeature(Feature):
                 Word("added", "sort", "recently added first")]
 
     def routes(self) -> Iterable[Route]:
+        from anagnorisisd.features.albums.routes import routes  # the web server's, read by serve
+
         return routes()
 
     def subscribe(self, hub: Hub) -> None:

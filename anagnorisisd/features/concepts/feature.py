@@ -13,7 +13,6 @@ from numpy.typing import NDArray
 
 from anagnorisisd.events import ContentChanged, Hub, ModelReady, StageResult
 from anagnorisisd.feature import Feature, FeatureContext, Route, Word
-from anagnorisisd.features.concepts.routes import routes
 from anagnorisisd.features.concepts.service import Concepts
 from anagnorisisd.search.query import Query, Token
 from anagnorisisd.search.set_filters import rows_of
@@ -45,6 +44,8 @@ class ConceptsFeature(Feature):
                      parse_tag, ("tag",))]
 
     def routes(self) -> Iterable[Route]:
+        from anagnorisisd.features.concepts.routes import routes  # the web server's, read by serve
+
         return routes()
 
     def subscribe(self, hub: Hub) -> None:

@@ -26,9 +26,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import average_precision_score
-from sklearn.model_selection import StratifiedKFold
 
 Matrix = NDArray[np.float32]
 MIN_EXAMPLES = 2
@@ -100,6 +97,8 @@ def verdict(examples: int, precision: float | None, baseline: float) -> str:
 
 
 def fit(kind: str, x: Matrix, y: NDArray[np.int_]) -> Scorer:
+    from sklearn.linear_model import LogisticRegression  # here: a search never pays for it
+
     if kind == "logistic":
         model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=500)
         model.fit(x, y)
@@ -114,6 +113,8 @@ def fit(kind: str, x: Matrix, y: NDArray[np.int_]) -> Scorer:
 
 def held_out(kind: str, x: Matrix, y: NDArray[np.int_], seed: int) -> NDArray[np.float64]:
     """Every example's probability from a model that did not see it."""
+    from sklearn.model_selection import StratifiedKFold
+
     folds = int(min(5, int(y.sum()), int((y == 0).sum())))
     out = np.zeros(len(y), dtype=np.float64)
     for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y):
@@ -150,6 +151,8 @@ def unlike(yes: Matrix, background: Matrix) -> Matrix:
 def train(yes: Matrix, no: Matrix, background: Matrix, seed: int = 0) -> Trained | None:
     """The better candidate fitted on everything, with held-out numbers; None with fewer
     than MIN_EXAMPLES yes examples or no example of "not" at all."""
+    from sklearn.metrics import average_precision_score
+
     if len(yes) < MIN_EXAMPLES:
         return None
     negatives = np.concatenate([no, unlike(yes, background)]) if len(background) else no

@@ -15,7 +15,6 @@ from anagnorisisd.feature import Feature, FeatureContext, Route, Word
 from anagnorisisd.features.culling import signals
 from anagnorisisd.features.culling.grouping import Culling
 from anagnorisisd.features.culling.review import Reviews
-from anagnorisisd.features.culling.routes import routes
 from anagnorisisd.features.culling.stacks import StackRules
 
 
@@ -36,6 +35,8 @@ class CullingFeature(Feature):
         return signals.WORDS
 
     def routes(self) -> Iterable[Route]:
+        from anagnorisisd.features.culling.routes import routes  # the web server's, read by serve
+
         return routes()
 
     def subscribe(self, hub: Hub) -> None:

@@ -14,13 +14,15 @@ A new face joins the person of its nearest assigned face if that face is within
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.sparse import csr_matrix
-from sklearn.cluster import DBSCAN
 
 from anagnorisisd.ml.face_thresholds import Thresholds
+
+if TYPE_CHECKING:  # scipy and scikit-learn are read when faces are grouped, not at import:
+    from scipy.sparse import csr_matrix  # a command that only searches never pays for them
 
 BLOCK = 2048
 """Rows of the distance matrix computed at once (2048 x 100,000 float32: 800 MB would be
@@ -39,6 +41,8 @@ def neighbour_graph(vectors: NDArray[np.float32], max_distance: float) -> csr_ma
     """Sparse cosine distances to each face's neighbours within `max_distance` (at most
     NEIGHBOURS per face, the nearest): one matrix product per block of rows, then a
     comparison, so only the few pairs close enough are ever sorted."""
+    from scipy.sparse import csr_matrix
+
     n = len(vectors)
     data: list[NDArray[np.float32]] = []
     rows: list[NDArray[np.int64]] = []
@@ -71,6 +75,7 @@ def approximate_graph(vectors: NDArray[np.float32], max_distance: float) -> csr_
     """As neighbour_graph, from annoy's approximate NEIGHBOURS nearest of each face
     (angular distance d is sqrt(2 - 2 cos), so the cosine distance is d² / 2)."""
     from annoy import AnnoyIndex
+    from scipy.sparse import csr_matrix
 
     n, dim = vectors.shape
     index = AnnoyIndex(dim, "angular")
@@ -94,6 +99,8 @@ def approximate_graph(vectors: NDArray[np.float32], max_distance: float) -> csr_
 
 def group(vectors: NDArray[np.float32], thresholds: Thresholds) -> NDArray[np.int64]:
     """A label per face (-1: in no group yet)."""
+    from sklearn.cluster import DBSCAN
+
     if len(vectors) == 0:
         return np.zeros(0, dtype=np.int64)
     exact = np.ascontiguousarray(vectors, dtype=np.float32)

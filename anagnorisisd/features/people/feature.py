@@ -16,7 +16,6 @@ from anagnorisisd.feature import Feature, FeatureContext, Route, Word
 from anagnorisisd.features.people.corrections import PeopleCorrections
 from anagnorisisd.features.people.crops import FaceCrops
 from anagnorisisd.features.people.desk import PeopleDesk
-from anagnorisisd.features.people.routes import routes
 from anagnorisisd.features.people.service import People
 from anagnorisisd.search.query import Query, Token, needs_value, number
 from anagnorisisd.search.set_filters import rows_of
@@ -64,6 +63,8 @@ class PeopleFeature(Feature):
                 Word("person", "sort", "photos of one person together, named people A to Z")]
 
     def routes(self) -> Iterable[Route]:
+        from anagnorisisd.features.people.routes import routes  # the web server's, read by serve
+
         return routes()
 
     def subscribe(self, hub: Hub) -> None:

@@ -17,7 +17,6 @@ from anagnorisisd.features.places import clusters as grid
 from anagnorisisd.features.places.geotag import locate, merged, photo_utc, read_gpx
 from anagnorisisd.features.places.neighbours import propose
 from anagnorisisd.features.places.positions import PositionBook, valid
-from anagnorisisd.features.places.routes import routes
 from anagnorisisd.features.places.sidecar_out import PositionWriter
 from anagnorisisd.search.query import Query, Token, needs_value
 from anagnorisisd.search.set_filters import rows_of
@@ -99,6 +98,8 @@ class PlacesFeature(Feature):
                      parse_within)]
 
     def routes(self) -> Iterable[Route]:
+        from anagnorisisd.features.places.routes import routes  # the web server's, read by serve
+
         return routes()
 
     def load(self) -> None:

@@ -12,7 +12,6 @@ from numpy.typing import NDArray
 
 from anagnorisisd.events import FlagsAdopted, Hub, StageResult
 from anagnorisisd.feature import Feature, FeatureContext, Route, Word
-from anagnorisisd.features.ratings.routes import routes
 from anagnorisisd.features.ratings.service import Ratings
 from anagnorisisd.features.ratings.trainer import Trainer
 from anagnorisisd.search.query import Query, Token, number
@@ -41,6 +40,8 @@ class RatingsFeature(Feature):
                 Word("rating", "sort", "best rated first: yours, else your evaluator's")]
 
     def routes(self) -> Iterable[Route]:
+        from anagnorisisd.features.ratings.routes import routes  # the web server's, read by serve
+
         return routes()
 
     def subscribe(self, hub: Hub) -> None:

@@ -10,13 +10,11 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import numpy as np
-from aiohttp import web
 from numpy.typing import NDArray
 
 from anagnorisisd.events import Hub, StageResult
 from anagnorisisd.feature import Feature, FeatureContext, Route, Word
 from anagnorisisd.features.text.words import WordIndex, phrase_query, stored_text
-from anagnorisisd.http.common import image_id, run_blocking
 from anagnorisisd.http.schemas import ID, NULLABLE_INT, errors, json_response
 from anagnorisisd.search.query import Query, Token
 
@@ -172,6 +170,10 @@ class TextFeature(Feature):
                           for line in output.get("lines") or []]}
 
     def routes(self) -> Iterable[Route]:
+        from aiohttp import web  # the web server's, read by serve only
+
+        from anagnorisisd.http.common import image_id, run_blocking
+
         async def get_text(request: web.Request) -> web.Response:
             """The lines of text read in the photo, boxes in pixels of the upright photo at
             full size; `state` says whether it has been read yet."""

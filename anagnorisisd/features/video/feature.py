@@ -20,7 +20,6 @@ from numpy.typing import NDArray
 from anagnorisisd.events import ContentChanged, Hub, StageResult
 from anagnorisisd.feature import Feature, FeatureContext, Route, Word
 from anagnorisisd.features.video.clips import VIDEO_FORMATS, Clips
-from anagnorisisd.features.video.routes import routes
 from anagnorisisd.search.core_words import compare_number
 from anagnorisisd.search.query import Query, Token
 
@@ -57,6 +56,8 @@ class VideoFeature(Feature):
                                                                   DURATION_UNITS))]
 
     def routes(self) -> Iterable[Route]:
+        from anagnorisisd.features.video.routes import routes  # the web server's, read by serve
+
         return routes()
 
     def subscribe(self, hub: Hub) -> None:
