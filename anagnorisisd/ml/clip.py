@@ -15,6 +15,7 @@ from blake3 import blake3
 from numpy.typing import NDArray
 from PIL import Image
 
+from anagnorisisd.ml import text_front
 from anagnorisisd.ml.layout import ModelError, ModelFiles
 from anagnorisisd.ml.preprocess import Preprocessor
 from anagnorisisd.ml.protocol import Embedded
@@ -40,7 +41,8 @@ class ClipModel:
 
     def __init__(self, files: ModelFiles, settings: SessionSettings,
                  text_settings: SessionSettings | None = None, text_cache_size: int = 256,
-                 visual_graph: Path | None = None, exact_decode: bool = False) -> None:
+                 visual_graph: Path | None = None, exact_decode: bool = False,
+                 front_cache: Path | None = None) -> None:
         files.validate()
         self.files = files
         self.name = files.name
@@ -49,9 +51,12 @@ class ClipModel:
                                   draft=not exact_decode)
         self.visual_graph = visual_graph or files.visual
         self.visual = OnnxEncoder(self.visual_graph, ("image",), settings)
+        self.front_cache = front_cache
+        self.front = text_front.cached(files.textual, front_cache) if front_cache else None
+        """The text graph with its token table split out (ml/text_front.py), once made."""
         # open_clip exports take "text"; M-CLIP's take "input_ids" and an "attention_mask".
-        self.textual = OnnxEncoder(files.textual, ("text", "input_ids"),
-                                   text_settings or settings)
+        self.textual = OnnxEncoder(self.front.graph if self.front else files.textual,
+                                   ("text", "input_ids"), text_settings or settings)
         self._tokenizer: ClipTokenizer | None = None
         self._text_cache: OrderedDict[str, NDArray[np.float32]] = OrderedDict()
         self._text_cache_size = text_cache_size
@@ -102,7 +107,16 @@ class ClipModel:
     def embed_texts(self, texts: list[str], language: str | None = None,
                     ) -> NDArray[np.float32]:
         ids, mask = self.tokenizer.encode(texts, language)
-        return l2_normalise(self.textual.run(ids, {"attention_mask": mask}))
+        extra: dict[str, NDArray[np.generic]] = {"attention_mask": mask}
+        if self.front is not None:
+            extra[self.front.input_name] = self.front.lookup(ids)
+        return l2_normalise(self.textual.run(ids, extra))
+
+    def prepare_query_graph(self) -> None:
+        """Write the split text graph for the next process's queries (a few seconds, once
+        per model; the daemon does it after loading)."""
+        if self.front_cache is not None and self.front is None:
+            text_front.prepare(self.files.textual, self.front_cache)
 
     def embed_text(self, text: str, language: str | None = None) -> NDArray[np.float32]:
         key = f"{language or ''}\x00{text}"

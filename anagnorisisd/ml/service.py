@@ -74,7 +74,8 @@ class ModelService:
             if self.config.model.quantized and files.visual.exists():
                 graph = quantized_visual(files)
             model = ClipModel(files, visual, text, self.config.model.text_cache_size, graph,
-                              exact_decode=self.config.model.exact_decode)
+                              exact_decode=self.config.model.exact_decode,
+                              front_cache=self.config.data_dir / "cache" / "text-front")
             _ = model.identity
             if self.eager_session:
                 model.visual.session()  # a corrupt graph shows up now, not mid-pipeline
@@ -88,7 +89,17 @@ class ModelService:
         log.info("model %s ready (%s)", model.identity,
                  ", ".join(model.visual.providers_in_use) or "lazy")
         self.hub.publish(ModelReady())
+        if self.eager_session:  # the daemon: a command line's query starts faster next time
+            threading.Thread(target=self._prepare_query_graph, args=(model,),
+                             name="text-front", daemon=True).start()
         return True
+
+    @staticmethod
+    def _prepare_query_graph(model: ClipModel) -> None:
+        try:
+            model.prepare_query_graph()
+        except Exception:  # an odd graph: the whole one serves, as before
+            log.exception("the query's text graph could not be prepared")
 
     def _load_remote(self) -> bool:
         """Workers embed; the model's files here, if installed, only check them (and embed
