@@ -31,6 +31,7 @@ from anagnorisisd.builtin.clip_stage import ClipStage
 from bench_pipeline import run_pipeline
 from photos import CACHE, photo_set
 from PIL import Image
+from providers import providers
 
 from anagnorisisd.config import Config, build_config
 from anagnorisisd.imaging.budget import Limits
@@ -66,7 +67,7 @@ def quantized() -> Path:
 def session(path: Path) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(str(path), options, providers=providers())
 
 
 def bare(sess: ort.InferenceSession, tensors: np.ndarray, batch: int) -> tuple[float, np.ndarray]:
@@ -115,7 +116,7 @@ def run_with_model(files: list[Path], model: dict[str, Any],
     seconds, _ = run_pipeline(
         files, ["hash", "meta", "thumbnail", "clip", *(more or [])],
         {"model": {"name": MODEL.name, "auto_pull": False,
-                   "providers": ["CPUExecutionProvider"], **model}},
+                   "providers": providers(), **model}},
         install_model)
     return seconds, Limits.budget.decodes - decodes
 
@@ -131,7 +132,7 @@ def main() -> None:
                  : args.images - half])
     mb = sum(f.stat().st_size for f in files) / 1e6
     config = build_config({"storage": {"data_dir": str(CACHE)},
-                           "model": {"name": MODEL.name, "providers": ["CPUExecutionProvider"]}})
+                           "model": {"name": MODEL.name, "providers": providers()}})
     models = ModelService(config, auto_pull=False)
     assert models.load(), models.problem
     defaults = {key: setting.default for key, setting in ClipStage.config_schema.items()}

@@ -32,6 +32,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from providers import providers
 
 from anagnorisisd.cli.memory import SETTINGS
 from anagnorisisd.config import build_config, validate_stage_section
@@ -82,7 +85,7 @@ def stage_against_sessions(folder: Path, copies: int, tiny: bool) -> list[tuple[
     photos = copied_photos(folder, copies)
     before = rss_mb()
     config = build_config({"storage": {"data_dir": str(data)}, "model": {
-        "providers": ["CPUExecutionProvider"]}})
+        "providers": providers()}})
     settings = validate_stage_section("faces", {}, FacesStage.config_schema)
     stage = FacesStage(settings, StageContext(config))
     assert stage.ready()
@@ -104,7 +107,7 @@ def stage_against_sessions(folder: Path, copies: int, tiny: bool) -> list[tuple[
     start = time.perf_counter()  # the limit: the decode, then the bare sessions
     arrays = [np.asarray(FilePixels(p, lambda: []).view(need)) for p in photos]
     decode = time.perf_counter() - start
-    bare = LocalFaces(FaceFiles("buffalo_l", model), SessionSettings(("CPUExecutionProvider",)))
+    bare = LocalFaces(FaceFiles("buffalo_l", model), SessionSettings(tuple(providers())))
     blobs = [geometry.detector_blob(geometry.letterbox(a)[0]) for a in arrays]
     found = [bare.detect(a, 0.7) for a in arrays]
     crops = [geometry.recogniser_blob([geometry.aligned(a, f.landmarks[i])

@@ -46,10 +46,13 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def build(root: Path, n: int) -> tuple[Path, list[str]]:
+def build(root: Path, n: int, model_dir: Path = MINI) -> tuple[Path, list[str]]:
+    """A library of n tiny files, stored as if described, embedded by `model_dir`'s model
+    (random vectors under its identity)."""
     library, data = root / "library", root / "data"
-    shutil.copytree(MINI, data / "models" / MINI.name)
-    model = ClipModel(ModelFiles(MINI.name, data / "models" / MINI.name), SessionSettings())
+    shutil.copytree(model_dir, data / "models" / model_dir.name)
+    model = ClipModel(ModelFiles(model_dir.name, data / "models" / model_dir.name),
+                      SessionSettings())
     dim = model.embed_dim
     rng = np.random.default_rng(0)
     thumb = (REPO / "web_ui" / "index.html").read_bytes()[:2048]  # bytes are bytes to serve
@@ -86,7 +89,7 @@ def build(root: Path, n: int) -> tuple[Path, list[str]]:
     config = write_config(root / "config.toml", {
         "library": {"paths": [str(library)]}, "storage": {"data_dir": str(data)},
         "server": {"port": free_port()},
-        "model": {"name": MINI.name, "auto_pull": False},
+        "model": {"name": model_dir.name, "auto_pull": False},
         "scheduler": {"rescan_interval_s": 86400},
         "index": {"check_interval_s": 1, "min_rebuild_interval_s": 0},
         # the stages whose results the store holds at their current versions: the
