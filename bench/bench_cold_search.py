@@ -14,7 +14,7 @@ folder; then each row starts fresh processes, `runs` times, and reports the medi
 
 With --size N, the library is instead N photos stored as bench_soak makes them (tiny files,
 metadata, thumbnails, random vectors) embedded by a random-weight ViT-B/32 at its real size
-(tools/export_layout.py, cached in bench/.cache), its index built by `anagnorisisd index`;
+(bench_clip's export, cached in bench/.cache), its index built by `anagnorisisd index`;
 the command is timed before and after the daemon's split query graph (ml/text_front.py)
 exists, beside the same limit.
 
@@ -72,14 +72,14 @@ def timed(cmd: list[str], runs: int, cwd: Path) -> float:
 def at_size(size: int, runs: int) -> None:
     """The ViT-B/32 library of `size` photos: the command, cold, against the limit."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_clip import MODEL as model
+    from bench_clip import build_model
+
     from bench.bench_soak import build
-    from tools.export_layout import random_vit_b32
 
     cli = str(Path(sys.executable).with_name("anagnorisisd"))
-    model = Path(__file__).resolve().parent / ".cache" / "ViT-B-32-random"
-    if not (model / "textual" / "model.onnx").exists():
-        model.parent.mkdir(parents=True, exist_ok=True)
-        random_vit_b32(model)
+    build_model()  # the same random ViT-B/32 export as bench_clip's, cached
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         config, _ = build(root, size, model)

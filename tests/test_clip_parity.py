@@ -184,17 +184,18 @@ def test_the_query_graph_without_its_token_table_gives_the_same_vectors(
     from anagnorisisd.ml import text_front
 
     _, _, files = vit_b32
-    cache = tmp_path / "front"
+    cache = tmp_path / "cache"
     whole = ClipModel(files, CPU)
     assert whole.front is None
-    ClipModel(files, CPU, front_cache=cache).prepare_query_graph()
-    split = ClipModel(files, CPU, front_cache=cache)
+    ClipModel(files, CPU, cache_dir=cache).prepare_query_graph()
+    split = ClipModel(files, CPU, cache_dir=cache)
+    assert split.identity == whole.identity  # remembered (ml/digests.py), never another
     assert split.front is not None and split.textual.path == split.front.graph
     assert split.front.graph.stat().st_size < 0.65 * files.textual.stat().st_size
     texts = ["a photo of a dog", "sunset, beach & palm-trees!", "x", "ÜNÏCÖDE Straße"]
     assert np.abs(split.embed_texts(texts) - whole.embed_texts(texts)).max() < 1e-6
     mini = shipped_model_dir("shapes-clip-mini")  # a table too small to be worth it: whole
-    assert text_front.prepare(mini / "textual" / "model.onnx", cache) is None
+    assert text_front.prepare(mini / "textual" / "model.onnx", cache / "text-front") is None
 
 
 def test_fixed_batch_graphs_are_looped(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from anagnorisisd.ml import text_front
+from anagnorisisd.ml.digests import remembered
 from anagnorisisd.ml.layout import ModelError, ModelFiles
 from anagnorisisd.ml.preprocess import Preprocessor
 from anagnorisisd.ml.protocol import Embedded
@@ -42,7 +43,7 @@ class ClipModel:
     def __init__(self, files: ModelFiles, settings: SessionSettings,
                  text_settings: SessionSettings | None = None, text_cache_size: int = 256,
                  visual_graph: Path | None = None, exact_decode: bool = False,
-                 front_cache: Path | None = None) -> None:
+                 cache_dir: Path | None = None) -> None:
         files.validate()
         self.files = files
         self.name = files.name
@@ -51,8 +52,12 @@ class ClipModel:
                                   draft=not exact_decode)
         self.visual_graph = visual_graph or files.visual
         self.visual = OnnxEncoder(self.visual_graph, ("image",), settings)
-        self.front_cache = front_cache
-        self.front = text_front.cached(files.textual, front_cache) if front_cache else None
+        self.cache_dir = cache_dir
+        """Where what is derived from the model's files is kept between processes: its
+        identity, the split text graph (the daemon's data directory's cache/)."""
+        self.front_cache = cache_dir / "text-front" if cache_dir else None
+        self.front = text_front.cached(files.textual, self.front_cache) \
+            if self.front_cache else None
         """The text graph with its token table split out (ml/text_front.py), once made."""
         # open_clip exports take "text"; M-CLIP's take "input_ids" and an "attention_mask".
         self.textual = OnnxEncoder(self.front.graph if self.front else files.textual,
@@ -67,13 +72,22 @@ class ClipModel:
         """name@digest of what decides the embeddings: the visual graph and its preprocessing.
 
         It is part of the embedding stage's version, so installing different
-        weights under the same name still re-embeds everything.
+        weights under the same name still re-embeds everything. Reading a 350 MB graph
+        takes a cold command line's query a good part of a second, so the digest is kept
+        in the cache, under the files' sizes and modification times.
         """
-        hasher = blake3(max_threads=blake3.AUTO)
-        hasher.update_mmap(str(self.visual_graph))
-        hasher.update((self.files.root / "visual" / "preprocess_cfg.json").read_bytes())
+        cfg = self.files.root / "visual" / "preprocess_cfg.json"
+
+        def digest() -> str:
+            hasher = blake3(max_threads=blake3.AUTO)
+            hasher.update_mmap(str(self.visual_graph))
+            hasher.update(cfg.read_bytes())
+            return hasher.hexdigest()[:12]
+
         exact = "" if self.preprocess.draft else "+exact"
-        return f"{self.name}@{hasher.hexdigest()[:12]}{exact}"
+        found = remembered(self.cache_dir / "digests.json", [self.visual_graph, cfg], digest) \
+            if self.cache_dir else digest()
+        return f"{self.name}@{found}{exact}"
 
     @property
     def tokenizer(self) -> ClipTokenizer:

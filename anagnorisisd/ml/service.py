@@ -75,7 +75,7 @@ class ModelService:
                 graph = quantized_visual(files)
             model = ClipModel(files, visual, text, self.config.model.text_cache_size, graph,
                               exact_decode=self.config.model.exact_decode,
-                              front_cache=self.config.data_dir / "cache" / "text-front")
+                              cache_dir=self.config.data_dir / "cache")
             _ = model.identity
             if self.eager_session:
                 model.visual.session()  # a corrupt graph shows up now, not mid-pipeline
