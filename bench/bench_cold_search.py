@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -86,6 +87,7 @@ def at_size(size: int, runs: int) -> None:
         subprocess.run([cli, "index", "--config", str(config)], check=True,
                        capture_output=True)
         data = root / "data"
+        shutil.rmtree(data / "cache" / "text-front", ignore_errors=True)  # index may have made it
         command = [cli, "search", "red circle", "--config", str(config), "--limit", "5"]
         rows = [("anagnorisisd search, the whole text graph", timed(command, runs, root))]
         from anagnorisisd.ml import text_front  # as the daemon does once per model
