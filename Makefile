@@ -9,7 +9,7 @@ HASH   := $(shell cat pyproject.toml Makefile | cksum | cut -d' ' -f1)
 RUNTIME_STAMP := $(VENV)/.runtime-$(HASH)
 TEST_STAMP    := $(VENV)/.test-$(HASH)
 
-.PHONY: setup setup-test run demo test lint bench bench-clip bench-index bench-stacks bench-faces bench-compare bench-remote bench-cold clean screenshots bench-soak bench-text bench-concepts bench-albums bench-places bench-video
+.PHONY: setup setup-test run demo test lint bench bench-clip bench-index bench-stacks bench-faces bench-compare bench-remote bench-cold clean screenshots bench-soak bench-text bench-concepts bench-albums bench-places bench-video bench-whole bench-gpu
 
 setup: $(RUNTIME_STAMP)
 
@@ -85,6 +85,12 @@ bench-places: setup-test
 
 bench-video: setup-test
 	$(BIN)/python bench/bench_video.py
+
+bench-whole: setup-test
+	$(BIN)/python bench/bench_whole.py
+
+bench-gpu: setup-test
+	PY=$(BIN)/python bench/gpu.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench/.cache

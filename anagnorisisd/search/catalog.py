@@ -28,6 +28,7 @@ from anagnorisisd.search.meta_values import (
 )
 from anagnorisisd.search.tags import TagBook
 from anagnorisisd.store.database import Store
+from anagnorisisd.store.snapshot import Snapshot
 
 
 @dataclass
@@ -178,11 +179,12 @@ class Catalog:
         with self._lock:
             self._heard_while_loading = []
         fresh: dict[bytes, Entry] = {}
-        for content in self.store.live_hashes():
-            fresh[content] = self._read(content)
-        for record in self.store.failures():
-            if record.hash in fresh:
-                fresh[record.hash].failed = True
+        with self.store.snapshot() as reads:  # one transaction, not six a photo
+            for content in reads.live_hashes():
+                fresh[content] = self._read(content, reads)
+            for content in reads.failed_contents():
+                if content in fresh:
+                    fresh[content].failed = True
         with self._lock:
             fresh.update({k: v for k, v in self.entries.items() if k not in fresh and
                           self.store.is_live(k)})
@@ -201,29 +203,30 @@ class Catalog:
             if self._heard_while_loading is not None:
                 self._heard_while_loading.append(replay)
 
-    def _read(self, content: bytes) -> Entry:
+    def _read(self, content: bytes, reads: Store | Snapshot | None = None) -> Entry:
+        store = reads or self.store
         entry = Entry(described=self.metadata_stage is None, twin_of=self.pairs.get(content))
-        meta = self.store.get_result(content, self.metadata_stage) if self.metadata_stage else None
+        meta = store.get_result(content, self.metadata_stage) if self.metadata_stage else None
         if meta:
             self._apply_meta(entry, meta)
             self.tags.put(content, "file", keywords_of(meta))
         if self.thumbnail_stage is None:
             entry.thumbnailed = True
         else:  # the mark says it without reading the thumbnail's bytes
-            mark = self.store.get_mark(content, self.thumbnail_stage)
+            mark = store.get_mark(content, self.thumbnail_stage)
             entry.thumbnailed = mark is not None and mark.error is None
-        quality = self.store.get_result(content, self.quality_stage) if self.quality_stage \
+        quality = store.get_result(content, self.quality_stage) if self.quality_stage \
             else None
         if quality:
             self._apply_quality(entry, quality)
-        signals = self.store.get_result(content, self.signals_stage) if self.signals_stage \
+        signals = store.get_result(content, self.signals_stage) if self.signals_stage \
             else None
         if signals:
             self._apply_signals(entry, signals)
-        rating = self.store.get_user(content, "rating")
+        rating = store.get_user(content, "rating")
         if rating is not None:
             entry.user_rating = float(rating["value"])
-        prediction = self.store.get_user(content, "prediction")
+        prediction = store.get_user(content, "prediction")
         if prediction is not None:
             entry.model_rating = float(prediction["value"])
             entry.model_version = str(prediction.get("model"))

@@ -30,7 +30,6 @@ transaction, so a ``kill -9`` leaves either the old or the new state and the
 from __future__ import annotations
 
 import logging
-import shutil
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -47,7 +46,8 @@ __all__ = ["Store", "StoreError", "StoreFull"]
 from anagnorisisd.store.keys import rank_time, records_under, stage_key
 from anagnorisisd.store.migrations import upgrade
 from anagnorisisd.store.records import FAILED, FileRecord, Mark, key_path, path_key, unpack
-from anagnorisisd.store.room import MIN_RESERVE_BYTES, map_size_for, reserve
+from anagnorisisd.store.room import bulk_room, map_size_for
+from anagnorisisd.store.snapshot import Snapshot
 from anagnorisisd.store.writer import Writer
 
 log = logging.getLogger(__name__)
@@ -122,32 +122,20 @@ class Store:
         """The stages that read a photo's sidecars (Stage.reads_sidecars): run again when
         another tool changes one (Writer.seen)."""
         self.census = Census()
+        self._counted = False
+        """Whether `census` holds a count: the first count waits for its first reader (a
+        command that only searches never counts 100,000 records)."""
         self.hub = hub or Hub()
         """Told ContentChanged after each commit that brought contents to life or let
         them die."""
         self._check_schema(readonly)
-        self.recount()
 
     # ----------------------------------------------------------------- schema
     def room_for_bulk(self) -> bool:
-        """Whether bulk (pipeline) writes may go on: the map and the disk both keep a reserve
-        for the person's own writes. Sets ``full`` to the reason when they may not."""
-        info = self.env.info()
-        page = self.env.stat()["psize"]
-        map_size = int(info["map_size"])
-        used = (int(info["last_pgno"]) + 1) * page
-        if used + reserve(map_size) > map_size:
-            self.full = (f"the store is full ({used >> 20} of {map_size >> 20} MiB); indexing is "
-                         "paused and ratings still save; restart the daemon to grow it, or "
-                         "raise [storage] map_size_gb")
-            return False
-        free = shutil.disk_usage(self.path).free
-        if free < MIN_RESERVE_BYTES:
-            self.full = (f"the disk holding {self.path} is full ({free >> 20} MiB free); "
-                         "indexing is paused until there is room again")
-            return False
-        self.full = None
-        return True
+        """Whether bulk (pipeline) writes may go on (room.bulk_room); sets ``full`` to the
+        reason when they may not."""
+        self.full = bulk_room(self.env, self.path)
+        return self.full is None
 
     def _check_schema(self, readonly: bool) -> None:
         """At schema SCHEMA_VERSION, migrated if older (store.migrations)."""
@@ -210,7 +198,7 @@ class Store:
                     census.apply(delta)
                 self._since_snapshot = None
                 with self._census_lock:
-                    self.census = census
+                    self.census, self._counted = census, True
 
     def _count(self, txn: lmdb.Transaction) -> Census:
         census = Census()
@@ -241,6 +229,8 @@ class Store:
         counter[stage] += sign
 
     def census_snapshot(self) -> Census:
+        if not self._counted:
+            self.recount()
         with self._census_lock:
             return self.census.copy()
 
@@ -326,6 +316,12 @@ class Store:
     def dirty_count(self) -> int:
         with self.env.begin() as txn:
             return int(txn.stat(self.dirty)["entries"])
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Snapshot]:
+        """Many reads from one read transaction (the catalog's load)."""
+        with self.env.begin() as txn:
+            yield Snapshot(self, txn)
 
     def get_mark(self, content_hash: bytes, stage: str) -> Mark | None:
         with self.env.begin() as txn:

@@ -1,0 +1,49 @@
+"""Reads that share one read transaction: a load of every photo's records opens one, not six
+a photo."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from anagnorisisd.store.keys import stage_key
+from anagnorisisd.store.records import FAILED, Mark, unpack
+
+if TYPE_CHECKING:
+    import lmdb
+
+    from anagnorisisd.store.database import Store
+
+
+class Snapshot:
+    """The store as it was when the transaction began (Store.snapshot)."""
+
+    def __init__(self, store: Store, txn: lmdb.Transaction) -> None:
+        self.store = store
+        self.txn = txn
+
+    def get_mark(self, content_hash: bytes, stage: str) -> Mark | None:
+        raw = self.txn.get(stage_key(content_hash, stage), db=self.store.marks)
+        return Mark.decode(raw) if raw is not None else None
+
+    def get_result(self, content_hash: bytes, stage: str) -> dict[str, Any] | None:
+        raw = self.txn.get(stage_key(content_hash, stage), db=self.store.results)
+        return unpack(raw) if raw is not None else None
+
+    def get_user(self, content_hash: bytes, key: str) -> Any:
+        raw = self.txn.get(content_hash + key.encode(), db=self.store.user)
+        return unpack(raw) if raw is not None else None
+
+    def live_hashes(self) -> Iterator[bytes]:
+        cur = self.txn.cursor(db=self.store.refs)
+        for key in cur.iternext_nodup(keys=True, values=False):
+            yield bytes(key)
+
+    def failed_contents(self) -> set[bytes]:
+        """The content of every file whose last trip failed."""
+        out = set()
+        for _, raw in self.txn.cursor(db=self.store.files):
+            record = unpack(raw)
+            if record["st"] == FAILED and record["h"] is not None:
+                out.add(bytes(record["h"]))
+        return out
