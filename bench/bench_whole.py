@@ -95,7 +95,7 @@ def assembled(config: Config) -> Assembly:
     return assembly
 
 
-def whole(files: list[Path], work: Path) -> tuple[float, float, Store, Assembly]:
+def whole(files: list[Path], work: Path) -> tuple[float, float, Store, Config]:
     """The daemon's pipeline over the files: wall and CPU seconds, and its store."""
     config = configured(work / "data")
     assembly = assembled(config)
@@ -111,7 +111,7 @@ def whole(files: list[Path], work: Path) -> tuple[float, float, Store, Assembly]
     pipeline.stop()
     files_done = store.census_snapshot().files
     assert files_done["done"] == len(files), files_done
-    return wall, cpu, store, assembly
+    return wall, cpu, store, config
 
 
 def parts(files: list[Path], store: Store, assembly: Assembly) -> list[tuple[str, float]]:
@@ -151,7 +151,8 @@ def main() -> None:
         folder = Path(tmp) / "library"
         folder.mkdir()
         files = library(folder, args.photos, args.pages)
-        wall, cpu, store, assembly = whole(files, Path(tmp))
+        wall, cpu, store, config = whole(files, Path(tmp))
+        assembly = assembled(config)  # fresh stages: the pipeline's stop closed its own
         timed = parts(files, store, assembly)
         for stage in assembly.stages:
             stage.close()
