@@ -113,6 +113,7 @@ def test_results_heard_while_the_catalog_loads_are_kept(tmp_path: Path) -> None:
     """The daemon loads its catalog while the pipeline runs. A thumbnail recorded after the
     load read its content used to be lost (a tile without size or picture until restart)."""
     from anagnorisisd.store.database import Store
+    from anagnorisisd.store.snapshot import Snapshot
 
     store = Store(tmp_path / "data")
     try:
@@ -121,23 +122,25 @@ def test_results_heard_while_the_catalog_loads_are_kept(tmp_path: Path) -> None:
         catalog.on_content([content], [])
         assert not catalog.columns().ready.any()  # found by the hash stage: no tile yet
         reading, release = threading.Event(), threading.Event()
-        real_live = store.live_hashes
+        real_live = Snapshot.live_hashes  # the load reads through one snapshot
 
-        def slow_live() -> Any:
+        def slow_live(self: Snapshot) -> Any:
             reading.set()
             release.wait(10)
             yield content
 
-        store.live_hashes = slow_live  # type: ignore[method-assign]
-        loader = threading.Thread(target=catalog.load)
-        loader.start()
-        reading.wait(10)
-        catalog.on_result("meta", content, {"width": 4, "height": 3, "file_size": 9,
-                                            "format": "jpeg"})
-        catalog.on_result("thumbnail", content, {"data": b"", "mime": "image/jpeg"})
-        release.set()
-        loader.join(10)
-        store.live_hashes = real_live  # type: ignore[method-assign]
+        Snapshot.live_hashes = slow_live  # type: ignore[method-assign]
+        try:
+            loader = threading.Thread(target=catalog.load)
+            loader.start()
+            reading.wait(10)
+            catalog.on_result("meta", content, {"width": 4, "height": 3, "file_size": 9,
+                                                "format": "jpeg"})
+            catalog.on_result("thumbnail", content, {"data": b"", "mime": "image/jpeg"})
+            release.set()
+            loader.join(10)
+        finally:
+            Snapshot.live_hashes = real_live  # type: ignore[method-assign]
         entry = catalog.get(content)
         assert entry is not None and entry.width == 4 and entry.ready
         assert catalog.columns().ready.all()

@@ -87,3 +87,20 @@ def test_a_stop_ends_the_child_and_keeps_the_index(tmp_path: Path) -> None:
     with pytest.raises(BuildFailed, match="stopping"):  # and none starts again
         index.build_from_store(*args)
     store.close()
+
+
+def test_an_index_built_before_anything_was_embedded_takes_fresh_vectors(
+        tmp_path: Path) -> None:
+    """The first build can find nothing (the model is new, nothing embedded yet): such an
+    index has no dimension of its own, and the vectors embedded after it are scored all
+    the same (a concept trained then got a 500 from a concatenation)."""
+    store, _, _ = library(tmp_path, 0, other=5)
+    index = VectorIndex(tmp_path / "index", exact_below=0)
+    built = index.build_from_store("m", store.path.parent, int(store.env.info()["map_size"]),
+                                   "clip")
+    assert built.size == 0
+    vector = np.ones(64, dtype=np.float32) / 8.0
+    index.add_fresh(b"f" * 32, vector)
+    keys, matrix = index.half_vectors()
+    assert keys == [b"f" * 32] and matrix.shape == (1, 64)
+    store.close()

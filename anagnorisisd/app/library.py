@@ -206,9 +206,11 @@ class Library:
             self.debouncer.start()
             self.watcher.set_roots(self.roots)
         sched = self.config.scheduler
+        # the first scan runs however late the scheduler starts (the features start first,
+        # and a slow one must not make apscheduler skip it as a missed run)
         self.scheduler.add_job(self.rescan, "interval", seconds=sched.rescan_interval_s,
                                id="rescan", max_instances=1, coalesce=True,
-                               next_run_time=_now())
+                               next_run_time=_now(), misfire_grace_time=None)
         if self.watch:
             self.every(self.check_roots, sched.missing_root_check_s, "roots")
         self.every(self.models.unload_idle, 30, "model-idle")

@@ -376,8 +376,8 @@ class VectorIndex:
         each vector (9 s at 100,000); then the fresh ones. all_vectors where there is no
         such file."""
         current = self.current
-        if current is None or current.half is None:
-            return self.all_vectors()
+        if current is None or current.half is None or not current.size:
+            return self.all_vectors()  # an index built empty has no dimension of its own
         keys = [current.content(i) for i in range(current.size)]
         fresh_keys, fresh = self.fresh_matrix()
         if not fresh_keys:

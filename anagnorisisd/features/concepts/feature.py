@@ -5,6 +5,7 @@ GET /api/tags and the concept routes."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -61,6 +62,11 @@ class ConceptsFeature(Feature):
         self.concepts.load()
 
     def start(self) -> None:
+        # scikit-learn, read once here on the daemon's thread: a command that only searches
+        # never pays for it, and no two of the daemon's threads first import it at once
+        for module in ("sklearn.linear_model", "sklearn.metrics", "sklearn.model_selection"):
+            importlib.import_module(module)
+
         self.concepts.start()
 
     def stop(self) -> None:

@@ -5,6 +5,7 @@ asked of them (desk.py), the person's names and corrections and their undo
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -77,6 +78,12 @@ class PeopleFeature(Feature):
     def load(self) -> None:
         self.people.load()
         self.corrections.load()
+
+    def start(self) -> None:
+        # the grouping's scipy and scikit-learn, read once on the daemon's thread (see the
+        # concepts feature's start)
+        for module in ("scipy.sparse", "sklearn.cluster"):
+            importlib.import_module(module)
 
     def stop(self) -> None:
         self.people.stop(STOP_S)
