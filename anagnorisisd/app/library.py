@@ -300,7 +300,8 @@ class Library:
         self.roots, self.roots_source = roots, "api"
         if self.watch:
             self.watcher.set_roots(roots)
-        self.scheduler.add_job(self.rescan, id="rescan-now", replace_existing=True)
+        self.scheduler.add_job(self.rescan, id="rescan-now", replace_existing=True,
+                               misfire_grace_time=None)
         return roots
 
     def redo_from_worker(self, url: str, since: float) -> int:
