@@ -60,14 +60,18 @@ print(len(vecs), order[:1])
 
 
 def timed(cmd: list[str], runs: int, cwd: Path) -> float:
+    """The median wall time of `runs` fresh processes, after one that is not counted. Python
+    may write its bytecode, as an installed package has it (pip compiles it at install); an
+    environment that forbids it (PYTHONDONTWRITEBYTECODE) would time the compiler too."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     times = []
-    for _ in range(runs):
+    for _ in range(runs + 1):
         started = time.perf_counter()
-        done = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd)
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env=env)
         times.append(time.perf_counter() - started)
         if done.returncode != 0:
             raise SystemExit(f"{cmd[:3]} failed:\n{done.stderr[-2000:]}")
-    return statistics.median(times)
+    return statistics.median(times[1:])
 
 
 def at_size(size: int, runs: int) -> None:
