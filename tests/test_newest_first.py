@@ -66,6 +66,8 @@ def test_a_new_photo_goes_ahead_and_status_says_how_far_back_it_is_ready(
         newest = max(dates.values())
         queue = wait_until(lambda: (q := d.status()["queue"])["ready_back_to"] and q)
         assert queue["ready_back_to"] == datetime.fromtimestamp(newest, UTC).isoformat()
+        said = run_cli("status", "--config", str(config), env=ENV)
+        assert f"ready back to {queue['ready_back_to'][:10]}" in said.stdout, said.stdout
         fresh = library_dir / "taken-now.jpg"
         make_photo(fresh, 96, 64, seed=9999)
         wait_until(lambda: d.status()["files"]["total"] == 201)

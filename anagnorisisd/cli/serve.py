@@ -60,13 +60,14 @@ async def serve(library: Library) -> int:
         print(f"anagnorisisd: cannot listen on {server.host}:{server.port}: "
               f"{exc.strerror or exc}", file=sys.stderr)
         return 1
+    # said as soon as it answers: a command run meanwhile asks the daemon, not the store
+    library.instance.update(host=server.host, port=server.port)
     for root in library.roots:
         if not os.path.isdir(root):
             log.warning("library path %s does not exist (yet): it is watched for and indexed "
                         "when it appears", root)
     await loop.run_in_executor(None, library.start)
     url = f"http://{server.host}:{server.port}/"
-    library.instance.update(host=server.host, port=server.port)
     log.info("serving %s (library: %s)", url, ", ".join(library.roots) or "not set yet")
     for problem in library.assembly.problems.items():
         log.warning("stage %s unavailable: %s", *problem)

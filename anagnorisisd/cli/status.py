@@ -106,6 +106,10 @@ def render_status(doc: dict[str, Any]) -> str:
         lines.append(f"  missing (watched for): {', '.join(lib['missing'])}")
     lines.append(f"files: {files['total']} total, {files['done']} done, {files['failed']} failed, "
                  f"{files['pending']} pending")
+    ready_back_to = (doc.get("queue") or {}).get("ready_back_to")
+    if ready_back_to:  # the queue is worked newest first
+        lines.append(f"  ready back to {ready_back_to[:10]}: the newest files first, older "
+                     "ones follow")
     lines.append(f"{'stage':<12}{'done':>9}{'pending':>9}{'failed':>8}{'rate/s':>9}  eta")
     for name, st in doc["stages"].items():
         rate = st.get("rate_per_s")
