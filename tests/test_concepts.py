@@ -109,11 +109,13 @@ def served(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
         "index": {"check_interval_s": 1, "min_rebuild_interval_s": 0},
     })
     daemon = start(root)
-    wait_until(lambda: daemon.status()["stages"]["clip"]["done"] == N + 2, timeout=120)
-    colours = {str(p): s.colour for p, s in scenes}
     state = {"daemon": daemon}
-    yield state, colours, root
-    state["daemon"].kill()
+    try:  # killed even when it never got ready: no daemon outlives the module
+        wait_until(lambda: daemon.status()["stages"]["clip"]["done"] == N + 2, timeout=120)
+        colours = {str(p): s.colour for p, s in scenes}
+        yield state, colours, root
+    finally:
+        state["daemon"].kill()
 
 
 def search(daemon: Daemon, q: str) -> list[dict]:
