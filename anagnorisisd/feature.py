@@ -14,6 +14,8 @@ member below is documented in docs/features.md (a test keeps the two in step).
 
 from __future__ import annotations
 
+import importlib
+import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -207,3 +209,17 @@ class Feature:
     def describe(self, content: bytes) -> dict[str, Any]:
         """Its fields in one photo's description (GET /api/images/{id} and listings)."""
         return {}
+
+
+log = logging.getLogger(__name__)
+
+
+def read_modules(*names: str) -> None:
+    """Import heavy modules ahead of their first use (a feature's start, on a thread), so
+    that a request never waits for them and a command that never uses them never reads
+    them."""
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            log.warning("%s could not be imported; the feature that needs it will say so", name)

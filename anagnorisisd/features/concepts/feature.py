@@ -5,7 +5,7 @@ GET /api/tags and the concept routes."""
 
 from __future__ import annotations
 
-import importlib
+import threading
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from anagnorisisd.events import ContentChanged, Hub, ModelReady, StageResult
-from anagnorisisd.feature import Feature, FeatureContext, Route, Word
+from anagnorisisd.feature import Feature, FeatureContext, Route, Word, read_modules
 from anagnorisisd.features.concepts.service import Concepts
 from anagnorisisd.search.query import Query, Token
 from anagnorisisd.search.set_filters import rows_of
@@ -62,10 +62,11 @@ class ConceptsFeature(Feature):
         self.concepts.load()
 
     def start(self) -> None:
-        # scikit-learn, read once here on the daemon's thread: a command that only searches
-        # never pays for it, and no two of the daemon's threads first import it at once
-        for module in ("sklearn.linear_model", "sklearn.metrics", "sklearn.model_selection"):
-            importlib.import_module(module)
+        # scikit-learn, read at the daemon's start on a thread of its own (two seconds): a
+        # command that only searches never pays for it, and the daemon's start never waits
+        threading.Thread(target=read_modules, args=(
+            "sklearn.linear_model", "sklearn.metrics", "sklearn.model_selection"),
+            name="read-scikit-learn", daemon=True).start()
 
         self.concepts.start()
 

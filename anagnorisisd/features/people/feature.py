@@ -5,7 +5,7 @@ asked of them (desk.py), the person's names and corrections and their undo
 
 from __future__ import annotations
 
-import importlib
+import threading
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from anagnorisisd.events import ContentChanged, Hub, StageResult
-from anagnorisisd.feature import Feature, FeatureContext, Route, Word
+from anagnorisisd.feature import Feature, FeatureContext, Route, Word, read_modules
 from anagnorisisd.features.people.corrections import PeopleCorrections
 from anagnorisisd.features.people.crops import FaceCrops
 from anagnorisisd.features.people.desk import PeopleDesk
@@ -80,10 +80,10 @@ class PeopleFeature(Feature):
         self.corrections.load()
 
     def start(self) -> None:
-        # the grouping's scipy and scikit-learn, read once on the daemon's thread (see the
-        # concepts feature's start)
-        for module in ("scipy.sparse", "sklearn.cluster"):
-            importlib.import_module(module)
+        # the grouping's scipy and scikit-learn, read at the daemon's start on a thread of
+        # their own (see the concepts feature's start)
+        threading.Thread(target=read_modules, args=("scipy.sparse", "sklearn.cluster"),
+                         name="read-scipy", daemon=True).start()
 
     def stop(self) -> None:
         self.people.stop(STOP_S)
