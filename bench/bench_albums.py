@@ -34,7 +34,7 @@ from anagnorisisd.feature import FeatureContext
 from anagnorisisd.features.albums.feature import AlbumsFeature
 from anagnorisisd.features.places.feature import PlacesFeature
 from anagnorisisd.features.ratings.feature import RatingsFeature
-from anagnorisisd.search.catalog import Entry
+from anagnorisisd.search.catalog_rows import Entry
 from anagnorisisd.search.core_words import LibraryFeature
 from anagnorisisd.search.service import SearchService
 from anagnorisisd.store.database import Store

@@ -15,8 +15,9 @@ folder; then each row starts fresh processes, `runs` times, and reports the medi
 With --size N, the library is instead N photos stored as bench_soak makes them (tiny files,
 metadata, thumbnails, random vectors) embedded by a random-weight ViT-B/32 at its real size
 (bench_clip's export, cached in bench/.cache), its index built by `anagnorisisd index`;
-the command is timed before and after the daemon's split query graph (ml/text_front.py)
-exists, beside the same limit.
+the command is timed reading the store (no catalog file), then with the catalog file that
+`index` leaves (search/catalog_file.py), then with the daemon's split query graph
+(ml/text_front.py) too, beside the same limit.
 
     python bench/bench_cold_search.py --size 100000
 """
@@ -31,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 QUERY = "a photo of a red circle"
@@ -59,13 +61,17 @@ print(len(vecs), order[:1])
 """
 
 
-def timed(cmd: list[str], runs: int, cwd: Path) -> float:
+def timed(cmd: list[str], runs: int, cwd: Path,
+          before: Callable[[], object] | None = None) -> float:
     """The median wall time of `runs` fresh processes, after one that is not counted. Python
     may write its bytecode, as an installed package has it (pip compiles it at install); an
-    environment that forbids it (PYTHONDONTWRITEBYTECODE) would time the compiler too."""
+    environment that forbids it (PYTHONDONTWRITEBYTECODE) would time the compiler too.
+    `before` runs before each, untimed."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     times = []
     for _ in range(runs + 1):
+        if before is not None:
+            before()
         started = time.perf_counter()
         done = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env=env)
         times.append(time.perf_counter() - started)
@@ -91,15 +97,20 @@ def at_size(size: int, runs: int) -> None:
         subprocess.run([cli, "index", "--config", str(config)], check=True,
                        capture_output=True)
         data = root / "data"
+        catalog = data / "cache" / "catalog.npz"  # `index` wrote it as it stopped
         shutil.rmtree(data / "cache" / "text-front", ignore_errors=True)  # index may have made it
         command = [cli, "search", "red circle", "--config", str(config), "--limit", "5"]
-        rows = [("anagnorisisd search, the whole text graph", timed(command, runs, root))]
+        rows = [("search: store read, whole text graph",
+                 timed(command, runs, root, before=lambda: catalog.unlink(missing_ok=True))),
+                ("search: catalog file, whole text graph", timed(command, runs, root))]
         from anagnorisisd.ml import text_front  # as the daemon does once per model
 
         text_front.prepare(data / "models" / model.name / "textual" / "model.onnx",
                            data / "cache" / "text-front")
         rows += [
-            ("anagnorisisd search, the split query graph", timed(command, runs, root)),
+            ("search: catalog file, split query graph", timed(command, runs, root)),
+            ("search text:, no model (catalog file)",
+             timed([*command[:2], 'text:"invoice"', *command[3:]], runs, root)),
             ("python + the CLI's imports",
              timed([sys.executable, "-c", "import anagnorisisd.cli.main"], runs, root)),
             ("limit: bare ORT text session + brute force",

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from anagnorisisd.features.concepts import learner
 from anagnorisisd.features.concepts.service import Concepts
-from anagnorisisd.search.catalog import Entry
+from anagnorisisd.search.catalog_rows import Entry
 from anagnorisisd.search.service import SearchService
 from anagnorisisd.store.database import Store
 from bench.bench_index import vectors

@@ -26,7 +26,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from anagnorisisd.search.catalog import Catalog, Entry
+from anagnorisisd.search.catalog import Catalog
+from anagnorisisd.search.catalog_rows import Entry
 from anagnorisisd.search.index import VectorIndex
 
 CACHE = Path(__file__).resolve().parent / ".cache"
@@ -111,7 +112,7 @@ def child_query(n: int, directory: str, queries_path: str) -> None:
     assert index.load("bench")
     # What else the daemon keeps per image: the catalog behind filters and sorts.
     catalog = Catalog.__new__(Catalog)
-    catalog.entries, catalog._columns, catalog.version = {}, None, 0
+    catalog._entries, catalog._columns, catalog.version = {}, None, 0
     catalog._lock = threading.Lock()
     for i in range(n):
         catalog.entries[i.to_bytes(32, "big")] = Entry(4000, 3000, 2_000_000 + i, "jpeg")

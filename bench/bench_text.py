@@ -37,7 +37,7 @@ from anagnorisisd.features.text.words import WordIndex
 from anagnorisisd.ingest.scanner import scan
 from anagnorisisd.pipeline.registry import assemble
 from anagnorisisd.pipeline.runner import Pipeline
-from anagnorisisd.search.catalog import Entry
+from anagnorisisd.search.catalog_rows import Entry
 from anagnorisisd.search.service import SearchService
 from anagnorisisd.stage import StageContext
 from anagnorisisd.store.database import Store

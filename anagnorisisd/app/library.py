@@ -10,14 +10,13 @@ through their entry points and driven in a loop (app/features.py).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
-
-from apscheduler.schedulers.background import BackgroundScheduler
+from typing import TYPE_CHECKING, Any
 
 from anagnorisisd import __version__
 from anagnorisisd.app.features import Features
@@ -44,6 +43,9 @@ from anagnorisisd.search.service import SearchService
 from anagnorisisd.stage import StageContext
 from anagnorisisd.store.database import Store, StoreError, StoreFull
 from anagnorisisd.store.instance import InstanceLock
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.background import BackgroundScheduler
 
 log = logging.getLogger(__name__)
 LIBRARY_SETTING = "library.paths"
@@ -91,14 +93,14 @@ class Library:
                                     metadata_stage=self.assembly.provider("metadata"),
                                     quality_stage=self.assembly.provider("quality"),
                                     thumbnail_stage=self.assembly.provider("thumbnail"),
-                                    signals_stage=self.assembly.provider("face_quality"))
+                                    signals_stage=self.assembly.provider("face_quality"),
+                                    catalog_file=config.data_dir / "cache" / "catalog.npz")
         self.search.index.n_trees = config.index.n_trees
         self.search.index.search_k = config.index.search_k
         self.search.index.exact_below = config.index.exact_below
         self.search.language = config.model.language or None
         self.previews = PreviewCache(config.data_dir / "previews",
                                      config.server.preview_cache_mb << 20)
-        self.scheduler = BackgroundScheduler(daemon=True)
         self.role = role or "search"
         self.features = Features(config, self._feature_context)
         """Every feature that runs, found through its entry point (app/features.py)."""
@@ -122,19 +124,31 @@ class Library:
         self.scan_state: dict[str, Any] = {"running": False, "last": None}
 
     @classmethod
-    def open(cls, config: Config, role: str) -> Library:
+    def open(cls, config: Config, role: str,
+             beside: Callable[[Library], object] | None = None) -> Library:
         """The library as `role` uses it: "serve" (everything, watched), "index" (no
         watcher), "train", or "search" (no lock taken, no image model loaded, no
-        watcher); then loaded, so its words answer as the daemon's do (load)."""
+        watcher); then loaded, so its words answer as the daemon's do (load).
+
+        `beside` runs on a thread of its own while the library loads, and is waited for:
+        a one-off query loads its text model there, on the other core, rather than after
+        the catalog (cli.main.offline_search)."""
         library = cls(config, watch=role == "serve",
                       role=role if role in ("serve", "index", "train") else None,
                       eager_model=role != "search")
         if role != "serve":  # the daemon loads on a thread after its port opens (start)
+            helper = threading.Thread(target=beside, args=(library,), name="beside-load",
+                                      daemon=True) if beside else None
             try:
+                if helper is not None:
+                    helper.start()
                 library.load()
             except BaseException:
                 library.stop()
                 raise
+            finally:
+                if helper is not None:
+                    helper.join()
         return library
 
     def _feature_context(self, name: str, section: dict[str, Any]) -> FeatureContext:
@@ -144,6 +158,13 @@ class Library:
             section=section, roots=lambda: self.roots,
             data_dir=self.config.data_dir / "features" / name, schedule=self.every,
             role=self.role, files_of=self.files_of)
+
+    @functools.cached_property
+    def scheduler(self) -> BackgroundScheduler:
+        """Made when first used: a one-off command (a search) never imports apscheduler."""
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        return BackgroundScheduler(daemon=True)
 
     def every(self, job: Callable[[], object], seconds: float, name: str) -> None:
         """Run `job` every `seconds` while the daemon runs (a feature's jobs, the core's)."""
@@ -228,6 +249,8 @@ class Library:
         503 rather than a wrong 404 or an empty list (http.readiness)."""
         try:
             self.search.start()
+            if self.role != "search":  # a one-off query makes objects only of what it shows
+                self.search.catalog.thaw()
             self.features.load()
         finally:
             self.loaded.set()
@@ -243,7 +266,7 @@ class Library:
         library it never started)."""
         deadline = time.monotonic() + timeout
         self.search.index.stop_builds()  # an index build in a child would hold the job up
-        if self.scheduler.running:
+        if "scheduler" in self.__dict__ and self.scheduler.running:  # made and started
             self.scheduler.shutdown(wait=True)
         if self.watch and self._started and not self.read_only:
             self.watcher.stop()
@@ -254,6 +277,8 @@ class Library:
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         with self._scan_lock:  # let a running scan commit its chunk before closing
+            if self.loaded.is_set() and not self.read_only:  # the next command's catalog
+                self.search.catalog.save()
             self.store.close()
         self.instance.release()
 

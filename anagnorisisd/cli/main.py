@@ -210,17 +210,30 @@ def offline_search(config: Config, text: str, limit: int) -> dict[str, Any]:
     (its features loaded: people, concepts, the words read in the photos); the image
     model's session is never loaded, and the text model only for a query with words."""
     from anagnorisisd.app.presenters import run_query
-    from anagnorisisd.search.query import QueryError
+    from anagnorisisd.search.query import Query, QueryError
     from anagnorisisd.search.service import NoSuchImage, SearchUnavailable
 
-    library = Library.open(config, "search")
+    def needs_model(library: Library, query: Query) -> bool:
+        return library.uses_model and bool(query.text or query.negative or query.sort in (
+            "similar", "similarity"))
+
+    def embed_ahead(library: Library) -> None:
+        """The query's words embedded while the catalog loads; any trouble is met again,
+        and said, by the search itself."""
+        try:
+            query = library.search.parse(text)
+            if needs_model(library, query) and library.models.load() and query.text:
+                library.search.text_vector(query)  # kept in the model's text cache
+        except Exception:
+            log.debug("embedding ahead failed", exc_info=True)
+
+    library = Library.open(config, "search", beside=embed_ahead)
     try:
         try:
             query = library.search.parse(text)
         except QueryError as exc:
             raise SearchFailed(f"bad query at '{exc.token}': {exc}", EXIT_USAGE) from None
-        if library.uses_model and (query.text or query.negative or query.sort in (
-                "similar", "similarity")):
+        if needs_model(library, query) and library.models.maybe_model() is None:
             library.models.load()  # its ready listener loads the saved index, once
         try:
             return run_query(library, query, 1, limit, None)

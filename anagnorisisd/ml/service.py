@@ -60,7 +60,7 @@ class ModelService:
         m = self.config.model
         visual = SessionSettings(tuple(m.providers), m.intra_op_threads, m.inter_op_threads)
         text = SessionSettings(tuple(m.providers), m.intra_op_threads, m.inter_op_threads,
-                               float(m.text_idle_unload_s))
+                               float(m.text_idle_unload_s), one_off=not self.eager_session)
         return visual, text
 
     def load(self) -> bool:

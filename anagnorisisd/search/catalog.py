@@ -13,12 +13,20 @@ import functools
 import math
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
+from anagnorisisd.search import catalog_file
+from anagnorisisd.search.catalog_rows import (
+    Columns,
+    Entry,
+    arrays_of,
+    columns_of,
+    entries_of,
+    entry_at,
+)
 from anagnorisisd.search.meta_values import (
     keywords_of,
     light_of,
@@ -31,137 +39,31 @@ from anagnorisisd.store.database import Store
 from anagnorisisd.store.snapshot import Snapshot
 
 
-@dataclass
-class Entry:
-    width: int = 0
-    height: int = 0
-    file_size: int = 0
-    format: str = ""
-    user_rating: float | None = None
-    model_rating: float | None = None
-    model_version: str | None = None
-    taken: float = float("nan")
-    """Capture time as seconds, reading the wall-clock time the photo shows as UTC: what
-    date filters compare ("2023-07" means July on the photo's own clock)."""
-    own_time: bool = False
-    """The time is the photo's own (EXIF, XMP), not its file's modification time: only
-    such times may link shots into bursts and panoramas (files copied in one go share
-    their modification times though they were taken years apart)."""
-    camera: str = ""
-    place: str = ""
-    has_gps: bool = False
-    bias: float = float("nan")
-    """EXIF exposure compensation, EV (brackets step it); nan where not written."""
-    light: float = float("nan")
-    """log2 of the light the camera let in (exposure time x ISO / f-number squared), from
-    EXIF; nan where a setting is missing. Tells why one shot of a stack is darker."""
-    failed: bool = False
-    """The pipeline could not read this content; the grid leaves it out and counts it."""
-    sharpness: float = float("nan")
-    """From the stage that provides "quality"; nan until it has run. So are stops (the
-    exposure from mid-grey), dark and bright (shares crushed and blown) and misfire."""
-    stops: float = float("nan")
-    dark: float = float("nan")
-    bright: float = float("nan")
-    misfire: str = ""
-    twin_of: bytes | None = None
-    """For a RAW with a JPEG of the same shot beside it (search.pairs): that JPEG's
-    content. The pair is one photo, shown and acted on as the JPEG."""
-    described: bool = False
-    """Its metadata is recorded (or no stage provides metadata)."""
-    thumbnailed: bool = False
-    """Its thumbnail is stored (or no stage provides thumbnails)."""
-    eyes_closed: float = float("nan")
-    """Faces with their eyes shut, from the stage that provides "face_quality"; nan until
-    measured. The same for eyes_open, blurry_faces and least_sharp (the least sharp face's
-    focus)."""
-    eyes_open: float = float("nan")
-    blurry_faces: float = float("nan")
-    least_sharp: float = float("nan")
-    lat: float = float("nan")
-    """Where the photo itself says it was taken (EXIF GPS, or its sidecar's); nan where it
-    says nothing. A position filled from a track or by hand is the places feature's."""
-    lon: float = float("nan")
-    gps_source: str = ""
-    """Where its own position was read: "exif" (the file) or "xmp" (a sidecar)."""
-    utc_offset: float = float("nan")
-    """Seconds east of UTC of the capture time's clock, where the camera wrote its zone
-    (EXIF OffsetTimeOriginal, XMP's date); nan where it did not."""
-
-    @property
-    def ready(self) -> bool:
-        """Shown as a tile: a content the hash stage has just found has no size, no
-        dimensions and no thumbnail yet, and a tile reading "0 B · 0×0" over a broken
-        picture is worse than no tile until it has them."""
-        return self.described and self.thumbnailed
-
-    @property
-    def pixels(self) -> int:
-        return self.width * self.height
-
-    @property
-    def ratio(self) -> float | None:
-        return self.width / self.height if self.height else None
-
-    @property
-    def rating(self) -> float | None:
-        return self.user_rating if self.user_rating is not None else self.model_rating
-
-
-@dataclass
-class Columns:
-    ids: list[bytes]
-    width: NDArray[np.float64]
-    height: NDArray[np.float64]
-    size: NDArray[np.float64]
-    ratio: NDArray[np.float64]
-    pixels: NDArray[np.float64]
-    rating: NDArray[np.float64]  # nan when unrated and unpredicted
-    user_rated: NDArray[np.bool_]
-    format: NDArray[np.str_]
-    taken: NDArray[np.float64]
-    own_time: NDArray[np.bool_]
-    camera: NDArray[np.str_]
-    place: NDArray[np.str_]
-    has_gps: NDArray[np.bool_]
-    bias: NDArray[np.float64]
-    failed: NDArray[np.bool_]
-    ready: NDArray[np.bool_]
-    sharpness: NDArray[np.float64]
-    stops: NDArray[np.float64]
-    dark: NDArray[np.float64]
-    bright: NDArray[np.float64]
-    misfire: NDArray[np.bool_]
-    twin: NDArray[np.bool_]
-    """A RAW shown as its JPEG's pair, never as a tile of its own."""
-    eyes_closed: NDArray[np.float64]
-    eyes_open: NDArray[np.float64]
-    blurry_faces: NDArray[np.float64]
-    least_sharp: NDArray[np.float64]
-    lat: NDArray[np.float64]
-    lon: NDArray[np.float64]
-    utc_offset: NDArray[np.float64]
-    position: dict[bytes, int] = field(default_factory=dict)
-    id_array: NDArray[np.bytes_] = field(default_factory=lambda: np.zeros(0, dtype="S32"))
-    """The ids as one array, for tie-breaks without a Python loop per query."""
-
-
 class Catalog:
     def __init__(self, store: Store, metadata_stage: str | None = "meta",
                  quality_stage: str | None = "quality",
                  thumbnail_stage: str | None = "thumbnail",
-                 signals_stage: str | None = None) -> None:
+                 signals_stage: str | None = None, saved_at: Path | None = None) -> None:
         self.store = store
         self.signals_stage = signals_stage  # the stage that provides "face_quality"
         self.metadata_stage = metadata_stage  # the stage that provides "metadata"
         self.quality_stage = quality_stage  # the stage that provides "quality"
         self.thumbnail_stage = thumbnail_stage  # the stage that provides "thumbnail"
-        self.entries: dict[bytes, Entry] = {}
+        self.saved_at = saved_at
+        """Where the catalog's file is kept (search.catalog_file); None: never saved."""
+        self._entries: dict[bytes, Entry] = {}
+        self._frozen: tuple[catalog_file.Saved, Columns] | None = None
+        """Rows read from the catalog's file, made into Entries only when first changed or
+        listed (a command that asks for five photos makes five, not 100,000)."""
+        self._saved_stamp: str | None = None
+        self._whole = False
+        """A load has finished: only then may the catalog be saved (a half-read catalog
+        stamped as the store's would be taken for the whole library)."""
         self.tags = TagBook()
         """Every photo's tags: keywords from its files here, confirmed concepts from the
         concepts (group "concept")."""
         self._columns: Columns | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._heard_while_loading: list[Callable[[], None]] | None = None
         self.version = 0
         self.raws: dict[bytes, list[bytes]] = {}
@@ -169,8 +71,31 @@ class Catalog:
         self.pairs: dict[bytes, bytes] = {}
         """RAW content -> developed content, kept for entries read after set_pairs."""
 
+    @property
+    def entries(self) -> dict[bytes, Entry]:
+        """Every live photo's row (made from the file's arrays on first use: see _frozen)."""
+        self.thaw()
+        return self._entries
+
+    def thaw(self) -> None:
+        """Make every row read from the file an Entry now: the daemon does, once, so its
+        loops over many photos look each one up in a dictionary, not in the arrays."""
+        with self._lock:
+            if self._frozen is not None:
+                saved, _ = self._frozen
+                self._entries, self._frozen = entries_of(saved.ids, saved.arrays), None
+
+    def _stamp(self, last_txn: int) -> str:
+        """What the catalog's file must have been written for: this store, this write, and
+        the stages its rows come from."""
+        stages = (self.metadata_stage, self.quality_stage, self.thumbnail_stage,
+                  self.signals_stage)
+        return f"{self.store.identity()}:{last_txn}:{stages}"
+
     def load(self) -> None:
-        """Fill from the store: every live content with its metadata and ratings.
+        """Fill from the store: every live content with its metadata and ratings; from the
+        catalog's file instead when it was written for the store as it is (a first load
+        only: a reload reads the store).
 
         The pipeline runs meanwhile: a result that lands after its content was read here
         would be lost when the fresh entries replace the old ones (a tile stuck at
@@ -178,24 +103,75 @@ class Catalog:
         and applied again to the fresh entries once they are in place."""
         with self._lock:
             self._heard_while_loading = []
+            first = not self._entries and self._frozen is None
+        if first and self.saved_at is not None and self._load_saved():
+            return
         fresh: dict[bytes, Entry] = {}
         with self.store.snapshot() as reads:  # one transaction, not six a photo
+            stamp = self._stamp(reads.txn_id)
             for content in reads.live_hashes():
                 fresh[content] = self._read(content, reads)
             for content in reads.failed_contents():
                 if content in fresh:
                     fresh[content].failed = True
+        if self.saved_at is not None:
+            self._save(stamp, fresh)
         with self._lock:
             fresh.update({k: v for k, v in self.entries.items() if k not in fresh and
                           self.store.is_live(k)})
             gone = [k for k in self.entries if k not in fresh]
-            self.entries = fresh
+            self._entries, self._whole = fresh, True
             heard, self._heard_while_loading = self._heard_while_loading, None
             self._changed()
         for content in gone:
             self.tags.drop(content)
         for replay in heard or []:
             replay()
+
+    def _load_saved(self) -> bool:
+        """The catalog from its file, if the file is current (catalog_file.read)."""
+        assert self.saved_at is not None
+        stamp = self._stamp(self.store.last_txn())
+        saved = catalog_file.read(self.saved_at, stamp)
+        if saved is None:
+            return False
+        columns = columns_of(saved.ids, saved.arrays)
+        pairs = {saved.ids[row]: entry_at(saved.arrays, row).twin_of
+                 for row in np.flatnonzero(saved.arrays["twin_len"]).tolist()}
+        for content, tags in saved.file_tags.items():
+            self.tags.put(content, "file", tags)
+        with self._lock:
+            self._frozen, self._columns, self._saved_stamp = (saved, columns), columns, stamp
+            self._whole = True
+            self.pairs = {raw: twin for raw, twin in pairs.items() if twin is not None}
+            self.raws = {}
+            for raw, developed in self.pairs.items():
+                self.raws.setdefault(developed, []).append(raw)
+            heard, self._heard_while_loading = self._heard_while_loading, None
+            self.version += 1
+        for replay in heard or []:
+            replay()
+        return True
+
+    def save(self) -> None:
+        """Write the catalog's file for the store as it is now; called when nothing else
+        writes to the store any more (the daemon's stop), and only when it changed."""
+        if self.saved_at is None or not self._whole:
+            return
+        stamp = self._stamp(self.store.last_txn())
+        if stamp != self._saved_stamp:
+            with self._lock:
+                entries = dict(self.entries)
+            self._save(stamp, entries)
+
+    def _save(self, stamp: str, entries: dict[bytes, Entry]) -> None:
+        assert self.saved_at is not None
+        ids = list(entries)
+        file_tags = {content: tags for content in ids
+                     if (tags := self.tags.group_of(content, "file"))}
+        if catalog_file.write(self.saved_at, stamp, ids, arrays_of(entries.values()),
+                              file_tags):
+            self._saved_stamp = stamp
 
     def _heard(self, replay: Callable[[], None]) -> None:
         """Keep a change for replay when a load is running (see load)."""
@@ -391,57 +367,27 @@ class Catalog:
         return [columns.ids[i] for i in np.argsort(-taken, kind="stable")]
 
     def __contains__(self, content: bytes) -> bool:
-        return content in self.entries
+        frozen = self._frozen  # no lock: thaw sets the entries before it clears this
+        return content in (frozen[1].position if frozen is not None else self._entries)
 
     def __len__(self) -> int:
-        return len(self.entries)
+        frozen = self._frozen
+        return len(frozen[1].ids) if frozen is not None else len(self._entries)
 
     def failed_count(self) -> int:
         return int(self.columns().failed.sum())
 
     def get(self, content: bytes) -> Entry | None:
-        return self.entries.get(content)
+        frozen = self._frozen
+        if frozen is None:
+            return self._entries.get(content)
+        row = frozen[1].position.get(content)
+        return None if row is None else entry_at(frozen[0].arrays, row)
 
     def columns(self) -> Columns:
         with self._lock:
-            if self._columns is not None:
-                return self._columns
-            ids = list(self.entries)
-            items = [self.entries[k] for k in ids]
-
-            def col(values: list[Any]) -> NDArray[np.float64]:
-                return np.asarray(values, dtype=np.float64)
-
-            width = col([e.width for e in items])
-            height = col([e.height for e in items])
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = np.where(height > 0, width / np.maximum(height, 1), np.nan)
-            rating = col([np.nan if e.rating is None else e.rating for e in items])
-            self._columns = Columns(
-                ids=ids, width=width, height=height, size=col([e.file_size for e in items]),
-                ratio=ratio, pixels=width * height, rating=rating,
-                user_rated=np.asarray([e.user_rating is not None for e in items], dtype=bool),
-                format=np.asarray([e.format for e in items], dtype=str),
-                taken=col([e.taken for e in items]),
-                own_time=np.asarray([e.own_time for e in items], dtype=bool),
-                camera=np.asarray([e.camera for e in items], dtype=str),
-                place=np.asarray([e.place for e in items], dtype=str),
-                has_gps=np.asarray([e.has_gps for e in items], dtype=bool),
-                bias=col([e.bias for e in items]),
-                failed=np.asarray([e.failed for e in items], dtype=bool),
-                ready=np.asarray([e.ready for e in items], dtype=bool),
-                sharpness=col([e.sharpness for e in items]),
-                stops=col([e.stops for e in items]), dark=col([e.dark for e in items]),
-                bright=col([e.bright for e in items]),
-                misfire=np.asarray([bool(e.misfire) for e in items], dtype=bool),
-                twin=np.asarray([e.twin_of is not None for e in items], dtype=bool),
-                eyes_closed=col([e.eyes_closed for e in items]),
-                eyes_open=col([e.eyes_open for e in items]),
-                blurry_faces=col([e.blurry_faces for e in items]),
-                least_sharp=col([e.least_sharp for e in items]),
-                lat=col([e.lat for e in items]), lon=col([e.lon for e in items]),
-                utc_offset=col([e.utc_offset for e in items]),
-                position={k: i for i, k in enumerate(ids)},
-                id_array=np.asarray(ids, dtype="S32"),
-            )
+            if self._columns is None:
+                entries = self.entries
+                ids = list(entries)
+                self._columns = columns_of(ids, arrays_of(entries[k] for k in ids))
             return self._columns

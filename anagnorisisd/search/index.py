@@ -57,7 +57,9 @@ class BuiltIndex:
     for an index saved before it was): what scoring every photo reads (half_vectors)."""
 
     def __post_init__(self) -> None:
-        self.position = {bytes(row): i for i, row in enumerate(self.ids)}
+        blob, width = self.ids.tobytes(), self.ids.shape[1] if self.ids.ndim == 2 else 0
+        # slices of one bytes object: a fifth of the time of bytes() of each numpy row
+        self.position = {blob[i * width:(i + 1) * width]: i for i in range(len(self.ids))}
 
     @property
     def size(self) -> int:

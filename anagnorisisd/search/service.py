@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import threading
 import time
 from pathlib import Path
@@ -34,8 +33,9 @@ from numpy.typing import NDArray
 from anagnorisisd.feature import Feature
 from anagnorisisd.ml.protocol import RemoteError, Stopped
 from anagnorisisd.ml.service import ModelService, needs_model
-from anagnorisisd.search.catalog import Catalog, Columns
-from anagnorisisd.search.disjoint import DisjointSet
+from anagnorisisd.search.catalog import Catalog
+from anagnorisisd.search.catalog_rows import Columns
+from anagnorisisd.search.disjoint import joined_groups
 from anagnorisisd.search.fusion import fuse
 from anagnorisisd.search.index import VectorIndex
 from anagnorisisd.search.index_build import BuildFailed
@@ -71,19 +71,23 @@ class SearchService:
                  embedding_stage: str | None = "clip", metadata_stage: str | None = "meta",
                  quality_stage: str | None = "quality",
                  thumbnail_stage: str | None = "thumbnail",
-                 signals_stage: str | None = None,
+                 signals_stage: str | None = None, catalog_file: Path | None = None,
                  ) -> None:
         self.store = store
         self.models = models
         self.embedding_stage = embedding_stage  # the stage that provides "embedding"
         self.language: str | None = None  # [model] language: queries' default language
         self.catalog = Catalog(store, metadata_stage, quality_stage, thumbnail_stage,
-                               signals_stage)
+                               signals_stage, saved_at=catalog_file)
         self.index = VectorIndex(index_dir)
         self.text_limit = text_limit
         self.min_rebuild_interval_s = min_rebuild_interval_s
         self.changed = True
         self._build_lock = threading.Lock()
+        self._index_lock = threading.Lock()
+        self._index_for: str | None = None
+        self._started = False
+        """The model identity whose saved index is loaded (_load_index)."""
         self._last_build = 0.0
         self.vocabulary = Vocabulary()
         """Every query word, and the feature that answers it (set by the library once the
@@ -113,27 +117,35 @@ class SearchService:
     def start(self) -> None:
         """Load the catalog and the last index (no rebuild); safe to call from a thread."""
         self.catalog.load()
+        self._started = True
         model = self.models.maybe_model()
         if model is not None:
             self._load_index(model.identity)
 
     def on_model_ready(self) -> None:
+        """A model ready before the catalog is read leaves its index to start(): a query's
+        text model, loading beside the catalog, gets on with the query meanwhile."""
         model = self.models.maybe_model()
-        if model is not None:
+        if model is not None and self._started:
             self._load_index(model.identity)
-            self.changed = True
+        self.changed = True
 
     def _load_index(self, identity: str) -> None:
-        loaded = self.index.load(identity)
-        log.info("index: %s", "loaded" if loaded else "none yet for this model")
-        # Whatever was embedded after that index was built is searched exactly until the next.
-        position = self.index.current.position if self.index.current else {}
-        for content in self.store.live_hashes():
-            if content in position:
-                continue
-            vector = self.stored_vector(content, identity)
-            if vector is not None:
-                self.index.add_fresh(content, vector)
+        """Once per model: the start and the model's readiness may both ask, from two
+        threads (a command line's query loads its text model beside the catalog)."""
+        with self._index_lock:
+            if self._index_for == identity:
+                return
+            loaded = self.index.load(identity)
+            log.info("index: %s", "loaded" if loaded else "none yet for this model")
+            # What was embedded after that index was built is searched exactly until the next.
+            position = self.index.current.position if self.index.current else {}
+            live = self.catalog.columns().ids  # read by now (start): no pass over the store
+            for content in [c for c in live if c not in position]:
+                vector = self.stored_vector(content, identity)
+                if vector is not None:
+                    self.index.add_fresh(content, vector)
+            self._index_for = identity
 
     def on_content(self, born: list[bytes], died: list[bytes]) -> None:
         self.catalog.on_content(born, died)
@@ -408,33 +420,21 @@ class SearchService:
                          neighbours: int = 10) -> list[list[bytes]]:
         """Sets of contents: near-duplicates (cosine >= threshold, joined transitively) and,
         as single-content groups, exact copies (one content at several paths)."""
-        keys = [c for c in self.similarity_keys() if c in self.catalog]
-        position = {c: i for i, c in enumerate(keys)}
-        sets = DisjointSet(len(keys))
         pairs = self.index.close_pairs(threshold, neighbours)
         for feature in self.duplicators:  # a trimmed clip, by its scenes
             pairs += feature.duplicates(threshold)
-        for a, b in pairs:
-            if a in position and b in position:
-                sets.union(position[a], position[b])
-        members: dict[int, list[bytes]] = {}
-        for i, content in enumerate(keys):
-            members.setdefault(sets.find(i), []).append(content)
-        groups = [m for m in members.values() if len(m) > 1]
-        grouped = {c for m in groups for c in m}
-        groups += [[c] for c in self.store.contents_with_copies() if c not in grouped and
-                   c in self.catalog]
-        return groups
+        return joined_groups([c for c in self.similarity_keys() if c in self.catalog], pairs,
+                             [c for c in self.store.contents_with_copies() if c in self.catalog])
 
     def refresh_pairs(self) -> dict[bytes, bytes]:
         """Find RAW+JPEG pairs and Live Photos again (search.pairs) and tell the catalog,
         which shows each pair as its still; returns RAW or motion content -> the still's.
         A scheduled job of the library, and the first step of every culling grouping."""
-        catalog = self.catalog
-        meta = catalog.metadata_stage
+        catalog, meta = self.catalog, self.catalog.metadata_stage
+        columns = catalog.columns()  # times by row: not a row object made per file
         pairs = find_pairs(((r.path, r.hash) for r in self.store.iter_files()
-                            if r.hash is not None and r.hash in catalog),
-                           lambda c: getattr(catalog.get(c), "taken", math.nan),
+                            if r.hash is not None and r.hash in columns.position),
+                           lambda c: float(columns.taken[columns.position[c]]),
                            lambda c: (self.store.get_result(c, meta) or {}).get("content_id")
                            if meta else None)
         catalog.set_pairs(pairs)

@@ -9,7 +9,7 @@ from collections.abc import Collection
 import numpy as np
 from numpy.typing import NDArray
 
-from anagnorisisd.search.catalog import Columns
+from anagnorisisd.search.catalog_rows import Columns
 
 
 def rows_of(contents: Collection[bytes], columns: Columns) -> NDArray[np.bool_]:

@@ -30,6 +30,7 @@ transaction, so a ``kill -9`` leaves either the old or the new state and the
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -322,6 +323,15 @@ class Store:
         """Many reads from one read transaction (the catalog's load)."""
         with self.env.begin() as txn:
             yield Snapshot(self, txn)
+
+    def last_txn(self) -> int:
+        """The last write committed: what files derived from the store are stamped with."""
+        return int(self.env.info()["last_txnid"])
+
+    def identity(self) -> str:
+        """This store, not another one made at the same path since (its data file's inode)."""
+        data = os.stat(self.path / "data.mdb")
+        return f"{data.st_dev}.{data.st_ino}"
 
     def get_mark(self, content_hash: bytes, stage: str) -> Mark | None:
         with self.env.begin() as txn:

@@ -22,6 +22,11 @@ class Snapshot:
         self.store = store
         self.txn = txn
 
+    @property
+    def txn_id(self) -> int:
+        """The last write this snapshot sees (what a file derived from it is stamped with)."""
+        return int(self.txn.id())
+
     def get_mark(self, content_hash: bytes, stage: str) -> Mark | None:
         raw = self.txn.get(stage_key(content_hash, stage), db=self.store.marks)
         return Mark.decode(raw) if raw is not None else None

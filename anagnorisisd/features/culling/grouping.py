@@ -30,7 +30,7 @@ from anagnorisisd.features.culling.pixels import (
 )
 from anagnorisisd.features.culling.stacks import StackRules, find_brackets, find_stacks
 from anagnorisisd.ml.service import needs_model
-from anagnorisisd.search.catalog import Columns
+from anagnorisisd.search.catalog_rows import Columns
 from anagnorisisd.search.service import SearchService
 from anagnorisisd.store.database import Store
 

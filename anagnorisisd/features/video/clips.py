@@ -56,8 +56,9 @@ class Clips:
         """Moves when a clip's facts come or go (what the feature's caches follow)."""
 
     def load(self) -> None:
-        videos = [c for c, e in list(self.catalog.entries.items()) if e.format in VIDEO_FORMATS]
-        for content in videos:
+        columns = self.catalog.columns()  # not every photo's row made an object
+        is_clip = np.isin(columns.format, sorted(VIDEO_FORMATS))
+        for content in [columns.ids[row] for row in np.flatnonzero(is_clip)]:
             self.read(content)
 
     def read(self, content: bytes) -> None:
