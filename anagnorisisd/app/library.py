@@ -10,7 +10,6 @@ through their entry points and driven in a loop (app/features.py).
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import threading
@@ -34,8 +33,8 @@ from anagnorisisd.events import (
 )
 from anagnorisisd.feature import FeatureContext
 from anagnorisisd.imaging import decoding, video
+from anagnorisisd.ingest.debouncer import Debouncer
 from anagnorisisd.ingest.scanner import ScanReport, normalise_root, scan
-from anagnorisisd.ingest.watcher import Debouncer, LibraryWatcher
 from anagnorisisd.ml.service import ModelService
 from anagnorisisd.pipeline.registry import Assembly, assemble
 from anagnorisisd.pipeline.runner import Pipeline
@@ -46,6 +45,8 @@ from anagnorisisd.store.instance import InstanceLock
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.background import BackgroundScheduler
+
+    from anagnorisisd.ingest.watcher import LibraryWatcher
 
 log = logging.getLogger(__name__)
 LIBRARY_SETTING = "library.paths"
@@ -109,11 +110,13 @@ class Library:
         self.roots_source = "api" if stored is not None else "config"
         self.roots: list[str] = [normalise_root(p) for p in (stored or config.library.paths)]
         self.watch = watch and config.watcher.enabled
+        self._made_lock = threading.Lock()
+        self._watcher: LibraryWatcher | None = None
+        self._scheduler: BackgroundScheduler | None = None
         self.debouncer = Debouncer(
             self.store, config.library.extensions, config.watcher.debounce_s,
             config.watcher.settle_s, self.pipeline.wake, roots=lambda: self.roots,
         )
-        self.watcher = LibraryWatcher(self.debouncer)
         self._scan_lock = threading.Lock()
         self._started = False
         self._threads: list[threading.Thread] = []
@@ -159,12 +162,27 @@ class Library:
             data_dir=self.config.data_dir / "features" / name, schedule=self.every,
             role=self.role, files_of=self.files_of)
 
-    @functools.cached_property
-    def scheduler(self) -> BackgroundScheduler:
-        """Made when first used: a one-off command (a search) never imports apscheduler."""
-        from apscheduler.schedulers.background import BackgroundScheduler
+    @property
+    def watcher(self) -> LibraryWatcher:
+        """Made when first used, by whichever thread asks first (the start, or the API
+        setting the library): a one-off command never imports watchdog."""
+        with self._made_lock:
+            if self._watcher is None:
+                from anagnorisisd.ingest.watcher import LibraryWatcher
 
-        return BackgroundScheduler(daemon=True)
+                self._watcher = LibraryWatcher(self.debouncer)
+            return self._watcher
+
+    @property
+    def scheduler(self) -> BackgroundScheduler:
+        """Made when first used, as the watcher is: a one-off command never imports
+        apscheduler."""
+        with self._made_lock:
+            if self._scheduler is None:
+                from apscheduler.schedulers.background import BackgroundScheduler
+
+                self._scheduler = BackgroundScheduler(daemon=True)
+            return self._scheduler
 
     def every(self, job: Callable[[], object], seconds: float, name: str) -> None:
         """Run `job` every `seconds` while the daemon runs (a feature's jobs, the core's)."""
@@ -266,8 +284,8 @@ class Library:
         library it never started)."""
         deadline = time.monotonic() + timeout
         self.search.index.stop_builds()  # an index build in a child would hold the job up
-        if "scheduler" in self.__dict__ and self.scheduler.running:  # made and started
-            self.scheduler.shutdown(wait=True)
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.shutdown(wait=True)
         if self.watch and self._started and not self.read_only:
             self.watcher.stop()
             self.debouncer.stop()

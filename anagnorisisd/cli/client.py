@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 from typing import Any
 
 from anagnorisisd.config import Config
@@ -30,6 +28,9 @@ def call(config: Config, method: str, path: str, body: Any = None,
     running = holder(config.data_dir)
     if running is None or running.get("role") != "serve" or not running.get("port"):
         return None
+    import urllib.error  # only with a daemon to ask: 50 ms of a cold query otherwise
+    import urllib.request
+
     host = str(running.get("host") or "127.0.0.1")
     host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
     if ":" in host:

@@ -8,6 +8,7 @@ stderr and a non-zero exit code; a traceback means a bug.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -15,12 +16,10 @@ import signal
 import sys
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from anagnorisisd import __version__
 from anagnorisisd.app.library import Library
@@ -155,21 +154,36 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     limit = max(1, min(args.limit, 500))
+    offline = False
     try:
         doc = daemon_get(config, "/api/images?" + urllib.parse.urlencode(
             {"q": args.query, "per_page": limit}))
         if doc is None:
+            offline = True
             doc = offline_search(config, args.query, limit)
     except SearchFailed as exc:
         print(f"anagnorisisd: {exc}", file=sys.stderr)
         return exc.code
     if args.json:
         print(json.dumps(doc, indent=2))
-        return 0
-    print(plural(doc["total"], "result") + (f", showing {len(doc['items'])}"
-                                           if doc["total"] > len(doc["items"]) else ""))
-    print_results(doc["items"])
+    else:
+        print(plural(doc["total"], "result") + (f", showing {len(doc['items'])}"
+                                               if doc["total"] > len(doc["items"]) else ""))
+        print_results(doc["items"])
+    if offline:
+        exit_at_once(0)
     return 0
+
+
+def exit_at_once(code: int) -> NoReturn:
+    """End a one-off query without Python's teardown of what it loaded (the text model's
+    session, the catalog's arrays): 0.15 s at 100,000 photos, after the answer is shown.
+    Nothing is left to write by now: the library has stopped and its store is closed."""
+    logging.shutdown()
+    with contextlib.suppress(OSError):  # a reader that went away (| head): nothing to say
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)
 
 
 def print_results(items: list[dict[str, Any]]) -> None:
