@@ -243,8 +243,11 @@ def test_one_odd_answer_fails_its_photo_and_keeps_the_worker(tmp_path: Path) -> 
                         **{"stages.faces": {"backend": "remote"}})
     daemon = Daemon(config, tomllib.loads(config.read_text())["server"]["port"])
     try:
+        # Photos read before the worker is known to answer pass the faces stage by, and are
+        # queued again once it does: wait for the stage itself, not only the files.
         wait_until(lambda: daemon.status()["files"]["pending"] == 0 and daemon.status()[
-            "files"]["total"] == 3, timeout=180)
+            "files"]["total"] == 3 and daemon.status()["stages"]["faces"]["pending"] == 0,
+                   timeout=180)
         faces = daemon.status()["stages"]["faces"]
         assert faces["done"] == 2 and faces["failed"] == 1, faces
         (state,) = faces["model"]["workers"]
