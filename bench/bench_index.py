@@ -113,7 +113,7 @@ def child_query(n: int, directory: str, queries_path: str) -> None:
     # What else the daemon keeps per image: the catalog behind filters and sorts.
     catalog = Catalog.__new__(Catalog)
     catalog._entries, catalog._columns, catalog.version = {}, None, 0
-    catalog._lock = threading.Lock()
+    catalog._frozen, catalog._lock = None, threading.RLock()
     for i in range(n):
         catalog.entries[i.to_bytes(32, "big")] = Entry(4000, 3000, 2_000_000 + i, "jpeg")
     catalog.columns()
