@@ -26,6 +26,7 @@ from anagnorisisd.search.catalog_rows import (
     columns_of,
     entries_of,
     entry_at,
+    twin_at,
 )
 from anagnorisisd.search.meta_values import (
     keywords_of,
@@ -136,17 +137,14 @@ class Catalog:
         if saved is None:
             return False
         columns = columns_of(saved.ids, saved.arrays)
-        pairs = {saved.ids[row]: entry_at(saved.arrays, row).twin_of
-                 for row in np.flatnonzero(saved.arrays["twin_len"]).tolist()}
+        pairs = {saved.ids[row]: twin for row in np.flatnonzero(saved.arrays["twin_len"]).tolist()
+                 if (twin := twin_at(saved.arrays, row)) is not None}
         for content, tags in saved.file_tags.items():
             self.tags.put(content, "file", tags)
         with self._lock:
             self._frozen, self._columns, self._saved_stamp = (saved, columns), columns, stamp
             self._whole = True
-            self.pairs = {raw: twin for raw, twin in pairs.items() if twin is not None}
-            self.raws = {}
-            for raw, developed in self.pairs.items():
-                self.raws.setdefault(developed, []).append(raw)
+            self._keep_pairs(pairs)
             heard, self._heard_while_loading = self._heard_while_loading, None
             self.version += 1
         for replay in heard or []:
@@ -342,17 +340,21 @@ class Catalog:
         """RAW content -> developed content, as search.pairs found them: the RAWs leave
         the grid, their JPEGs stand for both."""
         with self._lock:
-            raws: dict[bytes, list[bytes]] = {}
-            for raw, developed in pairs.items():
-                raws.setdefault(developed, []).append(raw)
             changed = False
             for content, entry in self.entries.items():
                 twin = pairs.get(content)
                 if entry.twin_of != twin:
                     entry.twin_of, changed = twin, True
-            self.raws, self.pairs = raws, dict(pairs)
+            self._keep_pairs(pairs)
             if changed:
                 self._changed()
+
+    def _keep_pairs(self, pairs: dict[bytes, bytes]) -> None:
+        """The pairs, both ways round (the caller holds the lock)."""
+        raws: dict[bytes, list[bytes]] = {}
+        for raw, developed in pairs.items():
+            raws.setdefault(developed, []).append(raw)
+        self.raws, self.pairs = raws, dict(pairs)
 
     def twins(self, content: bytes) -> list[bytes]:
         """The RAW contents shown as this one (none for a photo without a pair)."""

@@ -86,8 +86,9 @@ class SearchService:
         self._build_lock = threading.Lock()
         self._index_lock = threading.Lock()
         self._index_for: str | None = None
-        self._started = False
         """The model identity whose saved index is loaded (_load_index)."""
+        self._started = False
+        """The catalog is read (start): a ready model's index may be loaded now."""
         self._last_build = 0.0
         self.vocabulary = Vocabulary()
         """Every query word, and the feature that answers it (set by the library once the
