@@ -9,7 +9,7 @@ HASH   := $(shell cat pyproject.toml Makefile | cksum | cut -d' ' -f1)
 RUNTIME_STAMP := $(VENV)/.runtime-$(HASH)
 TEST_STAMP    := $(VENV)/.test-$(HASH)
 
-.PHONY: setup setup-test run demo test lint bench bench-clip bench-index bench-stacks bench-faces bench-compare bench-remote bench-cold clean screenshots bench-soak bench-text bench-concepts bench-albums bench-places bench-video bench-whole bench-gpu
+.PHONY: setup setup-test run demo test lint bench bench-clip bench-index bench-stacks bench-faces bench-compare bench-remote bench-cold clean screenshots bench-soak bench-text bench-concepts bench-albums bench-places bench-video bench-whole bench-gpu bench-gil
 
 setup: $(RUNTIME_STAMP)
 
@@ -101,3 +101,6 @@ screenshots: setup-test
 
 bench-soak: setup-test
 	$(BIN)/python bench/bench_soak.py
+
+bench-gil: setup-test
+	$(BIN)/python bench/bench_gil.py

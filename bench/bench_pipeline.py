@@ -25,16 +25,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from anagnorisisd.builtin.hash_stage import hash_file
 from anagnorisisd.builtin.meta_stage import read_meta
-from anagnorisisd.builtin.thumbnail_stage import thumbnail_of
+from anagnorisisd.builtin.thumbnail_stage import encode, thumbnail_of
 from blake3 import blake3
 from photos import CACHE, linked_library, photo_set
 from PIL import Image
 
 from anagnorisisd.config import Config, build_config
 from anagnorisisd.ingest.scanner import scan
+from anagnorisisd.pipeline.pixels import FilePixels
 from anagnorisisd.pipeline.registry import assemble
 from anagnorisisd.pipeline.runner import Pipeline
-from anagnorisisd.stage import StageContext
+from anagnorisisd.stage import PixelNeed, StageContext
 from anagnorisisd.store.database import Store
 
 THREADS = 2
@@ -75,6 +76,43 @@ def decode_only(path: str) -> None:
     img = Image.open(path)
     img.draft("RGB", (320, 320))
     img.load()
+
+
+def cpu_ms(fn: Callable[[str], Any], paths: list[str]) -> float:
+    """Milliseconds of this process's CPU per file, one thread."""
+    start = time.process_time()
+    for path in paths:
+        fn(path)
+    return (time.process_time() - start) * 1000 / len(paths)
+
+
+def where_the_time_goes(files: list[Path]) -> None:
+    """Each part of the spine alone, in CPU per file, against the pipeline's own CPU per file:
+    the floor is the decode; every other part is work a thumbnail cannot skip (the resize,
+    the encode) or the spine's own (hash, headers); what is left over is the pipeline's."""
+    paths = [str(f) for f in files[:300]]
+    sample = Image.open(paths[0])
+    sample.draft("RGB", (320, 320))
+    sample.load()
+    need = PixelNeed(longest=320)
+    small = FilePixels._shrink(sample, need)  # the view the thumbnail stage encodes
+    parts = {
+        "decode at thumbnail scale (the floor)": cpu_ms(decode_only, paths),
+        "resize to 320 px (BOX)": cpu_ms(lambda _p: FilePixels._shrink(sample, need), paths),
+        "JPEG encode of the thumbnail": cpu_ms(lambda _p: encode(small, "jpeg", 85), paths),
+        "BLAKE3 of the file": cpu_ms(hash_file, paths),
+        "headers (EXIF, XMP, IPTC, sidecars)": cpu_ms(read_meta, paths),
+    }
+    start = time.process_time()
+    _, count = run_pipeline(files, ["hash", "meta", "thumbnail"])
+    pipeline = (time.process_time() - start) * 1000 / count
+    print("\n| part, CPU per file | ms |\n|---|---:|")
+    for name, ms in parts.items():
+        print(f"| {name} | {ms:.2f} |")
+    floor, total = parts["decode at thumbnail scale (the floor)"], sum(parts.values())
+    print(f"| sum of the parts | {total:.2f} |\n| the pipeline (every thread) | {pipeline:.2f} |")
+    print(f"\nThe parts alone allow {floor / total:.0%} of the decode floor; the pipeline "
+          f"reaches {floor / pipeline:.0%}, its own cost {pipeline - total:.2f} ms a file.")
 
 
 def run_pipeline(files: list[Path], stages: list[str],
@@ -162,6 +200,7 @@ def main() -> None:
         full_s, _ = run_pipeline(files, ["hash", "meta", "thumbnail"])
         print(row(f"{label}: pipeline hash+meta+thumbnail", count, mb, full_s, bare_sum,
                   "sum of bare stages") + f" {decode_s / full_s:.0%} of the decode floor |")
+    where_the_time_goes(sets["3 MP"])
     files_n = 20_000 if args.quick else 100_000
     first, again = rescan_unchanged(files_n)
     print(f"| first scan of {files_n:,} files (queues all) | {files_n / first:,.0f} | | "

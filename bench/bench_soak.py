@@ -37,6 +37,10 @@ from anagnorisisd.store.database import Store  # noqa: E402
 from tests.helpers import free_port, wait_until, write_config  # noqa: E402
 
 MINI = shipped_model_dir("shapes-clip-mini")
+SAID: dict[str, str] = {}
+"""Each error's first answer: what it said."""
+WHEN: dict[str, list[float]] = {}
+"""Each error's first and last moment (perf_counter): when in the run they came."""
 
 
 def rss_mb(pid: int) -> float:
@@ -68,7 +72,7 @@ def build(root: Path, n: int, model_dir: Path = MINI) -> tuple[Path, list[str]]:
                 path.write_bytes(i.to_bytes(8, "little") * 64)
                 st = path.stat()
                 content = (i.to_bytes(8, "little") * 4)
-                w.seen(str(path), st.st_size, st.st_mtime_ns)
+                w.seen(str(path), st.st_size, st.st_mtime_ns, ())  # no sidecars, as scanned
                 rec = w.file(str(path))
                 assert rec is not None
                 w.set_hash(str(path), rec.gen, content, st.st_size, st.st_mtime_ns)
@@ -118,10 +122,14 @@ async def client(session: aiohttp.ClientSession, base: str, ids: list[str], unti
         t0 = time.perf_counter()
         try:
             async with session.request(method, base + url, json=body) as response:
-                await response.read()
+                said = await response.read()
                 if response.status >= 400:
+                    SAID.setdefault(f"{kind} {response.status}", said[:200].decode(
+                        errors="replace"))
                     errors[f"{kind} {response.status}"] = errors.get(
                         f"{kind} {response.status}", 0) + 1
+                    seen = WHEN.setdefault(f"{kind} {response.status}", [t0, t0])
+                    seen[1] = t0
         except (aiohttp.ClientError, TimeoutError) as exc:
             errors[f"{kind} {type(exc).__name__}"] = errors.get(
                 f"{kind} {type(exc).__name__}", 0) + 1
@@ -133,6 +141,7 @@ async def load(base: str, ids: list[str], seconds: float, clients: int
     lat: dict[str, list[float]] = {}
     errors: dict[str, int] = {}
     until = time.monotonic() + seconds
+    WHEN["start"] = [time.perf_counter()] * 2
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         await asyncio.gather(*(client(session, base, ids, until, s, lat, errors)
@@ -193,6 +202,10 @@ def main() -> None:
               f"{sum(errors.values())} errors {dict(errors) or ''}; "
               f"RSS {rss_start:,.0f} MB at the start, {rss_end:,.0f} MB at the end. "
               "'static' (the OpenAPI document) is the floor: middleware and HTTP alone.")
+        start = WHEN.pop("start")[0]
+        for kind, (first, last) in WHEN.items():
+            print(f"{kind}: from {first - start:.1f} s to {last - start:.1f} s into the run; "
+                  f"the first said {SAID.get(kind)}")
 
 
 if __name__ == "__main__":

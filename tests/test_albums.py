@@ -300,3 +300,34 @@ def test_the_albums_page_save_a_search_and_add_a_selection_in_chromium(
     assert len(photos) >= 2
     for album in daemon.request("GET", "/api/albums")["albums"]:
         daemon.request("DELETE", f"/api/albums/{album['id']}")
+
+
+def test_photos_held_before_albums_kept_it_are_added_when_their_oldest_file_was(
+        tmp_path: Path) -> None:
+    """The first start after an upgrade dates every photo already held by its files' times,
+    read in one pass over the file records (a copy's older time wins)."""
+    from types import SimpleNamespace
+
+    from anagnorisisd.features.albums.feature import AlbumsFeature
+    from anagnorisisd.search.catalog import Catalog
+    from anagnorisisd.store.database import Store
+
+    store = Store(tmp_path / "data")
+    try:
+        with store.write() as w:
+            for path, content, mtime in (("/p/a.jpg", b"a" * 32, 5_000), ("/q/a.jpg", b"a" * 32,
+                                         3_000), ("/p/b.jpg", b"b" * 32, 7_000)):
+                w.seen(path, 100, mtime * 10**9)
+                rec = w.file(path)
+                assert rec is not None
+                w.set_hash(path, rec.gen, content, 100, mtime * 10**9)
+                w.finish(path, rec.gen, None)
+        catalog = Catalog(store)
+        catalog.load()
+        feature = AlbumsFeature(SimpleNamespace(  # type: ignore[arg-type]
+            store=store, search=SimpleNamespace(catalog=catalog)))
+        assert feature.albums.backfill_added(feature.mtimes_of) == 2
+        assert feature.albums.added == {b"a" * 32: 3_000.0, b"b" * 32: 7_000.0}
+        assert feature.albums.backfill_added(feature.mtimes_of) == 0  # none missing now
+    finally:
+        store.close()

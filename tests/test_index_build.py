@@ -104,3 +104,23 @@ def test_an_index_built_before_anything_was_embedded_takes_fresh_vectors(
     keys, matrix = index.half_vectors()
     assert keys == [b"f" * 32] and matrix.shape == (1, 64)
     store.close()
+
+
+def test_a_sample_is_the_chosen_items_vectors_indexed_or_fresh(tmp_path: Path) -> None:
+    """Drawn in one gather from the mapped file plus the fresh items, in the items' order."""
+    store, contents, vectors = library(tmp_path, 300)
+    index = VectorIndex(tmp_path / "index", exact_below=0)
+    index.build_from_store("m", store.path.parent, int(store.env.info()["map_size"]), "clip")
+    extra = np.eye(64, dtype=np.float32)[:5]
+    for i, vector in enumerate(extra):
+        index.add_fresh(b"fresh" + bytes([i]) * 27, vector)
+    stored = vectors.astype(np.float16).astype(np.float32)
+    current = index.current
+    assert current is not None
+    everything = np.concatenate([np.stack([stored[contents.index(current.content(i))]
+                                           for i in range(current.size)]), extra])
+    for seed in (0, 3):
+        rows = np.sort(np.random.default_rng(seed).choice(305, 40, replace=False))
+        assert np.allclose(index.sample(40, seed), everything[rows], atol=1e-3)
+    assert index.sample(1000).shape == (305, 64)  # all of them, when fewer than asked
+    store.close()

@@ -13,7 +13,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from anagnorisisd.search.catalog import Catalog
+from anagnorisisd.search.pair_watch import PairWatch
 from anagnorisisd.search.pairs import find_pairs
+from anagnorisisd.store.database import Store
 from tests.helpers import Daemon, free_port, taken_at, wait_until, write_config
 
 
@@ -27,6 +30,51 @@ def test_pairs_are_one_name_one_moment_one_of_each() -> None:
     # 0001: paired (a time unknown is no objection); 0002: ten seconds apart; 0003: two
     # developed files, a guess; /q is another folder; 0004 has no JPEG
     assert pairs == {b"r1": b"j1"}
+
+
+def add_file(store: Store, path: str, content: bytes) -> None:
+    """A file hashed and described, as the pipeline leaves it."""
+    with store.write() as w:
+        w.seen(path, 100, 1_000)
+        rec = w.file(path)
+        assert rec is not None
+        w.set_hash(path, rec.gen, content, 100, 1_000)
+        w.put_result(content, "meta", "1", {"format": "jpeg", "width": 4, "height": 3,
+                                             "file_size": 100})
+        w.finish(path, rec.gen, None)
+
+
+def test_pairs_are_found_again_only_when_their_files_change(tmp_path: Path) -> None:
+    """A pass reads every file record (a second at 100,000 photos); a rating changes no
+    pair, so it makes no pass, while a rename, a new photo or a new metadata record do."""
+    raw, jpeg, lone_raw, other = b"r" * 32, b"j" * 32, b"q" * 32, b"o" * 32
+    store = Store(tmp_path / "data")
+    try:
+        add_file(store, "/p/IMG_1.DNG", raw)
+        add_file(store, "/p/IMG_1.JPG", jpeg)
+        add_file(store, "/p/IMG_2.DNG", lone_raw)
+        catalog = Catalog(store)
+        catalog.load()
+        watch = PairWatch(store, catalog)
+        assert watch.refresh() == {raw: jpeg} and watch.passes == 1
+        assert watch.refresh() == {raw: jpeg} and watch.passes == 1
+        with store.write() as w:
+            w.set_rating(jpeg, 8.0, 0.0)
+        catalog.set_rating(jpeg, 8.0)
+        assert watch.refresh() == {raw: jpeg} and watch.passes == 1
+        with store.write() as w:  # renamed beside the other RAW: the pair moves with it
+            w.move("/p/IMG_1.JPG", "/p/IMG_2.JPG")
+        assert watch.refresh() == {lone_raw: jpeg} and watch.passes == 2
+        assert catalog.twins(jpeg) == [lone_raw]
+        add_file(store, "/p/IMG_3.JPG", other)
+        watch.refresh()
+        assert watch.passes == 3
+        catalog.on_result("meta", jpeg, {"format": "jpeg", "width": 8, "height": 6,
+                                             "file_size": 100})
+        watch.refresh()
+        assert watch.passes == 4
+    finally:
+        store.close()
 
 
 def write_dng(path: Path, rgb: np.ndarray, taken: str | None = None,

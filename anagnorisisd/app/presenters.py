@@ -11,6 +11,8 @@ from anagnorisisd.app.library import Library
 from anagnorisisd.ingest.safe_io import inside, real_roots
 from anagnorisisd.search.query import Query
 from anagnorisisd.search.results import Page
+from anagnorisisd.store.database import Store
+from anagnorisisd.store.snapshot import Snapshot
 
 SUMMARY_ITEMS = 20
 PHOTO_FIELDS = ("taken_at", "taken_offset", "taken_source", "camera", "lens", "focal_length",
@@ -18,17 +20,20 @@ PHOTO_FIELDS = ("taken_at", "taken_offset", "taken_source", "camera", "lens", "f
 """What the metadata stage read about when, with what and where, as items show it."""
 
 
-def describe(library: Library, content: bytes, score: float | None = None) -> dict[str, Any]:
+def describe(library: Library, content: bytes, score: float | None = None,
+             reads: Store | Snapshot | None = None) -> dict[str, Any]:
     """One photo: what the core knows (files, size, ratings, tags), then what each feature
-    adds (Feature.describe: its decision and label, its suggested tags...)."""
+    adds (Feature.describe: its decision and label, its suggested tags...). `reads`: the
+    page's one snapshot (page_json), else the store."""
+    reads = reads or library.store
     entry = library.search.catalog.get(content)
-    paths = sorted(library.store.paths_for(content))
+    paths = sorted(reads.paths_for(content))
     raws = library.search.catalog.twins(content)
     return {
         "id": content.hex(),
         "path": paths[0] if paths else None,
         "paths": paths,
-        "files": paths + sorted(p for raw in raws for p in library.store.paths_for(raw)),
+        "files": paths + sorted(p for raw in raws for p in reads.paths_for(raw)),
         "pair": [raw.hex() for raw in raws],
         "width": entry.width if entry else None,
         "height": entry.height if entry else None,
@@ -42,19 +47,20 @@ def describe(library: Library, content: bytes, score: float | None = None) -> di
         "score": score,
         "tags": [{"name": name, "source": source}
                  for name, source in library.search.catalog.tags.of(content)],
-        **photo_fields(library, content),
+        **photo_fields(library, content, reads),
         **library.features.describe(content),
     }
 
 
-def photo_fields(library: Library, content: bytes) -> dict[str, Any]:
+def photo_fields(library: Library, content: bytes, reads: Store | Snapshot) -> dict[str, Any]:
     stage = library.search.catalog.metadata_stage
-    meta = library.store.get_result(content, stage) if stage else None
+    meta = reads.get_result(content, stage) if stage else None
     return {name: (meta or {}).get(name) for name in PHOTO_FIELDS}
 
 
 def page_json(library: Library, result: Page, page: int, per_page: int) -> dict[str, Any]:
-    items = [describe(library, h.content, h.score) | h.extra for h in result.hits]
+    with library.store.snapshot() as reads:
+        items = [describe(library, h.content, h.score, reads) | h.extra for h in result.hits]
     out = {"total": result.total, "page": page, "per_page": per_page,
            "unreadable": library.search.catalog.failed_count(), "items": items}
     if result.years is not None:

@@ -41,6 +41,19 @@ async def run_blocking(func: Callable[..., T], *args: Any) -> T:
     return await loop.run_in_executor(None, functools.partial(func, *args))
 
 
+WRITES = ThreadPoolExecutor(2, thread_name_prefix="http-write")
+"""Requests that change the store (a rating, a decision, an album, a name) run on threads of
+their own: the store takes one write at a time, and while a long one holds it (a scan's
+batch, a first start's bookkeeping) the writes queued behind it wait here. On the shared
+threads eight waiting ratings were every thread there, and listings, thumbnails and status
+waited behind them."""
+
+
+async def run_writing(func: Callable[..., T], *args: Any) -> T:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(WRITES, functools.partial(func, *args))
+
+
 _model_waiting = 0
 
 

@@ -155,8 +155,9 @@ def search_by_image(library: Library, data: bytes, page: int, per_page: int) -> 
     start = (page - 1) * per_page
     shown = hits[start : start + per_page]
     library.search.place_moments(shown, vector)  # a clip: the second of its best scene
-    return {"total": len(hits), "page": page, "per_page": per_page,
-            "items": [describe(library, h.content, h.score) | h.extra for h in shown]}
+    with library.store.snapshot() as reads:
+        items = [describe(library, h.content, h.score, reads) | h.extra for h in shown]
+    return {"total": len(hits), "page": page, "per_page": per_page, "items": items}
 
 
 async def by_image(request: web.Request) -> web.Response:

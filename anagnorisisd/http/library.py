@@ -9,7 +9,7 @@ import io
 from aiohttp import web
 
 from anagnorisisd.app.library_paths import LibraryPathError
-from anagnorisisd.http.common import LIBRARY_KEY, json_error, run_blocking
+from anagnorisisd.http.common import LIBRARY_KEY, json_error, run_blocking, run_writing
 from anagnorisisd.http.errors import BadRequest, read_json
 
 
@@ -25,7 +25,7 @@ async def put_library(request: web.Request) -> web.Response:
     if not isinstance(body, dict) or "paths" not in body:
         raise BadRequest(f"send JSON like {example}")
     try:
-        roots = await run_blocking(library.set_library, body["paths"])
+        roots = await run_writing(library.set_library, body["paths"])
     except LibraryPathError as exc:
         raise BadRequest(str(exc)) from None
     return web.json_response({"paths": roots})

@@ -42,6 +42,13 @@ FULL_RECHECK_S = 5.0
 NICE = 10
 
 
+def lower_this_thread() -> None:
+    """Nice the calling thread alone (Linux keeps a nice value per thread): work nobody waits
+    for leaves the cores to work somebody does."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
+
+
 class BackgroundLane:
     """One background stage, fed from the store while the pipeline is idle."""
 
@@ -84,8 +91,7 @@ class BackgroundLane:
         return True
 
     def _run(self) -> None:
-        with contextlib.suppress(OSError, AttributeError):  # this thread only, on Linux
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
+        lower_this_thread()
         while not self._stop.is_set():
             did = 0
             self.paused_for_pipeline = not self.pipeline_idle()

@@ -67,6 +67,9 @@ class Catalog:
         self._lock = threading.RLock()
         self._heard_while_loading: list[Callable[[], None]] | None = None
         self.version = 0
+        self.reshapes = 0
+        """Loads and changes to which photos exist or to their metadata, not ratings
+        (search.pair_watch)."""
         self.raws: dict[bytes, list[bytes]] = {}
         """Developed content -> the RAW contents paired with it (set_pairs)."""
         self.pairs: dict[bytes, bytes] = {}
@@ -124,6 +127,7 @@ class Catalog:
             self._entries, self._whole = fresh, True
             heard, self._heard_while_loading = self._heard_while_loading, None
             self._changed()
+            self.reshapes += 1
         for content in gone:
             self.tags.drop(content)
         for replay in heard or []:
@@ -147,6 +151,7 @@ class Catalog:
             self._keep_pairs(pairs)
             heard, self._heard_while_loading = self._heard_while_loading, None
             self.version += 1
+            self.reshapes += 1
         for replay in heard or []:
             replay()
         return True
@@ -255,6 +260,7 @@ class Catalog:
                 self.entries[content] = entry
         with self._lock:
             self._changed()
+            self.reshapes += 1
 
     def on_result(self, stage: str, content: bytes, output: dict[str, Any]) -> None:
         if stage not in (self.metadata_stage, self.quality_stage, self.thumbnail_stage,
@@ -266,6 +272,7 @@ class Catalog:
             if entry is None:
                 return
             if stage == self.metadata_stage:
+                self.reshapes += 1
                 self._apply_meta(entry, output)
                 self.tags.put(content, "file", keywords_of(output))
             elif stage == self.thumbnail_stage:

@@ -26,6 +26,7 @@ import numpy as np
 from annoy import AnnoyIndex
 from numpy.typing import NDArray
 
+from anagnorisisd.pipeline.background import lower_this_thread
 from anagnorisisd.search.index_build import BuildFailed, build_in_child, finish, publish, sweep
 
 log = logging.getLogger(__name__)
@@ -314,8 +315,8 @@ class VectorIndex:
 
     @staticmethod
     def _knn_lists(current: BuiltIndex, neighbours: int) -> list[tuple[list[int], list[float]]]:
-        """Each indexed item's nearest neighbours and their angular distances, from Annoy, on
-        all cores (it drops the GIL)."""
+        """Each indexed item's nearest neighbours and their angular distances, from Annoy (it
+        drops the GIL), on every core but one and niced: the panel keeps a core meanwhile."""
         from concurrent.futures import ThreadPoolExecutor
 
         def chunk(start: int) -> list[tuple[list[int], list[float]]]:
@@ -324,7 +325,8 @@ class VectorIndex:
                                                   include_distances=True)
                     for i in range(start, end)]
 
-        with ThreadPoolExecutor(os.cpu_count() or 2) as pool:
+        with ThreadPoolExecutor(max(1, (os.cpu_count() or 2) - 1),
+                                initializer=lower_this_thread) as pool:
             parts = pool.map(chunk, range(0, current.size, 2048))
             return [row for part in parts for row in part]
 
@@ -397,15 +399,16 @@ class VectorIndex:
             return np.zeros((0, 1), dtype=np.float32)
         rows = np.sort(np.random.default_rng(seed).choice(total, min(count, total),
                                                           replace=False))
-        out = []
-        for row in rows.tolist():
-            if row >= size:
-                out.append(np.asarray(fresh[row - size], dtype=np.float32))
-            elif current is not None and current.half is not None:
-                out.append(np.asarray(current.half[row], dtype=np.float32))
-            elif current is not None:
-                out.append(np.asarray(current.annoy.get_item_vector(row), dtype=np.float32))
-        return np.stack(out)
+        inside = rows[rows < size]  # one gather from the mapped file, not a view a row
+        out: list[NDArray[np.float32]] = []
+        if current is not None and current.half is not None:
+            out.append(np.asarray(current.half[inside], dtype=np.float32))
+        elif current is not None:
+            out += [np.asarray(current.annoy.get_item_vector(row), dtype=np.float32)[None]
+                    for row in inside.tolist()]
+        out += [np.asarray(fresh[row - size], dtype=np.float32)[None]
+                for row in rows[len(inside):].tolist()]
+        return np.concatenate(out)
 
     def vector_of(self, content: bytes) -> NDArray[np.float32] | None:
         fresh = self.fresh.get(content)

@@ -39,12 +39,13 @@ from anagnorisisd.search.disjoint import joined_groups
 from anagnorisisd.search.fusion import fuse
 from anagnorisisd.search.index import VectorIndex
 from anagnorisisd.search.index_build import BuildFailed
-from anagnorisisd.search.pairs import find_pairs
+from anagnorisisd.search.pair_watch import PairWatch
 from anagnorisisd.search.query import Query
 from anagnorisisd.search.results import Hit, Page, years_in_order
 from anagnorisisd.search.strength import BACKGROUND, strong_matches
 from anagnorisisd.search.vocabulary import Vocabulary
 from anagnorisisd.store.database import Store
+from anagnorisisd.store.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 FEATURE_RANK, FEATURE_ANNOTATE = Feature.rank, Feature.annotate
@@ -80,6 +81,7 @@ class SearchService:
         self.catalog = Catalog(store, metadata_stage, quality_stage, thumbnail_stage,
                                signals_stage, saved_at=catalog_file)
         self.index = VectorIndex(index_dir)
+        self.pair_watch = PairWatch(store, self.catalog)
         self.text_limit = text_limit
         self.min_rebuild_interval_s = min_rebuild_interval_s
         self.changed = True
@@ -142,10 +144,11 @@ class SearchService:
             # What was embedded after that index was built is searched exactly until the next.
             position = self.index.current.position if self.index.current else {}
             live = self.catalog.columns().ids  # read by now (start): no pass over the store
-            for content in [c for c in live if c not in position]:
-                vector = self.stored_vector(content, identity)
-                if vector is not None:
-                    self.index.add_fresh(content, vector)
+            with self.store.snapshot() as reads:  # one transaction, not one a photo
+                for content in [c for c in live if c not in position]:
+                    vector = self.stored_vector(content, identity, reads)
+                    if vector is not None:
+                        self.index.add_fresh(content, vector)
             self._index_for = identity
 
     def on_content(self, born: list[bytes], died: list[bytes]) -> None:
@@ -231,11 +234,12 @@ class SearchService:
             raise SearchUnavailable(f"semantic search is unavailable: {self.models.problem}")
         return model
 
-    def stored_vector(self, content: bytes, identity: str) -> NDArray[np.float32] | None:
+    def stored_vector(self, content: bytes, identity: str, reads: Snapshot | None = None
+                      ) -> NDArray[np.float32] | None:
         """The stored embedding of content, if the model `identity` made it."""
         if self.embedding_stage is None:
             return None
-        output = self.store.get_result(content, self.embedding_stage)
+        output = (reads or self.store).get_result(content, self.embedding_stage)
         if output and output.get("model") == identity:
             return decode_embedding(output)
         return None
@@ -428,18 +432,10 @@ class SearchService:
                              [c for c in self.store.contents_with_copies() if c in self.catalog])
 
     def refresh_pairs(self) -> dict[bytes, bytes]:
-        """Find RAW+JPEG pairs and Live Photos again (search.pairs) and tell the catalog,
-        which shows each pair as its still; returns RAW or motion content -> the still's.
-        A scheduled job of the library, and the first step of every culling grouping."""
-        catalog, meta = self.catalog, self.catalog.metadata_stage
-        columns = catalog.columns()  # times by row: not a row object made per file
-        pairs = find_pairs(((r.path, r.hash) for r in self.store.iter_files()
-                            if r.hash is not None and r.hash in columns.position),
-                           lambda c: float(columns.taken[columns.position[c]]),
-                           lambda c: (self.store.get_result(c, meta) or {}).get("content_id")
-                           if meta else None)
-        catalog.set_pairs(pairs)
-        return pairs
+        """Find RAW+JPEG pairs and Live Photos again if their files changed (PairWatch)
+        and tell the catalog, which shows each pair as its still; returns RAW or motion
+        content -> the still's. A scheduled job, and the first step of every grouping."""
+        return self.pair_watch.refresh()
 
     def similarity_keys(self) -> list[bytes]:
         current = self.index.current

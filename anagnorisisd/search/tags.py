@@ -54,16 +54,21 @@ class TagBook:
         self._row_map: tuple[object, int, NDArray[np.intp]] | None = None
 
     def put(self, content: bytes, group: str, tags: list[Tagged]) -> None:
-        """The photo's tags of one group are now `tags` (none: it has none of that group)."""
+        """The photo's tags of one group are now `tags` (none: it has none of that group).
+        A photo's groups are replaced, never changed in place, so `of` reads without the
+        lock: a page describes sixty photos, each once a waiting turn for a lock."""
         with self._lock:
-            held = self._held.setdefault(content, {})
-            self._forget(content, held.pop(group, ()))
+            old = self._held.get(content, {})
+            self._forget(content, old.get(group, ()))
+            held = {name: kept for name, kept in old.items() if name != group}
             if tags:
                 held[group] = tuple(tags)
                 for tag in held[group]:
                     self._counts[tag] += 1
-            if not held:
-                del self._held[content]
+            if held:
+                self._held[content] = held
+            else:
+                self._held.pop(content, None)
             self._rebuild_members(content, held)
 
     def drop(self, content: bytes) -> None:
@@ -118,14 +123,12 @@ class TagBook:
 
     def of(self, content: bytes) -> list[Tagged]:
         """One photo's tags, each once (a keyword in two files is one tag)."""
-        with self._lock:
-            held = self._held.get(content, {})
-            return list(dict.fromkeys(tag for tags in held.values() for tag in tags))
+        held = self._held.get(content, {})  # never changed once in place (put)
+        return list(dict.fromkeys(tag for tags in held.values() for tag in tags))
 
     def group_of(self, content: bytes, group: str) -> list[Tagged]:
         """One photo's tags of one group ("file": what its files say)."""
-        with self._lock:
-            return list(self._held.get(content, {}).get(group, ()))
+        return list(self._held.get(content, {}).get(group, ()))
 
     def listing(self) -> list[dict[str, object]]:
         """Every tag with its source and how many photos carry it, the most used first."""

@@ -42,8 +42,6 @@ import lmdb
 from anagnorisisd.events import ContentChanged, Hub
 from anagnorisisd.store.census import Census
 from anagnorisisd.store.errors import StoreError, StoreFull, is_disk_full
-
-__all__ = ["Store", "StoreError", "StoreFull"]
 from anagnorisisd.store.keys import rank_time, records_under, stage_key
 from anagnorisisd.store.migrations import upgrade
 from anagnorisisd.store.records import FAILED, FileRecord, Mark, key_path, path_key, unpack
@@ -51,6 +49,7 @@ from anagnorisisd.store.room import bulk_room, map_size_for
 from anagnorisisd.store.snapshot import Snapshot
 from anagnorisisd.store.writer import Writer
 
+__all__ = ["Store", "StoreError", "StoreFull"]
 log = logging.getLogger(__name__)
 SCHEMA_VERSION = 3
 VERSIONS_SETTING = "stage.versions"
@@ -109,15 +108,15 @@ class Store:
         self.skipped = self.env.open_db(b"skipped", create=create)
         self.max_key_size = self.env.max_key_size()
         self._census_lock = threading.Lock()
-        # Held across every write transaction *and* the census update after it, and by
-        # recount: so a recount never misses, or counts twice, a commit that raced it.
-        # LMDB serialises writers anyway, so this costs no concurrency.
+        # Held across every write and the census update after it, and by recount: so a recount
+        # never misses, or counts twice, a racing commit (LMDB serialises writers anyway).
         self._write_lock = threading.Lock()
         self._recount_lock = threading.Lock()
         self._since_snapshot: list[Census] | None = None
         """While a recount counts: the census deltas of the commits since its snapshot."""
         self.full: str | None = None  # why bulk writes are paused, while they are
         self.closed = False
+        self.reshapes = 0  # commits that wrote files or results (not ratings): pair_watch
         self.stage_versions: dict[str, str] = {}
         self.sidecar_stages: tuple[str, ...] = ()
         """The stages that read a photo's sidecars (Stage.reads_sidecars): run again when
@@ -160,10 +159,10 @@ class Store:
 
     # ------------------------------------------------------------------ census
     def set_stage_versions(self, versions: dict[str, str], remember: bool = True) -> None:
-        """Tell the store which stage versions are current, and recount against them. They
-        are remembered in the store (`remembered_versions`), so a status read with no
-        daemon running counts against what the daemon ran, whether or not it can load the
-        models that name some of those versions."""
+        """Tell the store which stage versions are current; recount if they changed (the
+        counts are kept exact otherwise). Remembered (`remembered_versions`): a status read
+        with no daemon counts against what the daemon ran, models loadable or not."""
+        counted = self._counted and versions == self.stage_versions
         self.stage_versions = dict(versions)
         if remember and not self.readonly and self.get_setting(VERSIONS_SETTING) != versions:
             try:
@@ -171,7 +170,8 @@ class Store:
                     w.set_setting(VERSIONS_SETTING, self.stage_versions)
             except StoreFull:
                 pass  # counting goes on; the next start remembers them
-        self.recount()
+        if not counted:  # a stage that only became ready: 100,000 photos' marks unread
+            self.recount()
 
     def remembered_versions(self) -> dict[str, str]:
         """The stage versions the last daemon or `index` ran with."""
@@ -261,6 +261,7 @@ class Store:
                 raise StoreFull(self.full) from None
             with self._census_lock:
                 self.census.apply(writer.delta)
+                self.reshapes += writer.reshaped
             if self._since_snapshot is not None:  # a recount is counting: it adds this on
                 self._since_snapshot.append(writer.delta)
         if writer.born or writer.died:

@@ -1,5 +1,6 @@
 """Reads that share one read transaction: a load of every photo's records opens one, not six
-a photo."""
+a photo, and a page of results one, not three an item (each transaction begun lets go of the
+interpreter lock, and taking it back waits behind every busy thread)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from anagnorisisd.store.keys import stage_key
-from anagnorisisd.store.records import FAILED, Mark, unpack
+from anagnorisisd.store.records import FAILED, Mark, key_path, unpack
 
 if TYPE_CHECKING:
     import lmdb
@@ -34,6 +35,10 @@ class Snapshot:
     def get_result(self, content_hash: bytes, stage: str) -> dict[str, Any] | None:
         raw = self.txn.get(stage_key(content_hash, stage), db=self.store.results)
         return unpack(raw) if raw is not None else None
+
+    def paths_for(self, content_hash: bytes) -> list[str]:
+        cur = self.txn.cursor(db=self.store.refs)
+        return [key_path(v) for v in cur.iternext_dup()] if cur.set_key(content_hash) else []
 
     def get_user(self, content_hash: bytes, key: str) -> Any:
         raw = self.txn.get(content_hash + key.encode(), db=self.store.user)

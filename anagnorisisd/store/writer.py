@@ -39,6 +39,8 @@ class Writer:
         self.delta = Census()
         self.born: list[bytes] = []
         self.died: list[bytes] = []
+        self.reshaped = False
+        """A file record or a stage's result was written (Store.reshapes)."""
 
     # -- files
     def file(self, path: str) -> FileRecord | None:
@@ -53,6 +55,7 @@ class Writer:
         self._count_file(new, +1)
         if new.hash is not None and (old is None or old.hash != new.hash):
             self._ref(new.hash, new.path)
+        self.reshaped = True
         self.txn.put(path_key(new.path), new.encode(), db=self.store.files)
 
     def _count_file(self, rec: FileRecord, sign: int) -> None:
@@ -65,6 +68,7 @@ class Writer:
         self._count_file(rec, -1)
         if rec.hash is not None:
             self._unref(rec.hash, rec.path)
+        self.reshaped = True
         self.txn.delete(path_key(rec.path), db=self.store.files)
         self._dequeue(rec.path)
 
@@ -286,6 +290,7 @@ class Writer:
                 self.store._count_mark(self.delta, stage, old, -1)
             self.store._count_mark(self.delta, stage, new, +1)
         self.txn.put(key, new, db=self.store.marks)
+        self.reshaped = True
         if output is None:
             self.txn.delete(key, db=self.store.results)
         else:

@@ -18,6 +18,7 @@ from anagnorisisd.http.common import (
     library_ids,
     one_param,
     run_blocking,
+    run_writing,
 )
 from anagnorisisd.http.errors import BadRequest, Conflict, NotFound, read_json
 from anagnorisisd.http.schemas import IDS, IMAGE_ID, errors, json_body, json_response
@@ -124,7 +125,7 @@ async def new_album(request: web.Request) -> web.Response:
 
     async def work() -> Any:
         body = await body_of(request, '{"name": "Lisbon", "query": "place:Lisbon"}')
-        album = await run_blocking(album_call, albums.create, body.get("name"),
+        album = await run_writing(album_call, albums.create, body.get("name"),
                                    body.get("query"))
         return await run_blocking(album_call, albums.summary, album.id)
 
@@ -150,7 +151,7 @@ async def put_album(request: web.Request) -> web.Response:
             raise BadRequest("a smart album keeps a query; delete it to end it")
         if "name" in body and body["name"] is None:
             raise BadRequest('a name is a string: {"name": "Lisbon 2024"}')
-        await run_blocking(album_call, albums.update, aid, body.get("name"), body.get("query"))
+        await run_writing(album_call, albums.update, aid, body.get("name"), body.get("query"))
         return await run_blocking(album_call, albums.summary, aid)
 
     return await handle_errors(request, work())
@@ -159,7 +160,7 @@ async def put_album(request: web.Request) -> web.Response:
 async def delete_album(request: web.Request) -> web.Response:
     albums = feature_of(request, "albums").albums
     aid = request.match_info["id"]
-    await run_blocking(album_call, albums.delete, aid)
+    await run_writing(album_call, albums.delete, aid)
     return web.json_response({"deleted": aid})
 
 
@@ -171,7 +172,7 @@ async def change_photos(request: web.Request) -> web.Response:
         body = await body_of(request, '{"add": ["ID"], "remove": ["ID"]}')
         add = image_list(request, body.get("add", []), "add")
         remove = image_list(request, body.get("remove", []), "remove")
-        await run_blocking(album_call, albums.change, aid, add, remove)
+        await run_writing(album_call, albums.change, aid, add, remove)
         return await run_blocking(album_call, albums.summary, aid)
 
     return await handle_errors(request, work())

@@ -252,10 +252,11 @@ class Albums:
             self.book.save_added(new)
             self.added.update(new)
 
-    def backfill_added(self, mtime_of: Any) -> int:
-        """Photos held before albums kept this: their files' modification times."""
-        missing = [c for c in self.search.catalog.columns().ids if c not in self.added]
-        found = {c: t for c in missing if (t := mtime_of(c)) is not None}
+    def backfill_added(self, mtimes_of: Any) -> int:
+        """Photos held before albums kept this: their files' modification times
+        (`mtimes_of(photos)`: photo -> its oldest file's time, in one pass)."""
+        missing = {c for c in self.search.catalog.columns().ids if c not in self.added}
+        found: dict[bytes, float] = mtimes_of(missing) if missing else {}
         if found:
             self.book.save_added(found)
             self.added.update(found)

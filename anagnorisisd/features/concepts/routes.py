@@ -21,6 +21,7 @@ from anagnorisisd.http.common import (
     int_param,
     library_ids,
     run_blocking,
+    run_writing,
 )
 from anagnorisisd.http.errors import BadRequest, Conflict, NotFound, read_json
 from anagnorisisd.http.schemas import IDS, NULLABLE_NUM, OBJECT, errors, json_body, json_response
@@ -117,7 +118,7 @@ async def new_concept(request: web.Request) -> web.Response:
         body = await read_json(request, '{"name": "Rex"}')
         if not isinstance(body, dict):
             raise BadRequest('send JSON like {"name": "Rex"}')
-        concept = await run_blocking(concept_call, concepts.create, body.get("name"))
+        concept = await run_writing(concept_call, concepts.create, body.get("name"))
         return {"id": concept.id, "name": concept.name}
 
     return await handle_errors(request, work())
@@ -142,7 +143,7 @@ async def answer(request: web.Request) -> web.Response:
         given = body.get("answer")
         if not isinstance(given, str):
             raise BadRequest('answer is "yes", "no", "skip" or "clear"')
-        count = await run_blocking(concept_call, concepts.answer, cid, contents, given)
+        count = await run_writing(concept_call, concepts.answer, cid, contents, given)
         return {"recorded": count, "answer": given}
 
     return await handle_errors(request, work())
@@ -153,7 +154,7 @@ async def train(request: web.Request) -> web.Response:
     cid = request.match_info["id"]
 
     async def work() -> Any:
-        await run_blocking(concept_call, concepts.train, cid)
+        await run_writing(concept_call, concepts.train, cid)
         return await run_blocking(concept_call, concepts.summary, cid)
 
     return await handle_errors(request, work())

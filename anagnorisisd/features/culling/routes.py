@@ -18,6 +18,7 @@ from anagnorisisd.http.common import (
     one_param,
     require_image,
     run_blocking,
+    run_writing,
 )
 from anagnorisisd.http.errors import BadRequest, InsufficientStorage, NotFound, read_json
 from anagnorisisd.http.schemas import ID, IMAGE_ID, OBJECT, errors, json_body, json_response
@@ -133,7 +134,7 @@ def duplicate_groups(library: Library, feature: CullingFeature, threshold: float
 
 async def decide(action: Callable[..., T], *args: Any) -> T:
     try:
-        return await run_blocking(action, *args)
+        return await run_writing(action, *args)
     except StoreFull as exc:  # said, never lost silently: nothing changed
         raise InsufficientStorage(f"the decision was not saved: {exc}") from None
 

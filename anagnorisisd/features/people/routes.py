@@ -22,6 +22,7 @@ from anagnorisisd.http.common import (
     image_id,
     json_error,
     run_blocking,
+    run_writing,
 )
 from anagnorisisd.http.errors import BadRequest, Conflict, NotFound, read_json
 from anagnorisisd.http.schemas import ID, OBJECT, errors, json_body, json_response
@@ -210,9 +211,9 @@ async def put_person(request: web.Request) -> web.Response:
             raise BadRequest("hidden must be true or false")
         name = parse_name(body) if "name" in body else None
         if "name" in body:
-            await run_blocking(desk_call, corrections.rename, pid, name)
+            await run_writing(desk_call, corrections.rename, pid, name)
         if "hidden" in body:
-            await run_blocking(desk_call, corrections.hide, pid, body["hidden"])
+            await run_writing(desk_call, corrections.hide, pid, body["hidden"])
         return await run_blocking(desk_call, desk.person, pid)
 
     return await handle_errors(request, work())
@@ -227,7 +228,7 @@ async def merge_person(request: web.Request) -> web.Response:
         into = body.get("into") if isinstance(body, dict) else None
         if not isinstance(into, str) or not PERSON_ID_RE.fullmatch(into):
             raise BadRequest('send JSON like {"into": "PERSON_ID"}')
-        await run_blocking(desk_call, feature.corrections.merge, pid, into)
+        await run_writing(desk_call, feature.corrections.merge, pid, into)
         return await run_blocking(desk_call, feature.desk.person, into)
 
     return await handle_errors(request, work())
@@ -242,7 +243,7 @@ async def new_person(request: web.Request) -> web.Response:
         if not isinstance(faces, list) or not faces or len(faces) > 1000 or not all(
                 isinstance(f, str) and len(f) < 80 for f in faces):
             raise BadRequest('send JSON like {"name": "Ana", "faces": ["FACE_ID"]}')
-        pid = await run_blocking(desk_call, feature.corrections.new_person, parse_name(body),
+        pid = await run_writing(desk_call, feature.corrections.new_person, parse_name(body),
                                  list(dict.fromkeys(faces)))
         return await run_blocking(desk_call, feature.desk.person, pid)
 
@@ -271,7 +272,7 @@ async def put_face(request: web.Request) -> web.Response:
         if "hidden" in body and not isinstance(body["hidden"], bool):
             raise BadRequest("hidden must be true or false")
         change = {k: body[k] for k in ("person", "hidden", "name") if k in body}
-        await run_blocking(desk_call, feature.corrections.fix_face, fid, change)
+        await run_writing(desk_call, feature.corrections.fix_face, fid, change)
         return await run_blocking(desk_call, feature.desk.face, fid)
 
     return await handle_errors(request, work())
@@ -303,7 +304,7 @@ async def undo(request: web.Request) -> web.Response:
     feature = feature_of(request, "people")
 
     async def work() -> Any:
-        what = await run_blocking(desk_call, feature.corrections.undo)
+        what = await run_writing(desk_call, feature.corrections.undo)
         return {"undone": what, "last_correction": feature.corrections.last()}
 
     return await handle_errors(request, work())

@@ -19,6 +19,7 @@ from anagnorisisd.http.common import (
     int_param,
     one_param,
     run_blocking,
+    run_writing,
 )
 from anagnorisisd.http.errors import BadRequest, Conflict, NotFound, Unprocessable, read_json
 from anagnorisisd.http.schemas import ID, IMAGE_ID, OBJECT, errors, json_body, json_response
@@ -130,7 +131,7 @@ async def put_place(request: web.Request) -> web.Response:
         if not isinstance(body, dict):
             raise BadRequest('send JSON like {"lat": 38.72, "lon": -9.14}')
         try:
-            return await run_blocking(feature.place_by_hand, content, body.get("lat"),
+            return await run_writing(feature.place_by_hand, content, body.get("lat"),
                                       body.get("lon"))
         except PermissionError as exc:
             raise Conflict(str(exc)) from None
@@ -143,7 +144,7 @@ async def put_place(request: web.Request) -> web.Response:
 async def delete_place(request: web.Request) -> web.Response:
     feature = feature_of(request, "places")
     content = image_of(request)
-    if not await run_blocking(feature.book.clear, content):
+    if not await run_writing(feature.book.clear, content):
         raise NotFound("this photo has no filled position (its own GPS stays)")
     return web.json_response({"cleared": content.hex()})
 
@@ -165,7 +166,7 @@ async def geotag(request: web.Request) -> web.Response:
     async def work() -> Any:
         data = await request.content.read(MAX_GPX_BYTES + 1)
         try:
-            return await run_blocking(feature.geotag, [data], offset if given else None,
+            return await run_writing(feature.geotag, [data], offset if given else None,
                                       float(gap), apply == "true", write == "true")
         except TrackError as exc:
             raise Unprocessable(str(exc)) from None
@@ -191,7 +192,7 @@ async def accept(request: web.Request) -> web.Response:
                 isinstance(i, str) and len(i) == 64 and all(c in "0123456789abcdef" for c in i)
                 for i in ids):
             raise BadRequest('send JSON like {"ids": ["ID"]}, image ids of 64 hex digits')
-        return {"filled": await run_blocking(feature.accept, ids, gap)}
+        return {"filled": await run_writing(feature.accept, ids, gap)}
 
     return await handle_errors(request, work())
 

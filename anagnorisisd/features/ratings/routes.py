@@ -22,6 +22,7 @@ from anagnorisisd.http.common import (
     json_error,
     require_image,
     run_blocking,
+    run_writing,
 )
 from anagnorisisd.http.errors import BadRequest, InsufficientStorage, read_json
 from anagnorisisd.http.schemas import ID, IMAGE, OBJECT, errors, json_body, json_response
@@ -55,14 +56,14 @@ async def put_rating(request: web.Request) -> web.Response:
     async def work() -> dict[str, Any]:
         value = parse_rating(await read_json(request, '{"rating": 7}'))
         require_image(request.app[LIBRARY_KEY], content)
-        return await run_blocking(rate, request, content, value)
+        return await run_writing(rate, request, content, value)
 
     return await handle_errors(request, work())
 
 
 async def delete_rating(request: web.Request) -> web.Response:
     content = image_id(request)
-    return web.json_response(await run_blocking(rate, request, content, None))
+    return web.json_response(await run_writing(rate, request, content, None))
 
 
 async def start_training(request: web.Request) -> web.Response:
@@ -96,9 +97,10 @@ def rate_next_json(request: web.Request, count: int) -> dict[str, Any]:
         if count > 1 else []
     asked = dict(others)
     asked.update({c: why for c, why in feature.ask(count) if c not in asked})
-    return {"total": min(count, len(asked)),
-            "items": [describe(library, c) | {"asked": why}
-                      for c, why in list(asked.items())[:count]]}
+    with library.store.snapshot() as reads:
+        items = [describe(library, c, reads=reads) | {"asked": why}
+                 for c, why in list(asked.items())[:count]]
+    return {"total": min(count, len(asked)), "items": items}
 
 
 async def rate_next(request: web.Request) -> web.Response:
