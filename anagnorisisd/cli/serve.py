@@ -24,8 +24,8 @@ HTTP_THREADS = 8
 SWITCH_INTERVAL_S = 0.0005
 """How long a thread keeps the interpreter lock while others wait (Python's default: 5 ms).
 Every LMDB call lets go of the lock, and taking it back waits for the next switch: beside two
-busy threads, 20,000 reads took 4 to 7 s at 5 ms and under 0.8 s at 0.5 ms, the busy
-threads' own work within the noise (bench/bench_gil.py). A page makes hundreds of calls."""
+busy threads, 20,000 reads took 4 to 7 s at 5 ms and under 0.8 s at 0.5 ms, for 7-34%
+less of the busy threads' own Python (bench/bench_gil.py). A page makes hundreds of calls."""
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
