@@ -361,11 +361,8 @@ class Store:
         return out
 
     def paths_for(self, content_hash: bytes) -> list[str]:
-        with self.env.begin() as txn:
-            cur = txn.cursor(db=self.refs)
-            if not cur.set_key(content_hash):
-                return []
-            return [key_path(v) for v in cur.iternext_dup()]
+        with self.snapshot() as reads:
+            return reads.paths_for(content_hash)
 
     def live_hashes(self) -> Iterator[bytes]:
         with self.env.begin() as txn:

@@ -126,7 +126,7 @@ async def new_album(request: web.Request) -> web.Response:
     async def work() -> Any:
         body = await body_of(request, '{"name": "Lisbon", "query": "place:Lisbon"}')
         album = await run_writing(album_call, albums.create, body.get("name"),
-                                   body.get("query"))
+                                  body.get("query"))
         return await run_blocking(album_call, albums.summary, album.id)
 
     response = await handle_errors(request, work())

@@ -154,7 +154,7 @@ async def train(request: web.Request) -> web.Response:
     cid = request.match_info["id"]
 
     async def work() -> Any:
-        await run_writing(concept_call, concepts.train, cid)
+        await run_blocking(concept_call, concepts.train, cid)  # seconds: not a rating's turn
         return await run_blocking(concept_call, concepts.summary, cid)
 
     return await handle_errors(request, work())

@@ -244,7 +244,7 @@ async def new_person(request: web.Request) -> web.Response:
                 isinstance(f, str) and len(f) < 80 for f in faces):
             raise BadRequest('send JSON like {"name": "Ana", "faces": ["FACE_ID"]}')
         pid = await run_writing(desk_call, feature.corrections.new_person, parse_name(body),
-                                 list(dict.fromkeys(faces)))
+                                list(dict.fromkeys(faces)))
         return await run_blocking(desk_call, feature.desk.person, pid)
 
     return await handle_errors(request, work())

@@ -132,7 +132,7 @@ async def put_place(request: web.Request) -> web.Response:
             raise BadRequest('send JSON like {"lat": 38.72, "lon": -9.14}')
         try:
             return await run_writing(feature.place_by_hand, content, body.get("lat"),
-                                      body.get("lon"))
+                                     body.get("lon"))
         except PermissionError as exc:
             raise Conflict(str(exc)) from None
         except ValueError as exc:
@@ -167,7 +167,7 @@ async def geotag(request: web.Request) -> web.Response:
         data = await request.content.read(MAX_GPX_BYTES + 1)
         try:
             return await run_writing(feature.geotag, [data], offset if given else None,
-                                      float(gap), apply == "true", write == "true")
+                                     float(gap), apply == "true", write == "true")
         except TrackError as exc:
             raise Unprocessable(str(exc)) from None
 
