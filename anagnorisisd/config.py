@@ -137,6 +137,7 @@ class IndexConfig:
     check_interval_s: int = bounded(10, 1)
     min_rebuild_interval_s: int = bounded(60, 0)
     n_trees: int = bounded(64, 1, 1024)
+    build_memory_mb: int = bounded(1024, 16, 1_048_576)
     exact_below: int = bounded(30_000, 0, 10_000_000)
     search_k: int = bounded(10_000, 1)
     text_limit: int = bounded(500, 1, 1_000_000)

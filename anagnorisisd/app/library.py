@@ -98,6 +98,7 @@ class Library:
                                     signals_stage=self.assembly.provider("face_quality"),
                                     catalog_file=config.data_dir / "cache" / "catalog.npz")
         self.search.index.n_trees = config.index.n_trees
+        self.search.index.shard_bytes = config.index.build_memory_mb << 20
         self.search.index.search_k = config.index.search_k
         self.search.index.exact_below = config.index.exact_below
         self.search.language = config.model.language or None

@@ -17,7 +17,7 @@ from anagnorisisd.config import Config, load_config
 from anagnorisisd.ingest.scanner import normalise_root
 from anagnorisisd.ml.service import ModelService
 from anagnorisisd.pipeline.registry import assemble, check_stage_config
-from anagnorisisd.search.index import saved_index_status
+from anagnorisisd.search.index_generation import saved_index_status
 from anagnorisisd.stage import StageContext
 from anagnorisisd.store.database import Store
 

@@ -1,7 +1,7 @@
 """The Annoy index of the active model's embeddings, swapped atomically, plus exact fresh items.
 
-An index is three files written under a build number: ``N.ann`` (Annoy,
-angular), ``N.ids`` (the content hash of each item, 32 bytes each) and
+An index generation is a few files written under a build number (search/index_files.py:
+Annoy's trees in one or more shards, each item's content hash, its float16 vector) and
 ``current.json`` naming N and the model identity, written last with an atomic
 rename. Readers keep using the index they hold while a new one is built, so a
 search never waits for a rebuild, and a restart loads the last index instead of
@@ -11,82 +11,40 @@ searched exactly; items deleted since are filtered out by the caller.
 
 from __future__ import annotations
 
-import json
-import logging
 import math
 import os
 import subprocess
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from annoy import AnnoyIndex
 from numpy.typing import NDArray
 
 from anagnorisisd.pipeline.background import lower_this_thread
-from anagnorisisd.search.index_build import BuildFailed, build_in_child, finish, publish, sweep
+from anagnorisisd.search.index_build import BuildFailed, build_in_child, finish
+from anagnorisisd.search.index_files import (
+    SHARD_BYTES,
+    drop_other_generations,
+    publish,
+    sweep,
+    write_generation_files,
+)
+from anagnorisisd.search.index_generation import BuiltIndex, angular_to_cosine, load_generation
 
-log = logging.getLogger(__name__)
-HASH_BYTES = 32
 FRESH_PAIRS = 20_000
 """Fresh items compared with each other for near-duplicates, at most (an O(n^2) product):
 above it, a library with no index yet waits for its first build."""
-
-
-def angular_to_cosine(distance: float) -> float:
-    """Annoy's angular distance is sqrt(2 - 2 cos) between unit vectors."""
-    return 1.0 - distance * distance / 2.0
-
-
-@dataclass
-class BuiltIndex:
-    """One immutable, memory-mapped index generation."""
-
-    annoy: AnnoyIndex
-    ids: NDArray[np.uint8]  # N x 32
-    identity: str
-    built_at: float
-    number: int
-    dim: int
-    matrix: NDArray[np.float32] | None = None
-    """Every vector, when the index is small enough to search exactly (``exact_below``)."""
-    half: NDArray[np.float16] | None = None
-    """Every vector in float16, memory-mapped from the file saved with the index (absent
-    for an index saved before it was): what scoring every photo reads (half_vectors)."""
-
-    def __post_init__(self) -> None:
-        blob, width = self.ids.tobytes(), self.ids.shape[1] if self.ids.ndim == 2 else 0
-        # slices of one bytes object: a fifth of the time of bytes() of each numpy row
-        self.position = {blob[i * width:(i + 1) * width]: i for i in range(len(self.ids))}
-
-    @property
-    def size(self) -> int:
-        return len(self.ids)
-
-    def content(self, item: int) -> bytes:
-        return bytes(self.ids[item])
-
-
-def saved_index_status(directory: Path) -> dict[str, object] | None:
-    """What the last saved index holds, read without loading it (for an offline status)."""
-    try:
-        meta = json.loads((directory / "current.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return {"items": meta.get("count", 0), "built_at": meta.get("built_at"),
-            "age_s": round(time.time() - float(meta.get("built_at", time.time())), 1),
-            "identity": meta.get("identity")}
 
 
 class VectorIndex:
     """Owns the index files of one data dir; thread-safe for one builder and many readers."""
 
     def __init__(self, directory: Path, n_trees: int = 64, search_k: int = 10_000,
-                 exact_below: int = 30_000) -> None:
+                 exact_below: int = 30_000, shard_bytes: int = SHARD_BYTES) -> None:
         self.directory = directory
+        self.shard_bytes = shard_bytes
         # Below this many items a matrix product over every vector is as fast as Annoy
         # (bench/bench_crossover.py), and exact: recall 1.0 for most personal libraries.
         self.exact_below = exact_below
@@ -108,39 +66,12 @@ class VectorIndex:
     # ------------------------------------------------------------ lifecycle
     def load(self, identity: str) -> bool:
         """Load the last index built for this model identity, if there is one."""
-        meta_path = self.directory / "current.json"
-        try:
-            meta = json.loads(meta_path.read_text())
-        except (OSError, ValueError):
+        built = load_generation(self.directory, identity, self.exact_below)
+        if built is None:
             return False
-        if meta.get("identity") != identity:
-            return False
-        number, dim = int(meta["number"]), int(meta["dim"])
-        annoy = AnnoyIndex(dim, "angular")
-        try:
-            annoy.load(str(self.directory / f"{number}.ann"), prefault=False)
-            ids = np.fromfile(self.directory / f"{number}.ids", dtype=np.uint8).reshape(
-                -1, HASH_BYTES)
-        except (OSError, ValueError) as exc:
-            log.warning("index %s unusable (%s); it will be rebuilt", number, exc)
-            return False
-        half_path = self.directory / f"{number}.f16.npy"
-        half = None
-        try:
-            half = np.load(half_path, mmap_mode="r") if half_path.exists() else None
-        except (OSError, ValueError):
-            half = None  # unreadable: every vector is read from Annoy instead
-        if half is not None and half.shape != (len(ids), dim):
-            half = None
-        matrix = None
-        if len(ids) <= self.exact_below:  # from the float16 file: no loop over Annoy's items
-            matrix = (np.asarray(half, dtype=np.float32) if half is not None else np.asarray(
-                [annoy.get_item_vector(i) for i in range(len(ids))],
-                dtype=np.float32).reshape(len(ids), dim))
         with self._lock:
-            self.current = BuiltIndex(annoy, ids, identity, float(meta["built_at"]), number, dim,
-                                      matrix, half)
-            self.fresh = {k: v for k, v in self.fresh.items() if k not in self.current.position}
+            self.current = built
+            self.fresh = {k: v for k, v in self.fresh.items() if k not in built.position}
             self._fresh_matrix = None
         return True
 
@@ -151,19 +82,12 @@ class VectorIndex:
         self.directory.mkdir(parents=True, exist_ok=True)
         number = self._next_number()
         dim = int(vectors.shape[1]) if len(vectors) else 1
-        base = self.directory / str(number)
-        annoy = AnnoyIndex(dim, "angular")
-        annoy.set_seed(42)
-        for i, vector in enumerate(vectors):
-            annoy.add_item(i, vector)
-        annoy.build(self.n_trees, n_jobs=-1)
-        annoy.save(f"{base}.ann.tmp")
-        annoy.unload()
-        with open(f"{base}.f16.npy.tmp", "wb") as out:
-            np.save(out, np.asarray(vectors, dtype=np.float16).reshape(len(ids), dim))
-        np.frombuffer(b"".join(ids), dtype=np.uint8).tofile(f"{base}.ids.tmp")
-        publish(self.directory, {"number": number, "identity": identity, "dim": dim,
-                                 "built_at": time.time(), "count": len(ids)})
+        items = zip(ids, np.asarray(vectors, dtype=np.float16).reshape(len(ids), dim),
+                    strict=True)
+        files = write_generation_files(self.directory / str(number), items, self.n_trees,
+                                       self.shard_bytes)
+        publish(self.directory, {"number": number, "identity": identity,
+                                 "built_at": time.time(), **files})
         return self._adopt(identity, number, started)
 
     def build_from_store(self, identity: str, data_dir: Path, map_size: int, stage: str
@@ -178,7 +102,7 @@ class VectorIndex:
         if self._stopping:
             raise stopped
         process = build_in_child(data_dir, map_size, self.directory, identity, stage,
-                                    number, self.n_trees)
+                                 number, self.n_trees, self.shard_bytes)
         with self._lock:
             self._child = process
             if self._stopping:
@@ -216,12 +140,7 @@ class VectorIndex:
         older generations' files go."""
         if not self.load(identity):
             raise RuntimeError("the index just built could not be loaded")
-        ann_path = self.directory / f"{number}.ann"
-        for old in self.directory.glob("*.ann"):
-            if old != ann_path:
-                old.unlink(missing_ok=True)
-                old.with_suffix(".ids").unlink(missing_ok=True)
-                old.with_suffix(".f16.npy").unlink(missing_ok=True)
+        drop_other_generations(self.directory, number)
         self.last_build_s = time.monotonic() - started
         assert self.current is not None
         return self.current
@@ -262,9 +181,8 @@ class VectorIndex:
                 else np.arange(current.size)
             out.extend((current.content(int(i)), float(sims[i])) for i in top)
         elif current is not None and current.size and k > 0:
-            items, distances = current.annoy.get_nns_by_vector(
-                vector.tolist(), k, search_k=max(self.search_k, 40 * k, current.size // 25),
-                include_distances=True)
+            items, distances = current.nearest(
+                vector.tolist(), k, lambda size: max(self.search_k, 40 * k, size // 25))
             out.extend((current.content(i), angular_to_cosine(d))
                        for i, d in zip(items, distances, strict=True))
         keys, matrix = self.fresh_matrix()
@@ -321,8 +239,7 @@ class VectorIndex:
 
         def chunk(start: int) -> list[tuple[list[int], list[float]]]:
             end = min(start + 2048, current.size)
-            return [current.annoy.get_nns_by_item(i, neighbours + 1, search_k=neighbours * 25,
-                                                  include_distances=True)
+            return [current.neighbours(i, neighbours + 1, neighbours * 25)
                     for i in range(start, end)]
 
         with ThreadPoolExecutor(max(1, (os.cpu_count() or 2) - 1),
@@ -363,8 +280,8 @@ class VectorIndex:
             keys = [current.content(i) for i in range(current.size)]
             matrix = current.matrix
             if matrix is None:
-                matrix = np.asarray([current.annoy.get_item_vector(i)
-                                     for i in range(current.size)], dtype=np.float32)
+                matrix = (np.asarray(current.half, dtype=np.float32) if current.half is not None
+                          else np.asarray([current.vector(i) for i in range(current.size)]))
             rows.append(matrix)
         fresh_keys, fresh = self.fresh_matrix()
         if fresh_keys:
@@ -404,8 +321,7 @@ class VectorIndex:
         if current is not None and current.half is not None:
             out.append(np.asarray(current.half[inside], dtype=np.float32))
         elif current is not None:
-            out += [np.asarray(current.annoy.get_item_vector(row), dtype=np.float32)[None]
-                    for row in inside.tolist()]
+            out += [current.vector(row)[None] for row in inside.tolist()]
         out += [np.asarray(fresh[row - size], dtype=np.float32)[None]
                 for row in rows[len(inside):].tolist()]
         return np.concatenate(out)
@@ -416,8 +332,7 @@ class VectorIndex:
             return fresh
         current = self.current
         if current is not None and content in current.position:
-            return np.asarray(current.annoy.get_item_vector(current.position[content]),
-                              dtype=np.float32)
+            return current.vector(current.position[content])
         return None
 
     def status(self) -> dict[str, object]:
@@ -430,6 +345,7 @@ class VectorIndex:
             "last_build_s": round(self.last_build_s, 2) if self.last_build_s else None,
             "building": self.building,
             "exact": bool(current is not None and current.matrix is not None),
+            "shards": len(current.shards) if current else 0,
         }
 
 

@@ -44,10 +44,15 @@ class Snapshot:
         raw = self.txn.get(content_hash + key.encode(), db=self.store.user)
         return unpack(raw) if raw is not None else None
 
-    def live_hashes(self) -> Iterator[bytes]:
+    def live_hashes(self, after: bytes | None = None) -> Iterator[bytes]:
+        """Every live content in key order; with `after`, those that sort after it (a pass
+        resumed in a later transaction)."""
         cur = self.txn.cursor(db=self.store.refs)
+        if after is not None and not cur.set_range(after):
+            return
         for key in cur.iternext_nodup(keys=True, values=False):
-            yield bytes(key)
+            if bytes(key) != after:
+                yield bytes(key)
 
     def failed_contents(self) -> set[bytes]:
         """The content of every file whose last trip failed."""
