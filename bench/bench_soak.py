@@ -41,6 +41,8 @@ SAID: dict[str, str] = {}
 """Each error's first answer: what it said."""
 WHEN: dict[str, list[float]] = {}
 """Each error's first and last moment (perf_counter): when in the run they came."""
+TIMELINE: list[tuple[float, float]] = []
+"""(start, ms) of every request (perf_counter): when in the run the slow ones came."""
 
 
 def rss_mb(pid: int) -> float:
@@ -134,6 +136,7 @@ async def client(session: aiohttp.ClientSession, base: str, ids: list[str], unti
             errors[f"{kind} {type(exc).__name__}"] = errors.get(
                 f"{kind} {type(exc).__name__}", 0) + 1
         lat.setdefault(kind, []).append((time.perf_counter() - t0) * 1000)
+        TIMELINE.append((t0, lat[kind][-1]))
 
 
 async def load(base: str, ids: list[str], seconds: float, clients: int
@@ -202,7 +205,18 @@ def main() -> None:
               f"{sum(errors.values())} errors {dict(errors) or ''}; "
               f"RSS {rss_start:,.0f} MB at the start, {rss_end:,.0f} MB at the end. "
               "'static' (the OpenAPI document) is the floor: middleware and HTTP alone.")
-        start = WHEN.pop("start")[0]
+        start = WHEN["start"][0]
+        print("\n| seconds into the run | requests | p50 ms | p99 ms | max ms | over 1 s |")
+        print("|---|---:|---:|---:|---:|---:|")
+        window = args.seconds / 6
+        for w in range(6):
+            ms = np.asarray([m for t, m in TIMELINE if w <= (t - start) / window < w + 1])
+            if len(ms):
+                print(f"| {w * window:.0f}-{(w + 1) * window:.0f} | {len(ms):,} | "
+                      f"{np.percentile(ms, 50):.0f} | {np.percentile(ms, 99):.0f} | "
+                      f"{ms.max():.0f} | {int((ms > 1000).sum())} |")
+        print()
+        WHEN.pop("start")
         for kind, (first, last) in WHEN.items():
             print(f"{kind}: from {first - start:.1f} s to {last - start:.1f} s into the run; "
                   f"the first said {SAID.get(kind)}")

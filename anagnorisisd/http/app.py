@@ -36,6 +36,5 @@ def create_app(library_: Library) -> web.Application:
     routes = library_.features.routes()
     for _feature, route in routes:  # each feature's own, as it declared them
         app.router.add_route(route.method, route.path, route.handler)
-    app[openapi.SPEC_KEY] = openapi.document(routes)
-    app.router.add_get("/api/openapi.json", openapi.handler)
+    openapi.serve(app, routes)
     return app

@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 
 from anagnorisisd.feature import Feature, FeatureContext, Word
 from anagnorisisd.search.query import ID_RE, Query, QueryError, Token, needs_value, number, period
+from anagnorisisd.search.sorted_rows import SortedRows
 
 FORMAT_NAMES = {"jpg": "jpeg", "jpe": "jpeg", "heic": "heif", "hif": "heif", "tif": "tiff",
                 "jpegxl": "jxl"}
@@ -122,6 +123,7 @@ class LibraryFeature(Feature):
 
     def __init__(self, context: FeatureContext | None = None) -> None:
         self.context = context  # type: ignore[assignment]
+        self.sorted_rows = SortedRows()
 
     @classmethod
     def words(cls) -> Iterable[Word]:
@@ -180,12 +182,19 @@ class LibraryFeature(Feature):
     def order(self, mode: str, columns: Any, rows: NDArray[np.intp],
               descending: bool) -> NDArray[np.intp]:
         """file-size, proportion, resolution and date (random and similarity need the
-        query's seed and the index: the search service orders those itself)."""
-        tiebreak = columns.id_array[rows]
+        query's seed and the index: the search service orders those itself); every row's
+        order is kept while its column is unchanged (search/sorted_rows.py)."""
         key = {"file-size": columns.size, "proportion": columns.ratio,
-               "resolution": columns.pixels, "date": columns.taken}[mode][rows]
-        if mode == "date":  # undated photos last, either way
-            dated = ~np.isnan(key)
-            return rows[np.lexsort((tiebreak, -key if descending else key, ~dated))]
-        key = np.nan_to_num(key, nan=-1.0)
-        return rows[np.lexsort((tiebreak, -key if descending else key))]
+               "resolution": columns.pixels, "date": columns.taken}[mode]
+
+        def sort(every: NDArray[np.intp]) -> NDArray[np.intp]:
+            tiebreak = columns.id_array[every]
+            values = key[every]
+            if mode == "date":  # undated photos last, either way
+                dated = ~np.isnan(values)
+                return every[np.lexsort((tiebreak, -values if descending else values,
+                                         ~dated))]
+            values = np.nan_to_num(values, nan=-1.0)
+            return every[np.lexsort((tiebreak, -values if descending else values))]
+
+        return self.sorted_rows.order(columns, mode, key, descending, rows, sort)

@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from anagnorisisd.pipeline.background import lower_this_thread
+from anagnorisisd.search.fresh_rows import FreshRows
 from anagnorisisd.search.index_build import BuildFailed, build_in_child, finish
 from anagnorisisd.search.index_files import (
     SHARD_BYTES,
@@ -55,7 +56,7 @@ class VectorIndex:
         self.search_k = search_k
         self.current: BuiltIndex | None = None
         self.fresh: dict[bytes, NDArray[np.float32]] = {}
-        self._fresh_matrix: tuple[list[bytes], NDArray[np.float32]] | None = None
+        self._fresh_rows = FreshRows()
         self._lock = threading.Lock()
         self.building = False
         self.last_build_s: float | None = None
@@ -72,7 +73,7 @@ class VectorIndex:
         with self._lock:
             self.current = built
             self.fresh = {k: v for k, v in self.fresh.items() if k not in built.position}
-            self._fresh_matrix = None
+            self._fresh_rows.forget()
         return True
 
     def build(self, identity: str, ids: list[bytes], vectors: NDArray[np.float32]) -> BuiltIndex:
@@ -149,24 +150,23 @@ class VectorIndex:
     def add_fresh(self, content: bytes, vector: NDArray[np.float32]) -> None:
         with self._lock:
             if self.current is None or content not in self.current.position:
+                known = content in self.fresh
                 self.fresh[content] = vector
-                self._fresh_matrix = None
+                if known:
+                    self._fresh_rows.forget()
+                else:
+                    self._fresh_rows.append(content, vector)
 
     def discard(self, content: bytes) -> None:
         """Forget a fresh item whose content left the library (indexed ones are filtered by
         the caller until the next build drops them)."""
         with self._lock:
             if self.fresh.pop(content, None) is not None:
-                self._fresh_matrix = None
+                self._fresh_rows.forget()
 
     def fresh_matrix(self) -> tuple[list[bytes], NDArray[np.float32]]:
         with self._lock:
-            if self._fresh_matrix is None:
-                keys = list(self.fresh)
-                matrix = (np.stack([self.fresh[k] for k in keys]) if keys
-                          else np.zeros((0, 1), np.float32))
-                self._fresh_matrix = (keys, matrix)
-            return self._fresh_matrix
+            return self._fresh_rows.matrix(self.fresh)
 
     # ---------------------------------------------------------------- search
     def search(self, vector: NDArray[np.float32], k: int) -> list[tuple[bytes, float]]:
@@ -186,10 +186,11 @@ class VectorIndex:
             out.extend((current.content(i), angular_to_cosine(d))
                        for i, d in zip(items, distances, strict=True))
         keys, matrix = self.fresh_matrix()
-        if keys:
+        if keys and k > 0:
             sims = matrix @ vector
-            top = np.argsort(-sims)[:k]
-            out.extend((keys[i], float(sims[i])) for i in top)
+            top = (np.argpartition(-sims, k - 1)[:k] if 0 < k < len(keys)
+                   else np.arange(len(keys)))  # the k best, sorted with the rest below
+            out.extend((keys[i], float(sims[i])) for i in top.tolist())
         out.sort(key=lambda pair: -pair[1])
         seen: set[bytes] = set()
         unique = []

@@ -47,6 +47,7 @@ from anagnorisisd.store.migrations import upgrade
 from anagnorisisd.store.records import FAILED, FileRecord, Mark, key_path, path_key, unpack
 from anagnorisisd.store.room import bulk_room, map_size_for
 from anagnorisisd.store.snapshot import Snapshot
+from anagnorisisd.store.together import WriteGroup
 from anagnorisisd.store.writer import Writer
 
 __all__ = ["Store", "StoreError", "StoreFull"]
@@ -108,9 +109,9 @@ class Store:
         self.skipped = self.env.open_db(b"skipped", create=create)
         self.max_key_size = self.env.max_key_size()
         self._census_lock = threading.Lock()
-        # Held across every write and the census update after it, and by recount: so a recount
-        # never misses, or counts twice, a racing commit (LMDB serialises writers anyway).
+        # Held across each write and its census update, and by recount: no commit missed
         self._write_lock = threading.Lock()
+        self.together = WriteGroup(self)  # small writes from request threads: one commit
         self._recount_lock = threading.Lock()
         self._since_snapshot: list[Census] | None = None
         """While a recount counts: the census deltas of the commits since its snapshot."""
@@ -237,13 +238,15 @@ class Store:
 
     # ------------------------------------------------------------------ writes
     @contextmanager
-    def write(self) -> Iterator[Writer]:
+    def write(self, first: bool = False) -> Iterator[Writer]:
         """One write transaction; census deltas land, and the hub hears of content that came
-        to life or died, only if it commits."""
+        to life or died, only if it commits. `first`: a person's, waited for by the rest."""
         if self.readonly:  # opened read-only (a full disk at start): said, never a crash
             raise StoreFull(self.full or "the store is open read-only")
         writer = Writer(self)
+        self.together.before_lock(first)
         with self._write_lock:
+            self.together.after_lock(first)
             if self.closed:
                 raise StoreError("the store is closed (the daemon is stopping)")
             try:

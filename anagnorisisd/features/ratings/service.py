@@ -12,6 +12,7 @@ import time
 from anagnorisisd.events import FlagsChanged, Hub
 from anagnorisisd.search.catalog import Catalog
 from anagnorisisd.store.database import Store
+from anagnorisisd.store.writer import Writer
 
 
 class Ratings:
@@ -23,9 +24,13 @@ class Ratings:
     def set(self, content: bytes, value: float | None) -> None:
         """Rate a photo 0-10 (None clears it); raises StoreFull with nothing changed."""
         both = [content, *self.catalog.twins(content)]
-        with self.store.write() as w:
+        now = time.time()
+
+        def write(w: Writer) -> None:
             for one in both:
-                w.set_rating(one, value, time.time())
+                w.set_rating(one, value, now)
+
+        self.store.together.run(write)  # with the other ratings arriving meanwhile
         for one in both:
             self.catalog.set_rating(one, user=value)
         self.hub.publish(FlagsChanged(content, frozenset({"rating"})))
