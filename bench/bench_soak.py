@@ -157,6 +157,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--log", type=Path, help="copy the daemon's log here (what it did when)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
         config, ids = build(Path(tmp), args.images)
@@ -181,12 +182,15 @@ def main() -> None:
 
             wait_until(up, timeout=120, interval=0.5)
             rss_start = rss_mb(proc.pid)
+            print(f"load from {time.strftime('%H:%M:%S')}", file=sys.stderr)
             lat, errors = asyncio.run(load(base, ids, args.seconds, args.clients))
             rss_end = rss_mb(proc.pid)
             status = urllib.request.urlopen(base + "/api/status", timeout=30).read()
         finally:
             proc.terminate()
             proc.wait(30)
+            if args.log:
+                shutil.copy(Path(tmp) / "daemon.log", args.log)
         import json
 
         index = json.loads(status)["index"]

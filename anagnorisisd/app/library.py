@@ -50,6 +50,12 @@ if TYPE_CHECKING:
     from anagnorisisd.ingest.watcher import LibraryWatcher
 
 log = logging.getLogger(__name__)
+
+
+def not_a_skipped_turn(record: logging.LogRecord) -> bool:
+    """A job still running when its next turn comes (a 10-s index build checked every
+    second) waits for itself by design (max_instances=1): no warning a second in the log."""
+    return "maximum number of running instances" not in record.getMessage()
 LIBRARY_SETTING = "library.paths"
 
 
@@ -184,6 +190,7 @@ class Library:
                 from apscheduler.schedulers.background import BackgroundScheduler
 
                 self._scheduler = BackgroundScheduler(daemon=True)
+                logging.getLogger("apscheduler.scheduler").addFilter(not_a_skipped_turn)
             return self._scheduler
 
     def every(self, job: Callable[[], object], seconds: float, name: str) -> None:

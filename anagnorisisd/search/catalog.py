@@ -20,6 +20,7 @@ import numpy as np
 
 from anagnorisisd.search import catalog_file
 from anagnorisisd.search.catalog_rows import (
+    SORTED_BY,
     Columns,
     Entry,
     arrays_of,
@@ -319,6 +320,7 @@ class Catalog:
         if row is None:
             self._changed()
             return
+        before = [getattr(columns, name)[row] for name in SORTED_BY]
         columns.width[row], columns.height[row] = entry.width, entry.height
         columns.size[row] = entry.file_size
         columns.ratio[row] = entry.width / entry.height if entry.height else np.nan
@@ -341,6 +343,10 @@ class Catalog:
                 self._changed()  # a longer string than the column holds: rebuild once
                 return
             column[row] = value
+        after = [getattr(columns, name)[row] for name in SORTED_BY]
+        if not all(b == a or (b != b and a != a)  # nan is nan
+                   for b, a in zip(before, after, strict=True)):
+            columns.sort_version += 1
         self.version += 1
 
     def set_pairs(self, pairs: dict[bytes, bytes]) -> None:

@@ -129,6 +129,14 @@ class Columns:
     position: dict[bytes, int] = field(default_factory=dict)
     id_array: NDArray[np.bytes_] = field(default_factory=lambda: np.zeros(0, dtype="S32"))
     """The ids as one array, for tie-breaks without a Python loop per query."""
+    sort_version: int = 0
+    """Moved on when a value an order sorts by (size, ratio, pixels, taken) changes in
+    place (Catalog._update_row): an order kept from before is stale (search/sorted_rows.py).
+    A rating, the usual change, moves none of them."""
+
+
+SORTED_BY = ("size", "ratio", "pixels", "taken")
+"""The columns whose orders are kept."""
 
 
 INTS = ("width", "height", "file_size")
@@ -220,7 +228,7 @@ def columns_of(ids: list[bytes], arrays: Arrays) -> Columns:
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(height > 0, width / np.maximum(height, 1), np.nan)
     user = arrays["user_rating"]
-    kept = {name: arrays[name] for name in (
+    kept: dict[str, Any] = {name: arrays[name] for name in (
         "format", "taken", "own_time", "camera", "place", "has_gps", "bias", "failed",
         "sharpness", "stops", "dark", "bright", "eyes_closed", "eyes_open", "blurry_faces",
         "least_sharp", "lat", "lon", "utc_offset")}

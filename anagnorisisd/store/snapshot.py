@@ -22,6 +22,9 @@ class Snapshot:
     def __init__(self, store: Store, txn: lmdb.Transaction) -> None:
         self.store = store
         self.txn = txn
+        self._refs: lmdb.Cursor | None = None
+        """One cursor for every paths_for of the snapshot: opening one a photo was one
+        more call that lets go of the interpreter lock, 60 a page."""
 
     @property
     def txn_id(self) -> int:
@@ -37,7 +40,9 @@ class Snapshot:
         return unpack(raw) if raw is not None else None
 
     def paths_for(self, content_hash: bytes) -> list[str]:
-        cur = self.txn.cursor(db=self.store.refs)
+        if self._refs is None:
+            self._refs = self.txn.cursor(db=self.store.refs)
+        cur = self._refs
         return [key_path(v) for v in cur.iternext_dup()] if cur.set_key(content_hash) else []
 
     def get_user(self, content_hash: bytes, key: str) -> Any:
