@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from anagnorisisd.app.library import Library
+from anagnorisisd.foreground import FOREGROUND
 from anagnorisisd.http.errors import BadRequest, NotFound
 from anagnorisisd.ml.protocol import RemoteError, Stopped
 from anagnorisisd.search.query import QueryError
@@ -37,8 +38,10 @@ def json_error(status: int, message: str) -> web.Response:
 
 
 async def run_blocking(func: Callable[..., T], *args: Any) -> T:
+    """A request's work on the shared threads; the library's passes step aside meanwhile
+    (foreground.py), as for run_writing and run_with_model."""
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(None, functools.partial(func, *args))
+    return await loop.run_in_executor(None, functools.partial(FOREGROUND.run, func, *args))
 
 
 WRITES = ThreadPoolExecutor(2, thread_name_prefix="http-write")
@@ -51,7 +54,7 @@ waited behind them."""
 
 async def run_writing(func: Callable[..., T], *args: Any) -> T:
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(WRITES, functools.partial(func, *args))
+    return await loop.run_in_executor(WRITES, functools.partial(FOREGROUND.run, func, *args))
 
 
 _model_waiting = 0
@@ -70,7 +73,8 @@ async def run_with_model(request: web.Request, func: Callable[..., T], *args: An
     _model_waiting += 1
     try:
         return await asyncio.wait_for(loop.run_in_executor(
-            request.app[MODEL_POOL_KEY], functools.partial(func, *args)), timeout=limit)
+            request.app[MODEL_POOL_KEY], functools.partial(FOREGROUND.run, func, *args)),
+            timeout=limit)
     except TimeoutError:
         raise SearchUnavailable(f"the model did not answer within {limit:g} s") from None
     finally:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from anagnorisisd.foreground import aside_every
 from anagnorisisd.ingest.safe_io import Verdict, judge, real_roots
 from anagnorisisd.ingest.sidecars import SUFFIX as SIDECAR_SUFFIX
 from anagnorisisd.ingest.sidecars import fingerprint_of, sidecar_names
@@ -160,7 +161,7 @@ def scan(
             w.forget_skipped_under(root)
 
     for root in present:
-        for verdict in walk(root, exts, reals):
+        for verdict in aside_every(walk(root, exts, reals)):  # requests first: foreground.py
             if verdict.skip is not None:
                 skipped.append(verdict)
                 continue

@@ -61,6 +61,7 @@ class VectorIndex:
         self.building = False
         self.last_build_s: float | None = None
         self._similarity_cache: tuple[tuple[int, int], list[bytes]] | None = None
+        self._sample_cache: tuple[tuple[int, int, int, int], NDArray[np.float32]] | None = None
         self._child: subprocess.Popen[str] | None = None
         self._stopping = False
 
@@ -308,9 +309,15 @@ class VectorIndex:
 
     def sample(self, count: int, seed: int = 0) -> NDArray[np.float32]:
         """Up to `count` vectors chosen at random among every item's, without gathering
-        them all (a strong match is told from the rest against such a sample)."""
+        them all (a strong match is told from the rest against such a sample). Kept while
+        the index and the number of fresh items stay (every text query asks; drawing 1,000
+        of 100,000 took a millisecond of the interpreter each time)."""
         current = self.current
         size = current.size if current is not None else 0
+        key = (current.number if current is not None else 0, len(self.fresh), count, seed)
+        kept = self._sample_cache
+        if kept is not None and kept[0] == key:
+            return kept[1]
         fresh = list(self.fresh.values())
         total = size + len(fresh)
         if not total:
@@ -325,7 +332,10 @@ class VectorIndex:
             out += [current.vector(row)[None] for row in inside.tolist()]
         out += [np.asarray(fresh[row - size], dtype=np.float32)[None]
                 for row in rows[len(inside):].tolist()]
-        return np.concatenate(out)
+        sample = np.concatenate(out)
+        sample.setflags(write=False)  # shared by every query until the next
+        self._sample_cache = (key, sample)
+        return sample
 
     def vector_of(self, content: bytes) -> NDArray[np.float32] | None:
         fresh = self.fresh.get(content)

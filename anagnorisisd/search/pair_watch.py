@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 
+from anagnorisisd.foreground import aside_every
 from anagnorisisd.search.catalog import Catalog
 from anagnorisisd.search.pairs import find_pairs
 from anagnorisisd.store.database import Store
@@ -40,7 +41,7 @@ class PairWatch:
                 return dict(self.catalog.pairs)
             catalog, meta = self.catalog, self.catalog.metadata_stage
             columns = catalog.columns()  # times by row: not a row object made per file
-            pairs = find_pairs(((r.path, r.hash) for r in self.store.iter_files()
+            pairs = find_pairs(((r.path, r.hash) for r in aside_every(self.store.iter_files())
                                 if r.hash is not None and r.hash in columns.position),
                                lambda c: float(columns.taken[columns.position[c]]),
                                lambda c: (self.store.get_result(c, meta) or {}).get(

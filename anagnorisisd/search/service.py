@@ -207,16 +207,6 @@ class SearchService:
             self.index.building = False
             self._build_lock.release()
 
-    def collect_vectors(self, identity: str) -> tuple[list[bytes], NDArray[np.float32]]:
-        ids: list[bytes] = []
-        rows: list[NDArray[np.float32]] = []
-        for content in self.store.live_hashes():
-            vector = self.stored_vector(content, identity)
-            if vector is not None:
-                ids.append(content)
-                rows.append(vector)
-        return ids, (np.stack(rows) if rows else np.zeros((0, 1), np.float32))
-
     # ---------------------------------------------------------------- vectors
     def text_vector(self, query: Query) -> NDArray[np.float32]:
         model = self.require_model()

@@ -40,7 +40,8 @@ from typing import Any
 import lmdb
 
 from anagnorisisd.events import ContentChanged, Hub
-from anagnorisisd.store.census import Census
+from anagnorisisd.foreground import aside_every
+from anagnorisisd.store.census import Census, count_all
 from anagnorisisd.store.errors import StoreError, StoreFull, is_disk_full
 from anagnorisisd.store.keys import rank_time, records_under, stage_key
 from anagnorisisd.store.migrations import upgrade
@@ -203,23 +204,7 @@ class Store:
                     self.census, self._counted = census, True
 
     def _count(self, txn: lmdb.Transaction) -> Census:
-        census = Census()
-        for _, raw in txn.cursor(db=self.files):
-            rec = unpack(raw)
-            census.files[rec["st"]] += 1
-            census.hashed += rec["h"] is not None
-            if rec.get("fs"):
-                census.file_failed_at[rec["fs"]] += 1
-        live: set[bytes] = set()
-        cur = txn.cursor(db=self.refs)
-        for key in cur.iternext_nodup(keys=True, values=False):
-            live.add(bytes(key))
-        census.live_content = len(live)
-        for key, raw in txn.cursor(db=self.marks):
-            content, stage = bytes(key[:32]), bytes(key[32:]).decode()
-            if content in live:
-                self._count_mark(census, stage, raw, +1)
-        return census
+        return count_all(txn, self.files, self.refs, self.marks, self._count_mark)
 
     def _count_mark(self, census: Census, stage: str, raw: bytes | memoryview,
                     sign: int) -> None:
@@ -286,7 +271,7 @@ class Store:
         compares against."""
         with self.env.begin() as txn:
             out: dict[str, tuple[int, int, tuple[int, ...] | None]] = {}
-            for key, raw in txn.cursor(db=self.files):
+            for key, raw in aside_every(txn.cursor(db=self.files)):  # foreground.py
                 rec = unpack(raw)
                 sidecar = rec.get("x")
                 out[key_path(key)] = (rec["s"], rec["m"],
@@ -435,7 +420,7 @@ class Store:
         names = list(stage_names)
         stale: list[bytes] = []
         with self.env.begin() as txn:
-            for content in self.live_hashes():
+            for content in aside_every(self.live_hashes()):
                 for stage in names:
                     raw = txn.get(stage_key(content, stage), db=self.marks)
                     if raw is None or Mark.decode(raw).version != self.stage_versions.get(stage):

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from anagnorisisd.foreground import FOREGROUND
 from anagnorisisd.store.database import Store
 from anagnorisisd.store.records import unpack
 
@@ -97,6 +98,7 @@ class AlbumBook:
         while done < len(items):
             if done:
                 time.sleep(0.005)  # a rating waiting for the store goes first
+                FOREGROUND.step_aside()  # and requests being answered (foreground.py)
             with self.store.write() as w:
                 began = time.monotonic()
                 for content, when in items[done:done + 200]:

@@ -16,6 +16,7 @@ from anagnorisisd.events import ContentChanged, FlagsAdopted, FlagsChanged, Hub,
 from anagnorisisd.feature import Feature, FeatureContext, Route, Word
 from anagnorisisd.features.albums.memories import on_this_day
 from anagnorisisd.features.albums.service import Albums
+from anagnorisisd.foreground import aside_every
 from anagnorisisd.ingest.sidecars import sidecar_names
 from anagnorisisd.search.query import Query, QueryError, Token
 
@@ -79,7 +80,7 @@ class AlbumsFeature(Feature):
         """Each photo's oldest file's modification time, from one pass over the file
         records (a lookup per photo was seconds of a 100,000-photo library's first start)."""
         times: dict[bytes, float] = {}
-        for record in self.context.store.iter_files():
+        for record in aside_every(self.context.store.iter_files()):  # foreground.py
             if record.hash in photos:
                 mtime = record.mtime_ns / 1e9
                 times[record.hash] = min(mtime, times.get(record.hash, mtime))

@@ -310,7 +310,14 @@ class Concepts:
         if index is not None and index.identity == identity:
             ids, matrix = self.search.index.half_vectors()
         else:
-            ids, matrix = self.search.collect_vectors(identity)
+            ids, rows = [], []
+            with self.search.store.snapshot() as reads:  # one transaction, not one a photo
+                for content in reads.live_hashes():
+                    vector = self.search.stored_vector(content, identity, reads)
+                    if vector is not None:
+                        ids.append(content)
+                        rows.append(vector)
+            matrix = np.stack(rows) if rows else np.zeros((0, 1), np.float32)
         keep = [i for i, c in enumerate(ids) if c in self.search.catalog]
         if len(keep) != len(ids):
             ids, matrix = [ids[i] for i in keep], matrix[keep]
