@@ -14,6 +14,9 @@ function summary(status) {
   if (!status.library.paths.length) {
     return ["empty", "No library yet: enter the folder of your photos above to start."];
   }
+  if (status.files.counting) {  // the daemon's first count of the store is under way
+    return ["working", "Counting the library…"];
+  }
   if (!status.files.total) {
     return status.files.pending || status.queue.queued ? ["working", "Looking for photos…"]
       : ["done", "No photos found in the library folders yet; new ones are picked up as they arrive."];

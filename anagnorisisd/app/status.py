@@ -7,11 +7,13 @@ from typing import Any
 
 from anagnorisisd.pipeline.registry import Assembly
 from anagnorisisd.pipeline.runner import Pipeline
+from anagnorisisd.store.census import Census
 from anagnorisisd.store.database import Store
 from anagnorisisd.store.records import DONE, FAILED, PENDING
 
 
-def stage_counts(store: Store, assembly: Assembly) -> dict[str, dict[str, int]]:
+def stage_counts(store: Store, assembly: Assembly, c: Census | None = None
+                 ) -> dict[str, dict[str, int]]:
     """done/pending/failed/skipped per stage, from the store's live census.
 
     The hashing stage counts files; the others count distinct content, plus
@@ -19,7 +21,7 @@ def stage_counts(store: Store, assembly: Assembly) -> dict[str, dict[str, int]]:
     is content an earlier stage failed (a file that cannot be read): never pending in a
     later stage, and listed once, with its first failure, in /api/failures.
     """
-    c = store.census_snapshot()
+    c = c or store.census_snapshot()
     total = sum(c.files.values())
     out: dict[str, dict[str, int]] = {}
     key_stage = next((s.name for s in assembly.stages if s.keys_content), "hash")
@@ -45,9 +47,9 @@ def build_status(
     library: dict[str, Any],
     extra: dict[str, Any],
 ) -> dict[str, Any]:
-    census = store.census_snapshot()
+    census = store.census_snapshot(wait=False)
     stages: dict[str, dict[str, Any]] = {}
-    all_counts = stage_counts(store, assembly)
+    all_counts = stage_counts(store, assembly, census)
     for stage in assembly.stages:
         counts = all_counts[stage.name]
         # the version counted against (the remembered one, for a status with no daemon)
@@ -80,6 +82,8 @@ def build_status(
         "done": census.files[DONE],
         "failed": census.files[FAILED],
         "pending": census.files[PENDING],
+        # only while the first count is being made (these are the counts so far)
+        **({"counting": True} if census.counting else {}),
     }
     return {
         **extra,

@@ -73,7 +73,11 @@ async def serve(library: Library) -> int:
         if not os.path.isdir(root):
             log.warning("library path %s does not exist (yet): it is watched for and indexed "
                         "when it appears", root)
-    await loop.run_in_executor(None, library.start)
+    # on a thread of its own: the start's count and requeue take seconds at 100,000 photos,
+    # and on one of the shared threads they held one of the eight requests are answered on
+    starting = ThreadPoolExecutor(1, thread_name_prefix="library-start")
+    await loop.run_in_executor(starting, library.start)
+    starting.shutdown(wait=False)
     url = f"http://{server.host}:{server.port}/"
     log.info("serving %s (library: %s)", url, ", ".join(library.roots) or "not set yet")
     for problem in library.assembly.problems.items():

@@ -35,6 +35,9 @@ class Census:
     stage_blocked: Counter[str] = field(default_factory=Counter)
     """Content a stage will not run on because an earlier stage failed it (Mark.blocked)."""
     file_failed_at: Counter[str] = field(default_factory=Counter)
+    counting: bool = False
+    """Not counted yet: another thread is making the first count, and these are the counts
+    so far (Store.census_snapshot(wait=False): a status at start says so, not waits)."""
 
     def apply(self, delta: Census) -> None:
         self.files.update(delta.files)

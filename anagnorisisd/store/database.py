@@ -113,7 +113,7 @@ class Store:
         # Held across each write and its census update, and by recount: no commit missed
         self._write_lock = threading.Lock()
         self.together = WriteGroup(self)  # small writes from request threads: one commit
-        self._recount_lock = threading.Lock()
+        self._recount_lock = threading.RLock()  # census_snapshot holds it around recount
         self._since_snapshot: list[Census] | None = None
         """While a recount counts: the census deltas of the commits since its snapshot."""
         self.full: str | None = None  # why bulk writes are paused, while they are
@@ -215,9 +215,20 @@ class Store:
                    census.stage_failed if mark.error else census.stage_done)
         counter[stage] += sign
 
-    def census_snapshot(self) -> Census:
+    def census_snapshot(self, wait: bool = True) -> Census:
+        """The counters; counted first if they never were. Without `wait` a count another
+        thread makes is not waited for (a status at start: it steps aside for requests)."""
         if not self._counted:
-            self.recount()
+            if not self._recount_lock.acquire(blocking=wait):
+                with self._census_lock:
+                    so_far = self.census.copy()
+                so_far.counting = True
+                return so_far
+            try:
+                if not self._counted:  # ten callers at start: one count
+                    self.recount()
+            finally:
+                self._recount_lock.release()
         with self._census_lock:
             return self.census.copy()
 
