@@ -202,12 +202,20 @@ class VectorIndex:
         return unique[:k]
 
     # ------------------------------------------------------------- similarity
+    def similarity_ready(self) -> bool:
+        """Whether similarity_order is worked out for the index and fresh items as they are."""
+        cached = self._similarity_cache
+        return cached is not None and cached[0] == self._generation(self.current)
+
+    def _generation(self, current: BuiltIndex | None) -> tuple[int, int]:
+        return (current.number if current else 0), len(self.fresh)
+
     def similarity_order(self, neighbours: int = 8) -> list[bytes]:
         """Every item, each followed by its nearest unvisited neighbour (jumping on when
         stuck). Sub-quadratic: k-NN lists from the index, never an N x N matrix. Cached per
-        index generation and fresh count."""
+        index generation and fresh count (search/similarity.py: who waits for it)."""
         current = self.current
-        generation = ((current.number if current else 0), len(self.fresh))
+        generation = self._generation(current)
         cached = self._similarity_cache
         if cached is not None and cached[0] == generation:
             return cached[1]

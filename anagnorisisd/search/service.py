@@ -42,6 +42,7 @@ from anagnorisisd.search.index_build import BuildFailed
 from anagnorisisd.search.pair_watch import PairWatch
 from anagnorisisd.search.query import Query
 from anagnorisisd.search.results import Hit, Page, years_in_order
+from anagnorisisd.search.similarity import SimilarityOrder
 from anagnorisisd.search.strength import BACKGROUND, strong_matches
 from anagnorisisd.search.vocabulary import Vocabulary
 from anagnorisisd.store.database import Store
@@ -82,6 +83,7 @@ class SearchService:
                                signals_stage, saved_at=catalog_file)
         self.index = VectorIndex(index_dir)
         self.pair_watch = PairWatch(store, self.catalog)
+        self.similarity = SimilarityOrder(self.index)
         self.text_limit = text_limit
         self.min_rebuild_interval_s = min_rebuild_interval_s
         self.changed = True
@@ -327,8 +329,11 @@ class SearchService:
         for feature in self.annotators:
             feature.annotate(hits, query)
         years = years_in_order(columns.taken[order]) if query.sort == "date" else None
-        if query.sort == "similarity" and not self.similarity_keys():
+        if query.sort == "similarity" and not self.similarity.count():
             notice = needs_model("Ordering by similarity") + " Shown newest first instead."
+        elif query.sort == "similarity" and not self.similarity.ready():
+            notice = (f"The similarity order of {self.similarity.count():,} photos is being "
+                      "worked out; shown newest first until it is.")
         strong = None
         if query.text and query.sort != "similar" and scored and vector is not None:
             strong = strong_matches(self.index.sample(BACKGROUND), vector,
@@ -388,8 +393,9 @@ class SearchService:
         if mode is None and scored is not None:
             key = np.asarray([scored[columns.ids[i]] for i in idx])
             return idx[self._lexsort(key, tiebreak, descending)]
-        if mode is None or (mode == "similarity" and not self.similarity_keys()):
-            mode = "date"  # no order asked for (or none possible): newest first, as people expect
+        if mode is None or (mode == "similarity" and not (
+                self.similarity.count() and self.similarity.ready())):
+            mode = "date"  # no order asked for (or none yet): newest first, as people expect
         if mode == "random":
             salt = str(query.seed if query.seed is not None else (seed or 0)).encode()
             keys = np.asarray([hashlib.blake2b(columns.ids[i], key=salt[:64],
@@ -397,7 +403,7 @@ class SearchService:
             order = np.argsort(keys, kind="stable")
             return idx[order[::-1] if not descending else order]
         if mode == "similarity":
-            return self.similarity_positions(columns, idx, descending)
+            return self.similarity.positions(columns, idx, descending)
         owner = self.answerers.get(self.vocabulary.owner_of_sort(mode) or "")
         if owner is None:  # its feature is not running: newest first
             owner, mode = self.answerers["library"], "date"
@@ -407,20 +413,6 @@ class SearchService:
     @staticmethod
     def _lexsort(key: NDArray[Any], tiebreak: NDArray[Any], descending: bool) -> NDArray[np.intp]:
         return np.lexsort((tiebreak, -key if descending else key))
-
-    # ------------------------------------------------------------- similarity
-    def similarity_order(self) -> list[bytes]:
-        return self.index.similarity_order()
-
-    def similarity_positions(self, columns: Columns, idx: NDArray[np.intp],
-                             descending: bool) -> NDArray[np.intp]:
-        wanted = set(int(i) for i in idx)
-        ordered = [columns.position[c] for c in self.similarity_order()
-                   if c in columns.position and columns.position[c] in wanted]
-        seen = set(ordered)
-        ordered += [int(i) for i in idx if int(i) not in seen]  # not embedded yet: at the end
-        out = np.asarray(ordered, dtype=np.intp)
-        return out if descending else out[::-1]
 
     # ------------------------------------------------------------- duplicates
     def duplicate_groups(self, threshold: float = DEFAULT_DUPLICATE_THRESHOLD,
