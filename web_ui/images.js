@@ -300,6 +300,10 @@ export class ImagesPage {
     }
     if (result.notice) summary.append(el("span", { "data-testid": "notice" },
       (result.total ? " · " : "") + result.notice));
+    clearTimeout(this.laterTimer);
+    if (result.later) {  // an order still being worked out: asked again until it is given
+      this.laterTimer = setTimeout(() => this.load(), 2000);
+    }
     if (result.unreadable) {  // failed files are not tiles: they are counted, and listed
       summary.append(" · ", el("a", { href: "/status", "data-testid": "unreadable-link" },
         `${result.unreadable} could not be read`));

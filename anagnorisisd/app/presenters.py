@@ -70,6 +70,8 @@ def page_json(library: Library, result: Page, page: int, per_page: int) -> dict[
         out["notice"] = result.notice
     if result.strong is not None:
         out["strong"] = result.strong
+    if result.later:
+        out["later"] = True
     return out
 
 

@@ -30,6 +30,8 @@ class Page:
     strong: int | None = None
     """For words searched by meaning: how many of the results match strongly (they come
     first); the rest are only the nearest of what there is."""
+    later: bool = False
+    """The order asked for is being worked out: asked again shortly, it is given."""
 
 
 def years_in_order(taken: NDArray[np.float64]) -> list[tuple[int, int, int]]:

@@ -334,11 +334,12 @@ class SearchService:
         elif query.sort == "similarity" and not self.similarity.ready():
             notice = (f"The similarity order of {self.similarity.count():,} photos is being "
                       "worked out; shown newest first until it is.")
+        later = bool(notice) and query.sort == "similarity" and bool(self.similarity.count())
         strong = None
         if query.text and query.sort != "similar" and scored and vector is not None:
             strong = strong_matches(self.index.sample(BACKGROUND), vector,
                                     [columns.ids[i] for i in order], scored)
-        return Page(len(order), hits, years, notice, strong)
+        return Page(len(order), hits, years, notice, strong, later)
 
     def by_meaning(self, query: Query, columns: Columns, shown: int) -> tuple[
             dict[bytes, float], dict[bytes, float] | None, NDArray[np.float32] | None,
