@@ -53,10 +53,15 @@ class Foreground:
     def busy(self) -> int:
         return self._busy
 
+    def serving_here(self) -> bool:
+        """Whether this thread is doing a request's work (its helpers, on other threads,
+        must not step aside for the very request that waits for them)."""
+        return bool(getattr(self._local, "serving", False))
+
     def step_aside(self, longest: float = LONGEST_WAIT_S) -> None:
         """Wait while requests are being worked on, at most `longest`. A request's own
         work that makes a pass (a status that counts) never waits for itself."""
-        if getattr(self._local, "serving", False):
+        if self.serving_here():
             return
         with self._quiet:
             if self._busy:

@@ -60,6 +60,7 @@ def test_a_pass_under_a_request_that_never_ends_still_moves_on() -> None:
 def test_a_requests_own_pass_never_waits_for_itself() -> None:
     foreground = Foreground()
     assert foreground.run(lambda: foreground.step_aside(longest=30) or foreground.busy) == 1
+    assert foreground.run(foreground.serving_here) and not foreground.serving_here()
 
 
 def test_the_http_thread_hop_counts_as_a_request() -> None:

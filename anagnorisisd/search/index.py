@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from anagnorisisd.foreground import FOREGROUND, aside_every
 from anagnorisisd.pipeline.background import lower_this_thread
 from anagnorisisd.search.fresh_rows import FreshRows
 from anagnorisisd.search.index_build import BuildFailed, build_in_child, finish
@@ -244,13 +245,18 @@ class VectorIndex:
     @staticmethod
     def _knn_lists(current: BuiltIndex, neighbours: int) -> list[tuple[list[int], list[float]]]:
         """Each indexed item's nearest neighbours and their angular distances, from Annoy (it
-        drops the GIL), on every core but one and niced: the panel keeps a core meanwhile."""
+        drops the GIL), on every core but one and niced: the panel keeps a core meanwhile.
+        Unless a request waits for them, the lists step aside for requests (foreground.py):
+        at 100,000 photos they are seconds of the interpreter lock after every build."""
         from concurrent.futures import ThreadPoolExecutor
+
+        aside = not FOREGROUND.serving_here()
 
         def chunk(start: int) -> list[tuple[list[int], list[float]]]:
             end = min(start + 2048, current.size)
+            items = range(start, end)
             return [current.neighbours(i, neighbours + 1, neighbours * 25)
-                    for i in range(start, end)]
+                    for i in (aside_every(items, 256) if aside else items)]
 
         with ThreadPoolExecutor(max(1, (os.cpu_count() or 2) - 1),
                                 initializer=lower_this_thread) as pool:
