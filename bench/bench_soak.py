@@ -6,7 +6,7 @@ random unit embeddings under the shipped small model's identity), so the run mea
 the server, not the indexing. The limit beside it: the cheapest route (the static
 OpenAPI document, through the same middleware) timed in the same run.
 
-    python bench/bench_soak.py [--images 100000] [--seconds 60] [--clients 50]
+    python bench/bench_soak.py [--images 100000] [--seconds 60] [--clients 50] [--log FILE]
 """
 
 from __future__ import annotations
