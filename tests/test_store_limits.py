@@ -204,8 +204,11 @@ def test_a_full_disk_is_said_once_by_the_background_lane_and_it_resumes(
     if mounted.returncode != 0:
         pytest.skip("mounting a small tmpfs needs root: " + mounted.stderr.decode().strip())
     try:
+        # photos large enough that their text takes seconds in all: the disk must fill
+        # before the lane is done (twelve 320 px ones took less than one status poll on a
+        # busy machine, and the lane had nothing left to pause)
         for i in range(12):
-            make_photo(library_dir / f"{i}.jpg", 320, 240, seed=i)
+            make_photo(library_dir / f"{i}.jpg", 1400, 1050, seed=i)
         config = make_config(library={"paths": [str(library_dir)]},
                              storage={"data_dir": str(disk / "data")},
                              pipeline={"stages": ["hash", "meta", "text"]})
