@@ -234,3 +234,50 @@ def test_a_full_disk_is_said_once_by_the_background_lane_and_it_resumes(
             d.kill()
     finally:
         subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+def test_a_daemon_started_on_a_full_disk_says_so_in_one_line_each(
+        make_config, library_dir: Path, tmp_path: Path) -> None:
+    """Started with no room: the library is shown read-only and said once; the text
+    feature, which could not open its word index there, says why in status and one log
+    line, not a traceback."""
+    import subprocess
+
+    import pytest
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(disk)],
+                             capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root: " + mounted.stderr.decode().strip())
+    try:
+        for i in range(2):
+            make_photo(library_dir / f"{i}.jpg", 320, 240, seed=i)
+        first = make_config(library={"paths": [str(library_dir)]},
+                            storage={"data_dir": str(disk / "data")},
+                            pipeline={"stages": ["hash", "meta"]})
+        d = Daemon(first, tomllib.loads(first.read_text())["server"]["port"])
+        try:
+            wait_until(lambda: d.status()["stages"]["meta"]["done"] == 2, timeout=60)
+        finally:
+            d.stop()
+        with (disk / "filler").open("wb") as f:
+            try:
+                while True:
+                    f.write(b"\0" * (1 << 20))
+            except OSError:
+                pass
+        config = make_config(library={"paths": [str(library_dir)]},
+                             storage={"data_dir": str(disk / "data")},
+                             pipeline={"stages": ["hash", "meta", "text"]})
+        d = Daemon(config, tomllib.loads(config.read_text())["server"]["port"])
+        try:
+            problems = wait_until(lambda: d.status()["features"]["problems"], timeout=60)
+            assert "disk is full" in problems["text"]
+            log = d.log.read_text()
+            assert "Traceback" not in log and "feature text cannot start" in log
+        finally:
+            d.kill()
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)

@@ -21,6 +21,7 @@ from anagnorisisd.config import Config, ConfigError, validate_stage_section
 from anagnorisisd.feature import Feature, FeatureContext, Route
 from anagnorisisd.search.core_words import LibraryFeature, score_has_a_reference
 from anagnorisisd.search.vocabulary import Vocabulary, VocabularyError
+from anagnorisisd.store.errors import is_disk_full
 
 ENTRY_POINT_GROUP = "anagnorisisd.features"
 log = logging.getLogger(__name__)
@@ -107,7 +108,10 @@ class Features:
                 raise
             except Exception as exc:
                 self.problems[cls.name] = f"failed to start: {type(exc).__name__}: {exc}"
-                log.exception("feature %s failed to start", cls.name)
+                if is_disk_full(exc):  # the library already says the disk is full: one line
+                    log.error("feature %s cannot start: the disk is full (%s)", cls.name, exc)
+                else:
+                    log.exception("feature %s failed to start", cls.name)
                 continue
             self.items.append(feature)
         self._started: list[Feature] = []

@@ -14,4 +14,7 @@ class StoreFull(StoreError):
 
 
 def is_disk_full(exc: BaseException) -> bool:
-    return getattr(exc, "errno", None) == errno.ENOSPC or "No space left" in str(exc)
+    """ENOSPC, as the OS, LMDB ("No space left on device") or SQLite ("database or disk is
+    full") says it."""
+    return (getattr(exc, "errno", None) == errno.ENOSPC or "No space left" in str(exc)
+            or "disk is full" in str(exc))
