@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import shutil
+import subprocess
 import threading
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -141,12 +144,9 @@ def test_bad_storage_settings_are_one_line_errors(tmp_path: Path) -> None:
         assert len(lines) == 1 and words in lines[0], (storage, result.stderr)
 
 
-def test_a_full_disk_pauses_indexing_and_it_resumes_when_space_returns(
-        make_config, library_dir: Path, tmp_path: Path) -> None:
-    import subprocess
-
-    import pytest
-
+@contextlib.contextmanager
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 48 MB tmpfs of the test's own (mounting needs root: skipped without)."""
     disk = tmp_path / "disk"
     disk.mkdir()
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(disk)],
@@ -154,6 +154,26 @@ def test_a_full_disk_pauses_indexing_and_it_resumes_when_space_returns(
     if mounted.returncode != 0:
         pytest.skip("mounting a small tmpfs needs root: " + mounted.stderr.decode().strip())
     try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+def fill(disk: Path) -> Path:
+    """Fill the disk to the last byte with a file; its path, to free the room again."""
+    filler = disk / "filler"
+    with filler.open("wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * (1 << 20))
+        except OSError:
+            pass
+    return filler
+
+
+def test_a_full_disk_pauses_indexing_and_it_resumes_when_space_returns(
+        make_config, library_dir: Path, tmp_path: Path) -> None:
+    with small_disk(tmp_path) as disk:
         for i in range(80):
             make_photo(library_dir / f"{i}.jpg", 640, 480, seed=i)
         config = make_config(library={"paths": [str(library_dir)]},
@@ -162,13 +182,7 @@ def test_a_full_disk_pauses_indexing_and_it_resumes_when_space_returns(
         d = Daemon(config, tomllib.loads(config.read_text())["server"]["port"])
         try:
             wait_until(lambda: d.status()["files"]["done"] >= 5, timeout=60, interval=0.01)
-            filler = disk / "filler"
-            with filler.open("wb") as f:  # another program fills the disk
-                try:
-                    while True:
-                        f.write(b"\0" * (1 << 20))
-                except OSError:
-                    pass
+            filler = fill(disk)  # another program fills the disk
             wait_until(lambda: d.status()["store"]["full"], timeout=60)
             assert "disk" in d.status()["store"]["full"]
             item = d.request("GET", "/api/images?per_page=1")["items"][0]
@@ -184,8 +198,6 @@ def test_a_full_disk_pauses_indexing_and_it_resumes_when_space_returns(
             assert rating == (8 if code == 200 else None)
         finally:
             d.kill()
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
 
 
 def test_a_full_disk_is_said_once_by_the_background_lane_and_it_resumes(
@@ -193,17 +205,7 @@ def test_a_full_disk_is_said_once_by_the_background_lane_and_it_resumes(
     """The text stage logged an ERROR traceback for every photo it tried while the data
     disk was full (about two a second); it now says it once, as the other stages do, and
     goes on when there is room."""
-    import subprocess
-
-    import pytest
-
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(disk)],
-                             capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip("mounting a small tmpfs needs root: " + mounted.stderr.decode().strip())
-    try:
+    with small_disk(tmp_path) as disk:
         # photos large enough that their text takes seconds in all: the disk must fill
         # before the lane is done (twelve 320 px ones took less than one status poll on a
         # busy machine, and the lane had nothing left to pause)
@@ -215,13 +217,7 @@ def test_a_full_disk_is_said_once_by_the_background_lane_and_it_resumes(
         d = Daemon(config, tomllib.loads(config.read_text())["server"]["port"])
         try:
             wait_until(lambda: d.status()["stages"]["meta"]["done"] == 12, timeout=60)
-            filler = disk / "filler"
-            with filler.open("wb") as f:
-                try:
-                    while True:
-                        f.write(b"\0" * (1 << 20))
-                except OSError:
-                    pass
+            filler = fill(disk)
             wait_until(lambda: d.status()["stages"]["text"].get("paused"), timeout=60)
             assert "Traceback" not in d.log.read_text()
             filler.unlink()
@@ -232,8 +228,6 @@ def test_a_full_disk_is_said_once_by_the_background_lane_and_it_resumes(
             assert log.count("background stage text paused") == 1, log[-2000:]
         finally:
             d.kill()
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
 
 
 def test_a_daemon_started_on_a_full_disk_says_so_in_one_line_each(
@@ -241,17 +235,7 @@ def test_a_daemon_started_on_a_full_disk_says_so_in_one_line_each(
     """Started with no room: the library is shown read-only and said once; the text
     feature, which could not open its word index there, says why in status and one log
     line, not a traceback."""
-    import subprocess
-
-    import pytest
-
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(disk)],
-                             capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip("mounting a small tmpfs needs root: " + mounted.stderr.decode().strip())
-    try:
+    with small_disk(tmp_path) as disk:
         for i in range(2):
             make_photo(library_dir / f"{i}.jpg", 320, 240, seed=i)
         first = make_config(library={"paths": [str(library_dir)]},
@@ -262,12 +246,7 @@ def test_a_daemon_started_on_a_full_disk_says_so_in_one_line_each(
             wait_until(lambda: d.status()["stages"]["meta"]["done"] == 2, timeout=60)
         finally:
             d.stop()
-        with (disk / "filler").open("wb") as f:
-            try:
-                while True:
-                    f.write(b"\0" * (1 << 20))
-            except OSError:
-                pass
+        fill(disk)
         config = make_config(library={"paths": [str(library_dir)]},
                              storage={"data_dir": str(disk / "data")},
                              pipeline={"stages": ["hash", "meta", "text"]})
@@ -279,5 +258,3 @@ def test_a_daemon_started_on_a_full_disk_says_so_in_one_line_each(
             assert "Traceback" not in log and "feature text cannot start" in log
         finally:
             d.kill()
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
