@@ -72,6 +72,7 @@ export class TrainPage {
   constructor() {
     this.wired = false;
     this.last = null;
+    this.refused = null;  // why the last click's training was refused, until the next click
   }
 
   enter() {
@@ -87,8 +88,12 @@ export class TrainPage {
   async start() {
     document.getElementById("train-button").disabled = true;
     try {
+      this.refused = null;
       this.render(await api("/api/train", { method: "POST" }));
     } catch (err) {
+      // kept until the next try: the page's first read or a status tick that lands after
+      // this answer must not put "Rate some images" back over why training was refused
+      this.refused = err.message;
       document.getElementById("train-phase").textContent = err.message;
       document.getElementById("train-button").disabled = false;
     }
@@ -105,7 +110,7 @@ export class TrainPage {
     document.getElementById("train-progress").style.width = `${Math.round(progress * 100)}%`;
     const when = s.finished_at ? new Date(s.finished_at * 1000).toLocaleString() : "";
     document.getElementById("train-phase").textContent = running
-      ? `Training… ${s.phase || ""}` : {
+      ? `Training… ${s.phase || ""}` : (s.state === "idle" && this.refused) || {
         idle: s.verdict || "Rate some images (10 or more), then train.",
         done: `Trained on ${s.n_ratings ?? "your"} ratings${when ? ` on ${when}` : ""}; every image now has a predicted rating.`,
         failed: `Training failed: ${s.error || ""}`, cancelled: "Training was cancelled.",
