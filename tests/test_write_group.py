@@ -77,6 +77,23 @@ def test_a_write_that_fails_is_undone_alone(tmp_path: Path) -> None:
     store.close()
 
 
+def test_a_write_undone_alone_leaves_no_count_and_no_news_behind(tmp_path: Path) -> None:
+    """Its transaction is aborted, and what it told the writer goes with it: the census
+    and the contents born are the committed writes' alone."""
+    store = Store(tmp_path / "data")
+    counted = store.census_snapshot().files["done"]
+
+    def counts_then_fails(w: Writer) -> None:
+        w.delta.files["done"] += 5
+        w.born.append(content(99))
+        raise ValueError("refused after counting")
+
+    with pytest.raises(ValueError):
+        store.together.run(counts_then_fails)
+    assert store.census_snapshot().files["done"] == counted
+    store.close()
+
+
 def test_a_store_that_cannot_commit_refuses_the_whole_group(tmp_path: Path) -> None:
     def full_at_seven(i: int) -> None:
         if i == 7:

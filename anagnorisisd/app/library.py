@@ -56,6 +56,8 @@ def not_a_skipped_turn(record: logging.LogRecord) -> bool:
     """A job still running when its next turn comes (a 10-s index build checked every
     second) waits for itself by design (max_instances=1): no warning a second in the log."""
     return "maximum number of running instances" not in record.getMessage()
+
+
 LIBRARY_SETTING = "library.paths"
 
 

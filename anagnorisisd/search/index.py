@@ -328,7 +328,7 @@ class VectorIndex:
         of 100,000 took a millisecond of the interpreter each time)."""
         current = self.current
         size = current.size if current is not None else 0
-        key = (current.number if current is not None else 0, len(self.fresh), count, seed)
+        key = (*self._generation(current), count, seed)
         kept = self._sample_cache
         if kept is not None and kept[0] == key:
             return kept[1]

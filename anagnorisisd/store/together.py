@@ -92,13 +92,17 @@ class WriteGroup:
                 outer = writer.txn
                 for job in batch:
                     writer.txn = self.store.env.begin(write=True, parent=outer)
+                    kept = (writer.delta.copy(), len(writer.born), len(writer.died),
+                            writer.reshaped)
                     try:
                         job.result = job.work(writer)
                     except lmdb.Error:
                         writer.txn.abort()
                         raise  # the store's own trouble (full): the whole group fails
-                    except Exception as exc:  # this write alone is undone
+                    except Exception as exc:  # this write alone is undone, counts and all
                         writer.txn.abort()
+                        writer.delta, writer.reshaped = kept[0], kept[3]
+                        del writer.born[kept[1]:], writer.died[kept[2]:]
                         job.error = exc
                     else:
                         writer.txn.commit()
